@@ -1,0 +1,41 @@
+"""The fully connected layer's math (lesson 003), shared by ``FCLayer`` and the general model.
+
+Forward:  Y = X·W + B
+Backward, given ∂E/∂Y:
+    ∂E/∂W = Xᵀ·∂E/∂Y
+    ∂E/∂B = ∂E/∂Y          (summed over the batch's rows; one row in the lesson)
+    ∂E/∂X = ∂E/∂Y·Wᵀ
+
+Shapes: X (n, n_in), W (n_in, n_out), B (1, n_out), Y and ∂E/∂Y (n, n_out).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+
+Array = NDArray[np.floating]
+
+
+def fc_forward(X: Array, W: Array, B: Array | None) -> Array:
+    """Y = X·W + B, (n, n_in) → (n, n_out); no bias term when B is None (lesson 000)."""
+    Y = X @ W
+    if B is not None:
+        Y += B
+    return Y
+
+
+def fc_weights_error(X: Array, output_error: Array) -> Array:
+    """∂E/∂W = Xᵀ·∂E/∂Y, (n_in, n_out)."""
+    return X.T @ output_error
+
+
+def fc_bias_error(output_error: Array) -> Array:
+    """∂E/∂B = ∂E/∂Y summed over the rows, (1, n_out)."""
+    bias_error: Array = output_error.sum(axis=0, keepdims=True)
+    return bias_error
+
+
+def fc_input_error(W: Array, output_error: Array) -> Array:
+    """∂E/∂X = ∂E/∂Y·Wᵀ, (n, n_in): the error handed to the previous layer."""
+    return output_error @ W.T

@@ -1,0 +1,634 @@
+"""The general model the server runs: dense layers, stepped one phase at a time.
+
+A batch step is a fixed sequence of phases, for L layers (indices 0 … L−1):
+
+    forward 0 … forward L−1,  loss,  backward L−1 … backward 0,  update
+
+- forward k:   z = x·W + b,  a = f(z)                         (lesson 003's FCLayer + activation)
+- loss:        E(y, ŷ) and ∂E/∂ŷ                                (ŷ = a of the last layer)
+- backward k:  δ = ∂E/∂z = ∂E/∂a ⊙ f'(z);  ∂E/∂W = xᵀ·δ;  ∂E/∂b = Σ δ;  ∂E/∂x = δ·Wᵀ
+- update:      W ← W − α·∂E/∂W  (with momentum: v ← μv − α·∂E/∂W, W ← W + v)
+
+The math is ``dense.py`` and ``activations.py``, the same functions lesson 003's classes
+call. Walking a batch phase by phase and taking one batch step run the same code in the same
+order, so they give bit-identical weights.
+
+Shapes: x (n, n_in), W (n_in, n_out), b (1, n_out), z / a / δ (n, n_out), with n the batch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+from typing import Any, Literal
+
+import numpy as np
+
+from .activations import Activation, get_activation
+from .dense import Array, fc_bias_error, fc_forward, fc_input_error, fc_weights_error
+from .initializers import INITIALIZERS
+from .losses import Loss, get_loss
+
+PhaseKind = Literal["forward", "loss", "backward", "update"]
+DTYPES = {"float64": np.float64, "float32": np.float32}
+
+
+class ConfigError(ValueError):
+    """Bad configuration or data, naming the ``field`` at fault so an API can point at it."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+@dataclass(frozen=True)
+class LayerConfig:
+    """One dense layer: how many units, and which activation follows it."""
+
+    units: int
+    activation: str = "tanh"
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Everything needed to build a model and train it; ``batch_size=None`` is full batch."""
+
+    input_size: int
+    layers: tuple[LayerConfig, ...]
+    loss: str = "mse"
+    learning_rate: float = 0.03
+    batch_size: int | None = 10
+    momentum: float = 0.0
+    l1: float = 0.0
+    l2: float = 0.0
+    initializer: str = "xavier"
+    seed: int = 0
+    use_bias: bool = True
+    dtype: str = "float64"
+    shuffle: bool = True
+
+    def __post_init__(self) -> None:
+        validate_config(self)
+
+
+# Settings that may change between steps without rebuilding the weights.
+HYPERPARAMETERS = ("learning_rate", "batch_size", "momentum", "l1", "l2", "shuffle", "loss")
+
+
+def validate_config(config: ModelConfig) -> None:
+    """Raise ConfigError naming the first field that cannot build a model."""
+    if config.input_size < 1:
+        raise ConfigError("input_size", f"must be at least 1, got {config.input_size}")
+    if not config.layers:
+        raise ConfigError("layers", "a network needs at least one layer")
+    for k, layer in enumerate(config.layers):
+        if layer.units < 1:
+            raise ConfigError(f"layers[{k}].units", f"must be at least 1, got {layer.units}")
+        get_activation_for(f"layers[{k}].activation", layer.activation)
+        if layer.activation == "softmax" and k != len(config.layers) - 1:
+            raise ConfigError(f"layers[{k}].activation", "softmax is only for the output layer")
+    output = config.layers[-1]
+    if output.activation == "softmax" and output.units < 2:
+        raise ConfigError("layers[-1].units", "a softmax output needs at least 2 units")
+    loss = get_loss_for("loss", config.loss)
+    if loss.output_activations and output.activation not in loss.output_activations:
+        wanted = " or ".join(sorted(loss.output_activations))
+        raise ConfigError(
+            "loss", f"{config.loss} needs a {wanted} output layer, not {output.activation}"
+        )
+    _check_number("learning_rate", config.learning_rate, low=0.0, low_open=True)
+    if config.batch_size is not None and config.batch_size < 1:
+        raise ConfigError(
+            "batch_size", f"must be at least 1 (or null for full batch), got {config.batch_size}"
+        )
+    _check_number("momentum", config.momentum, low=0.0, high=1.0, high_open=True)
+    _check_number("l1", config.l1, low=0.0)
+    _check_number("l2", config.l2, low=0.0)
+    if config.initializer not in INITIALIZERS:
+        known = ", ".join(sorted(INITIALIZERS))
+        raise ConfigError(
+            "initializer", f"unknown initializer {config.initializer!r}; choose one of: {known}"
+        )
+    if config.dtype not in DTYPES:
+        raise ConfigError("dtype", f"must be float64 or float32, got {config.dtype!r}")
+
+
+def _check_number(
+    name: str,
+    value: float,
+    low: float | None = None,
+    high: float | None = None,
+    low_open: bool = False,
+    high_open: bool = False,
+) -> None:
+    if not np.isfinite(value):
+        raise ConfigError(name, f"must be a finite number, got {value}")
+    if low is not None and (value < low or (low_open and value == low)):
+        raise ConfigError(name, f"must be {'>' if low_open else '≥'} {low}, got {value}")
+    if high is not None and (value > high or (high_open and value == high)):
+        raise ConfigError(name, f"must be {'<' if high_open else '≤'} {high}, got {value}")
+
+
+def get_activation_for(field_name: str, name: str) -> Activation:
+    try:
+        return get_activation(name)
+    except ValueError as error:
+        raise ConfigError(field_name, str(error)) from None
+
+
+def get_loss_for(field_name: str, name: str) -> Loss:
+    try:
+        return get_loss(name)
+    except ValueError as error:
+        raise ConfigError(field_name, str(error)) from None
+
+
+@dataclass
+class DenseLayer:
+    """A layer's parameters: W (n_in, n_out), b (1, n_out) or None, and its activation."""
+
+    W: Array
+    b: Array | None
+    activation: Activation
+    # Momentum's velocities, same shapes as W and b; created on the first update that needs them.
+    velocity_W: Array | None = None
+    velocity_b: Array | None = None
+
+
+@dataclass
+class LayerTrace:
+    """What one layer saw in the current batch. References, never copies; None until computed.
+
+    input         x = a of the previous layer (the data for layer 0)     (n, n_in)
+    z             pre-activation x·W + b                                 (n, n_out)
+    output        a = f(z)                                               (n, n_out)
+    output_error  ∂E/∂a, the upstream gradient handed back to this layer  (n, n_out)
+    delta         ∂E/∂z                                                  (n, n_out)
+    dW            ∂E/∂W = xᵀ·δ (+ the regularisation term)               (n_in, n_out)
+    db            ∂E/∂b = Σ_rows δ                                       (1, n_out)
+    dW_penalty    the regularisation part of dW, l2·W + l1·sign(W), when any  (n_in, n_out)
+    W, b          the parameters this batch was computed with (the update makes new arrays,
+                  so after it these still hold the weights dW belongs to)
+    """
+
+    input: Array | None = None
+    z: Array | None = None
+    output: Array | None = None
+    output_error: Array | None = None
+    delta: Array | None = None
+    dW: Array | None = None
+    db: Array | None = None
+    dW_penalty: Array | None = None
+    W: Array | None = None
+    b: Array | None = None
+
+    def clear_backward(self) -> None:
+        self.output_error = self.delta = self.dW = self.db = self.dW_penalty = None
+
+
+@dataclass(frozen=True)
+class Phase:
+    """One phase of a batch step; ``layer`` is the 0-based layer index (None for loss/update)."""
+
+    kind: PhaseKind
+    layer: int | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "layer": self.layer}
+
+
+@dataclass
+class PhaseResult:
+    """What a phase did: which phase, and whether it completed a batch or an epoch."""
+
+    phase: Phase
+    loss: float | None = None
+    batch_done: bool = False
+    epoch_done: bool = False
+    diverged: str | None = None
+
+
+@dataclass
+class BatchResult:
+    """A whole batch step: the batch's loss (before its update) and how it ended."""
+
+    loss: float
+    epoch_done: bool
+    diverged: str | None = None
+
+
+def phases_of(n_layers: int) -> list[Phase]:
+    """forward 0…L−1, loss, backward L−1…0, update."""
+    forward = [Phase("forward", k) for k in range(n_layers)]
+    backward = [Phase("backward", k) for k in reversed(range(n_layers))]
+    return [*forward, Phase("loss"), *backward, Phase("update")]
+
+
+def build_layers(config: ModelConfig) -> list[DenseLayer]:
+    """Draw every layer's parameters from one Generator seeded with ``config.seed``."""
+    rng = np.random.default_rng(config.seed)
+    init = INITIALIZERS[config.initializer]
+    dtype = DTYPES[config.dtype]
+    layers = []
+    n_in = config.input_size
+    for spec in config.layers:
+        W, b = init(rng, n_in, spec.units)
+        layers.append(
+            DenseLayer(
+                W=W.astype(dtype),
+                b=b.astype(dtype) if config.use_bias else None,
+                activation=get_activation(spec.activation),
+            )
+        )
+        n_in = spec.units
+    return layers
+
+
+def penalty_gradient(W: Array, l1: float, l2: float) -> Array | None:
+    """∂/∂W of (l2/2)·ΣW² + l1·Σ|W|: l2·W + l1·sign(W); None when there is no penalty."""
+    if l1 == 0.0 and l2 == 0.0:
+        return None
+    return l2 * W + l1 * np.sign(W)
+
+
+def penalty(layers: list[DenseLayer], l1: float, l2: float) -> float:
+    """(l2/2)·ΣW² + l1·Σ|W| over every weight matrix (biases are not penalised)."""
+    if l1 == 0.0 and l2 == 0.0:
+        return 0.0
+    return float(
+        sum(0.5 * l2 * np.sum(layer.W**2) + l1 * np.sum(np.abs(layer.W)) for layer in layers)
+    )
+
+
+def forward_all(layers: list[DenseLayer], x: Array) -> Array:
+    """ŷ for x (n, n_in) without touching any trace: predict and evaluate use this."""
+    a = x
+    for layer in layers:
+        a = layer.activation.forward(fc_forward(a, layer.W, layer.b))
+    return a
+
+
+class Model:
+    """A dense network with its data, counters and the trace of the current batch."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        self.config = config
+        self.dtype = DTYPES[config.dtype]
+        self.layers = build_layers(config)
+        self.loss_fn = get_loss(config.loss)
+        self.phases = phases_of(len(self.layers))
+        # Shuffling has its own stream, so the initial weights don't depend on the data order.
+        self.rng = np.random.default_rng([config.seed, 1])
+        self.step = 0  # batch steps completed
+        self.epoch = 0  # epochs completed
+        self.cursor = 0  # index into self.phases of the next phase
+        self.position = 0  # how many samples of this epoch's order have been trained on
+        self.order: np.ndarray = np.zeros(0, dtype=np.int64)
+        self.order_drawn = False  # has this epoch's order been drawn yet?
+        self.x_train: Array = np.zeros((0, config.input_size), dtype=self.dtype)
+        self.y_train: Array = np.zeros((0, config.layers[-1].units), dtype=self.dtype)
+        self.batch_indices: np.ndarray = np.zeros(0, dtype=np.int64)
+        self.batch_y: Array | None = None
+        self.loss: float | None = None  # data loss of the current / last batch
+        self.traces = [LayerTrace() for _ in self.layers]
+        self.diverged: str | None = None
+
+    # ----- data -------------------------------------------------------------------------
+
+    def set_data(self, x: Array, y: Array) -> None:
+        """Train on x (n, input_size) and y (n, outputs); checked for shape and finiteness."""
+        x = np.asarray(x, dtype=self.dtype)
+        y = np.asarray(y, dtype=self.dtype)
+        self.x_train, self.y_train = check_data(self.config, x, y)
+        self.order = np.zeros(0, dtype=np.int64)
+        self.order_drawn = False
+        self.position = 0
+        self.cursor = 0
+
+    @property
+    def n_samples(self) -> int:
+        return len(self.x_train)
+
+    @property
+    def batch_size(self) -> int:
+        """The effective batch size: the whole training set for full batch."""
+        size = self.config.batch_size
+        return self.n_samples if size is None else min(size, self.n_samples)
+
+    @property
+    def next_phase(self) -> Phase:
+        return self.phases[self.cursor]
+
+    @property
+    def in_batch(self) -> bool:
+        """True between a batch's first phase and its update."""
+        return self.cursor > 0
+
+    # ----- stepping -----------------------------------------------------------------------
+
+    def step_phase(self) -> PhaseResult:
+        """Run the next phase of the current batch (starting a new batch if none is open)."""
+        if self.n_samples == 0:
+            raise ConfigError("data", "no training data: call set_data(x, y) first")
+        phase = self.phases[self.cursor]
+        result = PhaseResult(phase)
+        if phase.kind == "forward":
+            assert phase.layer is not None
+            self._forward_layer(phase.layer)
+        elif phase.kind == "loss":
+            result.loss = self._compute_loss()
+            if not np.isfinite(result.loss):
+                result.diverged = self._diverge(f"the loss became {result.loss}")
+                return result
+        elif phase.kind == "backward":
+            assert phase.layer is not None
+            self._backward_layer(phase.layer)
+        else:
+            result.diverged = self._update()
+            if result.diverged:
+                return result
+            result.loss = self.loss
+            result.batch_done = True
+            result.epoch_done = self._advance_position()
+            self.cursor = 0
+            return result
+        self.cursor += 1
+        return result
+
+    def step_batch(self) -> BatchResult:
+        """Run phases until the open batch (or a new one) is updated: one SGD step."""
+        while True:
+            result = self.step_phase()
+            if result.diverged:
+                return BatchResult(float(self.loss or np.nan), False, result.diverged)
+            if result.batch_done:
+                return BatchResult(float(self.loss or 0.0), result.epoch_done)
+
+    def step_epoch(self) -> list[BatchResult]:
+        """Run batch steps until the current epoch ends; returns each batch's result."""
+        results = []
+        while True:
+            result = self.step_batch()
+            results.append(result)
+            if result.diverged or result.epoch_done:
+                return results
+
+    def _start_batch(self) -> None:
+        if not self.order_drawn:
+            self.order = self._epoch_order()
+            self.order_drawn = True
+        self.batch_indices = self.order[self.position : self.position + self.batch_size]
+        self.batch_y = self.y_train[self.batch_indices]
+        for trace in self.traces:
+            trace.clear_backward()
+        self.traces[0].input = self.x_train[self.batch_indices]
+        self.diverged = None
+
+    def _epoch_order(self) -> np.ndarray:
+        # A full batch sums every sample whatever the order: don't spend RNG draws on it.
+        if self.config.shuffle and self.batch_size < self.n_samples:
+            return self.rng.permutation(self.n_samples)
+        return np.arange(self.n_samples)
+
+    def _forward_layer(self, k: int) -> None:
+        """z = x·W + b; a = f(z). Layer k's input is layer k−1's output."""
+        if k == 0:
+            self._start_batch()
+        else:
+            self.traces[k].input = self.traces[k - 1].output
+        layer, trace = self.layers[k], self.traces[k]
+        assert trace.input is not None
+        trace.W, trace.b = layer.W, layer.b
+        trace.z = fc_forward(trace.input, layer.W, layer.b)
+        trace.output = layer.activation.forward(trace.z)
+
+    def _compute_loss(self) -> float:
+        """E(y, ŷ) on the batch, and ∂E/∂ŷ handed to the last layer as its output error."""
+        y_pred = self.traces[-1].output
+        assert y_pred is not None and self.batch_y is not None
+        with np.errstate(all="ignore"):
+            self.loss = self.loss_fn.f(self.batch_y, y_pred)
+            self.traces[-1].output_error = self.loss_fn.prime(self.batch_y, y_pred)
+        return self.loss
+
+    def _backward_layer(self, k: int) -> None:
+        """δ = ∂E/∂a ⊙ f'(z); ∂E/∂W = xᵀ·δ (+ penalty); ∂E/∂b = Σδ; pass δ·Wᵀ to layer k−1."""
+        layer, trace = self.layers[k], self.traces[k]
+        assert trace.output_error is not None and trace.z is not None
+        assert trace.output is not None and trace.input is not None
+        with np.errstate(all="ignore"):
+            trace.delta = layer.activation.backward(trace.output_error, trace.z, trace.output)
+            trace.dW = fc_weights_error(trace.input, trace.delta)
+            trace.dW_penalty = penalty_gradient(layer.W, self.config.l1, self.config.l2)
+            if trace.dW_penalty is not None:
+                trace.dW = trace.dW + trace.dW_penalty
+            trace.db = fc_bias_error(trace.delta) if layer.b is not None else None
+            if k > 0:  # layer 0's input error would be ∂E/∂data: no one reads it
+                self.traces[k - 1].output_error = fc_input_error(layer.W, trace.delta)
+
+    def _update(self) -> str | None:
+        """W ← W − α·∂E/∂W (or with momentum); refused if it would leave non-finite weights."""
+        lr, mu = self.config.learning_rate, self.config.momentum
+        new_params: list[tuple[Array, Array | None, Array | None, Array | None]] = []
+        with np.errstate(all="ignore"):
+            for layer, trace in zip(self.layers, self.traces, strict=True):
+                assert trace.dW is not None
+                W, vW = _descend(layer.W, trace.dW, layer.velocity_W, lr, mu)
+                b, vb = (None, None)
+                if layer.b is not None:
+                    assert trace.db is not None
+                    b, vb = _descend(layer.b, trace.db, layer.velocity_b, lr, mu)
+                if not (np.isfinite(W).all() and (b is None or np.isfinite(b).all())):
+                    return self._diverge("the update would make the weights non-finite")
+                new_params.append((W, b, vW, vb))
+        for layer, (W, b, vW, vb) in zip(self.layers, new_params, strict=True):
+            layer.W, layer.b, layer.velocity_W, layer.velocity_b = W, b, vW, vb
+        self.step += 1
+        return None
+
+    def _diverge(self, why: str) -> str:
+        """Abandon the batch, keep the last good weights, and say why."""
+        self.diverged = f"diverged at step {self.step}: {why}; the weights are the last good ones"
+        self.cursor = 0
+        return self.diverged
+
+    def _advance_position(self) -> bool:
+        self.position += len(self.batch_indices)
+        if self.position >= self.n_samples:
+            self.position = 0
+            self.order_drawn = False
+            self.epoch += 1
+            return True
+        return False
+
+    # ----- reading ----------------------------------------------------------------------
+
+    def predict(self, x: Array) -> Array:
+        """ŷ (n, outputs) for x (n, input_size)."""
+        x = np.asarray(x, dtype=self.dtype)
+        if x.ndim != 2 or x.shape[1] != self.config.input_size:
+            raise ConfigError(
+                "inputs", f"expected shape (n, {self.config.input_size}), got {x.shape}"
+            )
+        with np.errstate(all="ignore"):
+            return forward_all(self.layers, x)
+
+    def evaluate(self, x: Array, y: Array) -> float:
+        """The data loss E(y, ŷ) of the current weights on x, y (no penalty)."""
+        if len(x) == 0:
+            return float("nan")
+        with np.errstate(all="ignore"):
+            return self.loss_fn.f(np.asarray(y, dtype=self.dtype), self.predict(x))
+
+    def objective_penalty(self) -> float:
+        """The regularisation term added to the loss: (l2/2)·ΣW² + l1·Σ|W|."""
+        return penalty(self.layers, self.config.l1, self.config.l2)
+
+    # ----- changing between steps ---------------------------------------------------------
+
+    def set_hyperparameters(self, **changes: Any) -> None:
+        """Change learning rate, batch size, momentum, l1, l2, shuffle or loss; weights stay.
+
+        A change that alters the forward or backward pass of an open batch (batch size, loss)
+        abandons that batch before its update, so no batch mixes two settings.
+        """
+        unknown = set(changes) - set(HYPERPARAMETERS)
+        if unknown:
+            raise ConfigError(sorted(unknown)[0], f"cannot change; changeable: {HYPERPARAMETERS}")
+        config = replace(self.config, **changes)  # validates
+        if self.in_batch and any(
+            getattr(config, name) != getattr(self.config, name) for name in ("batch_size", "loss")
+        ):
+            self.cursor = 0
+        self.config = config
+        self.loss_fn = get_loss(config.loss)
+
+    def set_activation(self, k: int, name: str) -> None:
+        """Change layer k's activation; its weights stay. An open batch is abandoned."""
+        if not 0 <= k < len(self.layers):
+            raise ConfigError("layer", f"must be 0…{len(self.layers) - 1}, got {k}")
+        specs = list(self.config.layers)
+        specs[k] = replace(specs[k], activation=name)
+        self.config = replace(self.config, layers=tuple(specs))  # validates
+        self.layers[k].activation = get_activation(name)
+        if self.in_batch:
+            self.cursor = 0
+
+    # ----- state, for export / import -----------------------------------------------------
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything training depends on, as NumPy arrays and plain values (no copies)."""
+        return {
+            "layers": [
+                {"W": L.W, "b": L.b, "velocity_W": L.velocity_W, "velocity_b": L.velocity_b}
+                for L in self.layers
+            ],
+            "rng": self.rng.bit_generator.state,
+            "step": self.step,
+            "epoch": self.epoch,
+            "cursor": self.cursor,
+            "position": self.position,
+            "order": self.order,
+            "order_drawn": self.order_drawn,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore ``state_dict()``'s values, then replay the open batch's phases (exact)."""
+        if len(state["layers"]) != len(self.layers):
+            raise ConfigError("layers", "the saved state has a different number of layers")
+        for k, (layer, saved) in enumerate(zip(self.layers, state["layers"], strict=True)):
+            layer.W = _restore(f"layers[{k}].W", saved["W"], layer.W.shape, self.dtype)
+            if layer.b is not None:
+                layer.b = _restore(f"layers[{k}].b", saved["b"], layer.b.shape, self.dtype)
+            layer.velocity_W = _restore_optional(saved.get("velocity_W"), layer.W.shape, self.dtype)
+            if layer.b is not None:
+                layer.velocity_b = _restore_optional(
+                    saved.get("velocity_b"), layer.b.shape, self.dtype
+                )
+        self.rng.bit_generator.state = state["rng"]
+        self.step, self.epoch = int(state["step"]), int(state["epoch"])
+        self.position = int(state["position"])
+        self.order = np.asarray(state["order"], dtype=np.int64)
+        self.order_drawn = bool(state["order_drawn"])
+        open_phases = int(state["cursor"])
+        self.cursor = 0
+        # The weights change only in the update, the last phase: re-running the open batch's
+        # first phases on the same rows recomputes exactly the values the saved model held.
+        for _ in range(open_phases):
+            self.step_phase()
+
+
+def _descend(
+    param: Array, grad: Array, velocity: Array | None, lr: float, mu: float
+) -> tuple[Array, Array | None]:
+    """Plain SGD, p − α·g; or momentum, v ← μv − α·g, p + v. Returns (new p, new v)."""
+    if mu == 0.0:
+        return param - lr * grad, velocity
+    velocity = -lr * grad if velocity is None else mu * velocity - lr * grad
+    return param + velocity, velocity
+
+
+def _restore(name: str, value: Any, shape: tuple[int, ...], dtype: Any) -> Array:
+    array = np.asarray(value, dtype=dtype)
+    if array.shape != shape:
+        raise ConfigError(name, f"expected shape {shape}, got {array.shape}")
+    if not np.isfinite(array).all():
+        raise ConfigError(name, "holds NaN or infinity")
+    return array
+
+
+def _restore_optional(value: Any, shape: tuple[int, ...], dtype: Any) -> Array | None:
+    return None if value is None else _restore("velocity", value, shape, dtype)
+
+
+def check_data(config: ModelConfig, x: Array, y: Array) -> tuple[Array, Array]:
+    """Raise ConfigError unless x is (n, input_size) and y (n, outputs), finite, n ≥ 1."""
+    n_out = config.layers[-1].units
+    if x.ndim != 2 or x.shape[1] != config.input_size:
+        raise ConfigError("x", f"expected shape (n, {config.input_size}), got {x.shape}")
+    if y.ndim != 2 or y.shape != (len(x), n_out):
+        raise ConfigError(
+            "y", f"expected shape ({len(x)}, {n_out}) for a {n_out}-unit output, got {y.shape}"
+        )
+    if len(x) == 0:
+        raise ConfigError("x", "no samples")
+    for name, array in (("x", x), ("y", y)):
+        bad = np.argwhere(~np.isfinite(array))
+        if len(bad):
+            row, col = bad[0]
+            raise ConfigError(name, f"row {row}, column {col} is {array[row, col]}")
+    if config.loss == "binary_cross_entropy" and ((y < 0) | (y > 1)).any():
+        raise ConfigError("y", "binary cross-entropy needs targets in [0, 1]")
+    if config.loss == "softmax_cross_entropy" and not np.allclose(y.sum(axis=1), 1.0):
+        raise ConfigError("y", "softmax cross-entropy needs one-hot (or probability) target rows")
+    return x, y
+
+
+def config_as_dict(config: ModelConfig) -> dict[str, Any]:
+    """A ModelConfig as plain JSON-able values."""
+    out: dict[str, Any] = {f.name: getattr(config, f.name) for f in fields(config)}
+    out["layers"] = [{"units": s.units, "activation": s.activation} for s in config.layers]
+    return out
+
+
+def config_from_dict(data: dict[str, Any]) -> ModelConfig:
+    """The inverse of ``config_as_dict``; raises ConfigError on bad values."""
+    values = dict(data)
+    values["layers"] = tuple(LayerConfig(**spec) for spec in values.get("layers", ()))
+    return ModelConfig(**values)
+
+
+__all__ = [
+    "BatchResult",
+    "ConfigError",
+    "DenseLayer",
+    "LayerConfig",
+    "LayerTrace",
+    "Model",
+    "ModelConfig",
+    "Phase",
+    "PhaseResult",
+    "config_as_dict",
+    "config_from_dict",
+    "phases_of",
+]
