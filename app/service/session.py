@@ -1,0 +1,519 @@
+"""A training session: one model, its data, its history, and everything a client may read.
+
+The REST API and the websocket share these objects. A session's methods take its lock, so
+concurrent calls never interleave inside a step; each change bumps ``version`` and tells the
+listeners (the live stream), from whatever thread made it.
+"""
+
+from __future__ import annotations
+
+import copy
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+
+from app.engine import ConfigError, Model, config_as_dict, config_from_dict, get_loss
+from app.engine.datasets import DATASETS, Dataset, from_arrays, make_dataset
+from app.engine.model import HYPERPARAMETERS
+
+from .presets import PRESETS
+
+Unit = Literal["phase", "batch", "epoch"]
+Listener = Callable[["Session", str, dict[str, Any]], None]
+
+MAX_HISTORY = 2000  # points kept per session; older ones are thinned, never the newest
+EXPORT_FORMAT = "backprop-playground-session"
+EXPORT_VERSION = 1
+
+
+def new_token() -> str:
+    """256 random bits, URL-safe: unguessable ids and tokens."""
+    return secrets.token_urlsafe(32)
+
+
+# ----- configs ------------------------------------------------------------------------------
+
+
+def resolve_config(request: dict[str, Any]) -> dict[str, Any]:
+    """A create request (a preset name, a full config, or a preset with overrides) →
+    ``{"preset", "model", "data"}`` with every field filled in."""
+    preset_name = request.get("preset")
+    base: dict[str, Any] = {"model": {}, "data": {}}
+    if preset_name is not None:
+        if preset_name not in PRESETS:
+            known = ", ".join(sorted(PRESETS))
+            raise ConfigError("preset", f"unknown preset {preset_name!r}; choose one of: {known}")
+        base = copy.deepcopy(PRESETS[preset_name])
+    model = {**base["model"], **(request.get("model") or {})}
+    data = {**base["data"], **(request.get("data") or {})}
+    if "model" not in request and preset_name is None:
+        raise ConfigError("model", "give a preset or a model config")
+    return {"preset": preset_name, "model": model, "data": data}
+
+
+def build_dataset(data: dict[str, Any], uploaded: Callable[[str], dict[str, Any]]) -> Dataset:
+    """The data spec → a Dataset: a built-in by name, or an uploaded one by id."""
+    try:
+        if data.get("upload"):
+            table = uploaded(str(data["upload"]))
+            return from_arrays(
+                table["name"],
+                np.asarray(table["features"], dtype=np.float64),
+                np.asarray(table["targets"], dtype=np.float64),
+                task=table["task"],
+                train_ratio=float(data.get("train_ratio", 0.8)),
+                seed=int(data.get("seed", 0)),
+                feature_names=table["feature_names"],
+                class_names=table.get("class_names"),
+            )
+        name = data.get("dataset")
+        if name not in DATASETS:
+            known = ", ".join(sorted(DATASETS))
+            raise ConfigError("data.dataset", f"unknown dataset {name!r}; choose one of: {known}")
+        return make_dataset(
+            name,
+            n_samples=data.get("n_samples"),
+            noise=float(data.get("noise", 0.0)),
+            train_ratio=float(data.get("train_ratio", 0.5)),
+            seed=int(data.get("seed", 0)),
+            labels=data.get("labels", "01"),
+        )
+    except ConfigError:
+        raise
+    except (ValueError, TypeError) as error:
+        raise ConfigError("data", str(error)) from None
+
+
+def model_config_for(model: dict[str, Any], dataset: Dataset) -> dict[str, Any]:
+    """Fill input_size from the data; check the output layer fits the targets."""
+    model = dict(model)
+    n_features = dataset.x_train.shape[1]
+    model.setdefault("input_size", n_features)
+    if model["input_size"] != n_features:
+        raise ConfigError(
+            "model.input_size", f"the data has {n_features} features, not {model['input_size']}"
+        )
+    layers = model.get("layers") or []
+    n_targets = dataset.y_train.shape[1]
+    if layers and layers[-1].get("units") != n_targets:
+        raise ConfigError(
+            "model.layers",
+            f"the output layer needs {n_targets} unit(s) for this data's targets, "
+            f"not {layers[-1].get('units')}",
+        )
+    return model
+
+
+# ----- the session --------------------------------------------------------------------------
+
+
+@dataclass
+class StepOutcome:
+    """What a step call did: one entry per unit run, and why it stopped early if it did."""
+
+    unit: Unit
+    requested: int
+    done: int = 0
+    units: list[dict[str, Any]] = field(default_factory=list)
+    stopped: str | None = None  # "diverged", "time budget" …
+    diverged: str | None = None
+
+
+class Session:
+    """One model on one dataset, driven by REST calls and the live stream."""
+
+    def __init__(
+        self,
+        config: dict[str, Any],
+        dataset: Dataset,
+        session_id: str | None = None,
+        token: str | None = None,
+        watch_token: str | None = None,
+    ) -> None:
+        self.id = session_id or new_token()
+        self.token = token or new_token()
+        self.watch_token = watch_token or new_token()
+        self.dataset = dataset
+        self.config = config  # {"preset", "model", "data"}: what reset rebuilds
+        self.lock = threading.RLock()
+        self.version = 0
+        self.created = self.last_used = time.time()
+        self.listeners: list[Listener] = []
+        self.playing = False  # set by the live stream; stored so a restart knows
+        self._build()
+
+    def _build(self) -> None:
+        model_config = config_from_dict(self.config["model"])
+        self.model = Model(model_config)
+        self.model.set_data(self.dataset.x_train, self.dataset.y_train)
+        self.history: list[dict[str, Any]] = []
+        self._record_history()
+
+    # ----- listeners -----------------------------------------------------------------------
+
+    def add_listener(self, listener: Listener) -> None:
+        with self.lock:
+            self.listeners.append(listener)
+
+    def remove_listener(self, listener: Listener) -> None:
+        with self.lock:
+            if listener in self.listeners:
+                self.listeners.remove(listener)
+
+    def _changed(self, kind: str, detail: dict[str, Any] | None = None) -> None:
+        self.version += 1
+        self.last_used = time.time()
+        for listener in list(self.listeners):
+            listener(self, kind, detail or {})
+
+    # ----- metrics -------------------------------------------------------------------------
+
+    def train_loss(self) -> float:
+        return self.model.evaluate(self.dataset.x_train, self.dataset.y_train)
+
+    def test_loss(self) -> float | None:
+        if len(self.dataset.x_test) == 0:
+            return None
+        return self.model.evaluate(self.dataset.x_test, self.dataset.y_test)
+
+    def accuracy(self, x: np.ndarray, y: np.ndarray) -> float | None:
+        """Fraction right: argmax for multiclass, the midpoint threshold for binary."""
+        if self.dataset.task == "regression" or len(x) == 0:
+            return None
+        y_pred = self.model.predict(x)
+        if self.dataset.task == "multiclass":
+            return float(np.mean(y_pred.argmax(axis=1) == y.argmax(axis=1)))
+        threshold = 0.0 if self.dataset.y_train.min() < 0 else 0.5
+        return float(np.mean((y_pred > threshold) == (y > threshold)))
+
+    def metrics(self) -> dict[str, Any]:
+        """Train/test loss and accuracy of the current weights."""
+        return {
+            "step": self.model.step,
+            "epoch": self.model.epoch,
+            "train_loss": self.train_loss(),
+            "test_loss": self.test_loss(),
+            "train_accuracy": self.accuracy(self.dataset.x_train, self.dataset.y_train),
+            "test_accuracy": self.accuracy(self.dataset.x_test, self.dataset.y_test),
+        }
+
+    def _record_history(self) -> None:
+        if self.history and self.history[-1]["step"] == self.model.step:
+            return
+        self.history.append(self.metrics())
+        if len(self.history) > MAX_HISTORY:
+            # Keep the first point and every other one after it: the curve's shape stays.
+            self.history = [self.history[0], *self.history[1:-1:2], self.history[-1]]
+
+    # ----- stepping ------------------------------------------------------------------------
+
+    def step(self, unit: Unit, count: int, budget_seconds: float | None = None) -> StepOutcome:
+        """Run ``count`` phases, batches or epochs; stop early on divergence or the budget."""
+        if unit not in ("phase", "batch", "epoch"):
+            raise ConfigError("unit", f"must be phase, batch or epoch, got {unit!r}")
+        if count < 1:
+            raise ConfigError("count", f"must be at least 1, got {count}")
+        deadline = None if budget_seconds is None else time.monotonic() + budget_seconds
+        outcome = StepOutcome(unit, count)
+        with self.lock:
+            for _ in range(count):
+                entry = self._run_unit(unit, deadline)
+                if entry is None:
+                    outcome.stopped = "time budget"
+                    break
+                outcome.units.append(entry)
+                outcome.done += 1
+                if entry.get("diverged"):
+                    outcome.stopped = "diverged"
+                    outcome.diverged = entry["diverged"]
+                    break
+                if deadline is not None and time.monotonic() > deadline and outcome.done < count:
+                    outcome.stopped = "time budget"
+                    break
+            self._changed("step", {"unit": unit, "count": outcome.done})
+        return outcome
+
+    def _run_unit(self, unit: Unit, deadline: float | None) -> dict[str, Any] | None:
+        model = self.model
+        if unit == "phase":
+            result = model.step_phase()
+            entry: dict[str, Any] = {"phase": result.phase.as_dict(), "loss": result.loss}
+            if result.diverged:
+                entry["diverged"] = result.diverged
+            if result.epoch_done:
+                self._record_history()
+            return entry
+        if unit == "batch":
+            batch = model.step_batch()
+            if batch.epoch_done:
+                self._record_history()
+            return {"loss": batch.loss, "diverged": batch.diverged}
+        return self._run_epoch(deadline)
+
+    def _run_epoch(self, deadline: float | None) -> dict[str, Any] | None:
+        start_epoch = self.model.epoch
+        while self.model.epoch == start_epoch:
+            if deadline is not None and time.monotonic() > deadline:
+                return None
+            batch = self.model.step_batch()
+            if batch.diverged:
+                return {"loss": batch.loss, "diverged": batch.diverged}
+        self._record_history()
+        return {"loss": self.history[-1]["train_loss"], "epoch": self.model.epoch}
+
+    # ----- changing ------------------------------------------------------------------------
+
+    def set_hyperparameters(self, changes: dict[str, Any], by: str | None = None) -> None:
+        """learning_rate, batch_size, momentum, l1, l2, shuffle, loss and per-layer
+        ``activations`` (a list, or {index: name}); the weights stay."""
+        with self.lock:
+            activations = changes.get("activations")
+            simple = {k: v for k, v in changes.items() if k in HYPERPARAMETERS}
+            unknown = set(changes) - set(simple) - {"activations"}
+            if unknown:
+                name = sorted(unknown)[0]
+                raise ConfigError(name, f"cannot be changed; changeable: {HYPERPARAMETERS}")
+            saved = (self.model.config, [layer.activation for layer in self.model.layers])
+            saved_cursor = self.model.cursor
+            try:
+                if simple:
+                    self.model.set_hyperparameters(**simple)
+                for k, name in _activation_changes(activations, len(self.model.layers)):
+                    self.model.set_activation(k, name)
+            except ConfigError:  # all or nothing: undo the part of the change that took
+                self.model.config = saved[0]
+                self.model.loss_fn = get_loss(saved[0].loss)
+                for layer, activation in zip(self.model.layers, saved[1], strict=True):
+                    layer.activation = activation
+                self.model.cursor = saved_cursor
+                raise
+            self.config["model"] = config_as_dict(self.model.config)
+            self._changed("set", {"changes": changes, "by": by})
+
+    def reset(self, seed: int | None = None) -> None:
+        """Fresh weights from the config (a new seed if given); history and counters cleared."""
+        with self.lock:
+            if seed is not None:
+                self.config["model"]["seed"] = seed
+            self._build()
+            self._changed("reset", {})
+
+    # ----- reading -------------------------------------------------------------------------
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        with self.lock:
+            return self.model.predict(x)
+
+    def boundary(self, resolution: int) -> dict[str, Any]:
+        """ŷ over a resolution × resolution grid spanning the 2-D inputs (with a margin)."""
+        if self.model.config.input_size != 2:
+            raise ConfigError("resolution", "the decision boundary needs 2-D inputs")
+        x_all = np.vstack([self.dataset.x_train, self.dataset.x_test])
+        low, high = x_all.min(axis=0), x_all.max(axis=0)
+        margin = (high - low) * 0.05 + 1e-9
+        xs = np.linspace(low[0] - margin[0], high[0] + margin[0], resolution)
+        ys = np.linspace(low[1] - margin[1], high[1] + margin[1], resolution)
+        grid = np.stack(np.meshgrid(xs, ys), axis=-1).reshape(-1, 2)
+        with self.lock:
+            out = self.model.predict(grid)
+        # Multiclass: the predicted class; otherwise the (first) output.
+        values = out.argmax(axis=1) if out.shape[1] > 1 else out[:, 0]
+        return {
+            "resolution": resolution,
+            "x": xs.tolist(),
+            "y": ys.tolist(),
+            "z": values.reshape(resolution, resolution).tolist(),
+        }
+
+    def state(self, include_trace: bool = True) -> dict[str, Any]:
+        """The whole state, as plain JSON-able values (NaN stays NaN: the encoder nulls it)."""
+        with self.lock:
+            model = self.model
+            metrics = self.metrics()
+            return {
+                "id": self.id,
+                "version": self.version,
+                "step": model.step,
+                "epoch": model.epoch,
+                "phase": model.next_phase.as_dict(),
+                "in_batch": model.in_batch,
+                "position": model.position,
+                "batch_size": model.batch_size,
+                "n_train": len(self.dataset.x_train),
+                "n_test": len(self.dataset.x_test),
+                "loss": metrics["train_loss"],
+                "test_loss": metrics["test_loss"],
+                "accuracy": metrics["train_accuracy"],
+                "test_accuracy": metrics["test_accuracy"],
+                "batch_loss": model.loss,
+                "diverged": model.diverged,
+                "playing": self.playing,
+                "task": self.dataset.task,
+                "config": copy.deepcopy(self.config),
+                "phases": [phase.as_dict() for phase in model.phases],
+                "batch_indices": model.batch_indices.tolist() if model.in_batch else [],
+                "layers": [layer_state(k, model, include_trace) for k in range(len(model.layers))],
+                "history": list(self.history),
+            }
+
+    def dataset_summary(self) -> dict[str, Any]:
+        d = self.dataset
+        return {
+            "name": d.name,
+            "task": d.task,
+            "feature_names": list(d.feature_names),
+            "class_names": None if d.class_names is None else list(d.class_names),
+            "x_train": d.x_train.tolist(),
+            "y_train": d.y_train.tolist(),
+            "x_test": d.x_test.tolist(),
+            "y_test": d.y_test.tolist(),
+        }
+
+    # ----- export / import -----------------------------------------------------------------
+
+    def export(self) -> dict[str, Any]:
+        """Everything, weights bit-exact (floats written shortest-round-trip), RNG included."""
+        with self.lock:
+            state = self.model.state_dict()
+            return {
+                "format": EXPORT_FORMAT,
+                "version": EXPORT_VERSION,
+                "id": self.id,
+                "config": copy.deepcopy(self.config),
+                "data": self.dataset_summary(),
+                "model": {
+                    "layers": [
+                        {name: _tolist(value) for name, value in layer.items()}
+                        for layer in state["layers"]
+                    ],
+                    # PCG64's 128-bit integers don't fit JSON numbers everywhere: strings.
+                    "rng": _stringify_ints(state["rng"]),
+                    "step": state["step"],
+                    "epoch": state["epoch"],
+                    "cursor": state["cursor"],
+                    "position": state["position"],
+                    "order": state["order"].tolist(),
+                    "order_drawn": state["order_drawn"],
+                },
+                "history": list(self.history),
+                "playing": self.playing,
+            }
+
+    @classmethod
+    def from_export(
+        cls, exported: dict[str, Any], keep_identity: bool = False, **identity: str
+    ) -> Session:
+        """Rebuild a session from ``export()``; training continues exactly where it was."""
+        if exported.get("format") != EXPORT_FORMAT:
+            raise ConfigError("format", f"not a session export (expected {EXPORT_FORMAT!r})")
+        if exported.get("version") != EXPORT_VERSION:
+            raise ConfigError("version", f"unsupported export version {exported.get('version')}")
+        try:
+            data = exported["data"]
+            x_train = _matrix("data.x_train", data["x_train"])
+            y_train = _matrix("data.y_train", data["y_train"])
+            dataset = Dataset(
+                name=str(data["name"]),
+                x_train=x_train,
+                y_train=y_train,
+                x_test=_matrix("data.x_test", data["x_test"], width=x_train.shape[1]),
+                y_test=_matrix("data.y_test", data["y_test"], width=y_train.shape[1]),
+                task=data["task"],
+                feature_names=tuple(data["feature_names"]),
+                class_names=None if data["class_names"] is None else tuple(data["class_names"]),
+            )
+            if keep_identity:
+                identity = {"session_id": exported["id"], **identity}
+            session = cls(exported["config"], dataset, **identity)
+            saved = dict(exported["model"])
+            saved["rng"] = _unstringify_ints(saved["rng"])
+            session.model.load_state_dict(saved)
+            session.history = list(exported["history"])
+            session.playing = bool(exported.get("playing", False))
+            return session
+        except ConfigError:
+            raise
+        except (KeyError, TypeError, ValueError) as error:
+            raise ConfigError("model", f"the export is incomplete or malformed: {error}") from None
+
+
+def layer_state(k: int, model: Model, include_trace: bool) -> dict[str, Any]:
+    """Layer k: W, b, activation, and (once computed) its trace of the current batch."""
+    layer, trace = model.layers[k], model.traces[k]
+    out: dict[str, Any] = {
+        "index": k,
+        "activation": layer.activation.name,
+        "units": layer.W.shape[1],
+        "inputs": layer.W.shape[0],
+        "W": layer.W.tolist(),
+        "b": None if layer.b is None else layer.b[0].tolist(),
+    }
+    if not include_trace:
+        return out
+    for name, value in (
+        ("input", trace.input),
+        ("z", trace.z),
+        ("a", trace.output),
+        ("upstream", trace.output_error),
+        ("delta", trace.delta),
+        ("dW", trace.dW),
+    ):
+        if value is not None:
+            out[name] = value.tolist()
+    if trace.db is not None:
+        out["db"] = trace.db[0].tolist()
+    if trace.dW is not None and trace.W is not None:
+        out["W_used"] = trace.W.tolist()  # the weights this batch's dW belongs to
+    return out
+
+
+def _activation_changes(activations: Any, n_layers: int) -> list[tuple[int, str]]:
+    if activations is None:
+        return []
+    if isinstance(activations, list):
+        if len(activations) != n_layers:
+            raise ConfigError("activations", f"give {n_layers} names, one per layer")
+        return list(enumerate(activations))
+    if isinstance(activations, dict):
+        try:
+            return [(int(k), str(v)) for k, v in activations.items()]
+        except ValueError:
+            raise ConfigError("activations", "keys must be layer indices") from None
+    raise ConfigError("activations", "a list of names or {layer index: name}")
+
+
+def _tolist(value: Any) -> Any:
+    return None if value is None else np.asarray(value).tolist()
+
+
+def _matrix(name: str, rows: Any, width: int | None = None) -> np.ndarray:
+    """A list of rows as a 2-D float64 array; an empty list is (0, width) when width is given."""
+    array = np.asarray(rows, dtype=np.float64)
+    if array.size == 0 and width is not None:
+        return array.reshape(0, width)
+    if array.ndim != 2:
+        raise ConfigError(name, f"must be a list of rows, got shape {array.shape}")
+    return array
+
+
+def _stringify_ints(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _stringify_ints(v) for k, v in value.items()}
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return str(value)
+    return value
+
+
+def _unstringify_ints(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _unstringify_ints(v) for k, v in value.items()}
+    if isinstance(value, str) and value.lstrip("-").isdigit():
+        return int(value)
+    return value

@@ -1,0 +1,73 @@
+"""Every setting and limit, read from ``PLAYGROUND_*`` environment variables, defined once.
+
+Example: ``PLAYGROUND_DATA_DIR=/var/lib/playground PLAYGROUND_MAX_SESSIONS=500 make run``.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """The server's settings; each field is ``PLAYGROUND_<NAME>`` in the environment."""
+
+    model_config = SettingsConfigDict(env_prefix="PLAYGROUND_", env_file=None, extra="ignore")
+
+    host: str = Field("127.0.0.1", description="Address the server listens on.")
+    port: int = Field(8000, ge=1, le=65535, description="TCP port.")
+    data_dir: Path = Field(Path("data"), description="Folder of the SQLite file and uploads.")
+    log_level: str = Field("info", description="debug, info, warning or error.")
+
+    # Network size
+    max_layers: int = Field(8, ge=1, description="Dense layers per network.")
+    max_units: int = Field(256, ge=1, description="Units in one layer (and inputs).")
+    max_parameters: int = Field(250_000, ge=1, description="Weights + biases per network.")
+    # Sessions
+    max_sessions: int = Field(500, ge=1, description="Live sessions at once (429 past it).")
+    session_ttl_seconds: float = Field(
+        6 * 3600, gt=0, description="A session unused this long expires."
+    )
+    persist_interval_seconds: float = Field(
+        1.0, gt=0, description="A playing session is stored at least this often."
+    )
+    # Data
+    max_dataset_rows: int = Field(10_000, ge=4, description="Rows in one dataset.")
+    max_dataset_columns: int = Field(64, ge=2, description="Columns in an uploaded CSV.")
+    max_upload_bytes: int = Field(2_000_000, ge=1, description="Size of one CSV upload.")
+    max_datasets: int = Field(200, ge=1, description="Uploaded datasets kept.")
+    # Work per call
+    max_units_per_step: int = Field(10_000, ge=1, description="`count` of one step call.")
+    max_step_seconds: float = Field(
+        5.0, gt=0, description="CPU budget of one step call; it stops early past it."
+    )
+    max_request_bytes: int = Field(4_000_000, ge=1, description="Size of one request body.")
+    max_boundary_resolution: int = Field(100, ge=2, description="Grid side of /boundary.")
+    max_predict_rows: int = Field(10_000, ge=1, description="Rows in one predict call.")
+    max_gradcheck_entries: int = Field(
+        200, ge=1, description="Weights perturbed per layer by /gradcheck."
+    )
+    # Live streaming
+    default_frame_rate: float = Field(30.0, gt=0, description="Frames/s a client gets.")
+    max_frame_rate: float = Field(60.0, gt=0, description="Highest frame-rate cap.")
+    max_steps_per_second: float = Field(
+        10_000.0, gt=0, description="Highest play rate a client may ask (steps/s)."
+    )
+    max_clients_per_session: int = Field(500, ge=1, description="Sockets on one session.")
+    max_ws_message_bytes: int = Field(65_536, ge=64, description="One client message.")
+    max_ws_commands_per_second: float = Field(
+        50.0, gt=0, description="Commands one client may send per second."
+    )
+    # HTTP
+    cors_origins: list[str] = Field(
+        default_factory=list, description="Origins allowed by CORS; empty: closed."
+    )
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process's settings, read from the environment once."""
+    return Settings()
