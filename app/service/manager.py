@@ -120,6 +120,7 @@ class SessionManager:
         session = Session.from_export(
             exported, keep_identity=True, token=token, watch_token=watch_token
         )
+        session.playing = False  # nothing plays it after a restart until a client says play
         with self._lock:
             # Another thread may have loaded it meanwhile: keep the first, one object per id.
             session = self._sessions.setdefault(session_id, session)

@@ -1,0 +1,5 @@
+"""Placeholder: the page router (filled in by the page work)."""
+
+from fastapi import APIRouter
+
+router = APIRouter()
