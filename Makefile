@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml setup.py
 install: $(STAMP)
 
 run: $(STAMP)
-	$(PY) -m uvicorn app.main:app --host $(HOST) --port $(PORT)
+	$(PY) -m app --host $(HOST) --port $(PORT)
 
 # Debian's chromium for the browser tests; Playwright drives it, never downloads one.
 browser-deps:

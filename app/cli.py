@@ -1,0 +1,67 @@
+"""``backprop-playground``: serve the playground (``python -m app`` does the same)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import threading
+import webbrowser
+from collections.abc import Sequence
+
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="backprop-playground",
+        description="See backpropagation happen: serve the playground page and its API. "
+        "Every option can also be set as a PLAYGROUND_* environment variable.",
+    )
+    env = os.environ.get
+    parser.add_argument("--host", default=env("PLAYGROUND_HOST", "127.0.0.1"), help="address")
+    parser.add_argument(
+        "--port", type=int, default=int(env("PLAYGROUND_PORT", "8000")), help="TCP port"
+    )
+    parser.add_argument(
+        "--data-dir",
+        default=env("PLAYGROUND_DATA_DIR", "data"),
+        help="folder for the SQLite file (sessions, uploads)",
+    )
+    parser.add_argument(
+        "--log-level",
+        default=env("PLAYGROUND_LOG_LEVEL", "info"),
+        choices=LOG_LEVELS,
+        help="how much to log",
+    )
+    parser.add_argument("--open", action="store_true", help="open the page in a browser")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Parse the options, export them as PLAYGROUND_* for the settings, run uvicorn."""
+    args = build_parser().parse_args(argv)
+    if not 1 <= args.port <= 65535:
+        raise SystemExit(f"--port must be 1…65535, got {args.port}")
+    os.environ["PLAYGROUND_HOST"] = args.host
+    os.environ["PLAYGROUND_PORT"] = str(args.port)
+    os.environ["PLAYGROUND_DATA_DIR"] = args.data_dir
+    os.environ["PLAYGROUND_LOG_LEVEL"] = args.log_level
+    import uvicorn
+
+    from app.logs import configure_logging
+
+    configure_logging(args.log_level)
+    url = f"http://{'127.0.0.1' if args.host in ('0.0.0.0', '::') else args.host}:{args.port}/"
+    if args.open:
+        threading.Timer(1.0, webbrowser.open, args=(url,)).start()
+    logging.getLogger("app").info("serving the playground at %s", url)
+    uvicorn.run(
+        "app.main:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        log_level=args.log_level,
+        access_log=False,  # app.logs writes one line per request, without tokens
+        proxy_headers=True,
+    )

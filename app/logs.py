@@ -1,0 +1,63 @@
+"""Logging: one line per request and per session event, at a configurable level, no tokens.
+
+Tokens travel in the Authorization header and in the websocket's query string; request
+lines are written from the path alone, and any ``token=`` value is masked.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+TOKEN_IN_QUERY = re.compile(r"(token=)[^&\s]+")
+log = logging.getLogger("app.requests")
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
+    logging.getLogger("app").setLevel(level.upper())
+
+
+def mask_tokens(text: str) -> str:
+    """``…?token=abc`` → ``…?token=***``."""
+    return TOKEN_IN_QUERY.sub(r"\1***", text)
+
+
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+class RequestLogMiddleware:
+    """ASGI middleware: ``METHOD path status ms`` for each HTTP request; a line per socket."""
+
+    def __init__(self, app: Callable[[Scope, Receive, Send], Awaitable[None]]) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = {"code": 0}
+
+        async def send_and_note(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_and_note)
+        finally:
+            elapsed_ms = (time.perf_counter() - start) * 1000
+            path = mask_tokens(scope.get("path", ""))
+            if scope["type"] == "http":
+                log.info("%s %s %d %.1fms", scope["method"], path, status["code"], elapsed_ms)
+            else:
+                log.info("websocket %s closed after %.1fs", path, elapsed_ms / 1000)
