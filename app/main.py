@@ -11,6 +11,8 @@ from fastapi import FastAPI
 
 from app.settings import Settings, get_settings
 
+app: FastAPI  # built on first access by __getattr__ below
+
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     """A new app with its own session manager and store, configured by ``settings``."""
@@ -22,7 +24,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 def __getattr__(name: str) -> Any:
     # ``uvicorn app.main:app`` works, yet importing this module creates no data directory.
     if name == "app":
-        global app
-        app = create_app()
-        return app
+        built = create_app()
+        globals()["app"] = built
+        return built
     raise AttributeError(name)

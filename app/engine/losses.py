@@ -47,7 +47,9 @@ def sse_prime(y_true: Array, y_pred: Array) -> Array:
 
 
 def _clip_probability(p: Array) -> Array:
-    return np.clip(p, PROBABILITY_EPSILON, 1.0 - PROBABILITY_EPSILON)
+    # In float32, 1 − 1e-12 rounds to 1.0: take at least the dtype's own epsilon.
+    epsilon = max(PROBABILITY_EPSILON, float(np.finfo(p.dtype).eps))
+    return np.clip(p, epsilon, 1.0 - epsilon)
 
 
 def binary_cross_entropy(y_true: Array, y_pred: Array) -> float:

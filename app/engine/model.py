@@ -248,6 +248,10 @@ def penalty_gradient(W: Array, l1: float, l2: float) -> Array | None:
     """∂/∂W of (l2/2)·ΣW² + l1·Σ|W|: l2·W + l1·sign(W); None when there is no penalty."""
     if l1 == 0.0 and l2 == 0.0:
         return None
+    if l1 == 0.0:
+        return l2 * W
+    if l2 == 0.0:
+        return l1 * np.sign(W)
     return l2 * W + l1 * np.sign(W)
 
 
@@ -282,6 +286,7 @@ class Model:
         self.step = 0  # batch steps completed
         self.epoch = 0  # epochs completed
         self.cursor = 0  # index into self.phases of the next phase
+        self._epoch_just_ended = False  # did the last update finish an epoch?
         self.position = 0  # how many samples of this epoch's order have been trained on
         self.order: np.ndarray = np.zeros(0, dtype=np.int64)
         self.order_drawn = False  # has this epoch's order been drawn yet?
@@ -292,6 +297,9 @@ class Model:
         self.loss: float | None = None  # data loss of the current / last batch
         self.traces = [LayerTrace() for _ in self.layers]
         self.diverged: str | None = None
+        # The parameters before the last update (references: the update makes new arrays),
+        # restored if the weights it produced turn out to overflow the next forward pass.
+        self._before_update: list[tuple[Array, Array | None, Array | None, Array | None]] = []
 
     # ----- data -------------------------------------------------------------------------
 
@@ -328,41 +336,54 @@ class Model:
 
     def step_phase(self) -> PhaseResult:
         """Run the next phase of the current batch (starting a new batch if none is open)."""
+        phase = self.phases[self.cursor]
+        with np.errstate(all="ignore"):  # overflow is reported as divergence, not warned
+            diverged = self._run_phase(phase)
+        result = PhaseResult(phase, diverged=diverged)
+        if phase.kind == "loss" or (phase.kind == "update" and not diverged):
+            result.loss = self.loss
+        if phase.kind == "update" and not diverged:
+            result.batch_done = True
+            result.epoch_done = self._epoch_just_ended
+        return result
+
+    def step_batch(self) -> BatchResult:
+        """Run phases until the open batch (or a new one) is updated: one SGD step.
+
+        The same ``_run_phase`` calls, in the same order, as a walk with ``step_phase``.
+        """
+        with np.errstate(all="ignore"):
+            while True:
+                phase = self.phases[self.cursor]
+                diverged = self._run_phase(phase)
+                if diverged:
+                    return BatchResult(float(self.loss or np.nan), False, diverged)
+                if phase.kind == "update":
+                    return BatchResult(float(self.loss or 0.0), self._epoch_just_ended)
+
+    def _run_phase(self, phase: Phase) -> str | None:
+        """Run one phase and move the cursor; returns why it diverged, if it did."""
         if self.n_samples == 0:
             raise ConfigError("data", "no training data: call set_data(x, y) first")
-        phase = self.phases[self.cursor]
-        result = PhaseResult(phase)
         if phase.kind == "forward":
             assert phase.layer is not None
             self._forward_layer(phase.layer)
         elif phase.kind == "loss":
-            result.loss = self._compute_loss()
-            if not np.isfinite(result.loss):
-                result.diverged = self._diverge(f"the loss became {result.loss}")
-                return result
+            loss = self._compute_loss()
+            if not np.isfinite(loss):
+                return self._diverge(f"the loss became {loss}", restore=True)
         elif phase.kind == "backward":
             assert phase.layer is not None
             self._backward_layer(phase.layer)
         else:
-            result.diverged = self._update()
-            if result.diverged:
-                return result
-            result.loss = self.loss
-            result.batch_done = True
-            result.epoch_done = self._advance_position()
+            diverged = self._update()
+            if diverged:
+                return diverged
+            self._epoch_just_ended = self._advance_position()
             self.cursor = 0
-            return result
+            return None
         self.cursor += 1
-        return result
-
-    def step_batch(self) -> BatchResult:
-        """Run phases until the open batch (or a new one) is updated: one SGD step."""
-        while True:
-            result = self.step_phase()
-            if result.diverged:
-                return BatchResult(float(self.loss or np.nan), False, result.diverged)
-            if result.batch_done:
-                return BatchResult(float(self.loss or 0.0), result.epoch_done)
+        return None
 
     def step_epoch(self) -> list[BatchResult]:
         """Run batch steps until the current epoch ends; returns each batch's result."""
@@ -381,6 +402,8 @@ class Model:
         self.batch_y = self.y_train[self.batch_indices]
         for trace in self.traces:
             trace.clear_backward()
+        for trace in self.traces[1:]:  # not yet run for this batch: no stale values shown
+            trace.input = trace.z = trace.output = trace.W = trace.b = None
         self.traces[0].input = self.x_train[self.batch_indices]
         self.diverged = None
 
@@ -406,9 +429,8 @@ class Model:
         """E(y, ŷ) on the batch, and ∂E/∂ŷ handed to the last layer as its output error."""
         y_pred = self.traces[-1].output
         assert y_pred is not None and self.batch_y is not None
-        with np.errstate(all="ignore"):
-            self.loss = self.loss_fn.f(self.batch_y, y_pred)
-            self.traces[-1].output_error = self.loss_fn.prime(self.batch_y, y_pred)
+        self.loss = self.loss_fn.f(self.batch_y, y_pred)
+        self.traces[-1].output_error = self.loss_fn.prime(self.batch_y, y_pred)
         return self.loss
 
     def _backward_layer(self, k: int) -> None:
@@ -416,39 +438,54 @@ class Model:
         layer, trace = self.layers[k], self.traces[k]
         assert trace.output_error is not None and trace.z is not None
         assert trace.output is not None and trace.input is not None
-        with np.errstate(all="ignore"):
-            trace.delta = layer.activation.backward(trace.output_error, trace.z, trace.output)
-            trace.dW = fc_weights_error(trace.input, trace.delta)
-            trace.dW_penalty = penalty_gradient(layer.W, self.config.l1, self.config.l2)
-            if trace.dW_penalty is not None:
-                trace.dW = trace.dW + trace.dW_penalty
-            trace.db = fc_bias_error(trace.delta) if layer.b is not None else None
-            if k > 0:  # layer 0's input error would be ∂E/∂data: no one reads it
-                self.traces[k - 1].output_error = fc_input_error(layer.W, trace.delta)
+        trace.delta = layer.activation.backward(trace.output_error, trace.z, trace.output)
+        trace.dW = fc_weights_error(trace.input, trace.delta)
+        trace.dW_penalty = penalty_gradient(layer.W, self.config.l1, self.config.l2)
+        if trace.dW_penalty is not None:
+            trace.dW = trace.dW + trace.dW_penalty
+        trace.db = fc_bias_error(trace.delta) if layer.b is not None else None
+        if k > 0:  # layer 0's input error would be ∂E/∂data: no one reads it
+            self.traces[k - 1].output_error = fc_input_error(layer.W, trace.delta)
 
     def _update(self) -> str | None:
         """W ← W − α·∂E/∂W (or with momentum); refused if it would leave non-finite weights."""
         lr, mu = self.config.learning_rate, self.config.momentum
         new_params: list[tuple[Array, Array | None, Array | None, Array | None]] = []
-        with np.errstate(all="ignore"):
-            for layer, trace in zip(self.layers, self.traces, strict=True):
-                assert trace.dW is not None
-                W, vW = _descend(layer.W, trace.dW, layer.velocity_W, lr, mu)
-                b, vb = (None, None)
-                if layer.b is not None:
-                    assert trace.db is not None
-                    b, vb = _descend(layer.b, trace.db, layer.velocity_b, lr, mu)
-                if not (np.isfinite(W).all() and (b is None or np.isfinite(b).all())):
-                    return self._diverge("the update would make the weights non-finite")
-                new_params.append((W, b, vW, vb))
+        for layer, trace in zip(self.layers, self.traces, strict=True):
+            assert trace.dW is not None
+            W, vW = _descend(layer.W, trace.dW, layer.velocity_W, lr, mu)
+            b, vb = (None, None)
+            if layer.b is not None:
+                assert trace.db is not None
+                b, vb = _descend(layer.b, trace.db, layer.velocity_b, lr, mu)
+            # One reduction per array: NaN and ±inf survive a sum (so does overflow, which
+            # only weights of ~1e308 reach: diverged as well).
+            if not (np.isfinite(W.sum()) and (b is None or np.isfinite(b.sum()))):
+                return self._diverge("the update would make the weights non-finite")
+            new_params.append((W, b, vW, vb))
+        self._before_update = [
+            (layer.W, layer.b, layer.velocity_W, layer.velocity_b) for layer in self.layers
+        ]
         for layer, (W, b, vW, vb) in zip(self.layers, new_params, strict=True):
             layer.W, layer.b, layer.velocity_W, layer.velocity_b = W, b, vW, vb
         self.step += 1
         return None
 
-    def _diverge(self, why: str) -> str:
-        """Abandon the batch, keep the last good weights, and say why."""
-        self.diverged = f"diverged at step {self.step}: {why}; the weights are the last good ones"
+    def _diverge(self, why: str, restore: bool = False) -> str:
+        """Abandon the batch, keep (or, with ``restore``, go back to) the last good weights.
+
+        A non-finite loss means the weights the last update made overflow the forward pass:
+        the ones before that update gave a finite loss, so those are the last good ones.
+        """
+        restored = ""
+        if restore and self._before_update:
+            for layer, (W, b, vW, vb) in zip(self.layers, self._before_update, strict=True):
+                layer.W, layer.b, layer.velocity_W, layer.velocity_b = W, b, vW, vb
+            self._before_update = []
+            restored = f" (restored to those before step {self.step})"
+        self.diverged = (
+            f"diverged at step {self.step}: {why}; the weights are the last good ones{restored}"
+        )
         self.cursor = 0
         return self.diverged
 

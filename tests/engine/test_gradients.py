@@ -132,7 +132,7 @@ def test_elementwise_backward_is_gradient_of_weighted_output(name: str) -> None:
         z = away_from_zero(rng, shape)
         g = rng.normal(size=shape)
         analytic = activation.backward(g, z, activation.forward(z))
-        numeric = numeric_gradient(lambda zz: float(np.sum(g * activation.forward(zz))), z)
+        numeric = numeric_gradient(lambda zz, g=g: float(np.sum(g * activation.forward(zz))), z)
         assert relative_error(analytic, numeric) < TOLERANCE, (name, seed)
 
 
@@ -146,7 +146,7 @@ def test_softmax_backward_is_its_jacobian_vector_product() -> None:
         a = softmax(z)
         analytic = activation.backward(g, z, a)
         # Σ over every row and unit of g ⊙ softmax(z): perturbing z[s, j] moves all of row s.
-        numeric = numeric_gradient(lambda zz: float(np.sum(g * softmax(zz))), z)
+        numeric = numeric_gradient(lambda zz, g=g: float(np.sum(g * softmax(zz))), z)
         assert relative_error(analytic, numeric) < TOLERANCE, seed
 
 
@@ -195,7 +195,7 @@ def test_loss_prime_matches_central_differences(name: str) -> None:
         y_true, y_pred = loss_inputs(name, rng)
         analytic = f_prime(y_true, y_pred)
         assert analytic.shape == y_pred.shape
-        numeric = numeric_gradient(lambda p: f(y_true, p), y_pred)
+        numeric = numeric_gradient(lambda p, y=y_true: f(y, p), y_pred)
         assert relative_error(analytic, numeric) < TOLERANCE, (name, seed)
 
 
@@ -219,37 +219,40 @@ def test_loss_values_follow_their_definitions() -> None:
 # ----------------------------------------------------------------- dense layer
 
 
-def test_dense_layer_gradients_match_central_differences() -> None:
+def check_dense_layer(seed: int) -> None:
     """E = Σ G ⊙ fc_forward(X, W, B): ∂E/∂W = XᵀG, ∂E/∂B = Σ_rows G, ∂E/∂X = G·Wᵀ."""
-    for seed in SEEDS:
-        rng = np.random.default_rng(seed)
-        n, n_in, n_out = (int(v) for v in rng.integers(1, 7, 3))
-        X = rng.normal(size=(n, n_in))
-        W = rng.normal(size=(n_in, n_out))
-        B = rng.normal(size=(1, n_out))
-        G = rng.normal(size=(n, n_out))
-        originals = [X.copy(), W.copy(), B.copy()]
-        forward = fc_forward(X, W, B)
-        np.testing.assert_allclose(forward, X @ W + B, rtol=1e-15, atol=1e-15)
+    rng = np.random.default_rng(seed)
+    n, n_in, n_out = (int(v) for v in rng.integers(1, 7, 3))
+    X = rng.normal(size=(n, n_in))
+    W = rng.normal(size=(n_in, n_out))
+    B = rng.normal(size=(1, n_out))
+    G = rng.normal(size=(n, n_out))
+    originals = [X.copy(), W.copy(), B.copy()]
+    np.testing.assert_allclose(fc_forward(X, W, B), X @ W + B, rtol=1e-15, atol=1e-15)
 
-        def energy(x: Array, w: Array, b: Array | None) -> float:
-            return float(np.sum(G * fc_forward(x, w, b)))
+    def energy(x: Array, w: Array, b: Array | None) -> float:
+        return float(np.sum(G * fc_forward(x, w, b)))
 
-        dW = numeric_gradient(lambda w: energy(X, w, B), W)
-        dB = numeric_gradient(lambda b: energy(X, W, b), B)
-        dX = numeric_gradient(lambda x: energy(x, W, B), X)
-        assert fc_weights_error(X, G).shape == W.shape
-        assert fc_bias_error(G).shape == B.shape
-        assert fc_input_error(W, G).shape == X.shape
-        assert relative_error(fc_weights_error(X, G), dW) < TOLERANCE, seed
-        assert relative_error(fc_bias_error(G), dB) < TOLERANCE, seed
-        assert relative_error(fc_input_error(W, G), dX) < TOLERANCE, seed
-        # Without a bias (lesson 000) the weight gradient is the same.
-        dW_no_bias = numeric_gradient(lambda w: energy(X, w, None), W)
-        assert relative_error(fc_weights_error(X, G), dW_no_bias) < TOLERANCE, seed
-        # None of the functions may write into its arguments.
-        for before, after in zip(originals, [X, W, B], strict=True):
-            assert np.array_equal(before, after)
+    dW = numeric_gradient(lambda w: energy(X, w, B), W)
+    dB = numeric_gradient(lambda b: energy(X, W, b), B)
+    dX = numeric_gradient(lambda x: energy(x, W, B), X)
+    assert fc_weights_error(X, G).shape == W.shape
+    assert fc_bias_error(G).shape == B.shape
+    assert fc_input_error(W, G).shape == X.shape
+    assert relative_error(fc_weights_error(X, G), dW) < TOLERANCE
+    assert relative_error(fc_bias_error(G), dB) < TOLERANCE
+    assert relative_error(fc_input_error(W, G), dX) < TOLERANCE
+    # Without a bias (lesson 000) the weight gradient is the same.
+    dW_no_bias = numeric_gradient(lambda w: energy(X, w, None), W)
+    assert relative_error(fc_weights_error(X, G), dW_no_bias) < TOLERANCE
+    # None of the functions may write into its arguments.
+    for before, after in zip(originals, [X, W, B], strict=True):
+        assert np.array_equal(before, after)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_dense_layer_gradients_match_central_differences(seed: int) -> None:
+    check_dense_layer(seed)
 
 
 # Which output activations each loss is tried with (cross-entropies need probabilities).
@@ -371,15 +374,15 @@ def build_case(
 ) -> Model:
     """A random architecture from seed ``case``, stepped once, then traced up to the update.
 
-    Weights and data are redrawn (deterministically) until no relu-type pre-activation and no weight sits
-    within 1e-3 of a kink, so central differences never straddle one.
+    Weights and data are redrawn (deterministically) until no relu-type pre-activation and no
+    weight sits within 1e-3 of a kink, so central differences never straddle one.
     """
     rng = np.random.default_rng(1000 + case)
     n_hidden = int(rng.integers(0, 4))  # 1–4 layers in all
     units = [int(u) for u in rng.integers(1, 7, n_hidden)]
     n_out = int(rng.integers(2 if output == "softmax" else 1, 7))
     n_in = int(rng.integers(1, 7))
-    layers = tuple(LayerConfig(u, hidden) for u in units) + (LayerConfig(n_out, output),)
+    layers = (*(LayerConfig(u, hidden) for u in units), LayerConfig(n_out, output))
     l1, l2 = penalty
     for attempt in range(20):
         config = ModelConfig(
@@ -409,7 +412,8 @@ def build_case(
         bs = [t.b for t in model.traces]
         xb = model.x_train[model.batch_indices]
         kinked = [
-            z for z, spec in zip(own_pre_activations(Ws, bs, config, xb), layers, strict=True)
+            z
+            for z, spec in zip(own_pre_activations(Ws, bs, config, xb), layers, strict=True)
             if spec.activation in KINKED
         ]
         near_kink = any(np.abs(z).min() < 1e-3 for z in kinked)
