@@ -1,5 +1,82 @@
-"""Placeholder: the page router (filled in by the page work)."""
+"""The page: ``/`` rendered from templates/index.html, and Plotly.js from the plotly package.
 
-from fastapi import APIRouter
+The page is plain ES modules under ``/static`` (mounted by the app setup); it takes its
+start-up values from ``data-*`` attributes on ``<body>``, so it needs no inline script.
+"""
 
-router = APIRouter()
+from __future__ import annotations
+
+from functools import lru_cache
+from importlib.metadata import version
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import FileResponse, HTMLResponse
+from fastapi.templating import Jinja2Templates
+
+from app.engine.activations import ACTIVATIONS
+from app.engine.initializers import INITIALIZERS
+from app.engine.losses import LOSSES
+from app.paths import plotly_js, templates_dir
+from app.settings import Settings, get_settings
+
+router = APIRouter(tags=["page"])
+templates = Jinja2Templates(directory=templates_dir())
+
+DEFAULT_PRESET = "circle"
+# The page asks for /vendor/plotly.min.js?v=<plotly's version>, so a new plotly is a new URL
+# and the file itself may be cached for a year.
+PLOTLY_CACHE_CONTROL = "public, max-age=31536000, immutable"
+
+
+@lru_cache
+def plotly_version() -> str:
+    return version("plotly")
+
+
+def _settings_of(request: Request) -> Settings:
+    settings = getattr(request.app.state, "settings", None)
+    return settings if isinstance(settings, Settings) else get_settings()
+
+
+def page_config(settings: Settings) -> dict[str, Any]:
+    """What the page's scripts need before their first request (as ``data-*`` attributes)."""
+    return {
+        "default_preset": DEFAULT_PRESET,
+        "frame_rate": settings.default_frame_rate,
+        "max_layers": settings.max_layers,
+        "max_units": settings.max_units,
+    }
+
+
+def engine_names() -> dict[str, list[str]]:
+    """The engine's names, so the page's choices are the engine's and never a copy."""
+    return {
+        "activations": list(ACTIVATIONS),
+        "losses": list(LOSSES),
+        "initializers": list(INITIALIZERS),
+    }
+
+
+@router.get("/", response_class=HTMLResponse, include_in_schema=False)
+def read_page(request: Request) -> HTMLResponse:
+    """The playground page."""
+    return templates.TemplateResponse(
+        request,
+        "index.html",
+        {
+            "config": page_config(_settings_of(request)),
+            "names": engine_names(),
+            "plotly_version": plotly_version(),
+        },
+    )
+
+
+@router.get("/vendor/plotly.min.js", include_in_schema=False)
+def read_plotly() -> FileResponse:
+    """plotly.min.js from the installed plotly package (never a CDN)."""
+    return FileResponse(
+        plotly_js(),
+        media_type="text/javascript",
+        headers={"Cache-Control": PLOTLY_CACHE_CONTROL},
+    )

@@ -1,0 +1,49 @@
+// The REST API: one function per endpoint; a failed call throws ApiError with the server's
+// `detail` (and `field`), ready to show to the user.
+
+export class ApiError extends Error {
+  constructor(status, detail, field = null) {
+    super(detail);
+    this.name = "ApiError";
+    this.status = status;
+    this.field = field;
+  }
+}
+
+function describeDetail(detail) {
+  if (typeof detail === "string") return detail;
+  // FastAPI's own validation errors: a list of {loc, msg}.
+  if (Array.isArray(detail)) {
+    return detail.map((item) => `${(item.loc || []).slice(1).join(".")}: ${item.msg}`).join("; ");
+  }
+  return JSON.stringify(detail);
+}
+
+async function request(method, path, { token = null, json = undefined, form = undefined } = {}) {
+  const headers = { Accept: "application/json" };
+  if (token) headers.Authorization = `Bearer ${token}`;
+  let body;
+  if (json !== undefined) {
+    headers["Content-Type"] = "application/json";
+    body = JSON.stringify(json);
+  } else if (form !== undefined) {
+    body = form; // the browser sets the multipart boundary
+  }
+  const response = await fetch(path, { method, headers, body });
+  const text = await response.text();
+  const payload = text ? JSON.parse(text) : null;
+  if (!response.ok) {
+    const detail = payload && payload.detail !== undefined ? describeDetail(payload.detail) : text;
+    throw new ApiError(response.status, detail || response.statusText, payload?.field ?? null);
+  }
+  return payload;
+}
+
+export const api = {
+  listPresets: () => request("GET", "/api/presets"),
+  listDatasets: () => request("GET", "/api/datasets"),
+  uploadDataset: (formData) => request("POST", "/api/datasets", { form: formData }),
+  createSession: (body) => request("POST", "/api/sessions", { json: body }),
+  getSession: (id, token) => request("GET", `/api/sessions/${id}`, { token }),
+  updateSession: (id, token, changes) => request("PATCH", `/api/sessions/${id}`, { token, json: changes }),
+};

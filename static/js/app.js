@@ -1,0 +1,348 @@
+// The page's controller: one session at a time, its socket, and the views it feeds. Controls
+// call its verbs (play, step, setHyperparameters, rebuild …); the socket calls its handlers.
+import { api } from "./api.js";
+import { Controls } from "./controls.js";
+import { NetworkEditor } from "./network-editor.js";
+import { LiveSocket } from "./socket.js";
+import { ViewScheduler } from "./scheduler.js";
+import { PlaygroundState, isDrawable } from "./state.js";
+import { TeachingPanel } from "./teaching.js";
+import { GradientsView } from "./views/gradients.js";
+import { HeatmapsView } from "./views/heatmaps.js";
+import { MetricsView } from "./views/metrics.js";
+import { NetworkDiagram } from "./views/network.js";
+import { OutputView } from "./views/output.js";
+import { StatusView } from "./views/status.js";
+
+const STATS_INTERVAL_MS = 500;
+// The diagram and the output are redrawn with every frame. Curves gain a point per frame and
+// are redrawn 5 times a second, the spread of the gradients 4 times, and the heatmaps (three
+// Plotly figures a layer) 12 times a second all together: each costs a Plotly redraw of
+// 10–20 ms on a small machine, and more would starve the frames.
+const LINE_CHART_INTERVAL_MS = 200;
+const DISTRIBUTION_INTERVAL_MS = 250;
+const HEATMAP_REDRAWS_PER_SECOND = 12;
+const HEATMAP_MIN_INTERVAL_MS = 250;
+
+/** The shape of a network as the views draw it: inputs and [{units, activation}]. */
+function shapeKey(featureNames, layers) {
+  return JSON.stringify([featureNames.length, layers.map((layer) => layer.units)]);
+}
+
+export class Playground {
+  constructor(elements, pageConfig) {
+    this.elements = elements;
+    this.pageConfig = pageConfig;
+    this.state = new PlaygroundState();
+    this.status = new StatusView(elements);
+    this.teaching = new TeachingPanel(elements.teachingContent);
+    this.network = new NetworkDiagram(elements.networkDiagram, {
+      onClick: (layer, i, j) => this.onDiagramClick(layer, i, j),
+    });
+    this.heatmaps = new HeatmapsView(elements.layerHeatmaps);
+    this.metrics = new MetricsView(elements.lossChart, {
+      train: elements.trainLossReadout,
+      test: elements.testLossReadout,
+      accuracy: elements.accuracyReadout,
+      accuracyLegend: elements.accuracyLegend,
+    });
+    this.output = new OutputView(elements.outputChart);
+    this.gradients = new GradientsView(elements.gradNormChart, elements.gradDistChart);
+    this.editor = new NetworkEditor(elements.networkEditor, elements.addLayerButton, {
+      activations: pageConfig.activations,
+      maxLayers: pageConfig.maxLayers,
+      maxUnits: pageConfig.maxUnits,
+      onLayersChange: (layers) => this.rebuild({ layers }),
+      onActivationChange: (k, name) => this.setActivation(k, name),
+    });
+    this.controls = new Controls(elements, this);
+    this.socket = new LiveSocket(
+      {
+        onHello: (message) => this.onHello(message),
+        onFrame: (frame) => this.onFrame(frame),
+        onEvent: (message) => this.onEvent(message),
+        onError: (message) => this.onError(message),
+        onStatus: (state, detail) => this.onStatus(state, detail),
+      },
+      { subscription: () => ({ max_fps: pageConfig.frameRate }) },
+    );
+    this.scheduler = this.scheduleViews();
+    this.heatmapViews = [];
+    this.shape = null;
+    window.playgroundStats = this.socket.stats;
+    // For tests and the curious: break the connection as a network fault would.
+    window.playgroundDebug = { dropConnection: () => this.socket.simulateDrop() };
+    setInterval(() => this.status.showStats(this.socket.stats), STATS_INTERVAL_MS);
+  }
+
+  /** The Plotly views, drawn within each animation frame's budget (see scheduler.js). */
+  scheduleViews() {
+    const scheduler = new ViewScheduler(this.socket.stats);
+    const weights = (frame) => this.drawableFrame(frame);
+    const e = this.elements;
+    scheduler.add({
+      name: "network",
+      element: e.networkDiagram,
+      always: true,
+      ingest: (frame) => this.network.ingest(weights(frame)),
+      draw: () => this.network.draw(),
+    });
+    scheduler.add({
+      name: "output",
+      element: e.outputChart,
+      ingest: (frame) => this.output.ingest(weights(frame)),
+      draw: () => this.output.draw(),
+    });
+    scheduler.add({
+      name: "metrics",
+      element: e.lossChart,
+      minIntervalMs: LINE_CHART_INTERVAL_MS,
+      ingest: (frame) => this.metrics.ingest(frame),
+      draw: () => this.metrics.draw(),
+    });
+    scheduler.add({
+      name: "gradient-norms",
+      element: e.gradNormChart,
+      minIntervalMs: LINE_CHART_INTERVAL_MS,
+      ingest: (frame) => this.gradients.ingest(weights(frame)),
+      draw: () => this.gradients.drawNorms(),
+    });
+    scheduler.add({
+      name: "gradient-spread",
+      element: e.gradDistChart,
+      minIntervalMs: DISTRIBUTION_INTERVAL_MS,
+      ingest: () => {},
+      draw: () => this.gradients.drawDistribution(),
+    });
+    return scheduler;
+  }
+
+  /** Each heatmap is its own view: drawn when in sight, the most stale first. */
+  scheduleHeatmaps(shapes) {
+    for (const entry of this.heatmapViews) this.scheduler.remove(entry);
+    const figures = this.heatmaps.setStructure(shapes);
+    const share = (1000 * figures.length) / HEATMAP_REDRAWS_PER_SECOND;
+    const interval = Math.max(HEATMAP_MIN_INTERVAL_MS, share);
+    this.heatmapViews = figures.map(({ k, figure }) =>
+      this.scheduler.add({
+        name: figure.element.id,
+        kind: "heatmap",
+        element: figure.element,
+        minIntervalMs: interval,
+        ingest: (frame) => this.heatmaps.ingest(this.drawableFrame(frame)),
+        draw: () => this.heatmaps.drawFigure(k, figure),
+      }),
+    );
+  }
+
+  /** The frame with the last good weights when its own diverged (counters stay its own). */
+  drawableFrame(frame) {
+    if (isDrawable(frame) || !this.state.lastGood) return frame;
+    return { ...this.state.lastGood, phase: frame.phase, step: frame.step, epoch: frame.epoch };
+  }
+
+  async start() {
+    const [presets, datasets] = await Promise.all([api.listPresets(), api.listDatasets()]);
+    this.controls.setCatalog(presets, datasets);
+    await this.createSession({ preset: this.pageConfig.defaultPreset });
+  }
+
+  // ----- sessions -----------------------------------------------------------------------
+
+  /** A new session from a create request; its socket replaces the old one. */
+  async createSession(request) {
+    this.controls.setBusy(true);
+    try {
+      const created = await api.createSession(request);
+      this.state.setSession(created, created.state);
+      this.socket.connect(created.id, created.token);
+    } catch (error) {
+      this.status.notify(error.message);
+      this.controls.sync(this.state.config); // put the controls back as the session is
+    } finally {
+      this.controls.setBusy(false);
+    }
+  }
+
+  /** A new session like this one with some of the model (and data) changed. */
+  rebuild({ layers = null, model = {}, data = null } = {}) {
+    const current = this.state.config;
+    const { input_size: _inputSize, ...currentModel } = current.model; // the data decides it
+    const request = {
+      model: { ...currentModel, ...model, ...(layers ? { layers } : {}) },
+      data: data ?? current.data,
+    };
+    return this.createSession(request);
+  }
+
+  // ----- commands -----------------------------------------------------------------------
+
+  playSettings() {
+    const unit = this.elements.stepUnit.value;
+    const speed = this.elements.speed.value;
+    return { unit, rate: speed === "max" ? null : Number(speed) };
+  }
+
+  play() {
+    this.state.wantPlaying = true;
+    this.socket.send({ type: "play", ...this.playSettings() });
+  }
+
+  pause() {
+    this.state.wantPlaying = false;
+    this.socket.send({ type: "pause" });
+  }
+
+  togglePlay() {
+    if (this.state.frame?.playing || this.state.wantPlaying) this.pause();
+    else this.play();
+  }
+
+  /** New pace or unit while playing: play again, the server re-paces. */
+  repace() {
+    if (this.state.wantPlaying) this.play();
+  }
+
+  step() {
+    this.state.wantPlaying = false; // a step pauses play
+    this.socket.send({ type: "step", unit: this.elements.stepUnit.value, count: 1 });
+  }
+
+  reset(seed = null) {
+    this.state.wantPlaying = false;
+    this.socket.send(seed === null ? { type: "reset" } : { type: "reset", seed });
+  }
+
+  /** Hyperparameters (PATCH): take effect at the next step, playing or not; weights stay.
+   *  Refused ones leave the controls showing the session as it is. */
+  async setHyperparameters(changes) {
+    const { id, token } = this.state.session;
+    try {
+      const state = await api.updateSession(id, token, changes);
+      this.state.config = state.config;
+      this.state.publish();
+    } catch (error) {
+      this.status.notify(error.message);
+    }
+    this.controls.sync(this.state.config);
+    this.editor.render(this.state.dataset.feature_names.length, this.state.config.model.layers);
+  }
+
+  setActivation(k, name) {
+    return this.setHyperparameters({ activations: { [k]: name } });
+  }
+
+  onDiagramClick(layer, i, j) {
+    this.teaching.select(layer, i, j);
+  }
+
+  // ----- socket handlers ----------------------------------------------------------------
+
+  onStatus(connection, detail) {
+    this.state.connection = connection;
+    this.state.publish();
+    this.status.showConnection(connection, detail);
+  }
+
+  onHello(message) {
+    this.state.role = message.role;
+    this.showState(message.state, message.dataset);
+    if (this.state.wantPlaying && !message.state.playing && !message.state.diverged) {
+      this.play(); // the connection dropped while playing: carry on
+    }
+  }
+
+  /** A whole state (hello, reset) replaces what the page shows. */
+  showState(sessionState, dataset = null) {
+    const frame = this.state.fromState(sessionState, dataset);
+    const { feature_names: featureNames } = this.state.dataset;
+    const layers = this.state.config.model.layers;
+    const key = shapeKey(featureNames, layers);
+    if (key !== this.shape || dataset) {
+      this.shape = key;
+      this.network.setStructure(featureNames, layers);
+      const shapes = frame.layers.map((layer) => ({ inputs: layer.W.length, units: layer.W[0].length }));
+      this.scheduleHeatmaps(shapes);
+      this.gradients.setStructure(layers.length);
+      this.output.setData(this.state.dataset, this.state.task);
+      this.teaching.clear();
+    }
+    this.editor.render(featureNames.length, layers);
+    this.controls.sync(this.state.config);
+    this.metrics.reset(sessionState.history, this.state.task !== "regression");
+    this.gradients.reset();
+    this.network.setMode(this.elements.diagramMode.value);
+    if (sessionState.diverged) this.status.showDivergence(sessionState.diverged);
+    else this.status.hideDivergence();
+    this.draw(frame);
+  }
+
+  onFrame(frame) {
+    this.state.applyFrame(frame);
+    if (frame.diverged) {
+      this.state.wantPlaying = false;
+      this.status.showDivergence(frame.diverged);
+    }
+    this.draw(frame);
+  }
+
+  /** Every view from one frame; diverged weights are never drawn: the last good ones stay. */
+  draw(frame) {
+    this.status.showCounters(frame);
+    this.status.showPlaying(Boolean(frame.playing));
+    this.teaching.render(this.drawableFrame(frame));
+    this.scheduler.apply(frame);
+  }
+
+  onEvent(message) {
+    switch (message.event) {
+      case "diverged":
+        this.state.wantPlaying = false;
+        this.status.showDivergence(message.message);
+        break;
+      case "reset":
+        this.status.hideDivergence();
+        if (message.state) this.showState(message.state);
+        break;
+      case "changed":
+        this.applyChanges(message.detail || {});
+        break;
+      case "playing":
+        this.state.wantPlaying = true;
+        break;
+      case "paused":
+      case "stopped":
+        if (message.detail?.reason !== "step") this.state.wantPlaying = false;
+        if (message.event === "stopped") this.status.notify(message.message, "info");
+        break;
+      case "limit":
+        this.status.notify(message.message, "info");
+        break;
+      case "deleted":
+        this.state.wantPlaying = false;
+        this.status.notify(message.message);
+        break;
+      default:
+        throw new Error(`unknown event from the server: ${JSON.stringify(message.event)}`);
+    }
+  }
+
+  /** Someone else (another tab, a REST call) changed hyperparameters: show them. */
+  applyChanges(detail) {
+    if (detail.kind !== "set" || !this.state.config) return;
+    const { activations, ...simple } = detail.changes || {};
+    Object.assign(this.state.config.model, simple);
+    if (activations) {
+      const layers = this.state.config.model.layers;
+      const pairs = Array.isArray(activations) ? activations.entries() : Object.entries(activations);
+      for (const [k, name] of pairs) if (layers[Number(k)]) layers[Number(k)].activation = name;
+      this.editor.render(this.state.dataset.feature_names.length, layers);
+    }
+    this.controls.sync(this.state.config);
+  }
+
+  onError(message) {
+    if (message.command === "play" || message.command === "step") this.state.wantPlaying = false;
+    this.status.notify(message.message);
+  }
+}

@@ -1,0 +1,274 @@
+// The controls: each input says what it changes. Hyperparameters are changed in place (the
+// weights stay, playing goes on); data, initialiser and the network's shape build a new
+// session with the same settings.
+import { api } from "./api.js";
+import { createElement } from "./dom.js";
+
+const UPLOAD_PREFIX = "upload:";
+const EDITABLE = new Set(["INPUT", "SELECT", "TEXTAREA", "BUTTON", "SUMMARY"]);
+
+/** A select shows `value`; a value the list lacks (a preset's 0.7) is added as an option. */
+function selectValue(select, value) {
+  const text = String(value);
+  if (![...select.options].some((option) => option.value === text)) {
+    select.append(createElement("option", { value: text, text }));
+  }
+  select.value = text;
+}
+
+/** The output layer, loss and labels that fit a task, kept close to the current ones.
+ *  Uploaded binary targets are 0/1 (no −1/+1 labels to choose): a sigmoid output then. */
+export function outputFor(task, nOutputs, model, { upload = false } = {}) {
+  const output = model.layers.at(-1);
+  if (task === "multiclass") {
+    return { layer: { units: nOutputs, activation: "softmax" }, loss: "softmax_cross_entropy", labels: "01" };
+  }
+  if (task === "regression") {
+    const loss = ["mse", "sse"].includes(model.loss) ? model.loss : "mse";
+    return { layer: { units: 1, activation: "linear" }, loss, labels: "01" };
+  }
+  let activation = ["tanh", "sigmoid"].includes(output.activation) ? output.activation : "tanh";
+  if (upload) activation = "sigmoid";
+  let loss = model.loss;
+  if (loss === "softmax_cross_entropy" || (loss === "binary_cross_entropy" && activation !== "sigmoid")) {
+    loss = "mse";
+  }
+  return { layer: { units: 1, activation }, loss, labels: activation === "tanh" ? "pm1" : "01" };
+}
+
+export class Controls {
+  constructor(elements, playground) {
+    this.elements = elements;
+    this.playground = playground;
+    this.presets = [];
+    this.builtins = new Map(); // name → {task, n_features, generated, description}
+    this.uploads = new Map(); // id → {name, task, class_names, feature_names}
+    this.wire();
+  }
+
+  wire() {
+    const e = this.elements;
+    const p = this.playground;
+    const on = (element, event, handler) => element.addEventListener(event, handler);
+
+    on(e.playButton, "click", () => p.togglePlay());
+    on(e.stepButton, "click", () => p.step());
+    on(e.resetButton, "click", () => p.reset());
+    on(e.bannerResetButton, "click", () => p.reset());
+    on(e.bannerDismissButton, "click", () => {
+      e.divergenceBanner.hidden = true;
+    });
+    on(e.stepUnit, "change", () => p.repace());
+    on(e.speed, "change", () => p.repace());
+
+    on(e.learningRate, "change", () => p.setHyperparameters({ learning_rate: Number(e.learningRate.value) }));
+    on(e.loss, "change", () => p.setHyperparameters({ loss: e.loss.value }));
+    on(e.batchSize, "change", () =>
+      p.setHyperparameters({ batch_size: e.batchSize.value === "full" ? null : Number(e.batchSize.value) }),
+    );
+    on(e.optimizer, "change", () => p.setHyperparameters({ momentum: this.momentum() }));
+    on(e.momentum, "change", () => {
+      if (e.optimizer.value === "momentum") p.setHyperparameters({ momentum: this.momentum() });
+    });
+    on(e.regularization, "change", () => p.setHyperparameters(this.penalties()));
+    on(e.regularizationRate, "change", () => {
+      if (e.regularization.value !== "none") p.setHyperparameters(this.penalties());
+    });
+    on(e.initializer, "change", () => p.rebuild({ model: { initializer: e.initializer.value } }));
+    on(e.seed, "change", () => {
+      const seed = Number.parseInt(e.seed.value, 10);
+      if (Number.isInteger(seed) && seed >= 0) p.reset(seed);
+    });
+
+    on(e.preset, "change", () => {
+      if (e.preset.value) p.createSession({ preset: e.preset.value });
+    });
+    on(e.dataset, "change", () => this.chooseDataset(e.dataset.value));
+    on(e.noise, "input", () => {
+      e.noiseValue.textContent = `${e.noise.value} %`;
+    });
+    on(e.noise, "change", () => this.changeData({ noise: Number(e.noise.value) / 100 }));
+    on(e.trainRatio, "input", () => {
+      e.trainRatioValue.textContent = `${e.trainRatio.value} %`;
+    });
+    on(e.trainRatio, "change", () => this.changeData({ train_ratio: Number(e.trainRatio.value) / 100 }));
+    on(e.regenerateButton, "click", () =>
+      this.changeData({ seed: (Number(this.playground.state.config.data.seed) || 0) + 1 }),
+    );
+    on(e.uploadForm, "submit", (event) => {
+      event.preventDefault();
+      this.upload();
+    });
+
+    on(e.diagramMode, "change", () => {
+      p.network.setMode(e.diagramMode.value);
+      p.scheduler.redrawAll();
+    });
+    on(e.showTestData, "change", () => {
+      p.output.setShowTest(e.showTestData.checked);
+      p.scheduler.redrawAll();
+    });
+
+    on(document, "keydown", (event) => this.shortcut(event));
+  }
+
+  /** Space: play / pause; "s": one step — unless a control has the keyboard. */
+  shortcut(event) {
+    if (event.ctrlKey || event.metaKey || event.altKey) return;
+    if (EDITABLE.has(event.target.tagName) || event.target.isContentEditable) return;
+    if (event.key === " ") {
+      event.preventDefault();
+      this.playground.togglePlay();
+    } else if (event.key === "s") {
+      this.playground.step();
+    }
+  }
+
+  momentum() {
+    if (this.elements.optimizer.value !== "momentum") return 0;
+    const value = Number(this.elements.momentum.value);
+    return Number.isFinite(value) && value > 0 ? value : 0.9;
+  }
+
+  penalties() {
+    const kind = this.elements.regularization.value;
+    const rate = Number(this.elements.regularizationRate.value);
+    return { l1: kind === "l1" ? rate : 0, l2: kind === "l2" ? rate : 0 };
+  }
+
+  // ----- catalog ------------------------------------------------------------------------
+
+  setCatalog(presets, datasets) {
+    this.presets = presets;
+    const e = this.elements;
+    e.preset.replaceChildren(
+      createElement("option", { value: "", text: "— custom —", disabled: true }),
+      ...presets.map((preset) => createElement("option", { value: preset.id, text: preset.id })),
+    );
+    for (const info of datasets.builtin) this.builtins.set(info.name, info);
+    for (const upload of datasets.uploaded) {
+      if (!this.uploads.has(upload.id)) this.uploads.set(upload.id, { name: upload.name });
+    }
+    this.renderDatasets();
+  }
+
+  renderDatasets() {
+    const builtins = [...this.builtins.values()].map((info) =>
+      createElement("option", { value: info.name, text: info.name }),
+    );
+    const uploads = [...this.uploads.entries()].map(([id, info]) =>
+      createElement("option", { value: `${UPLOAD_PREFIX}${id}`, text: `${info.name} (uploaded)` }),
+    );
+    const groups = [createElement("optgroup", { label: "Built-in" }, builtins)];
+    if (uploads.length) groups.push(createElement("optgroup", { label: "Uploaded" }, uploads));
+    this.elements.dataset.replaceChildren(...groups);
+  }
+
+  // ----- data ---------------------------------------------------------------------------
+
+  /** How many output units a dataset's targets need (a preset using it knows, for classes). */
+  outputsOf(name) {
+    const preset = this.presets.find((candidate) => candidate.data.dataset === name);
+    return preset ? preset.model.layers.at(-1).units : 1;
+  }
+
+  chooseDataset(value) {
+    const config = this.playground.state.config;
+    const current = config.data;
+    let data;
+    let task;
+    let outputs;
+    if (value.startsWith(UPLOAD_PREFIX)) {
+      const id = value.slice(UPLOAD_PREFIX.length);
+      const info = this.uploads.get(id) || {};
+      task = info.task || "binary";
+      outputs = task === "multiclass" ? (info.class_names || []).length : 1;
+      data = { upload: id, train_ratio: current.train_ratio ?? 0.8, seed: current.seed ?? 0 };
+    } else {
+      const info = this.builtins.get(value);
+      task = info.task;
+      outputs = task === "multiclass" ? this.outputsOf(value) : 1;
+      data = {
+        dataset: value,
+        noise: current.noise ?? 0,
+        train_ratio: current.train_ratio ?? 0.5,
+        seed: current.seed ?? 0,
+      };
+      if (info.generated && current.n_samples) data.n_samples = current.n_samples;
+    }
+    const fit = outputFor(task, outputs, config.model, { upload: Boolean(data.upload) });
+    if (data.dataset && task === "binary") data.labels = fit.labels;
+    const layers = [...config.model.layers.slice(0, -1), fit.layer];
+    return this.playground.rebuild({ layers, model: { loss: fit.loss }, data });
+  }
+
+  changeData(changes) {
+    const data = { ...this.playground.state.config.data, ...changes };
+    if (data.upload) delete data.noise; // an upload has no noise to add
+    return this.playground.rebuild({ data });
+  }
+
+  async upload() {
+    const e = this.elements;
+    const file = e.uploadFile.files[0];
+    if (!file) return;
+    const form = new FormData();
+    form.append("file", file);
+    form.append("name", e.uploadName.value || file.name.replace(/\.csv$/i, ""));
+    if (e.uploadTarget.value) form.append("target", e.uploadTarget.value);
+    if (e.uploadTask.value) form.append("task", e.uploadTask.value);
+    try {
+      const uploaded = await api.uploadDataset(form);
+      this.uploads.set(uploaded.id, uploaded);
+      this.renderDatasets();
+      e.dataset.value = `${UPLOAD_PREFIX}${uploaded.id}`;
+      await this.chooseDataset(e.dataset.value);
+    } catch (error) {
+      this.playground.status.notify(`Upload refused: ${error.message}`);
+    }
+  }
+
+  // ----- showing the session's settings -------------------------------------------------
+
+  setBusy(busy) {
+    document.body.setAttribute("aria-busy", busy ? "true" : "false");
+  }
+
+  /** Every control shows the session's config. */
+  sync(config) {
+    if (!config) return;
+    const e = this.elements;
+    const { model, data } = config;
+    selectValue(e.learningRate, model.learning_rate);
+    selectValue(e.loss, model.loss);
+    selectValue(e.batchSize, model.batch_size === null ? "full" : model.batch_size);
+    e.optimizer.value = model.momentum > 0 ? "momentum" : "sgd";
+    if (model.momentum > 0) e.momentum.value = String(model.momentum);
+    e.momentum.disabled = model.momentum === 0;
+    const kind = model.l1 > 0 ? "l1" : model.l2 > 0 ? "l2" : "none";
+    e.regularization.value = kind;
+    if (kind !== "none") selectValue(e.regularizationRate, kind === "l1" ? model.l1 : model.l2);
+    e.regularizationRate.disabled = kind === "none";
+    selectValue(e.initializer, model.initializer);
+    e.seed.value = String(model.seed);
+
+    e.preset.value = config.preset ?? "";
+    const preset = this.presets.find((candidate) => candidate.id === config.preset);
+    e.presetDescription.textContent = preset ? preset.description : "Your own settings.";
+
+    const datasetValue = data.upload ? `${UPLOAD_PREFIX}${data.upload}` : data.dataset;
+    if ([...e.dataset.options].some((option) => option.value === datasetValue))
+      e.dataset.value = datasetValue;
+    const info = data.dataset ? this.builtins.get(data.dataset) : null;
+    e.datasetDescription.textContent = info ? info.description : "An uploaded CSV.";
+    const generated = Boolean(info && info.generated);
+    e.noise.disabled = !generated;
+    e.noise.value = String(Math.round((data.noise ?? 0) * 100));
+    e.noiseValue.textContent = `${e.noise.value} %`;
+    const splittable = !info || (info.name !== "lesson-000" && info.name !== "lesson-003-xor");
+    e.trainRatio.disabled = !splittable;
+    e.trainRatio.value = String(Math.round((data.train_ratio ?? 0.5) * 100));
+    e.trainRatioValue.textContent = `${e.trainRatio.value} %`;
+    e.regenerateButton.disabled = !generated && !data.upload;
+  }
+}

@@ -1,0 +1,99 @@
+// Every element the modules touch, looked up once at start-up; a missing id fails at once.
+
+const IDS = [
+  "connection-status",
+  "reset-button",
+  "play-button",
+  "step-unit",
+  "step-button",
+  "speed",
+  "epoch-readout",
+  "step-readout",
+  "phase-readout",
+  "fps-readout",
+  "divergence-banner",
+  "banner-message",
+  "banner-reset-button",
+  "banner-dismiss-button",
+  "notice",
+  "learning-rate",
+  "loss",
+  "batch-size",
+  "optimizer",
+  "momentum",
+  "regularization",
+  "regularization-rate",
+  "initializer",
+  "seed",
+  "preset",
+  "preset-description",
+  "dataset",
+  "dataset-description",
+  "noise",
+  "noise-value",
+  "train-ratio",
+  "train-ratio-value",
+  "regenerate-button",
+  "upload-form",
+  "upload-file",
+  "upload-name",
+  "upload-target",
+  "upload-task",
+  "add-layer-button",
+  "diagram-mode",
+  "network-editor",
+  "network-diagram",
+  "train-loss-readout",
+  "test-loss-readout",
+  "accuracy-readout",
+  "loss-chart",
+  "output-chart",
+  "accuracy-legend",
+  "show-test-data",
+  "teaching-panel",
+  "teaching-content",
+  "layer-heatmaps",
+  "grad-norm-chart",
+  "grad-dist-chart",
+  "stats-readout",
+];
+
+function camelCase(id) {
+  return id.replace(/-([a-z])/g, (_, letter) => letter.toUpperCase());
+}
+
+/** {playButton: <button id="play-button">, …} for every id in IDS. */
+export function lookUpElements(root = document) {
+  const elements = {};
+  for (const id of IDS) {
+    const element = root.getElementById(id);
+    if (!element) throw new Error(`the page has no element #${id}`);
+    elements[camelCase(id)] = element;
+  }
+  return elements;
+}
+
+/** The page's start-up values, from data-* attributes on <body>. */
+export function readPageConfig(body = document.body) {
+  const data = body.dataset;
+  return {
+    defaultPreset: data.defaultPreset,
+    frameRate: Number(data.frameRate),
+    maxLayers: Number(data.maxLayers),
+    maxUnits: Number(data.maxUnits),
+    activations: data.activations.split(" ").filter(Boolean),
+  };
+}
+
+/** A new element with attributes and children: enough DOM building without a framework. */
+export function createElement(tag, attributes = {}, children = []) {
+  const element = document.createElement(tag);
+  for (const [name, value] of Object.entries(attributes)) {
+    if (value === false || value === null || value === undefined) continue;
+    if (name === "text") element.textContent = value;
+    else if (name === "className") element.className = value;
+    else element.setAttribute(name, value === true ? "" : String(value));
+  }
+  for (const child of children) element.append(child);
+  return element;
+}

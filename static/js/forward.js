@@ -1,0 +1,69 @@
+// ŷ for many rows from a frame's weights, for the views that need predictions the frame does
+// not carry: the decision boundary over a grid and predicted-vs-target. The same dense
+// forward pass as the engine's forward_all: z = x·W + b, a = f(z), layer by layer.
+
+const ACTIVATIONS = {
+  sigmoid: (z) => 1 / (1 + Math.exp(-z)),
+  tanh: Math.tanh,
+  relu: (z) => Math.max(0, z),
+  leaky_relu: (z) => (z > 0 ? z : 0.01 * z),
+  linear: (z) => z,
+};
+
+function softmaxInPlace(row) {
+  const largest = Math.max(...row);
+  let sum = 0;
+  for (let j = 0; j < row.length; j += 1) {
+    row[j] = Math.exp(row[j] - largest);
+    sum += row[j];
+  }
+  for (let j = 0; j < row.length; j += 1) row[j] /= sum;
+}
+
+/** rows (n, n_in) → outputs (n, n_out) through layers [{W (n_in, n_out), b, activation}]. */
+export function forward(layers, rows) {
+  return rows.map((input) => {
+    let a = input;
+    for (const layer of layers) {
+      const units = layer.W[0].length;
+      const z = layer.b ? [...layer.b] : new Array(units).fill(0);
+      for (let i = 0; i < a.length; i += 1) {
+        const weights = layer.W[i];
+        for (let j = 0; j < units; j += 1) z[j] += a[i] * weights[j];
+      }
+      if (layer.activation === "softmax") {
+        softmaxInPlace(z);
+      } else {
+        const f = ACTIVATIONS[layer.activation];
+        if (!f) throw new Error(`no forward pass for activation ${layer.activation}`);
+        for (let j = 0; j < units; j += 1) z[j] = f(z[j]);
+      }
+      a = z;
+    }
+    return a;
+  });
+}
+
+/** The grid the decision boundary is drawn on: the data's extent plus a 5 % margin. */
+export function gridOver(points, resolution) {
+  const xs = points.map((p) => p[0]);
+  const ys = points.map((p) => p[1]);
+  const axis = (values) => {
+    const low = Math.min(...values);
+    const high = Math.max(...values);
+    const margin = (high - low) * 0.05 + 1e-9;
+    const step = (high - low + 2 * margin) / (resolution - 1);
+    return Array.from({ length: resolution }, (_, k) => low - margin + k * step);
+  };
+  const gx = axis(xs);
+  const gy = axis(ys);
+  const rows = [];
+  for (const y of gy) for (const x of gx) rows.push([x, y]);
+  return { x: gx, y: gy, rows };
+}
+
+export function argmax(row) {
+  let best = 0;
+  for (let k = 1; k < row.length; k += 1) if (row[k] > row[best]) best = k;
+  return best;
+}

@@ -1,0 +1,9 @@
+// The page's one entry module: look the elements up, start the playground.
+import { Playground } from "./app.js";
+import { lookUpElements, readPageConfig } from "./dom.js";
+
+const playground = new Playground(lookUpElements(), readPageConfig());
+playground.start().catch((error) => {
+  playground.status.notify(`The playground could not start: ${error.message}`);
+  throw error;
+});

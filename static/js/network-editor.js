@@ -1,0 +1,165 @@
+// The network editor: a card per layer with its units (− / +), its activation, and a remove
+// button for hidden layers. The shape of the network is the session's: a change builds a new
+// session, while an activation change is a hyperparameter and keeps the weights.
+import { createElement } from "./dom.js";
+
+const NEW_LAYER = { units: 4, activation: "tanh" };
+
+function layerLabel(k, count) {
+  return k === count - 1 ? "Output" : `Hidden ${k + 1}`;
+}
+
+export class NetworkEditor {
+  /**
+   * onLayersChange(layers): the list of {units, activation} to rebuild with;
+   * onActivationChange(k, name): one layer's activation, weights kept.
+   */
+  constructor(
+    container,
+    addButton,
+    { activations, maxLayers, maxUnits, onLayersChange, onActivationChange },
+  ) {
+    this.container = container;
+    this.addButton = addButton;
+    this.activations = activations;
+    this.maxLayers = maxLayers;
+    this.maxUnits = maxUnits;
+    this.onLayersChange = onLayersChange;
+    this.onActivationChange = onActivationChange;
+    this.layers = [];
+    addButton.addEventListener("click", () => this.addLayer());
+  }
+
+  render(featureCount, layers) {
+    const focused = this.container.contains(document.activeElement)
+      ? document.activeElement.dataset.testid
+      : null;
+    this.layers = layers.map((layer) => ({ units: layer.units, activation: layer.activation }));
+    const cards = [this.inputCard(featureCount), ...this.layers.map((layer, k) => this.layerCard(layer, k))];
+    this.container.replaceChildren(...cards);
+    this.addButton.disabled = this.layers.length >= this.maxLayers;
+    if (focused) this.container.querySelector(`[data-testid="${focused}"]`)?.focus();
+  }
+
+  inputCard(featureCount) {
+    return createElement("div", { className: "layer-card input-card" }, [
+      createElement("span", { className: "layer-card-title", text: "Input" }),
+      createElement("span", {
+        className: "units",
+        text: `${featureCount} feature${featureCount === 1 ? "" : "s"}`,
+      }),
+    ]);
+  }
+
+  layerCard(layer, k) {
+    const count = this.layers.length;
+    const output = k === count - 1;
+    const title = layerLabel(k, count);
+    const children = [createElement("span", { className: "layer-card-title", text: title })];
+    if (output) {
+      children.push(
+        createElement("span", {
+          className: "units",
+          "data-testid": `layer-units-${k}`,
+          text: `${layer.units} unit${layer.units === 1 ? "" : "s"}`,
+          title: "The output layer's size follows the data's targets",
+        }),
+      );
+    } else {
+      const fewer = this.button(
+        "−",
+        `layer-remove-unit-${k}`,
+        `One unit fewer in ${title}`,
+        layer.units <= 1,
+        () => this.changeUnits(k, -1),
+      );
+      const more = this.button(
+        "+",
+        `layer-add-unit-${k}`,
+        `One unit more in ${title}`,
+        layer.units >= this.maxUnits,
+        () => this.changeUnits(k, +1),
+      );
+      const units = createElement("span", {
+        className: "units",
+        "data-testid": `layer-units-${k}`,
+        text: `${layer.units}`,
+        "aria-label": `${layer.units} units in ${title}`,
+      });
+      children.push(createElement("div", { className: "unit-stepper" }, [fewer, units, more]));
+    }
+    children.push(this.activationSelect(layer, k, title, output));
+    if (!output) {
+      children.push(
+        this.button(
+          "×",
+          `layer-remove-${k}`,
+          `Remove ${title}`,
+          false,
+          () => this.removeLayer(k),
+          "remove-layer",
+        ),
+      );
+    }
+    return createElement(
+      "div",
+      { className: `layer-card${output ? " output-card" : ""}`, "data-testid": `layer-card-${k}` },
+      children,
+    );
+  }
+
+  activationSelect(layer, k, title, output) {
+    const id = `layer-activation-${k}`;
+    const select = createElement("select", { id, "data-testid": id });
+    // softmax only fits an output layer (the engine refuses it elsewhere)
+    const names = this.activations.filter((name) => output || name !== "softmax");
+    for (const name of names) {
+      select.append(
+        createElement("option", {
+          value: name,
+          text: name.replace("_", " "),
+          selected: name === layer.activation,
+        }),
+      );
+    }
+    select.addEventListener("change", () => this.onActivationChange(k, select.value));
+    const label = createElement("label", {
+      for: id,
+      className: "visually-hidden",
+      text: `Activation of ${title}`,
+    });
+    return createElement("div", { className: "activation-field" }, [label, select]);
+  }
+
+  button(text, testid, label, disabled, onClick, className = "stepper-button") {
+    const button = createElement("button", {
+      type: "button",
+      className,
+      "data-testid": testid,
+      "aria-label": label,
+      title: label,
+      disabled,
+      text,
+    });
+    button.addEventListener("click", onClick);
+    return button;
+  }
+
+  changeUnits(k, by) {
+    const layers = this.layers.map((layer) => ({ ...layer }));
+    layers[k].units = Math.min(this.maxUnits, Math.max(1, layers[k].units + by));
+    this.onLayersChange(layers);
+  }
+
+  addLayer() {
+    if (this.layers.length >= this.maxLayers) return;
+    const layers = this.layers.map((layer) => ({ ...layer }));
+    const template = layers.length > 1 ? layers.at(-2) : NEW_LAYER;
+    layers.splice(layers.length - 1, 0, { units: template.units, activation: template.activation });
+    this.onLayersChange(layers);
+  }
+
+  removeLayer(k) {
+    this.onLayersChange(this.layers.filter((_, index) => index !== k));
+  }
+}

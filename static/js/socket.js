@@ -1,0 +1,195 @@
+// The live socket (docs/protocol.md): connects, reconnects with exponential backoff, and hands
+// frames to the page at display rate. Only the latest unapplied frame is kept: a frame is the
+// whole state, so an older one that was never drawn has nothing left to show.
+
+const RECONNECT_FIRST_MS = 500;
+const RECONNECT_MAX_MS = 10_000;
+const LAG_SAMPLES = 600; // lags kept for percentiles (20 s at 30 frames/s)
+const FINAL_CLOSE_CODES = new Map([
+  [4401, "the session's token was refused"],
+  [4404, "the session no longer exists"],
+]);
+
+/** Frames received / applied, and how far behind the server the page draws them. */
+export class FrameStats {
+  constructor() {
+    this.received = 0;
+    this.applied = 0;
+    this.dropped = 0; // received but replaced by a newer frame before it was drawn
+    this.lagMs = 0; // the last applied frame's lag
+    this.lags = [];
+    this.fps = 0; // frames applied in the last second
+    this.appliedTimes = [];
+    this.deferred = 0; // redraws put off to a later animation frame by the time budget
+    this.viewMs = {}; // per view: a moving average of the time it takes to draw a frame
+  }
+
+  /** Run `draw` and fold its duration into the view's average. */
+  time(view, draw) {
+    const started = performance.now();
+    draw();
+    const took = performance.now() - started;
+    const previous = this.viewMs[view];
+    this.viewMs[view] = previous === undefined ? took : 0.9 * previous + 0.1 * took;
+  }
+
+  noteReceived(replacedPending) {
+    this.received += 1;
+    if (replacedPending) this.dropped += 1;
+  }
+
+  noteApplied(lagMs, now) {
+    this.applied += 1;
+    this.lagMs = lagMs;
+    this.lags.push(lagMs);
+    if (this.lags.length > LAG_SAMPLES) this.lags.shift();
+    this.appliedTimes.push(now);
+    while (this.appliedTimes.length && now - this.appliedTimes[0] > 1000) this.appliedTimes.shift();
+    this.fps = this.appliedTimes.length;
+  }
+
+  /** Median and 95th percentile of the recent lags, in ms. */
+  lagPercentiles() {
+    if (!this.lags.length) return { p50: 0, p95: 0 };
+    const sorted = [...this.lags].sort((a, b) => a - b);
+    const at = (q) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+    return { p50: at(0.5), p95: at(0.95) };
+  }
+}
+
+/**
+ * One socket on one session at a time.
+ * handlers: onHello(message), onFrame(frame), onEvent(message), onError(message),
+ *           onStatus(state, detail) with state "connecting" | "live" | "reconnecting" | "closed".
+ */
+export class LiveSocket {
+  constructor(handlers, { subscription = () => ({}) } = {}) {
+    this.handlers = handlers;
+    this.subscription = subscription; // the subscribe message's fields, asked on every open
+    this.stats = new FrameStats();
+    this.socket = null;
+    this.target = null; // {id, token}
+    this.attempt = 0;
+    this.reconnectTimer = null;
+    this.pendingFrame = null;
+    this.frameRequested = false;
+    this.nextCommandId = 1;
+    this.applyPending = this.applyPending.bind(this);
+  }
+
+  connect(sessionId, token) {
+    this.close();
+    this.target = { id: sessionId, token };
+    this.attempt = 0;
+    this.open();
+  }
+
+  open() {
+    const { id, token } = this.target;
+    const scheme = location.protocol === "https:" ? "wss" : "ws";
+    const path = `/ws/sessions/${encodeURIComponent(id)}?token=${encodeURIComponent(token)}`;
+    const url = `${scheme}://${location.host}${path}`;
+    this.handlers.onStatus(this.attempt ? "reconnecting" : "connecting");
+    const socket = new WebSocket(url);
+    this.socket = socket;
+    socket.addEventListener("open", () => {
+      if (socket === this.socket) this.send({ type: "subscribe", ...this.subscription() });
+    });
+    socket.addEventListener("message", (event) => {
+      if (socket === this.socket) this.receive(JSON.parse(event.data));
+    });
+    socket.addEventListener("close", (event) => {
+      if (socket === this.socket) this.closed(event);
+    });
+  }
+
+  closed(event) {
+    this.socket = null;
+    if (FINAL_CLOSE_CODES.has(event.code)) {
+      this.target = null;
+      this.handlers.onStatus("closed", event.reason || FINAL_CLOSE_CODES.get(event.code));
+      return;
+    }
+    if (!this.target) return;
+    const delay = Math.min(RECONNECT_FIRST_MS * 2 ** this.attempt, RECONNECT_MAX_MS);
+    this.attempt += 1;
+    this.handlers.onStatus("reconnecting", `retrying in ${(delay / 1000).toFixed(1)} s`);
+    this.reconnectTimer = setTimeout(
+      () => {
+        this.reconnectTimer = null;
+        if (this.target) this.open();
+      },
+      delay * (0.8 + 0.4 * Math.random()),
+    ); // jitter: many pages don't retry in step
+  }
+
+  /** Stop for good (a new session, or the page going away). */
+  close() {
+    this.target = null;
+    clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = null;
+    this.pendingFrame = null;
+    if (this.socket) {
+      const socket = this.socket;
+      this.socket = null;
+      socket.close(1000, "client closed");
+    }
+  }
+
+  /** Drop the connection as a network fault would, to exercise reconnecting. */
+  simulateDrop() {
+    if (this.socket) this.socket.close(4000, "dropped on purpose");
+  }
+
+  get connected() {
+    return this.socket !== null && this.socket.readyState === WebSocket.OPEN;
+  }
+
+  /** Send a command; returns its id (echoed by an `error` reply), or null when offline. */
+  send(message) {
+    if (!this.connected) return null;
+    const id = this.nextCommandId++;
+    this.socket.send(JSON.stringify({ ...message, id }));
+    return id;
+  }
+
+  receive(message) {
+    switch (message.type) {
+      case "hello":
+        this.attempt = 0;
+        this.pendingFrame = null; // the hello's state replaces anything older
+        this.handlers.onStatus("live");
+        this.handlers.onHello(message);
+        break;
+      case "frame":
+        message.receivedAt = Date.now();
+        this.stats.noteReceived(this.pendingFrame !== null);
+        this.pendingFrame = message;
+        if (!this.frameRequested) {
+          this.frameRequested = true;
+          requestAnimationFrame(this.applyPending);
+        }
+        break;
+      case "event":
+        if (message.event === "reset") this.pendingFrame = null;
+        this.handlers.onEvent(message);
+        break;
+      case "error":
+        this.handlers.onError(message);
+        break;
+      default:
+        throw new Error(`unknown message type from the server: ${JSON.stringify(message.type)}`);
+    }
+  }
+
+  applyPending() {
+    this.frameRequested = false;
+    const frame = this.pendingFrame;
+    if (!frame) return;
+    this.pendingFrame = null;
+    const now = Date.now();
+    const sentAt = typeof frame.t === "number" ? frame.t : frame.receivedAt;
+    this.stats.noteApplied(Math.max(0, now - sentAt), now);
+    this.handlers.onFrame(frame);
+  }
+}

@@ -1,0 +1,121 @@
+// Gradient health: ‖∂L/∂W‖ per layer over time on a log scale, and how the entries of each
+// layer's ∂L/∂W spread now (log10 |∂L/∂W|), so vanishing and exploding gradients show.
+import { BASE_LAYOUT, LineChart } from "../charts.js";
+import { CATEGORICAL } from "../colors.js";
+import { PLOT_CONFIG, Plotly } from "../plotly.js";
+
+const SAMPLE_LIMIT = 400; // entries per layer in the distribution; a stride past that
+const TINY = 1e-30;
+
+function layerName(k, count) {
+  return k === count - 1 ? `output (${k})` : `hidden ${k + 1} (${k})`;
+}
+
+function logMagnitudes(rows) {
+  const values = [];
+  const total = rows.length * rows[0].length;
+  const stride = Math.max(1, Math.floor(total / SAMPLE_LIMIT));
+  let index = 0;
+  for (const row of rows) {
+    for (const value of row) {
+      if (index % stride === 0 && value !== null) values.push(Math.log10(Math.abs(value) + TINY));
+      index += 1;
+    }
+  }
+  return values;
+}
+
+export class GradientsView {
+  constructor(normElement, distributionElement) {
+    this.normElement = normElement;
+    this.distributionElement = distributionElement;
+    this.normChart = null;
+    this.layerCount = 0;
+    this.range = null; // [low, high] of log10 |∂L/∂W|, grown only
+  }
+
+  setStructure(layerCount) {
+    this.layerCount = layerCount;
+    this.range = null;
+    this.normChart = new LineChart(this.normElement, {
+      series: Array.from({ length: layerCount }, (_, k) => ({
+        name: layerName(k, layerCount),
+        color: CATEGORICAL[k % CATEGORICAL.length],
+      })),
+      layout: {
+        margin: { l: 50, r: 10, t: 26, b: 32 },
+        title: {
+          text: "‖∂L/∂W‖ per layer (colours as on the right)",
+          font: { size: 12 },
+          x: 0.02,
+          y: 0.98,
+        },
+        hovermode: "x unified",
+        uirevision: "keep",
+        showlegend: false, // a Plotly legend is redrawn with every point; the layers are named beside
+        xaxis: { title: { text: "batch step", font: { size: 10 }, standoff: 4 }, gridcolor: "#eee" },
+        yaxis: { type: "log", gridcolor: "#eee", exponentformat: "power" },
+      },
+    });
+  }
+
+  reset() {
+    this.normChart?.reset();
+    this.range = null;
+    this.frame = null;
+  }
+
+  drawNorms() {
+    this.normChart?.flush();
+  }
+
+  drawDistribution() {
+    if (this.frame) this.renderDistribution(this.frame);
+  }
+
+  ingest(frame) {
+    if (!this.normChart) return;
+    this.frame = frame;
+    const norms = frame.grad_norms || frame.layers.map((layer) => layer.grad_norm ?? null);
+    const last = this.normChart.lastX;
+    if (norms.some((norm) => norm) && (last === null || frame.step > last)) {
+      this.normChart.addPoint(
+        frame.step,
+        norms.map((norm) => (norm ? norm : null)),
+      );
+    }
+  }
+
+  renderDistribution(frame) {
+    const samples = frame.layers.map((layer) => (layer.dW ? logMagnitudes(layer.dW) : []));
+    const all = samples.flat();
+    if (!all.length) return; // keep the last distribution until a backward pass computes one
+    const low = Math.floor(Math.min(...all));
+    const high = Math.ceil(Math.max(...all));
+    this.range = this.range ? [Math.min(this.range[0], low), Math.max(this.range[1], high)] : [low, high];
+    const traces = samples.map((values, k) => ({
+      type: "box",
+      orientation: "h",
+      name: layerName(k, this.layerCount),
+      x: values,
+      boxpoints: false,
+      marker: { color: CATEGORICAL[k % CATEGORICAL.length] },
+      line: { width: 1.5 },
+      hovertemplate: "log₁₀|∂L/∂W| %{x:.2f}<extra>%{fullData.name}</extra>",
+    }));
+    const layout = {
+      ...BASE_LAYOUT,
+      margin: { l: 100, r: 10, t: 26, b: 36 },
+      title: { text: "log₁₀ |∂L/∂W| per layer, now", font: { size: 12 }, x: 0.02, y: 0.98 },
+      showlegend: false,
+      xaxis: {
+        range: [this.range[0] - 0.5, this.range[1] + 0.5],
+        gridcolor: "#eee",
+        zeroline: false,
+        title: { text: "log₁₀ |∂L/∂W|", font: { size: 10 }, standoff: 4 },
+      },
+      yaxis: { autorange: "reversed", fixedrange: true },
+    };
+    Plotly.react(this.distributionElement, traces, layout, PLOT_CONFIG);
+  }
+}

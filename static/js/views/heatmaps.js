@@ -1,0 +1,128 @@
+// Per layer: W and ∂L/∂W side by side, and the current batch's deltas δ = ∂L/∂z. Each
+// heatmap keeps its own colour range per layer, grown and never shrunk, so change is visible.
+//
+// Every matrix is its own small Plotly figure: the scheduler can then spread a deep network's
+// heatmaps over several animation frames, one figure at a time.
+import { BASE_LAYOUT, StableRange } from "../charts.js";
+import { DIVERGING } from "../colors.js";
+import { createElement } from "../dom.js";
+import { PLOT_CONFIG, Plotly } from "../plotly.js";
+
+const PANELS = [
+  { key: "W", title: "W", yTitle: "input i", hover: "W[%{y}→%{x}] = %{z:.4g}" },
+  { key: "dW", title: "∂L/∂W", yTitle: "input i", hover: "∂L/∂W[%{y}→%{x}] = %{z:.4g}" },
+  {
+    key: "delta",
+    title: "δ = ∂L/∂z (batch)",
+    yTitle: "sample",
+    hover: "sample %{y}, unit %{x}: δ = %{z:.4g}",
+  },
+];
+
+/** Whole-number ticks, at most about eight of them. */
+function tickStep(count) {
+  return Math.max(1, Math.ceil(count / 8));
+}
+
+function emptyLike(rows, columns) {
+  return Array.from({ length: rows }, () => new Array(columns).fill(null));
+}
+
+/** One matrix of one layer: a heatmap on a diverging scale whose range only grows. */
+class MatrixHeatmap {
+  constructor(panel, layerIndex, shape) {
+    this.panel = panel;
+    this.shape = shape; // {inputs, units}
+    this.range = new StableRange();
+    const id = `heatmap-${panel.key}-${layerIndex}`;
+    this.element = createElement("div", { className: "chart matrix-heatmap", id, "data-testid": id });
+  }
+
+  render(layer) {
+    const { key, hover } = this.panel;
+    const matrix = layer[key];
+    const rows = key === "delta" ? Math.max(1, matrix?.length ?? 1) : this.shape.inputs;
+    const limit = this.range.cover(matrix);
+    const trace = {
+      type: "heatmap",
+      z: matrix ?? emptyLike(rows, this.shape.units),
+      zmin: -limit,
+      zmax: limit,
+      colorscale: DIVERGING,
+      showscale: false, // Plotly would redraw a colour bar every frame: the title gives the range
+      hovertemplate: `${hover}<extra></extra>`,
+      xgap: 1,
+      ygap: 1,
+    };
+    Plotly.react(this.element, [trace], this.layout(matrix, rows, limit), PLOT_CONFIG);
+  }
+
+  layout(matrix, rows, limit) {
+    const { title, yTitle } = this.panel;
+    const units = this.shape.units;
+    const caption = matrix
+      ? `<b>${title}</b> · ±${limit.toPrecision(2)}`
+      : `<b>${title}</b> · not computed yet`;
+    return {
+      ...BASE_LAYOUT,
+      plot_bgcolor: "#fafafa",
+      margin: { l: 38, r: 6, t: 20, b: 30 },
+      title: { text: caption, font: { size: 11 }, x: 0.5, y: 0.98, yanchor: "top" },
+      // Fixed ranges and whole-number ticks: a matrix not computed yet keeps its frame.
+      xaxis: {
+        title: { text: "unit j", font: { size: 10 }, standoff: 2 },
+        tickfont: { size: 9 },
+        fixedrange: true,
+        range: [-0.5, units - 0.5],
+        dtick: tickStep(units),
+        showgrid: false,
+        zeroline: false,
+      },
+      yaxis: {
+        title: { text: yTitle, font: { size: 10 }, standoff: 2 },
+        tickfont: { size: 9 },
+        fixedrange: true,
+        range: [rows - 0.5, -0.5],
+        dtick: tickStep(rows),
+        showgrid: false,
+        zeroline: false,
+      },
+    };
+  }
+}
+
+export class HeatmapsView {
+  constructor(container) {
+    this.container = container;
+    this.figures = []; // [layer][panel]
+    this.frame = null;
+  }
+
+  /** A new network: one row per layer, fresh ranges. shapes: [{inputs, units}]. Returns the
+   *  figures, each drawn on its own (see `drawFigure`). */
+  setStructure(shapes) {
+    for (const figure of this.figures.flat()) Plotly.purge(figure.element);
+    this.figures = shapes.map((shape, k) => PANELS.map((panel) => new MatrixHeatmap(panel, k, shape)));
+    const rows = this.figures.map((figures, k) => {
+      const title = k === shapes.length - 1 ? "Output layer" : `Hidden layer ${k + 1}`;
+      return createElement("div", { className: "layer-row", "data-testid": `heatmap-layer-${k}` }, [
+        createElement("h3", { className: "layer-heading", text: `${title} (layer ${k})` }),
+        createElement(
+          "div",
+          { className: "matrix-row" },
+          figures.map((figure) => figure.element),
+        ),
+      ]);
+    });
+    this.container.replaceChildren(...rows);
+    return this.figures.flatMap((figures, k) => figures.map((figure) => ({ k, figure })));
+  }
+
+  ingest(frame) {
+    this.frame = frame;
+  }
+
+  drawFigure(k, figure) {
+    if (this.frame) figure.render(this.frame.layers[k]);
+  }
+}

@@ -1,0 +1,83 @@
+// Loss (train and test) and, for classification, accuracy, over batch steps.
+import { LineChart } from "../charts.js";
+import { CATEGORICAL } from "../colors.js";
+
+function format(value, digits = 4) {
+  return value === null || value === undefined ? "–" : Number(value).toFixed(digits);
+}
+
+export class MetricsView {
+  constructor(element, readouts) {
+    this.readouts = readouts; // {train, test, accuracy, accuracyLegend}: elements
+    this.chart = new LineChart(element, {
+      series: [
+        { name: "train loss", color: CATEGORICAL[0] },
+        { name: "test loss", color: CATEGORICAL[1], dash: "dash" },
+        { name: "train acc.", color: CATEGORICAL[2], yaxis: "y2", width: 1.5 },
+        { name: "test acc.", color: CATEGORICAL[3], yaxis: "y2", width: 1.5, dash: "dot" },
+      ],
+      layout: {
+        margin: { l: 44, r: 40, t: 6, b: 32 },
+        showlegend: false, // the legend is the page's: a Plotly legend is redrawn every time
+        hovermode: "x unified",
+        uirevision: "keep",
+        xaxis: {
+          title: { text: "batch step", font: { size: 10 }, standoff: 4 },
+          gridcolor: "#eee",
+          zeroline: false,
+        },
+        yaxis: {
+          title: { text: "loss", font: { size: 10 }, standoff: 4 },
+          gridcolor: "#eee",
+          rangemode: "tozero",
+        },
+        yaxis2: {
+          overlaying: "y",
+          side: "right",
+          range: [0, 1.02],
+          showgrid: false,
+          tickformat: ".0%",
+          tickvals: [0, 0.5, 1],
+          title: { text: "accuracy", font: { size: 10 } },
+        },
+      },
+    });
+  }
+
+  /** A new session or a reconnect: the history replaces the curve. */
+  reset(history, classification) {
+    this.readouts.accuracyLegend.hidden = !classification;
+    this.chart.setVisible([true, true, classification, classification]);
+    const x = history.map((point) => point.step);
+    const ys = [
+      history.map((point) => point.train_loss),
+      history.map((point) => point.test_loss),
+      history.map((point) => point.train_accuracy),
+      history.map((point) => point.test_accuracy),
+    ];
+    this.chart.reset(x, ys);
+  }
+
+  draw() {
+    this.chart.flush();
+  }
+
+  ingest(frame) {
+    this.showReadouts(frame);
+    if (frame.loss === null || frame.loss === undefined) return;
+    // The server may compute metrics less often than it sends frames: place them at their step.
+    const step = frame.metrics_step ?? frame.step;
+    const last = this.chart.lastX;
+    if (last !== null && step <= last) return; // a phase inside the same batch, or no news
+    this.chart.addPoint(step, [frame.loss, frame.test_loss, frame.accuracy, frame.test_accuracy]);
+  }
+
+  showReadouts(frame) {
+    this.readouts.train.textContent = format(frame.loss);
+    this.readouts.test.textContent = format(frame.test_loss);
+    this.readouts.accuracy.textContent =
+      frame.accuracy === null || frame.accuracy === undefined
+        ? "–"
+        : `${(100 * frame.accuracy).toFixed(1)} %`;
+  }
+}

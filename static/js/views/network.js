@@ -1,0 +1,363 @@
+// The network diagram: a column of neurons per layer and a line per weight, coloured by sign
+// and wider with magnitude — of W normally, of ∂L/∂W while the backward pass runs, when the
+// neurons show mean |δ| and the layer being processed is highlighted.
+//
+// Links, neurons and the highlight are Plotly layout shapes, so a frame is one relayout of
+// the shapes (Plotly redraws only those). One invisible trace of points at the links'
+// midpoints and on the neurons catches hover and click; the hover box is our own element,
+// filled from the latest frame, so it shows exact values that stay current while playing.
+import { BASE_LAYOUT, StableRange } from "../charts.js";
+import { DIVERGING, IDLE_LINK, MAGNITUDE, NEGATIVE, POSITIVE, scaleInterpolator } from "../colors.js";
+import { createElement } from "../dom.js";
+import { PLOT_CONFIG, Plotly } from "../plotly.js";
+import { activeLayerOf } from "../state.js";
+
+const MAX_DRAWN_UNITS = 16; // per column; a wider layer shows its first units, says how many more
+const MAX_LINKS = 320; // lines in all: past that, columns show fewer units
+const MIN_WIDTH = 0.5;
+const MAX_WIDTH = 7;
+const NODE_PIXELS = 26;
+const HIGHLIGHT_FILL = "rgba(255, 196, 0, 0.18)";
+const HIGHLIGHT_LINE = "#c99700";
+const INPUT_FILL = "#eeeeee";
+
+const diverging = scaleInterpolator(DIVERGING);
+const magnitude = scaleInterpolator(MAGNITUDE);
+const css = ([r, g, b]) => `rgb(${r},${g},${b})`;
+
+function layerTitle(k, nLayers) {
+  return k === nLayers - 1 ? "Output" : `Hidden ${k + 1}`;
+}
+
+function fmt(value) {
+  if (value === null || value === undefined) return "–";
+  return Number(value).toPrecision(4);
+}
+
+function columnMeans(rows, transform = (v) => v) {
+  if (!rows || !rows.length) return null;
+  const means = new Array(rows[0].length).fill(0);
+  for (const row of rows)
+    row.forEach((v, j) => {
+      means[j] += transform(v);
+    });
+  return means.map((sum) => sum / rows.length);
+}
+
+/** How many units of each column to draw so that the lines stay under MAX_LINKS. */
+function drawnUnits(columns) {
+  let cap = MAX_DRAWN_UNITS;
+  const drawn = () => columns.map((n) => Math.min(n, cap));
+  const links = (d) => d.slice(1).reduce((sum, n, c) => sum + n * d[c], 0);
+  while (cap > 2 && links(drawn()) > MAX_LINKS) cap -= 1;
+  return drawn();
+}
+
+/** A neuron: a square of fixed pixel size centred on its place in the diagram. */
+function nodeShape(x, y, fill, border, width) {
+  const half = NODE_PIXELS / 2;
+  return {
+    type: "rect",
+    xref: "x",
+    yref: "y",
+    xsizemode: "pixel",
+    ysizemode: "pixel",
+    xanchor: x,
+    yanchor: y,
+    x0: -half,
+    x1: half,
+    y0: -half,
+    y1: half,
+    fillcolor: fill,
+    line: { color: border, width },
+    layer: "above",
+  };
+}
+
+export class NetworkDiagram {
+  /** onClick(layer, i, j): a link W[i→j] of `layer`, a neuron (layer, null, j), or an
+   *  input (−1, i, null). */
+  constructor(element, { onClick }) {
+    this.element = element;
+    this.onClick = onClick;
+    this.mode = "auto";
+    this.structure = null;
+    this.frame = null;
+    this.hovered = null; // customdata of the point under the mouse
+    this.weightRange = new StableRange();
+    this.gradientRange = new StableRange();
+    this.biasRange = new StableRange();
+    this.deltaRange = new StableRange();
+    this.tooltip = createElement("div", {
+      className: "diagram-tooltip",
+      role: "tooltip",
+      "data-testid": "diagram-tooltip",
+      hidden: true,
+    });
+    element.after(this.tooltip);
+    this.eventsBound = false;
+  }
+
+  setMode(mode) {
+    this.mode = mode;
+  }
+
+  /** A new network shape: inputs (feature names) and [{units, activation}]; scales restart. */
+  setStructure(featureNames, layers) {
+    const columns = [featureNames.length, ...layers.map((layer) => layer.units)];
+    const drawn = drawnUnits(columns);
+    const tallest = Math.max(...drawn);
+    const position = (c, i) => ({ x: c + 0.5, y: (drawn[c] - 1) / 2 - i });
+    const links = [];
+    for (let k = 0; k < layers.length; k += 1) {
+      for (let i = 0; i < drawn[k]; i += 1) {
+        for (let j = 0; j < drawn[k + 1]; j += 1) {
+          links.push({ k, i, j, from: position(k, i), to: position(k + 1, j) });
+        }
+      }
+    }
+    const units = [];
+    for (let k = 0; k < layers.length; k += 1) {
+      for (let j = 0; j < drawn[k + 1]; j += 1) units.push({ k, j, ...position(k + 1, j) });
+    }
+    const inputs = Array.from({ length: drawn[0] }, (_, i) => ({ i, ...position(0, i) }));
+    const targets = [
+      ...links.map(({ k, i, j, from, to }) => ({
+        x: (from.x + to.x) / 2,
+        y: (from.y + to.y) / 2,
+        data: [k, i, j],
+      })),
+      ...units.map(({ k, j, x, y }) => ({ x, y, data: [k, null, j] })),
+      ...inputs.map(({ i, x, y }) => ({ x, y, data: [-1, i, null] })),
+    ];
+    this.structure = { featureNames, layers, columns, drawn, tallest, links, units, inputs, targets };
+    for (const range of [this.weightRange, this.gradientRange, this.biasRange, this.deltaRange]) {
+      range.reset();
+    }
+    this.frame = null;
+    this.hovered = null;
+    this.tooltip.hidden = true;
+    Plotly.react(this.element, this.traces(), this.layout([]), PLOT_CONFIG);
+    this.bindEvents();
+  }
+
+  effectiveMode(frame) {
+    if (this.mode !== "auto") return this.mode;
+    return frame.phase?.kind === "backward" ? "gradients" : "weights";
+  }
+
+  /** Take a frame in: the DOM says at once which layer is active, the drawing may wait. */
+  ingest(frame) {
+    this.frame = frame;
+    const activeLayer = activeLayerOf(frame.phase);
+    this.element.dataset.activeLayer = activeLayer === null ? "" : String(activeLayer);
+    this.element.dataset.activePhase = frame.phase ? frame.phase.kind : "";
+    this.element.dataset.mode = this.effectiveMode(frame);
+  }
+
+  draw() {
+    const frame = this.frame;
+    if (!this.structure || !frame) return;
+    const mode = this.effectiveMode(frame);
+    const activeLayer = activeLayerOf(frame.phase);
+    const shapes = [
+      ...this.highlightShapes(activeLayer),
+      ...this.linkShapes(frame, mode),
+      ...this.nodeShapes(frame, mode, activeLayer),
+    ];
+    Plotly.relayout(this.element, { shapes });
+    if (this.hovered) this.showTooltip();
+  }
+
+  // ----- the figure: static traces, shapes per frame -----------------------------------
+
+  traces() {
+    const { targets, inputs, featureNames } = this.structure;
+    return [
+      {
+        // what the mouse finds: link midpoints, neurons, inputs
+        type: "scatter",
+        mode: "markers",
+        x: targets.map((t) => t.x),
+        y: targets.map((t) => t.y),
+        customdata: targets.map((t) => t.data),
+        hoverinfo: "none",
+        marker: { size: 14, color: "rgba(0,0,0,0)" },
+      },
+      {
+        // the inputs' names
+        type: "scatter",
+        mode: "text",
+        x: inputs.map((input) => input.x - 0.12),
+        y: inputs.map((input) => input.y),
+        text: featureNames.slice(0, inputs.length),
+        textposition: "middle left",
+        textfont: { size: 12, color: "#333" },
+        hoverinfo: "skip",
+      },
+    ];
+  }
+
+  layout(shapes) {
+    const { columns, drawn, tallest } = this.structure;
+    const top = (tallest - 1) / 2;
+    const annotations = [];
+    columns.forEach((n, c) => {
+      if (n > drawn[c]) {
+        annotations.push({
+          x: c + 0.5,
+          y: -top - 0.75,
+          xref: "x",
+          yref: "y",
+          showarrow: false,
+          text: `+${n - drawn[c]} more`,
+          font: { size: 10, color: "#777" },
+        });
+      }
+    });
+    return {
+      ...BASE_LAYOUT,
+      plot_bgcolor: "rgba(0,0,0,0)",
+      margin: { l: 0, r: 0, t: 4, b: 4 },
+      showlegend: false,
+      hovermode: "closest",
+      dragmode: false,
+      xaxis: { range: [0, columns.length], visible: false, fixedrange: true },
+      yaxis: { range: [-top - 0.8, top + 0.6], visible: false, fixedrange: true },
+      annotations,
+      shapes,
+    };
+  }
+
+  highlightShapes(activeLayer) {
+    if (activeLayer === null) return [];
+    const top = (this.structure.tallest - 1) / 2;
+    return [
+      {
+        // the active layer's band: its incoming links and its neurons
+        name: "highlight",
+        type: "rect",
+        layer: "below",
+        xref: "x",
+        yref: "y",
+        x0: activeLayer + 0.62,
+        x1: activeLayer + 1.85,
+        y0: -top - 0.6,
+        y1: top + 0.6,
+        fillcolor: HIGHLIGHT_FILL,
+        line: { color: HIGHLIGHT_LINE, width: 1.5, dash: "dot" },
+      },
+    ];
+  }
+
+  linkShapes(frame, mode) {
+    const gradients = mode === "gradients";
+    const range = gradients ? this.gradientRange : this.weightRange;
+    let limit = 1e-12;
+    for (const layer of frame.layers) {
+      const values = gradients ? layer.dW : layer.W;
+      if (values) limit = range.cover(values);
+    }
+    return this.structure.links.map(({ k, i, j, from, to }) => {
+      const values = gradients ? frame.layers[k].dW : frame.layers[k].W;
+      const value = values ? values[i][j] : null;
+      const idle = value === null || value === undefined; // ∂L/∂W of a layer not reached yet
+      const width = idle ? 1 : MIN_WIDTH + (MAX_WIDTH - MIN_WIDTH) * Math.min(1, Math.abs(value) / limit);
+      return {
+        name: `link ${k} ${i} ${j}`,
+        type: "line",
+        layer: "below",
+        xref: "x",
+        yref: "y",
+        x0: from.x,
+        y0: from.y,
+        x1: to.x,
+        y1: to.y,
+        opacity: 0.85,
+        line: {
+          color: idle ? IDLE_LINK : value < 0 ? NEGATIVE : POSITIVE,
+          width,
+          dash: idle ? "dot" : "solid",
+        },
+      };
+    });
+  }
+
+  nodeShapes(frame, mode, activeLayer) {
+    const gradients = mode === "gradients";
+    const perLayer = frame.layers.map((layer) => ({
+      bias: layer.b,
+      deltaMagnitude: columnMeans(layer.delta, Math.abs),
+    }));
+    const colorRange = gradients ? this.deltaRange : this.biasRange;
+    let limit = 1e-12;
+    for (const values of perLayer) {
+      const shown = gradients ? values.deltaMagnitude : values.bias;
+      if (shown) limit = colorRange.cover([shown]);
+    }
+    const inputs = this.structure.inputs.map(({ x, y }) => nodeShape(x, y, INPUT_FILL, "#777", 1));
+    const units = this.structure.units.map(({ k, j, x, y }) => {
+      const { bias, deltaMagnitude } = perLayer[k];
+      let fill;
+      if (gradients) fill = css(magnitude((deltaMagnitude?.[j] ?? 0) / limit));
+      else fill = css(diverging(0.5 + (bias?.[j] ?? 0) / (2 * limit)));
+      const active = k === activeLayer;
+      return nodeShape(x, y, fill, active ? HIGHLIGHT_LINE : "#666", active ? 3 : 1);
+    });
+    return [...inputs, ...units];
+  }
+
+  // ----- hover and click ---------------------------------------------------------------
+
+  bindEvents() {
+    if (this.eventsBound) return;
+    this.eventsBound = true;
+    this.element.on("plotly_click", (event) => {
+      const point = event.points?.[0];
+      if (point?.customdata) this.onClick(...point.customdata);
+    });
+    this.element.on("plotly_hover", (event) => {
+      const point = event.points?.[0];
+      if (!point?.customdata) return;
+      this.hovered = point.customdata;
+      const box = this.tooltip.parentElement.getBoundingClientRect(); // the panel, positioned
+      this.tooltipAt = { left: event.event.clientX - box.left + 14, top: event.event.clientY - box.top + 14 };
+      this.showTooltip();
+    });
+    this.element.on("plotly_unhover", () => {
+      this.hovered = null;
+      this.tooltip.hidden = true;
+    });
+  }
+
+  /** The exact numbers of the hovered link or neuron, from the latest frame. */
+  describe([k, i, j]) {
+    const frame = this.frame;
+    if (!frame) return [];
+    const count = this.structure.layers.length;
+    if (k === -1) return [`input ${this.structure.featureNames[i]}`];
+    const layer = frame.layers[k];
+    if (i !== null && i !== undefined) {
+      return [
+        `${layerTitle(k, count)} · W[${i}→${j}]`,
+        `W = ${fmt(layer.W[i][j])}`,
+        `∂L/∂W = ${layer.dW ? fmt(layer.dW[i][j]) : "not computed yet"}`,
+      ];
+    }
+    const deltas = columnMeans(layer.delta, Math.abs);
+    return [
+      `${layerTitle(k, count)} · unit ${j} · ${layer.activation}`,
+      `b = ${layer.b ? fmt(layer.b[j]) : "none"}`,
+      `∂L/∂b = ${layer.db ? fmt(layer.db[j]) : "not computed yet"}`,
+      `mean |δ| = ${deltas ? fmt(deltas[j]) : "not computed yet"}`,
+    ];
+  }
+
+  showTooltip() {
+    const lines = this.describe(this.hovered);
+    this.tooltip.replaceChildren(...lines.map((line) => createElement("div", { text: line })));
+    this.tooltip.style.left = `${this.tooltipAt.left}px`;
+    this.tooltip.style.top = `${this.tooltipAt.top}px`;
+    this.tooltip.hidden = false;
+  }
+}

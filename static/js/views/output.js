@@ -1,0 +1,296 @@
+// What the network outputs: for 2-D data the decision boundary (or output surface) over the
+// input plane with the training and test points; otherwise predicted against target (a
+// confusion matrix for classes).
+import { BASE_LAYOUT, StableRange } from "../charts.js";
+import { BINARY_CLASSES, CATEGORICAL, DIVERGING, classScale, rgb, scaleInterpolator } from "../colors.js";
+import { argmax, forward, gridOver } from "../forward.js";
+import { PLOT_CONFIG, Plotly } from "../plotly.js";
+
+const GRID = 40; // grid side of the boundary; the browser smooths it as it scales the image
+const SURFACE_OPACITY = 0.7;
+
+/** How a task's targets and outputs map to colours. */
+function encodingFor(task, dataset, outputActivation) {
+  if (task === "multiclass") {
+    const n = dataset.y_train[0].length;
+    const colors = CATEGORICAL.slice(0, n);
+    return { kind: "classes", n, colors, scale: classScale(colors), zmin: -0.5, zmax: n - 0.5 };
+  }
+  if (task === "binary") {
+    const targets = dataset.y_train.map((row) => row[0]);
+    const signed = Math.min(...targets) < 0 || outputActivation === "tanh";
+    return { kind: "binary", low: signed ? -1 : 0, high: 1, threshold: signed ? 0 : 0.5 };
+  }
+  return { kind: "regression" };
+}
+
+export class OutputView {
+  constructor(element) {
+    this.element = element;
+    this.dataset = null;
+    this.task = null;
+    this.showTest = false;
+    this.regressionRange = new StableRange();
+    this.canvas = document.createElement("canvas");
+    this.canvas.width = GRID;
+    this.canvas.height = GRID;
+  }
+
+  setData(dataset, task) {
+    this.dataset = dataset;
+    this.task = task;
+    this.twoDimensional = dataset.feature_names.length === 2;
+    this.regressionRange.reset();
+    this.pointTraces = null;
+    this.figure = null; // what the drawn figure shows besides the surface
+    if (this.twoDimensional) {
+      const points = [...dataset.x_train, ...dataset.x_test];
+      this.grid = gridOver(points, GRID);
+    }
+  }
+
+  setShowTest(show) {
+    this.showTest = show;
+  }
+
+  ingest(frame) {
+    this.frame = frame;
+  }
+
+  draw() {
+    const frame = this.frame;
+    if (!this.dataset || !frame) return;
+    const layers = frame.layers;
+    const encoding = encodingFor(this.task, this.dataset, layers.at(-1).activation);
+    if (this.twoDimensional) this.renderBoundary(layers, encoding);
+    else if (encoding.kind === "classes") this.renderConfusion(layers, encoding);
+    else this.renderPredictedVsTarget(layers, encoding);
+  }
+
+  /** z over the grid: the predicted class, or the (first) output. */
+  surface(layers, encoding) {
+    const outputs = forward(layers, this.grid.rows);
+    const values = outputs.map((row) => (encoding.kind === "classes" ? argmax(row) : row[0]));
+    const z = [];
+    for (let r = 0; r < GRID; r += 1) z.push(values.slice(r * GRID, (r + 1) * GRID));
+    return z;
+  }
+
+  pointColors(targets, encoding) {
+    if (encoding.kind === "classes") return targets.map((row) => argmax(row));
+    return targets.map((row) => row[0]);
+  }
+
+  colorAxis(encoding, z) {
+    if (encoding.kind === "classes") {
+      return { colorscale: encoding.scale, zmin: encoding.zmin, zmax: encoding.zmax };
+    }
+    if (encoding.kind === "binary") {
+      return { colorscale: DIVERGING, zmin: encoding.low, zmax: encoding.high };
+    }
+    const limit = this.regressionRange.cover(z);
+    return { colorscale: DIVERGING, zmin: -limit, zmax: limit };
+  }
+
+  pointsTrace(x, y, encoding, axis, name, outline) {
+    const binaryColor = (value) => BINARY_CLASSES[value > (encoding.threshold ?? 0) ? 1 : 0];
+    const color =
+      encoding.kind === "binary" ? y.map((row) => binaryColor(row[0])) : this.pointColors(y, encoding);
+    return {
+      type: "scatter",
+      mode: "markers",
+      name,
+      x: x.map((p) => p[0]),
+      y: x.map((p) => p[1]),
+      marker: {
+        size: 6,
+        color,
+        ...(encoding.kind === "binary"
+          ? {}
+          : { colorscale: axis.colorscale, cmin: axis.zmin, cmax: axis.zmax }),
+        line: { color: outline, width: 1 },
+      },
+      hovertemplate: `${name} (%{x:.2f}, %{y:.2f})<extra></extra>`,
+    };
+  }
+
+  /** The train and test points: made once per dataset and colouring, so that a frame, which
+   *  changes only the surface, never makes Plotly recompute them. */
+  points(encoding, axis) {
+    const key = JSON.stringify([encoding.kind, encoding.threshold, axis.zmin, axis.zmax]);
+    if (!this.pointTraces || this.pointTraces.key !== key) {
+      this.pointTraces = {
+        key,
+        train: this.pointsTrace(
+          this.dataset.x_train,
+          this.dataset.y_train,
+          encoding,
+          axis,
+          "train",
+          "#ffffff",
+        ),
+        test: this.pointsTrace(this.dataset.x_test, this.dataset.y_test, encoding, axis, "test", "#000000"),
+      };
+    }
+    return this.pointTraces;
+  }
+
+  /**
+   * The surface as a picture, one pixel per grid point, coloured as the points are. It is a
+   * layout image rather than a heatmap trace: a frame then swaps one image and Plotly does
+   * not recompute the figure (TF Playground draws its boundary on a canvas the same way).
+   */
+  surfaceImage(z, axis, encoding) {
+    const context = this.canvas.getContext("2d");
+    const image = context.createImageData(GRID, GRID);
+    const diverging = scaleInterpolator(DIVERGING);
+    const color =
+      encoding.kind === "classes"
+        ? (value) => rgb(encoding.colors[value])
+        : (value) => diverging((value - axis.zmin) / (axis.zmax - axis.zmin));
+    let offset = 0;
+    for (let row = GRID - 1; row >= 0; row -= 1) {
+      // image rows run top-down, y runs bottom-up
+      for (let column = 0; column < GRID; column += 1) {
+        const value = z[row][column];
+        const [r, g, b] = color(value);
+        image.data[offset] = r;
+        image.data[offset + 1] = g;
+        image.data[offset + 2] = b;
+        image.data[offset + 3] = 255;
+        offset += 4;
+      }
+    }
+    context.putImageData(image, 0, 0);
+    return this.canvas.toDataURL();
+  }
+
+  renderBoundary(layers, encoding) {
+    const z = this.surface(layers, encoding);
+    const axis = this.colorAxis(encoding, z);
+    const points = this.points(encoding, axis);
+    const source = this.surfaceImage(z, axis, encoding);
+    const figure = `${points.key} ${this.showTest}`;
+    if (this.figure === figure) {
+      // Only the surface changed: swap the picture, Plotly redraws nothing else.
+      Plotly.relayout(this.element, { "images[0].source": source });
+      return;
+    }
+    this.figure = figure;
+    const [xName, yName] = this.dataset.feature_names;
+    const { x, y } = this.grid;
+    const traces = [points.train, { ...points.test, visible: this.showTest }];
+    const layout = {
+      ...BASE_LAYOUT,
+      margin: { l: 30, r: 8, t: 8, b: 26 },
+      showlegend: false,
+      uirevision: "keep",
+      xaxis: {
+        range: [x[0], x.at(-1)],
+        title: { text: xName, font: { size: 10 }, standoff: 2 },
+        showgrid: false,
+        zeroline: false,
+        constrain: "domain",
+      },
+      yaxis: {
+        range: [y[0], y.at(-1)],
+        scaleanchor: "x",
+        showgrid: false,
+        zeroline: false,
+        title: { text: yName, font: { size: 10 }, standoff: 2 },
+      },
+      images: [
+        {
+          source,
+          xref: "x",
+          yref: "y",
+          x: x[0],
+          y: y.at(-1),
+          sizex: x.at(-1) - x[0],
+          sizey: y.at(-1) - y[0],
+          sizing: "stretch",
+          layer: "below",
+          opacity: SURFACE_OPACITY,
+        },
+      ],
+    };
+    Plotly.react(this.element, traces, layout, PLOT_CONFIG);
+  }
+
+  renderConfusion(layers, encoding) {
+    const split = (x, y) => {
+      const counts = Array.from({ length: encoding.n }, () => new Array(encoding.n).fill(0));
+      forward(layers, x).forEach((row, k) => {
+        counts[argmax(y[k])][argmax(row)] += 1;
+      });
+      return counts;
+    };
+    const names = this.dataset.class_names || Array.from({ length: encoding.n }, (_, k) => String(k));
+    const useTest = this.showTest && this.dataset.x_test.length > 0;
+    const counts = useTest
+      ? split(this.dataset.x_test, this.dataset.y_test)
+      : split(this.dataset.x_train, this.dataset.y_train);
+    const trace = {
+      type: "heatmap",
+      z: counts,
+      x: names,
+      y: names,
+      text: counts.map((row) => row.map(String)),
+      texttemplate: "%{text}",
+      colorscale: [
+        [0, "#ffffff"],
+        [1, "#2b6cb0"],
+      ],
+      showscale: false,
+      hovertemplate: "target %{y}, predicted %{x}: %{z}<extra></extra>",
+    };
+    const layout = {
+      ...BASE_LAYOUT,
+      margin: { l: 80, r: 8, t: 26, b: 60 },
+      title: { text: `predicted vs target (${useTest ? "test" : "train"})`, font: { size: 12 }, x: 0.02 },
+      xaxis: { title: { text: "predicted", font: { size: 10 } }, tickangle: -30 },
+      yaxis: { title: { text: "target", font: { size: 10 } }, autorange: "reversed" },
+    };
+    Plotly.react(this.element, [trace], layout, PLOT_CONFIG);
+  }
+
+  renderPredictedVsTarget(layers, encoding) {
+    const pair = (x, y, name, color) => ({
+      type: "scatter",
+      mode: "markers",
+      name,
+      x: y.map((row) => row[0]),
+      y: forward(layers, x).map((row) => row[0]),
+      marker: { size: 8, color, line: { color: "#333", width: 1 } },
+      hovertemplate: `${name}: target %{x:.3g}, predicted %{y:.3g}<extra></extra>`,
+    });
+    const targets = this.dataset.y_train.map((row) => row[0]);
+    const low = Math.min(...targets, encoding.low ?? Infinity);
+    const high = Math.max(...targets, encoding.high ?? -Infinity);
+    const traces = [
+      {
+        type: "scatter",
+        mode: "lines",
+        x: [low, high],
+        y: [low, high],
+        hoverinfo: "skip",
+        line: { color: "#999", dash: "dot", width: 1 },
+        name: "ideal",
+      },
+      pair(this.dataset.x_train, this.dataset.y_train, "train", CATEGORICAL[0]),
+    ];
+    if (this.showTest && this.dataset.x_test.length) {
+      traces.push(pair(this.dataset.x_test, this.dataset.y_test, "test", CATEGORICAL[1]));
+    }
+    const layout = {
+      ...BASE_LAYOUT,
+      margin: { l: 44, r: 8, t: 26, b: 36 },
+      title: { text: "predicted vs target", font: { size: 12 }, x: 0.02 },
+      showlegend: false,
+      uirevision: "keep",
+      xaxis: { title: { text: "target", font: { size: 10 }, standoff: 2 }, gridcolor: "#eee" },
+      yaxis: { title: { text: "predicted", font: { size: 10 }, standoff: 2 }, gridcolor: "#eee" },
+    };
+    Plotly.react(this.element, traces, layout, PLOT_CONFIG);
+  }
+}
