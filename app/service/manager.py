@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import weakref
 from typing import Any
 
 from app.engine import ConfigError
@@ -36,7 +37,11 @@ class SessionManager:
         self.store = store
         self._sessions: dict[str, Session] = {}
         self._saved_at: dict[str, float] = {}
+        # Per Session object (a reloaded session starts again at version 0).
+        self._saved_version: weakref.WeakKeyDictionary[Session, int] = weakref.WeakKeyDictionary()
+        self._deleted: weakref.WeakSet[Session] = weakref.WeakSet()  # never stored again
         self._lock = threading.Lock()
+        self._save_lock = threading.Lock()
 
     # ----- creating ------------------------------------------------------------------------
 
@@ -138,17 +143,29 @@ class SessionManager:
         if session is not None:
             session.playing = False
             session._changed("deleted", {})
-        self.store.delete_session(session_id)
+        with self._save_lock:  # a save racing the delete must not write the session back
+            if session is not None:
+                self._deleted.add(session)
+            self.store.delete_session(session_id)
         log.info("session deleted id=%s", session_id[:8])
 
     # ----- saving and expiring -------------------------------------------------------------
 
     def save(self, session: Session) -> None:
-        """Store the session now (REST calls do this before answering)."""
+        """Store the session now (REST calls do this before answering).
+
+        The export is taken under the session's lock, the write is not (training goes on
+        meanwhile); two saves racing never leave the older export on disk.
+        """
         with session.lock:
             exported = session.export()
-        self.store.save_session(exported, session.token, session.watch_token)
-        self._saved_at[session.id] = time.monotonic()
+            version = session.version
+        with self._save_lock:
+            if session in self._deleted or self._saved_version.get(session, -1) > version:
+                return  # deleted, or a newer export is already stored
+            self.store.save_session(exported, session.token, session.watch_token)
+            self._saved_version[session] = version
+            self._saved_at[session.id] = time.monotonic()
 
     def save_if_due(self, session: Session) -> bool:
         """Store a playing session if ``persist_interval_seconds`` have passed since the last."""
@@ -169,7 +186,7 @@ class SessionManager:
                 self._sessions.pop(sid, None)
                 self._saved_at.pop(sid, None)
         live = {s.id for s in self.loaded()}
-        expired = [sid for sid in self.store.expire_sessions(cutoff) if sid not in live]
+        expired = self.store.expire_sessions(cutoff, keep=live)  # live ones stay stored
         return sorted(set(stale) | set(expired))
 
     # ----- uploaded datasets ---------------------------------------------------------------

@@ -65,7 +65,9 @@ PRESETS: dict[str, dict[str, Any]] = {
             "learning_rate": 0.1,
             "batch_size": 1,
             "initializer": "lesson003",
-            "seed": 1,
+            # Seed 1 (and 0, 4) leave XOR in its local minimum (ŷ ≈ 0.5 everywhere); with 2
+            # the network learns XOR in the lesson's 1000 epochs, as the lesson shows.
+            "seed": 2,
             "shuffle": False,
         },
         "data": {"dataset": "lesson-003-xor", "labels": "01"},

@@ -150,6 +150,8 @@ class Session:
     def _build(self) -> None:
         model_config = config_from_dict(self.config["model"])
         self.model = Model(model_config)
+        # Every field, not only those a preset or request named: state and export list them all.
+        self.config["model"] = config_as_dict(model_config)
         self.model.set_data(self.dataset.x_train, self.dataset.y_train)
         self.history: list[dict[str, Any]] = []
         self._record_history()
@@ -295,13 +297,13 @@ class Session:
             self.config["model"] = config_as_dict(self.model.config)
             self._changed("set", {"changes": changes, "by": by})
 
-    def reset(self, seed: int | None = None) -> None:
+    def reset(self, seed: int | None = None, by: str | None = None) -> None:
         """Fresh weights from the config (a new seed if given); history and counters cleared."""
         with self.lock:
             if seed is not None:
                 self.config["model"]["seed"] = seed
             self._build()
-            self._changed("reset", {})
+            self._changed("reset", {"seed": seed, "by": by})
 
     # ----- reading -------------------------------------------------------------------------
 

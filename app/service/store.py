@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -91,14 +91,16 @@ class Store:
         with self._lock:
             return int(self._db.execute("SELECT COUNT(*) FROM sessions").fetchone()[0])
 
-    def expire_sessions(self, older_than: float) -> list[str]:
-        """Delete sessions unused since ``older_than`` (a time.time()); return their ids."""
+    def expire_sessions(self, older_than: float, keep: Collection[str] = ()) -> list[str]:
+        """Delete sessions unused since ``older_than`` (a time.time()), except the ids in
+        ``keep``; return the deleted ids."""
         with self._transaction() as db:
             ids = [
                 row[0]
                 for row in db.execute("SELECT id FROM sessions WHERE last_used < ?", (older_than,))
+                if row[0] not in keep
             ]
-            db.execute("DELETE FROM sessions WHERE last_used < ?", (older_than,))
+            db.executemany("DELETE FROM sessions WHERE id = ?", [(sid,) for sid in ids])
         return ids
 
     def save_dataset(self, dataset_id: str, name: str, table: dict[str, Any]) -> None:

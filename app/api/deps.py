@@ -1,0 +1,174 @@
+"""Dependencies: the settings, the manager, and a session checked against the caller's token.
+
+A handler's signature says what it needs and what the caller may do::
+
+    def step_session(session: ControlledSession, manager: ManagerDep, ...)
+
+- ``ReadableSession``: the control or the watch token (``Authorization: Bearer <token>``);
+- ``ControlledSession``: the control token only.
+
+No token: 401. A token that isn't this session's, or the watch token where the control
+token is needed: 403. No such session: 404.
+"""
+
+from __future__ import annotations
+
+import hmac
+import threading
+import time
+from typing import Annotated, Literal
+
+from fastapi import Depends, FastAPI, Path, Request
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from app.service.manager import SessionManager
+from app.service.session import Session
+from app.service.store import Store
+from app.settings import Settings
+
+from .errors import ApiError
+
+Role = Literal["control", "watch"]
+
+bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="session token",
+    description="The session's control token (reads and changes) or its watch token "
+    "(reads only), as returned by POST /api/sessions.",
+)
+
+
+_reopening = threading.Lock()
+
+
+def reopen_store(app: FastAPI) -> None:
+    """A fresh handle on the same SQLite file once the app's lifespan has closed it: for an
+    app started again, or called again after it stopped (TestClient, test tools)."""
+    with _reopening:
+        if not app.state.store_closed:
+            return
+        manager: SessionManager = app.state.manager
+        app.state.store = manager.store = Store(manager.settings.data_dir)
+        app.state.store_closed = False
+
+
+def query_names(dependant: Dependant) -> set[str]:
+    """The query parameters a route takes, its dependencies' included."""
+    names = {param.alias for param in dependant.query_params}
+    for dependency in dependant.dependencies:
+        names |= query_names(dependency)
+    return names
+
+
+def reject_unknown_query(request: Request) -> None:
+    """422 for a query parameter the route does not take (a typo must not pass unnoticed)."""
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute):
+        return
+    known = query_names(route.dependant)
+    unknown = sorted(set(request.query_params) - known)
+    if unknown:
+        takes = ", ".join(sorted(known)) or "none"
+        raise ApiError(
+            422,
+            f"unknown query parameter {unknown[0][:40]!r}; this call takes: {takes}",
+            field=unknown[0][:40],
+        )
+
+
+def get_settings(request: Request) -> Settings:
+    """The app's settings (``app.state.settings``)."""
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_manager(request: Request) -> SessionManager:
+    """The app's session manager (``app.state.manager``), its store open."""
+    if request.app.state.store_closed:
+        reopen_store(request.app)
+    manager: SessionManager = request.app.state.manager
+    return manager
+
+
+def get_store(manager: Annotated[SessionManager, Depends(get_manager)]) -> Store:
+    """The app's SQLite store, open."""
+    return manager.store
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+ManagerDep = Annotated[SessionManager, Depends(get_manager)]
+StoreDep = Annotated[Store, Depends(get_store)]
+SessionId = Annotated[
+    str,
+    Path(
+        alias="id",  # the path says /api/sessions/{id}, as the issue and the protocol write it
+        description="The session id returned by POST /api/sessions.",
+        examples=["Jm3o9oV1W1x7d8ZcQe2xXw2k6z3b0b8cT3vQ1kq7v5E"],
+        max_length=200,
+    ),
+]
+
+
+def get_token(
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> str:
+    """The bearer token of the request; 401 without one."""
+    if credentials is None or not credentials.credentials:
+        raise ApiError(
+            401,
+            "this call needs the session's token: send 'Authorization: Bearer <token>'",
+            field="Authorization",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return credentials.credentials
+
+
+TokenDep = Annotated[str, Depends(get_token)]
+
+
+def role_of(session: Session, token: str) -> Role | None:
+    """Which of the session's tokens this is, compared in constant time; None for neither."""
+    given = token.encode("utf-8", "surrogateescape")
+    if hmac.compare_digest(given, session.token.encode()):
+        return "control"
+    if hmac.compare_digest(given, session.watch_token.encode()):
+        return "watch"
+    return None
+
+
+def get_session(session_id: SessionId, manager: ManagerDep) -> Session:
+    """The session with that id (from memory or the store); 404 if there is none."""
+    session = manager.get(session_id)
+    session.last_used = time.time()  # reading is using: it keeps the session from expiring
+    return session
+
+
+def get_readable_session(
+    token: TokenDep, session: Annotated[Session, Depends(get_session)]
+) -> Session:
+    """The session, if the token is its control or watch token (403 otherwise)."""
+    if role_of(session, token) is None:
+        raise ApiError(403, "the token is not this session's", field="Authorization")
+    return session
+
+
+def get_controlled_session(
+    token: TokenDep, session: Annotated[Session, Depends(get_session)]
+) -> Session:
+    """The session, if the token is its control token (403 for the watch token or another)."""
+    role = role_of(session, token)
+    if role == "watch":
+        raise ApiError(
+            403,
+            "the watch token only reads; changing the session needs its control token",
+            field="Authorization",
+        )
+    if role is None:
+        raise ApiError(403, "the token is not this session's", field="Authorization")
+    return session
+
+
+ReadableSession = Annotated[Session, Depends(get_readable_session)]
+ControlledSession = Annotated[Session, Depends(get_controlled_session)]

@@ -1,0 +1,112 @@
+"""Every error answers JSON that says what was wrong and, when it can, which field.
+
+Two shapes, both under ``detail``:
+
+- ``{"detail": "message", "field": "model.learning_rate"}`` — one problem, from our checks;
+- ``{"detail": [{"loc": ["body", "count"], "msg": "...", "type": "..."}]}`` — schema
+  validation, one entry per problem (FastAPI's shape, without echoing the input back).
+
+Bad input is never a 500: the engine's ``ConfigError`` is 422, an unknown session 404, a
+full server 429, a body too large 413. A 500 means a bug; it is logged, never explained.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from app.engine import ConfigError
+from app.service.manager import LimitReachedError, SessionNotFoundError
+
+from .responses import OrjsonResponse
+
+log = logging.getLogger("app.api")
+
+
+class ApiError(StarletteHTTPException):
+    """An HTTP error with a message and, when one field is at fault, its name."""
+
+    def __init__(
+        self,
+        status_code: int,
+        detail: str,
+        field: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(status_code, detail, headers)
+        self.field = field
+
+
+def error_body(detail: Any, field: str | None = None) -> dict[str, Any]:
+    """``{"detail": ...}`` plus ``"field"`` when one field is at fault."""
+    return {"detail": detail} if field is None else {"detail": detail, "field": field}
+
+
+def validation_entries(errors: Any) -> list[dict[str, Any]]:
+    """Pydantic's errors as ``loc``/``msg``/``type`` only: the input is never echoed back."""
+    return [
+        {"loc": list(error.get("loc", ())), "msg": str(error.get("msg", "")), "type": error["type"]}
+        for error in errors
+    ]
+
+
+async def handle_config_error(request: Request, error: Exception) -> Response:
+    assert isinstance(error, ConfigError)
+    return OrjsonResponse(error_body(error.message, error.field), status_code=422)
+
+
+async def handle_not_found(request: Request, error: Exception) -> Response:
+    return OrjsonResponse(error_body(str(error), "id"), status_code=404)
+
+
+async def handle_limit(request: Request, error: Exception) -> Response:
+    return OrjsonResponse(error_body(str(error)), status_code=429)
+
+
+def allowed_methods(request: Request) -> str:
+    """Every method the request's path answers (Starlette's 405 names one route's only)."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        route_methods = getattr(route, "methods", None)
+        path_regex = getattr(route, "path_regex", None)
+        if route_methods and path_regex is not None and path_regex.match(request.url.path):
+            methods |= set(route_methods)
+    return ", ".join(sorted(methods))
+
+
+async def handle_http_error(request: Request, error: Exception) -> Response:
+    assert isinstance(error, StarletteHTTPException)
+    body = error_body(error.detail, getattr(error, "field", None))
+    headers = dict(error.headers or {})
+    if error.status_code == 405:
+        headers["Allow"] = allowed_methods(request)
+    if error.status_code in (204, 304):
+        return Response(status_code=error.status_code, headers=headers)
+    return OrjsonResponse(body, status_code=error.status_code, headers=headers)
+
+
+async def handle_validation_error(request: Request, error: Exception) -> Response:
+    assert isinstance(error, RequestValidationError | ValidationError)
+    return OrjsonResponse({"detail": validation_entries(error.errors())}, status_code=422)
+
+
+async def handle_unexpected(request: Request, error: Exception) -> Response:
+    log.exception("unexpected error on %s %s", request.method, request.url.path)
+    return OrjsonResponse(error_body("internal error; it has been logged"), status_code=500)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Register the handlers above on ``app``."""
+    app.add_exception_handler(ConfigError, handle_config_error)
+    app.add_exception_handler(SessionNotFoundError, handle_not_found)
+    app.add_exception_handler(LimitReachedError, handle_limit)
+    app.add_exception_handler(StarletteHTTPException, handle_http_error)
+    app.add_exception_handler(RequestValidationError, handle_validation_error)
+    app.add_exception_handler(ValidationError, handle_validation_error)
+    app.add_exception_handler(Exception, handle_unexpected)

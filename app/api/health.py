@@ -1,0 +1,33 @@
+"""``/api/health``: the server is up and its SQLite store answers (for HEALTHCHECK, probes)."""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+from fastapi import APIRouter
+
+from .deps import ManagerDep, SettingsDep
+from .errors import ApiError
+from .schemas import ErrorMessage, Health
+
+router = APIRouter(prefix="/health", tags=["health"])
+
+
+@router.get(
+    "",
+    response_model=Health,
+    responses={503: {"model": ErrorMessage, "description": "The store does not answer."}},
+)
+def read_health(manager: ManagerDep, settings: SettingsDep) -> dict[str, Any]:
+    """Report that the server is up, with its session counts."""
+    try:
+        stored = manager.store.count_sessions()
+    except sqlite3.Error as error:
+        raise ApiError(503, f"the session store does not answer: {error}") from None
+    return {
+        "status": "ok",
+        "sessions_loaded": len(manager.loaded()),
+        "sessions_stored": stored,
+        "max_sessions": settings.max_sessions,
+    }

@@ -1,0 +1,153 @@
+"""Builds the app: store and manager, error handlers, limits, routers, static files, lifespan.
+
+``app.main.create_app`` calls ``configure_app``; every app gets its own store and manager,
+so tests build as many independent apps as they like.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+from fastapi import APIRouter, Depends, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.staticfiles import StaticFiles
+
+from app.api import datasets, health, lessons, pages, presets, sessions, ws
+from app.logs import RequestLogMiddleware
+from app.paths import static_dir
+from app.service.manager import SessionManager
+from app.service.store import Store
+from app.settings import Settings
+
+from .deps import reject_unknown_query, reopen_store
+from .errors import install_error_handlers
+from .limits import RequestSizeLimit
+from .responses import OrjsonResponse
+from .schemas import ErrorMessage
+
+log = logging.getLogger("app.api")
+
+MAX_EXPIRY_INTERVAL_SECONDS = 60.0
+
+API_DESCRIPTION = """
+Train a small neural network step by step and look inside it: weights, activations, deltas
+and gradients of every layer, phase by phase.
+
+**Tokens.** `POST /api/sessions` answers a session `id`, a control `token` and a `watch_token`.
+Send one as `Authorization: Bearer <token>`: either token reads a session; only the control
+token changes it (step, PATCH, reset, DELETE). No token: 401; the wrong one: 403.
+
+**Errors** are JSON and name the field at fault: `{"detail": "message", "field": "count"}`, or
+for schema errors `{"detail": [{"loc": ["body", "count"], "msg": "...", "type": "..."}]}`.
+422: a bad value; 404: no such session; 409: nothing to inspect yet; 413: a body too large;
+429: the server is full.
+
+**Numbers.** NaN and infinity are sent as `null`; a diverged session says why in `diverged`.
+Layer indices are 0-based: layer 0 is the first dense layer after the inputs.
+"""
+
+OPENAPI_TAGS = [
+    {"name": "sessions", "description": "Create, train, inspect, export and import sessions."},
+    {"name": "presets", "description": "Named starting points: the lessons, TF Playground."},
+    {"name": "datasets", "description": "Built-in datasets and CSV uploads."},
+    {"name": "health", "description": "Liveness of the server and its store."},
+]
+
+
+def api_router() -> APIRouter:
+    """Every REST resource's router, under one roof (mounted at ``/api``)."""
+    router = APIRouter(
+        dependencies=[Depends(reject_unknown_query)],
+        responses={422: {"model": ErrorMessage, "description": "A bad value; it is named."}},
+    )
+    for resource in (sessions, lessons, presets, datasets, health):
+        router.include_router(resource.router)
+    return router
+
+
+class StaticFilesIfPresent(StaticFiles):
+    """StaticFiles that answers 404, not 500, while the static folder does not exist."""
+
+    async def check_config(self) -> None:
+        if self.directory is not None and Path(self.directory).is_dir():
+            await super().check_config()
+
+
+def expiry_interval(settings: Settings) -> float:
+    return max(0.05, min(MAX_EXPIRY_INTERVAL_SECONDS, settings.session_ttl_seconds / 4))
+
+
+async def expire_idle_sessions(manager: SessionManager, interval: float) -> None:
+    """Forever: every ``interval`` seconds, forget the sessions idle past their time."""
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            expired = await asyncio.to_thread(manager.expire_idle)
+        except Exception:  # a failed sweep must not end the sweeping
+            log.exception("expiring idle sessions failed")
+            continue
+        if expired:
+            log.info("expired %d idle session(s)", len(expired))
+
+
+@contextlib.asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Sweep idle sessions while the app runs; close the store when it stops."""
+    if app.state.store_closed:  # started again (a TestClient entered twice, a test tool)
+        reopen_store(app)
+    manager: SessionManager = app.state.manager
+    sweeper = asyncio.create_task(expire_idle_sessions(manager, expiry_interval(manager.settings)))
+    try:
+        yield
+    finally:
+        sweeper.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sweeper
+        app.state.store.close()
+        app.state.store_closed = True
+
+
+def app_version() -> str:
+    try:
+        return version("backprop-playground")
+    except PackageNotFoundError:
+        return "0.0.0"
+
+
+def configure_app(settings: Settings) -> FastAPI:
+    """A new app serving the REST API, the websocket, the page and its static files."""
+    store = Store(settings.data_dir)
+    manager = SessionManager(settings, store)
+    app = FastAPI(
+        title="Backprop Playground",
+        version=app_version(),
+        description=API_DESCRIPTION,
+        openapi_tags=OPENAPI_TAGS,
+        default_response_class=OrjsonResponse,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.store = store
+    app.state.store_closed = False
+    app.state.manager = manager
+    install_error_handlers(app)
+    # Added last = outermost: the log sees every request, the size limit runs before CORS.
+    app.add_middleware(RequestSizeLimit, max_bytes=settings.max_request_bytes)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type"],
+        )
+    app.add_middleware(RequestLogMiddleware)
+    app.include_router(api_router(), prefix="/api")
+    app.include_router(ws.router)
+    app.include_router(pages.router)
+    app.mount("/static", StaticFilesIfPresent(directory=static_dir(), check_dir=False), "static")
+    return app

@@ -1,0 +1,190 @@
+"""GET/POST /api/datasets: built-ins, uploads, and sessions trained on an uploaded CSV."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from app.settings import Settings
+
+OpenClient = Any  # fixture from tests/conftest.py
+
+THREE_CLASSES = (
+    "sepal,petal,species\n"
+    "5.1,1.4,0\n4.9,1.4,0\n7.0,4.7,1\n6.4,4.5,1\n6.3,6.0,2\n5.8,5.1,2\n5.0,1.5,0\n6.9,4.9,1\n"
+)
+
+
+def upload(client: TestClient, text: str | bytes, **form: str) -> Any:
+    content = text.encode() if isinstance(text, str) else text
+    return client.post("/api/datasets", files={"file": ("flowers.csv", content)}, data=form)
+
+
+def test_list_datasets_shows_the_builtins(client: TestClient) -> None:
+    answer = client.get("/api/datasets").json()
+    names = {dataset["name"] for dataset in answer["builtin"]}
+    assert {"circle", "spiral", "xor", "gaussians", "iris", "lesson-000"} <= names
+    assert answer["uploaded"] == []
+
+
+def test_upload_stores_a_dataset_and_lists_it(client: TestClient) -> None:
+    response = upload(client, THREE_CLASSES)
+    assert response.status_code == 201, response.text
+    answer = response.json()
+    assert answer["name"] == "flowers" and answer["task"] == "multiclass"
+    assert answer["rows"] == 8 and answer["feature_names"] == ["sepal", "petal"]
+    assert answer["target"] == "species" and answer["class_names"] == ["0", "1", "2"]
+    listed = client.get("/api/datasets").json()["uploaded"]
+    assert [(item["id"], item["name"]) for item in listed] == [(answer["id"], "flowers")]
+
+
+def test_a_session_trains_on_an_uploaded_dataset(client: TestClient) -> None:
+    dataset_id = upload(client, THREE_CLASSES, name="mine").json()["id"]
+    body = {
+        "model": {
+            "layers": [{"units": 4, "activation": "tanh"}, {"units": 3, "activation": "softmax"}],
+            "loss": "softmax_cross_entropy",
+        },
+        "data": {"upload": dataset_id, "train_ratio": 0.75},
+    }
+    response = client.post("/api/sessions", json=body)
+    assert response.status_code == 201, response.text
+    created = response.json()
+    assert created["state"]["n_train"] == 6 and created["state"]["n_test"] == 2
+    headers = {"Authorization": f"Bearer {created['token']}"}
+    url = f"/api/sessions/{created['id']}"
+    assert client.post(
+        f"{url}/step", json={"unit": "epoch", "count": 5}, headers=headers
+    ).is_success
+    data = client.get(f"{url}/dataset", headers=headers).json()
+    assert data["name"] == "mine" and data["class_names"] == ["0", "1", "2"]
+    assert len(data["y_train"][0]) == 3  # one-hot
+
+
+@pytest.mark.parametrize(
+    ("text", "form", "task", "class_names"),
+    [
+        ("a,b,y\n1,2,0\n2,3,1\n3,4,0\n4,5,1\n", {}, "binary", ["0", "1"]),
+        ("a,b,y\n1,2,-1\n2,3,1\n3,4,-1\n4,5,1\n", {}, "binary", ["-1", "1"]),
+        ("a,b,y\n1,2,0.5\n2,3,1.5\n3,4,2\n4,5,7\n", {}, "regression", None),
+        ("y,a,b\n1,2,0\n2,3,1\n3,4,0\n4,5,1\n", {"target": "y"}, "multiclass", None),
+        ("a,b,y\n1,2,1\n2,3,2\n3,4,3\n4,5,1\n", {"task": "regression"}, "regression", None),
+        ("a,b,y\n1,2,1\n2,3,2\n3,4,3\n4,5,1\n", {}, "multiclass", ["1", "2", "3"]),
+    ],
+)
+def test_upload_infers_or_takes_the_task(
+    client: TestClient,
+    text: str,
+    form: dict[str, str],
+    task: str,
+    class_names: list[str] | None,
+) -> None:
+    response = upload(client, text, **form)
+    assert response.status_code == 201, response.text
+    answer = response.json()
+    assert answer["task"] == task
+    if class_names is not None:
+        assert answer["class_names"] == class_names
+
+
+def test_upload_accepts_a_byte_order_mark_crlf_and_blank_lines(client: TestClient) -> None:
+    text = "\ufeffa,b,y\r\n1,2,0\r\n\r\n2,3,1\r\n3,4,0\r\n4,5,1\r\n\r\n"
+    answer = upload(client, text).json()
+    assert answer["rows"] == 4 and answer["feature_names"] == ["a", "b"]
+
+
+@pytest.mark.parametrize(
+    ("text", "form", "field", "words"),
+    [
+        ("", {}, "file", "empty"),
+        ("a,b,y\n", {}, "file", "at least 4"),
+        ("a,b,y\n1,2,0\n2,3,1\n3,4,0\n", {}, "file", "at least 4"),
+        ("1,2,3\n1,2,0\n2,3,1\n3,4,0\n4,5,1\n", {}, "file", "header"),
+        ("y\n1\n2\n3\n4\n", {}, "file", "at least 2 columns"),
+        ("a;b;y\n1;2;0\n2;3;1\n3;4;0\n4;5;1\n", {}, "file", "commas"),
+        ("a,,y\n1,2,0\n2,3,1\n3,4,0\n4,5,1\n", {}, "file", "column 2"),
+        ("a,a,y\n1,2,0\n2,3,1\n3,4,0\n4,5,1\n", {}, "file", "twice"),
+        ("a,b,y\n1,2,0\n2,3,1\n3,x4,0\n4,5,1\n", {}, "file", "line 4, column 'b': 'x4'"),
+        ("a,b,y\n1,2,0\n2,,1\n3,4,0\n4,5,1\n", {}, "file", "line 3, column 'b' is empty"),
+        ("a,b,y\n1,2,0\n2,3\n3,4,0\n4,5,1\n", {}, "file", "line 3 has 2 cells"),
+        ("a,b,y\n1,2,0\n2,nan,1\n3,4,0\n4,5,1\n", {}, "file", "finite"),
+        ("a,b,y\n1,2,0\n2,inf,1\n3,4,0\n4,5,1\n", {}, "file", "finite"),
+        ("a,b,y\n1,2,0\n2,3,1\n3,4,0\n4,5,1\n", {"target": "z"}, "target", "'a', 'b', 'y'"),
+        ("a,b,y\n1,2,0\n2,3,1\n3,4,2\n4,5,1\n", {"task": "binary"}, "task", "exactly 2"),
+        ("a,b,y\n1,2,0\n2,3,0\n3,4,0\n4,5,0\n", {"task": "multiclass"}, "task", "2 to"),
+    ],
+)
+def test_upload_names_each_problem(
+    client: TestClient, text: str, form: dict[str, str], field: str, words: str
+) -> None:
+    response = upload(client, text, **form)
+    assert response.status_code == 422, response.text
+    answer = response.json()
+    assert answer["field"] == field
+    assert words in answer["detail"], answer["detail"]
+
+
+def test_upload_never_echoes_a_long_cell(client: TestClient) -> None:
+    long_cell = "z" * 5000
+    text = f"a,b,y\n1,2,0\n2,{long_cell},1\n3,4,0\n4,5,1\n"
+    detail = upload(client, text).json()["detail"]
+    assert long_cell not in detail and len(detail) < 200
+
+
+def test_upload_refuses_text_that_is_not_utf8(client: TestClient) -> None:
+    response = upload(client, b"a,b,y\n1,2,\xff\n")
+    assert response.status_code == 422 and "UTF-8" in response.json()["detail"]
+
+
+def test_upload_refuses_a_nul_byte(client: TestClient) -> None:
+    response = upload(client, b"a,b,y\n1,2,0\x00\n2,3,1\n3,4,0\n4,5,1\n")
+    assert response.status_code == 422 and response.json()["field"] == "file"
+
+
+def test_upload_refuses_a_bad_task_name(client: TestClient) -> None:
+    response = upload(client, THREE_CLASSES, task="ranking")
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body", "task"]
+
+
+def test_upload_without_a_file_answers_422(client: TestClient) -> None:
+    response = client.post("/api/datasets", data={"name": "nothing"})
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body", "file"]
+
+
+@pytest.fixture
+def small_client(open_client: OpenClient, data_dir: Any) -> TestClient:
+    settings = Settings(
+        data_dir=data_dir,
+        max_upload_bytes=500,
+        max_dataset_rows=6,
+        max_dataset_columns=3,
+        max_datasets=1,
+    )
+    client: TestClient = open_client(settings)
+    return client
+
+
+def test_upload_over_the_size_limit_answers_413(small_client: TestClient) -> None:
+    response = upload(small_client, "a,b,y\n" + "1,2,0\n" * 100)
+    assert response.status_code == 413 and response.json()["field"] == "file"
+
+
+def test_upload_over_the_row_limit_answers_422(small_client: TestClient) -> None:
+    response = upload(small_client, "a,b,y\n" + "1,2,0\n2,3,1\n" * 4)
+    assert response.status_code == 422 and "more than 6 data rows" in response.json()["detail"]
+
+
+def test_upload_over_the_column_limit_answers_422(small_client: TestClient) -> None:
+    response = upload(small_client, "a,b,c,y\n" + "1,2,3,0\n" * 4)
+    assert response.status_code == 422 and "at most 3 columns" in response.json()["detail"]
+
+
+def test_upload_past_the_dataset_limit_answers_429(small_client: TestClient) -> None:
+    text = "a,b,y\n1,2,0\n2,3,1\n3,4,0\n4,5,1\n"
+    assert upload(small_client, text).status_code == 201
+    response = upload(small_client, text)
+    assert response.status_code == 429 and "maximum" in response.json()["detail"]
