@@ -29,6 +29,7 @@ from .errors import install_error_handlers
 from .limits import RequestSizeLimit
 from .responses import OrjsonResponse
 from .schemas import ErrorMessage
+from .security import SecurityHeadersMiddleware
 
 log = logging.getLogger("app.api")
 
@@ -145,6 +146,7 @@ def configure_app(settings: Settings) -> FastAPI:
             allow_methods=["GET", "POST", "PATCH", "DELETE"],
             allow_headers=["Authorization", "Content-Type"],
         )
+    app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(RequestLogMiddleware)
     app.include_router(api_router(), prefix="/api")
     app.include_router(ws.router)
