@@ -45,6 +45,9 @@ class Settings(BaseSettings):
         5.0, gt=0, description="CPU budget of one step call; it stops early past it."
     )
     max_request_bytes: int = Field(4_000_000, ge=1, description="Size of one request body.")
+    max_trace_rows: int = Field(
+        100, ge=1, description="Batch rows of activations/deltas sent per layer in a state."
+    )
     max_boundary_resolution: int = Field(100, ge=2, description="Grid side of /boundary.")
     max_predict_rows: int = Field(10_000, ge=1, description="Rows in one predict call.")
     max_gradcheck_entries: int = Field(

@@ -65,4 +65,4 @@ def read_lesson(
 ) -> dict[str, Any]:
     """Walk a lesson's steps on the current batch: names, formulas, values."""
     with session.lock:
-        return lesson_guide(session.model, name)
+        return lesson_guide(session.model, name, session.max_trace_rows)

@@ -336,7 +336,8 @@ class PhasePublic(ResponseBody):
 class LayerState(ResponseBody):
     """One dense layer: parameters always; the current batch's trace once computed.
 
-    Shapes, n the rows of the batch: W (inputs, units); b (units); input (n, inputs);
+    Shapes, n the rows of the batch (at most the state's trace_rows): W (inputs, units);
+    b (units); input (n, inputs);
     z, a, upstream, delta (n, units); dW (inputs, units); db (units).
     """
 
@@ -419,6 +420,11 @@ class SessionState(ResponseBody):
     config: SessionConfig
     phases: list[PhasePublic] = Field(description="One batch step's phases, in order.")
     batch_indices: list[int] = Field(description="Rows of the open batch (empty between).")
+    batch_rows: int = Field(description="Rows in the traced batch.")
+    trace_rows: int = Field(
+        description="Rows of the batch that the per-row trace fields (input, z, a, upstream, "
+        "delta) carry: the first ones, at most PLAYGROUND_MAX_TRACE_ROWS."
+    )
     layers: list[LayerState]
     history: list[HistoryPoint]
 

@@ -20,7 +20,7 @@ import numpy as np
 
 from app.engine import ConfigError, LayerTrace, Model
 
-Values = Callable[[Model], dict[str, Any]]
+Values = Callable[[Model, int], dict[str, Any]]  # (model, rows) → name → values
 
 LESSONS = ("lesson-000", "lesson-003")
 
@@ -50,12 +50,13 @@ def _trace(model: Model, k: int) -> LayerTrace:
     return model.traces[k]
 
 
-def _rows(value: Any) -> Any:
-    return None if value is None else np.asarray(value).tolist()
+def _rows(value: Any, n: int | None = None) -> Any:
+    """As lists; per-row (batch) arrays pass ``n`` to keep their first n rows only."""
+    return None if value is None else np.asarray(value)[:n].tolist()
 
 
-def _neg(value: Any) -> Any:
-    return None if value is None else (-np.asarray(value)).tolist()
+def _neg(value: Any, n: int) -> Any:
+    return None if value is None else (-np.asarray(value)[:n]).tolist()
 
 
 def _batch_targets(model: Model) -> np.ndarray:
@@ -82,7 +83,10 @@ def _lesson000_steps() -> list[GuideStep]:
             0,
             0,
             "forward",
-            lambda m: {"input": _rows(_trace(m, 0).input), "layer1": _rows(_trace(m, 0).output)},
+            lambda m, n: {
+                "input": _rows(_trace(m, 0).input, n),
+                "layer1": _rows(_trace(m, 0).output, n),
+            },
         ),
         GuideStep(
             "output",
@@ -92,7 +96,7 @@ def _lesson000_steps() -> list[GuideStep]:
             1,
             1,
             "forward",
-            lambda m: {"output": _rows(_trace(m, 1).output)},
+            lambda m, n: {"output": _rows(_trace(m, 1).output, n)},
         ),
         GuideStep(
             "loss",
@@ -102,7 +106,7 @@ def _lesson000_steps() -> list[GuideStep]:
             2,
             None,
             "loss",
-            lambda m: {"y": _rows(_batch_targets(m)), "loss": m.loss},
+            lambda m, n: {"y": _rows(_batch_targets(m), n), "loss": m.loss},
         ),
         GuideStep(
             "output_error",
@@ -112,7 +116,7 @@ def _lesson000_steps() -> list[GuideStep]:
             2,
             1,
             "backward",
-            lambda m: {"output_error": _rows(_batch_targets(m) - _trace(m, 1).output)},
+            lambda m, n: {"output_error": _rows(_batch_targets(m) - _trace(m, 1).output, n)},
         ),
         GuideStep(
             "delta_output_sum",
@@ -123,7 +127,7 @@ def _lesson000_steps() -> list[GuideStep]:
             3,
             1,
             "backward",
-            lambda m: {"delta_output_sum": _neg(_trace(m, 1).delta)},
+            lambda m, n: {"delta_output_sum": _neg(_trace(m, 1).delta, n)},
         ),
         GuideStep(
             "layer1_error",
@@ -134,7 +138,7 @@ def _lesson000_steps() -> list[GuideStep]:
             3,
             0,
             "backward",
-            lambda m: {"layer1_error": _neg(_trace(m, 0).output_error)},
+            lambda m, n: {"layer1_error": _neg(_trace(m, 0).output_error, n)},
         ),
         GuideStep(
             "layer1_delta",
@@ -144,7 +148,7 @@ def _lesson000_steps() -> list[GuideStep]:
             4,
             0,
             "backward",
-            lambda m: {"layer1_delta": _neg(_trace(m, 0).delta)},
+            lambda m, n: {"layer1_delta": _neg(_trace(m, 0).delta, n)},
         ),
         GuideStep(
             "weight_adjustments",
@@ -155,7 +159,7 @@ def _lesson000_steps() -> list[GuideStep]:
             5,
             0,
             "update",
-            lambda m: {
+            lambda m, n: {
                 "weights1_adjustment": _adjustment(m, 0),
                 "weights2_adjustment": _adjustment(m, 1),
                 "learning_rate": m.config.learning_rate,
@@ -186,13 +190,18 @@ def _check_lesson000_shape(model: Model) -> None:
 # ----- lesson 003 ------------------------------------------------------------------------------
 
 
+PER_PARAMETER = {"dW", "db"}  # trace fields shaped like the parameters, not batch rows
+
+
 def _fields(**named: tuple[str, int]) -> Values:
     """Values read straight off the trace: name → (LayerTrace field, layer index); a layer
     index below 0 (the input error of layer 0, never computed) gives None."""
 
-    def values(model: Model) -> dict[str, Any]:
+    def values(model: Model, rows: int) -> dict[str, Any]:
         return {
-            name: _rows(getattr(_trace(model, k), attr)) if k >= 0 else None
+            name: _rows(getattr(_trace(model, k), attr), None if attr in PER_PARAMETER else rows)
+            if k >= 0
+            else None
             for name, (attr, k) in named.items()
         }
 
@@ -201,6 +210,7 @@ def _fields(**named: tuple[str, int]) -> Values:
 
 def _lesson003_steps(model: Model) -> list[GuideStep]:
     n = len(model.layers)
+    last = n - 1
     steps: list[GuideStep] = []
     for k in range(n):
         name = model.layers[k].activation.name
@@ -242,10 +252,10 @@ def _lesson003_steps(model: Model) -> list[GuideStep]:
             n,
             None,
             "loss",
-            lambda m: {
+            lambda m, rows: {
                 "E": m.loss,
-                "dE_dY": _rows(_trace(m, n - 1).output_error),
-                "Y_true": _rows(_batch_targets(m)),
+                "dE_dY": _rows(_trace(m, last).output_error, rows),
+                "Y_true": _rows(_batch_targets(m), rows),
             },
         )
     )
@@ -286,7 +296,7 @@ def _lesson003_steps(model: Model) -> list[GuideStep]:
             2 * n + 1,
             0,
             "update",
-            lambda m: {
+            lambda m, n: {
                 "learning_rate": m.config.learning_rate,
                 "W": [_rows(layer.W) for layer in m.layers],
                 "B": [_rows(layer.b) for layer in m.layers],
@@ -299,8 +309,9 @@ def _lesson003_steps(model: Model) -> list[GuideStep]:
 # ----- the guide -------------------------------------------------------------------------------
 
 
-def lesson_guide(model: Model, lesson: str) -> dict[str, Any]:
-    """The walk-through of ``lesson`` on ``model``'s current batch, values where available."""
+def lesson_guide(model: Model, lesson: str, max_rows: int = 100) -> dict[str, Any]:
+    """The walk-through of ``lesson`` on ``model``'s current batch, values where available
+    (per-row values: the batch's first ``max_rows`` rows)."""
     if lesson == "lesson-000":
         _check_lesson000_shape(model)
         steps = _lesson000_steps()
@@ -327,7 +338,7 @@ def lesson_guide(model: Model, lesson: str) -> dict[str, Any]:
                 "layer": step.layer,
                 "part": step.part,
                 "available": available,
-                "values": step.values(model) if available else None,
+                "values": step.values(model, max_rows) if available else None,
             }
         )
     return {

@@ -59,6 +59,7 @@ class SessionManager:
         config["model"] = model_config_for(config["model"], dataset)
         self.check_network_size(config["model"])
         session = Session(config, dataset)
+        session.max_trace_rows = self.settings.max_trace_rows
         self.save(session)
         with self._lock:
             self._sessions[session.id] = session
@@ -73,6 +74,7 @@ class SessionManager:
         if isinstance(config, dict) and isinstance(config.get("model"), dict):
             self.check_network_size(config["model"])
         session = Session.from_export(exported)
+        session.max_trace_rows = self.settings.max_trace_rows
         self.check_dataset_size(len(session.dataset.x_train) + len(session.dataset.x_test))
         session.playing = False
         self.save(session)
@@ -125,6 +127,7 @@ class SessionManager:
         session = Session.from_export(
             exported, keep_identity=True, token=token, watch_token=watch_token
         )
+        session.max_trace_rows = self.settings.max_trace_rows
         session.playing = False  # nothing plays it after a restart until a client says play
         with self._lock:
             # Another thread may have loaded it meanwhile: keep the first, one object per id.

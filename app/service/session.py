@@ -26,6 +26,7 @@ from .presets import PRESETS
 Unit = Literal["phase", "batch", "epoch"]
 Listener = Callable[["Session", str, dict[str, Any]], None]
 
+MAX_TRACE_ROWS = 100  # batch rows per layer in a state; the manager sets it from the settings
 MAX_HISTORY = 2000  # points kept per session; older ones are thinned, never the newest
 EXPORT_FORMAT = "backprop-playground-session"
 EXPORT_VERSION = 1
@@ -145,6 +146,9 @@ class Session:
         self.created = self.last_used = time.time()
         self.listeners: list[Listener] = []
         self.playing = False  # set by the live stream; stored so a restart knows
+        # A state carries at most this many batch rows of each per-row trace field: the
+        # largest network on a full batch would otherwise answer gigabytes of JSON.
+        self.max_trace_rows = MAX_TRACE_ROWS
         self._build()
 
     def _build(self) -> None:
@@ -359,7 +363,12 @@ class Session:
                 "config": copy.deepcopy(self.config),
                 "phases": [phase.as_dict() for phase in model.phases],
                 "batch_indices": model.batch_indices.tolist() if model.in_batch else [],
-                "layers": [layer_state(k, model, include_trace) for k in range(len(model.layers))],
+                "batch_rows": len(model.batch_indices),
+                "trace_rows": min(len(model.batch_indices), self.max_trace_rows),
+                "layers": [
+                    layer_state(k, model, include_trace, self.max_trace_rows)
+                    for k in range(len(model.layers))
+                ],
                 "history": list(self.history),
             }
 
@@ -444,8 +453,13 @@ class Session:
             raise ConfigError("model", f"the export is incomplete or malformed: {error}") from None
 
 
-def layer_state(k: int, model: Model, include_trace: bool) -> dict[str, Any]:
-    """Layer k: W, b, activation, and (once computed) its trace of the current batch."""
+def layer_state(
+    k: int, model: Model, include_trace: bool, max_rows: int = MAX_TRACE_ROWS
+) -> dict[str, Any]:
+    """Layer k: W, b, activation, and (once computed) its trace of the current batch.
+
+    Per-row fields (input, z, a, upstream, delta) carry the batch's first ``max_rows`` rows.
+    """
     layer, trace = model.layers[k], model.traces[k]
     out: dict[str, Any] = {
         "index": k,
@@ -463,10 +477,11 @@ def layer_state(k: int, model: Model, include_trace: bool) -> dict[str, Any]:
         ("a", trace.output),
         ("upstream", trace.output_error),
         ("delta", trace.delta),
-        ("dW", trace.dW),
     ):
         if value is not None:
-            out[name] = value.tolist()
+            out[name] = value[:max_rows].tolist()
+    if trace.dW is not None:
+        out["dW"] = trace.dW.tolist()
     if trace.db is not None:
         out["db"] = trace.db[0].tolist()
     if trace.dW is not None and trace.W is not None:
