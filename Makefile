@@ -39,9 +39,12 @@ pytest: $(STAMP) browser-deps
 
 test: lint typecheck pytest
 
-bench: $(STAMP)
+bench: $(STAMP) browser-deps
 	$(PY) bench/engine.py
 	$(PY) bench/stream.py
+	$(PY) bench/store.py
+	$(PY) bench/page.py
+	$(PY) bench/load.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info tests/artifacts
