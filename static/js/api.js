@@ -19,7 +19,7 @@ function describeDetail(detail) {
   return JSON.stringify(detail);
 }
 
-async function request(method, path, { token = null, json = undefined, form = undefined } = {}) {
+async function request(method, path, { token = null, json = undefined, form = undefined, signal } = {}) {
   const headers = { Accept: "application/json" };
   if (token) headers.Authorization = `Bearer ${token}`;
   let body;
@@ -29,7 +29,7 @@ async function request(method, path, { token = null, json = undefined, form = un
   } else if (form !== undefined) {
     body = form; // the browser sets the multipart boundary
   }
-  const response = await fetch(path, { method, headers, body });
+  const response = await fetch(path, { method, headers, body, signal });
   const text = await response.text();
   const payload = text ? JSON.parse(text) : null;
   if (!response.ok) {
@@ -46,4 +46,15 @@ export const api = {
   createSession: (body) => request("POST", "/api/sessions", { json: body }),
   getSession: (id, token) => request("GET", `/api/sessions/${id}`, { token }),
   updateSession: (id, token, changes) => request("PATCH", `/api/sessions/${id}`, { token, json: changes }),
+  stepSession: (id, token, unit, count = 1) =>
+    request("POST", `/api/sessions/${id}/step?include_trace=false`, { token, json: { unit, count } }),
+  /** A lesson's walk-through on the current batch (GET …/lesson?name=). */
+  getLesson: (id, token, name, { signal } = {}) =>
+    request("GET", `/api/sessions/${id}/lesson?${new URLSearchParams({ name })}`, { token, signal }),
+  /** One weight's (or, without i, one bias's) gradient as its chain-rule factors. */
+  getChain: (id, token, { layer, i, j }, { signal } = {}) => {
+    const query = new URLSearchParams({ layer: String(layer), j: String(j) });
+    if (i !== null && i !== undefined) query.set("i", String(i));
+    return request("GET", `/api/sessions/${id}/chain?${query}`, { token, signal });
+  },
 };

@@ -1,8 +1,11 @@
 // The page's controller: one session at a time, its socket, and the views it feeds. Controls
 // call its verbs (play, step, setHyperparameters, rebuild …); the socket calls its handlers.
+// A page opened by a watch link is read-only: its verbs refuse and it never sends a command.
 import { api } from "./api.js";
 import { Controls } from "./controls.js";
 import { NetworkEditor } from "./network-editor.js";
+import { PresenterMode } from "./presenter.js";
+import { ShareLinks, parseFragment, setupFragment, setupRequest, urlWith, watchFragment } from "./share.js";
 import { LiveSocket } from "./socket.js";
 import { ViewScheduler } from "./scheduler.js";
 import { PlaygroundState, isDrawable } from "./state.js";
@@ -23,6 +26,8 @@ const LINE_CHART_INTERVAL_MS = 200;
 const DISTRIBUTION_INTERVAL_MS = 250;
 const HEATMAP_REDRAWS_PER_SECOND = 12;
 const HEATMAP_MIN_INTERVAL_MS = 250;
+const PAUSE_WAIT_MS = 5000; // a guide step waits this long at most for play to stop
+const WATCHING_NOTICE = "This page is watching the teacher's session: it is read-only.";
 
 /** The shape of a network as the views draw it: inputs and [{units, activation}]. */
 function shapeKey(featureNames, layers) {
@@ -35,7 +40,28 @@ export class Playground {
     this.pageConfig = pageConfig;
     this.state = new PlaygroundState();
     this.status = new StatusView(elements);
-    this.teaching = new TeachingPanel(elements.teachingContent);
+    this.readOnly = false; // a watch link: nothing on this page may change the session
+    this.presets = [];
+    this.teaching = new TeachingPanel(elements, {
+      session: () => this.sessionInfo(),
+      readOnly: () => this.readOnly,
+      actions: {
+        step: (unit) => this.stepAndWait(unit),
+        loadPreset: (preset) => this.createSession({ preset }),
+      },
+      layerCount: () => this.state.config?.model.layers.length ?? 0,
+      onHighlight: (step) => this.network.setGuideHighlight(step),
+      notify: (message) => this.status.notify(message),
+    });
+    this.presenter = new PresenterMode(elements, {
+      onChange: () => this.presenterChanged(),
+      onPace: () => this.repace(),
+    });
+    this.share = new ShareLinks(elements, {
+      links: { watch: () => this.watchUrl(), setup: () => this.setupUrl() },
+      notify: (message, kind) => this.status.notify(message, kind),
+    });
+    this.writtenHash = "";
     this.network = new NetworkDiagram(elements.networkDiagram, {
       onClick: (layer, i, j) => this.onDiagramClick(layer, i, j),
     });
@@ -70,8 +96,12 @@ export class Playground {
     this.heatmapViews = [];
     this.shape = null;
     window.playgroundStats = this.socket.stats;
-    // For tests and the curious: break the connection as a network fault would.
-    window.playgroundDebug = { dropConnection: () => this.socket.simulateDrop() };
+    // For tests and the curious: break the connection as a network fault would; send a raw
+    // command past the page's own checks (a watch page's is refused by the server).
+    window.playgroundDebug = {
+      dropConnection: () => this.socket.simulateDrop(),
+      send: (message) => this.socket.send(message),
+    };
     setInterval(() => this.status.showStats(this.socket.stats), STATS_INTERVAL_MS);
   }
 
@@ -141,31 +171,115 @@ export class Playground {
     return { ...this.state.lastGood, phase: frame.phase, step: frame.step, epoch: frame.epoch };
   }
 
+  /** The URL's fragment decides: watch a session, rebuild a shared setup, or the default. */
   async start() {
     const [presets, datasets] = await Promise.all([api.listPresets(), api.listDatasets()]);
+    this.presets = presets;
     this.controls.setCatalog(presets, datasets);
+    const link = parseFragment(location.hash);
+    this.writtenHash = location.hash;
+    // A link pasted into this tab changes only the fragment: start again from it.
+    window.addEventListener("hashchange", () => {
+      if (location.hash !== this.writtenHash) location.reload();
+    });
+    if (link.kind === "watch") {
+      await this.watchSession(link.id, link.token);
+      return;
+    }
+    const fallback = "starting the default preset instead";
+    if (link.kind === "bad") this.status.notify(`${link.message}; ${fallback}.`);
+    if (link.kind === "setup") {
+      const failure = (message) => `The setup link could not be used (${message}); ${fallback}.`;
+      if (await this.createSession(link.request, { failure })) return;
+    }
     await this.createSession({ preset: this.pageConfig.defaultPreset });
   }
 
   // ----- sessions -----------------------------------------------------------------------
 
-  /** A new session from a create request; its socket replaces the old one. */
-  async createSession(request) {
+  /** A new session from a create request; its socket replaces the old one. True if made. */
+  async createSession(request, { failure = (message) => message } = {}) {
+    if (this.refuseWhileWatching()) return false;
     this.controls.setBusy(true);
     try {
       const created = await api.createSession(request);
       this.state.setSession(created, created.state);
+      this.teaching.sessionChanged();
+      this.writeSetupUrl();
       this.socket.connect(created.id, created.token);
+      return true;
     } catch (error) {
-      this.status.notify(error.message);
+      this.status.notify(failure(error.message));
       this.controls.sync(this.state.config); // put the controls back as the session is
+      return false;
     } finally {
       this.controls.setBusy(false);
     }
   }
 
+  /** Follow someone else's session, read-only (a watch link). */
+  async watchSession(id, token) {
+    this.setReadOnly();
+    try {
+      const state = await api.getSession(id, token);
+      this.state.setSession({ id, token, watch_token: token }, state);
+      this.teaching.sessionChanged();
+      this.socket.connect(id, token);
+    } catch (error) {
+      this.status.notify(`This watch link does not open a session: ${error.message}`);
+      this.status.showConnection("closed", "nothing to watch");
+    }
+  }
+
+  /** Every control that would change the session is disabled, and the verbs refuse. */
+  setReadOnly() {
+    this.readOnly = true;
+    document.body.classList.add("watching");
+    document.body.dataset.role = "watch";
+    this.elements.watchBadge.hidden = false;
+    this.controls.setReadOnly(true);
+    this.editor.setReadOnly(true);
+    this.teaching.setReadOnly();
+  }
+
+  /** True (and says so) when this page only watches. */
+  refuseWhileWatching() {
+    if (!this.readOnly) return false;
+    this.status.notify(WATCHING_NOTICE, "info");
+    return true;
+  }
+
+  sessionInfo() {
+    const session = this.state.session;
+    if (!session) return null;
+    const config = this.state.config;
+    return { id: session.id, token: session.token, preset: config?.preset ?? null, model: config?.model ?? null };
+  }
+
+  // ----- links --------------------------------------------------------------------------
+
+  watchUrl() {
+    const session = this.state.session;
+    return session ? urlWith(watchFragment(session.id, session.watch_token)) : null;
+  }
+
+  setupUrl() {
+    const config = this.state.config;
+    return config ? urlWith(setupFragment(setupRequest(config, this.presets))) : null;
+  }
+
+  /** The address bar always holds the setup link of what is shown (never on a watch page). */
+  writeSetupUrl() {
+    if (this.readOnly || !this.state.config) return;
+    const hash = `#${setupFragment(setupRequest(this.state.config, this.presets))}`;
+    if (location.hash !== hash) history.replaceState(history.state, "", hash);
+    this.writtenHash = location.hash;
+    if (!this.elements.sharePanel.hidden) this.share.update();
+  }
+
   /** A new session like this one with some of the model (and data) changed. */
   rebuild({ layers = null, model = {}, data = null } = {}) {
+    if (this.refuseWhileWatching()) return Promise.resolve(false);
     const current = this.state.config;
     const { input_size: _inputSize, ...currentModel } = current.model; // the data decides it
     const request = {
@@ -178,37 +292,68 @@ export class Playground {
   // ----- commands -----------------------------------------------------------------------
 
   playSettings() {
+    if (this.presenter.on) return this.presenter.playSettings();
     const unit = this.elements.stepUnit.value;
     const speed = this.elements.speed.value;
     return { unit, rate: speed === "max" ? null : Number(speed) };
   }
 
   play() {
+    if (this.refuseWhileWatching()) return;
     this.state.wantPlaying = true;
     this.socket.send({ type: "play", ...this.playSettings() });
   }
 
   pause() {
+    if (this.refuseWhileWatching()) return;
     this.state.wantPlaying = false;
     this.socket.send({ type: "pause" });
   }
 
   togglePlay() {
+    if (this.refuseWhileWatching()) return;
     if (this.state.frame?.playing || this.state.wantPlaying) this.pause();
     else this.play();
   }
 
   /** New pace or unit while playing: play again, the server re-paces. */
   repace() {
-    if (this.state.wantPlaying) this.play();
+    if (this.state.wantPlaying && !this.readOnly) this.play();
   }
 
   step() {
+    if (this.refuseWhileWatching()) return;
     this.state.wantPlaying = false; // a step pauses play
-    this.socket.send({ type: "step", unit: this.elements.stepUnit.value, count: 1 });
+    const unit = this.presenter.on ? "phase" : this.elements.stepUnit.value;
+    this.socket.send({ type: "step", unit, count: 1 });
+  }
+
+  /** One unit over REST, once play has stopped: the lesson guide needs the answer in order. */
+  async stepAndWait(unit) {
+    if (this.refuseWhileWatching()) return null;
+    if (this.state.frame?.playing || this.state.wantPlaying) {
+      this.pause();
+      await this.untilPaused();
+    }
+    const { id, token } = this.state.session;
+    const result = await api.stepSession(id, token, unit, 1);
+    if (result.diverged) this.status.showDivergence(result.diverged);
+    return result;
+  }
+
+  untilPaused() {
+    const started = performance.now();
+    return new Promise((resolve) => {
+      const check = () => {
+        if (!this.state.frame?.playing || performance.now() - started > PAUSE_WAIT_MS) resolve();
+        else setTimeout(check, 30);
+      };
+      check();
+    });
   }
 
   reset(seed = null) {
+    if (this.refuseWhileWatching()) return;
     this.state.wantPlaying = false;
     this.socket.send(seed === null ? { type: "reset" } : { type: "reset", seed });
   }
@@ -216,11 +361,13 @@ export class Playground {
   /** Hyperparameters (PATCH): take effect at the next step, playing or not; weights stay.
    *  Refused ones leave the controls showing the session as it is. */
   async setHyperparameters(changes) {
+    if (this.refuseWhileWatching()) return;
     const { id, token } = this.state.session;
     try {
       const state = await api.updateSession(id, token, changes);
       this.state.config = state.config;
       this.state.publish();
+      this.writeSetupUrl();
     } catch (error) {
       this.status.notify(error.message);
     }
@@ -233,7 +380,15 @@ export class Playground {
   }
 
   onDiagramClick(layer, i, j) {
+    this.network.setSelected(layer >= 0 ? [layer, i, j] : null);
     this.teaching.select(layer, i, j);
+  }
+
+  /** Presenter mode on or off: play at its pace, charts follow their new boxes. */
+  presenterChanged() {
+    this.repace();
+    window.dispatchEvent(new Event("resize")); // Plotly's responsive charts listen for it
+    this.scheduler.redrawAll();
   }
 
   // ----- socket handlers ----------------------------------------------------------------
@@ -247,6 +402,7 @@ export class Playground {
   onHello(message) {
     this.state.role = message.role;
     this.showState(message.state, message.dataset);
+    if (this.readOnly) return;
     if (this.state.wantPlaying && !message.state.playing && !message.state.diverged) {
       this.play(); // the connection dropped while playing: carry on
     }
@@ -274,6 +430,7 @@ export class Playground {
     this.network.setMode(this.elements.diagramMode.value);
     if (sessionState.diverged) this.status.showDivergence(sessionState.diverged);
     else this.status.hideDivergence();
+    this.writeSetupUrl(); // a reset may have drawn a new seed
     this.draw(frame);
   }
 
@@ -339,10 +496,16 @@ export class Playground {
       this.editor.render(this.state.dataset.feature_names.length, layers);
     }
     this.controls.sync(this.state.config);
+    this.writeSetupUrl();
   }
 
   onError(message) {
     if (message.command === "play" || message.command === "step") this.state.wantPlaying = false;
+    if (this.readOnly) {
+      const what = message.command ? `“${message.command}”` : "that command";
+      this.status.notify(`This page only watches, so the server refused ${what}: ${message.message}.`, "info");
+      return;
+    }
     this.status.notify(message.message);
   }
 }

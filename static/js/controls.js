@@ -5,7 +5,38 @@ import { api } from "./api.js";
 import { createElement } from "./dom.js";
 
 const UPLOAD_PREFIX = "upload:";
+// Everything that changes the session: disabled on a watch link (view settings stay).
+const SESSION_CONTROLS = [
+  "resetButton",
+  "playButton",
+  "stepUnit",
+  "stepButton",
+  "speed",
+  "pace",
+  "bannerResetButton",
+  "learningRate",
+  "loss",
+  "batchSize",
+  "optimizer",
+  "momentum",
+  "regularization",
+  "regularizationRate",
+  "initializer",
+  "seed",
+  "preset",
+  "dataset",
+  "noise",
+  "trainRatio",
+  "regenerateButton",
+  "uploadFile",
+  "uploadName",
+  "uploadTarget",
+  "uploadTask",
+  "uploadButton",
+  "addLayerButton",
+];
 const EDITABLE = new Set(["INPUT", "SELECT", "TEXTAREA", "BUTTON", "SUMMARY"]);
+const TYPING = new Set(["INPUT", "SELECT", "TEXTAREA"]);
 
 /** A select shows `value`; a value the list lacks (a preset's 0.7) is added as an option. */
 function selectValue(select, value) {
@@ -43,6 +74,7 @@ export class Controls {
     this.presets = [];
     this.builtins = new Map(); // name → {task, n_features, generated, description}
     this.uploads = new Map(); // id → {name, task, class_names, feature_names}
+    this.readOnly = false;
     this.wire();
   }
 
@@ -112,15 +144,41 @@ export class Controls {
     on(document, "keydown", (event) => this.shortcut(event));
   }
 
-  /** Space: play / pause; "s": one step — unless a control has the keyboard. */
+  /** Space: play / pause; "s": one step; "p": presenter mode (Escape leaves it) — unless a
+   *  control has the keyboard. */
   shortcut(event) {
     if (event.ctrlKey || event.metaKey || event.altKey) return;
-    if (EDITABLE.has(event.target.tagName) || event.target.isContentEditable) return;
+    if (event.key === "Escape") {
+      this.playground.presenter.set(false);
+      return;
+    }
+    const target = event.target;
+    const typing = TYPING.has(target.tagName) || target.isContentEditable;
+    if (event.key === "p" && !typing) {
+      this.playground.presenter.toggle(); // a focused button has no use for letters
+      return;
+    }
+    if (EDITABLE.has(target.tagName) || target.isContentEditable) return;
     if (event.key === " ") {
       event.preventDefault();
       this.playground.togglePlay();
     } else if (event.key === "s") {
       this.playground.step();
+    }
+  }
+
+  /** A watch link: every control that would change the session is disabled, and stays so. */
+  setReadOnly(readOnly) {
+    this.readOnly = readOnly;
+    if (readOnly) this.applyReadOnly();
+  }
+
+  applyReadOnly() {
+    for (const name of SESSION_CONTROLS) {
+      const element = this.elements[name];
+      element.disabled = true;
+      element.setAttribute("aria-disabled", "true");
+      element.title = "Read-only: this page watches the teacher's session";
     }
   }
 
@@ -270,5 +328,6 @@ export class Controls {
     e.trainRatio.value = String(Math.round((data.train_ratio ?? 0.5) * 100));
     e.trainRatioValue.textContent = `${e.trainRatio.value} %`;
     e.regenerateButton.disabled = !generated && !data.upload;
+    if (this.readOnly) this.applyReadOnly();
   }
 }

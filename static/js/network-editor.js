@@ -27,7 +27,21 @@ export class NetworkEditor {
     this.onLayersChange = onLayersChange;
     this.onActivationChange = onActivationChange;
     this.layers = [];
+    this.readOnly = false; // a watch link: shown, not editable
     addButton.addEventListener("click", () => this.addLayer());
+  }
+
+  setReadOnly(readOnly) {
+    this.readOnly = readOnly;
+    this.lockIfReadOnly();
+  }
+
+  lockIfReadOnly() {
+    if (!this.readOnly) return;
+    for (const control of [...this.container.querySelectorAll("button, select"), this.addButton]) {
+      control.disabled = true;
+      control.setAttribute("aria-disabled", "true");
+    }
   }
 
   render(featureCount, layers) {
@@ -38,6 +52,7 @@ export class NetworkEditor {
     const cards = [this.inputCard(featureCount), ...this.layers.map((layer, k) => this.layerCard(layer, k))];
     this.container.replaceChildren(...cards);
     this.addButton.disabled = this.layers.length >= this.maxLayers;
+    this.lockIfReadOnly();
     if (focused) this.container.querySelector(`[data-testid="${focused}"]`)?.focus();
   }
 

@@ -1,58 +1,105 @@
-// The slot the teaching features (chain-rule inspector, lesson guide) will fill. For now it
-// shows the numbers of what was clicked in the diagram, kept current frame by frame.
-import { createElement } from "./dom.js";
-
-function fmt(value) {
-  return value === null || value === undefined ? "not computed yet" : Number(value).toPrecision(5);
-}
-
-function columnMean(rows, j, transform = (v) => v) {
-  if (!rows || !rows.length) return null;
-  return rows.reduce((sum, row) => sum + transform(row[j]), 0) / rows.length;
-}
+// The teaching panel: two tabs — the chain-rule inspector (what was clicked in the diagram)
+// and the lesson guide — both kept current as frames arrive.
+import { LessonGuide } from "./guide.js";
+import { ChainInspector } from "./inspector.js";
 
 export class TeachingPanel {
-  constructor(content) {
-    this.content = content;
-    this.selection = null; // {layer, i, j}
+  /**
+   * elements: the page's elements (tabs, the inspector's slot, the guide's controls);
+   * session(): {id, token, preset}; readOnly(); actions: step(unit), loadPreset(id);
+   * layerCount(); onHighlight(guideStep | null); notify(message).
+   */
+  constructor(elements, { session, readOnly, actions, layerCount, onHighlight, notify }) {
+    this.e = elements;
+    this.lastVersion = null;
+    const describeLayer = (k) => (k === layerCount() - 1 ? "Output" : `Hidden ${k + 1}`);
+    this.inspector = new ChainInspector(elements.teachingContent, { session, describeLayer, layerCount });
+    this.guide = new LessonGuide(
+      {
+        panel: elements.guidePanel,
+        lesson: elements.guideLesson,
+        prev: elements.guidePrev,
+        next: elements.guideNext,
+        runEpoch: elements.guideRunEpoch,
+        load: elements.guideLoadLesson,
+        content: elements.guideContent,
+        status: elements.guideStatus,
+      },
+      {
+        session,
+        readOnly,
+        actions,
+        describeLayer,
+        notify,
+        onHighlight: (step) => {
+          elements.teachingPanel.dataset.guideStep = elements.guidePanel.dataset.guideStep || "";
+          onHighlight(step);
+        },
+      },
+    );
+    this.tabs = [
+      { name: "inspector", tab: elements.tabInspector, panel: elements.teachingContent },
+      { name: "guide", tab: elements.tabGuide, panel: elements.guidePanel },
+    ];
+    for (const { name, tab } of this.tabs) tab.addEventListener("click", () => this.showTab(name));
+    elements.teachingPanel.addEventListener("keydown", (event) => this.arrowKeys(event));
+    this.tab = "inspector";
   }
 
-  /** Every click on the diagram comes here: (layer, i, j) of a link, (layer, null, j) of a
-   *  neuron, (−1, i, null) of an input. */
+  showTab(name) {
+    if (name === this.tab) return;
+    this.tab = name;
+    for (const entry of this.tabs) {
+      const selected = entry.name === name;
+      entry.tab.setAttribute("aria-selected", selected ? "true" : "false");
+      entry.tab.tabIndex = selected ? 0 : -1;
+      entry.panel.hidden = !selected;
+    }
+    this.e.teachingPanel.dataset.tab = name;
+    if (name === "guide") this.guide.open();
+    else {
+      this.guide.close();
+      this.e.teachingPanel.dataset.guideStep = "";
+    }
+  }
+
+  /** ← and → move between the tabs, as a tab list does. */
+  arrowKeys(event) {
+    if (!this.tabs.some(({ tab }) => tab === event.target)) return;
+    if (event.key !== "ArrowLeft" && event.key !== "ArrowRight") return;
+    const next = this.tab === "inspector" ? "guide" : "inspector";
+    this.showTab(next);
+    this.tabs.find(({ name }) => name === next).tab.focus();
+  }
+
+  /** A click on the diagram (see NetworkDiagram's onClick). */
   select(layer, i, j) {
-    this.selection = { layer, i, j };
-    if (this.lastFrame) this.render(this.lastFrame);
+    this.showTab("inspector");
+    this.inspector.select(layer, i, j);
   }
 
+  /** A new network shape: what was selected no longer exists. */
   clear() {
-    this.selection = null;
+    this.inspector.clear();
+    this.e.teachingContent.replaceChildren(this.e.teachingHint);
   }
 
+  /** Another session is shown (created, or opened by a watch link). */
+  sessionChanged() {
+    this.lastVersion = null;
+    this.guide.sessionChanged();
+  }
+
+  /** Every frame: when the session changed, what is shown is fetched again (throttled). */
   render(frame) {
-    this.lastFrame = frame;
-    if (!this.selection) return;
-    const { layer, i, j } = this.selection;
-    const rows = [];
-    if (layer === -1) {
-      rows.push(["input", `x${i}`]);
-    } else {
-      const data = frame.layers[layer];
-      if (!data) return;
-      if (i !== null && i !== undefined) {
-        rows.push(["weight", `W[${i}→${j}] of layer ${layer}`]);
-        rows.push(["value", fmt(data.W[i]?.[j])]);
-        rows.push(["∂L/∂W", fmt(data.dW?.[i]?.[j])]);
-      } else {
-        rows.push(["neuron", `unit ${j} of layer ${layer} · ${data.activation}`]);
-        rows.push(["bias b", fmt(data.b?.[j])]);
-        rows.push(["∂L/∂b", fmt(data.db?.[j])]);
-        rows.push(["mean δ", fmt(columnMean(data.delta, j))]);
-      }
-    }
-    const list = createElement("dl", { className: "inspector", "data-testid": "inspector-values" });
-    for (const [term, value] of rows) {
-      list.append(createElement("dt", { text: term }), createElement("dd", { text: value }));
-    }
-    this.content.replaceChildren(list);
+    this.inspector.frame = frame;
+    if (frame.version === this.lastVersion) return;
+    this.lastVersion = frame.version;
+    this.inspector.refresh(frame);
+    this.guide.refresh();
+  }
+
+  setReadOnly() {
+    this.guide.render();
   }
 }

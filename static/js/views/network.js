@@ -3,8 +3,8 @@
 // neurons show mean |δ| and the layer being processed is highlighted.
 //
 // Links, neurons and the highlight are Plotly layout shapes, so a frame is one relayout of
-// the shapes (Plotly redraws only those). One invisible trace of points at the links'
-// midpoints and on the neurons catches hover and click; the hover box is our own element,
+// the shapes (Plotly redraws only those). One invisible trace of points along the
+// links and on the neurons catches hover and click; the hover box is our own element,
 // filled from the latest frame, so it shows exact values that stay current while playing.
 import { BASE_LAYOUT, StableRange } from "../charts.js";
 import { DIVERGING, IDLE_LINK, MAGNITUDE, NEGATIVE, POSITIVE, scaleInterpolator } from "../colors.js";
@@ -17,8 +17,14 @@ const MAX_LINKS = 320; // lines in all: past that, columns show fewer units
 const MIN_WIDTH = 0.5;
 const MAX_WIDTH = 7;
 const NODE_PIXELS = 26;
+// Where along a link its hover/click target sits. Crossing links share their midpoint
+// (0.5 would make one of them unclickable); at 0.62 no two links of ≤ 16 units meet.
+const LINK_TARGET_AT = 0.62;
 const HIGHLIGHT_FILL = "rgba(255, 196, 0, 0.18)";
 const HIGHLIGHT_LINE = "#c99700";
+const GUIDE_FILL = "rgba(46, 139, 87, 0.16)"; // the lesson guide's step: green, unlike a phase
+const GUIDE_LINE = "#2e8b57";
+const SELECTED_LINE = "rgba(26, 115, 232, 0.45)"; // the inspected link or neuron
 const INPUT_FILL = "#eeeeee";
 
 const diverging = scaleInterpolator(DIVERGING);
@@ -84,6 +90,8 @@ export class NetworkDiagram {
     this.structure = null;
     this.frame = null;
     this.hovered = null; // customdata of the point under the mouse
+    this.guide = null; // {layer, part}: where the lesson guide's step lives
+    this.selected = null; // [layer, i, j] of the inspected link or neuron
     this.weightRange = new StableRange();
     this.gradientRange = new StableRange();
     this.biasRange = new StableRange();
@@ -123,8 +131,8 @@ export class NetworkDiagram {
     const inputs = Array.from({ length: drawn[0] }, (_, i) => ({ i, ...position(0, i) }));
     const targets = [
       ...links.map(({ k, i, j, from, to }) => ({
-        x: (from.x + to.x) / 2,
-        y: (from.y + to.y) / 2,
+        x: from.x + LINK_TARGET_AT * (to.x - from.x),
+        y: from.y + LINK_TARGET_AT * (to.y - from.y),
         data: [k, i, j],
       })),
       ...units.map(({ k, j, x, y }) => ({ x, y, data: [k, null, j] })),
@@ -136,9 +144,24 @@ export class NetworkDiagram {
     }
     this.frame = null;
     this.hovered = null;
+    this.selected = null;
     this.tooltip.hidden = true;
     Plotly.react(this.element, this.traces(), this.layout([]), PLOT_CONFIG);
     this.bindEvents();
+  }
+
+  /** The lesson guide's step to highlight ({layer, part}), or null; the DOM says it at once. */
+  setGuideHighlight(guide) {
+    this.guide = guide;
+    this.element.dataset.guideLayer = guide && guide.layer !== null ? String(guide.layer) : "";
+    this.element.dataset.guidePart = guide ? guide.part : "";
+    this.draw();
+  }
+
+  /** Mark the inspected link (layer, i, j) or neuron (layer, null, j); null clears. */
+  setSelected(selection) {
+    this.selected = selection;
+    this.draw();
   }
 
   effectiveMode(frame) {
@@ -161,7 +184,8 @@ export class NetworkDiagram {
     const mode = this.effectiveMode(frame);
     const activeLayer = activeLayerOf(frame.phase);
     const shapes = [
-      ...this.highlightShapes(activeLayer),
+      ...(this.guide ? this.guideShapes(this.guide) : this.highlightShapes(activeLayer)),
+      ...this.selectedShapes(),
       ...this.linkShapes(frame, mode),
       ...this.nodeShapes(frame, mode, activeLayer),
     ];
@@ -175,7 +199,7 @@ export class NetworkDiagram {
     const { targets, inputs, featureNames } = this.structure;
     return [
       {
-        // what the mouse finds: link midpoints, neurons, inputs
+        // what the mouse finds: points along the links, neurons, inputs
         type: "scatter",
         mode: "markers",
         x: targets.map((t) => t.x),
@@ -248,6 +272,62 @@ export class NetworkDiagram {
         line: { color: HIGHLIGHT_LINE, width: 1.5, dash: "dot" },
       },
     ];
+  }
+
+  /** The guide's band: a layer (forward, backward), right of the output (the loss), or
+   *  every layer's links (the update). */
+  guideShapes({ layer, part }) {
+    const top = (this.structure.tallest - 1) / 2;
+    const count = this.structure.layers.length;
+    let x0;
+    let x1;
+    if (part === "update") [x0, x1] = [0.62, count + 0.85];
+    else if (layer === null || layer === undefined) [x0, x1] = [count + 0.15, count + 0.98];
+    else [x0, x1] = [layer + 0.62, layer + 1.85];
+    return [
+      {
+        name: "guide",
+        type: "rect",
+        layer: "below",
+        xref: "x",
+        yref: "y",
+        x0,
+        x1,
+        y0: -top - 0.6,
+        y1: top + 0.6,
+        fillcolor: GUIDE_FILL,
+        line: { color: GUIDE_LINE, width: 2, dash: "dash" },
+      },
+    ];
+  }
+
+  /** A wide soft line under the inspected link, or a ring around the inspected neuron. */
+  selectedShapes() {
+    if (!this.selected) return [];
+    const [k, i, j] = this.selected;
+    if (i !== null && i !== undefined) {
+      const link = this.structure.links.find((l) => l.k === k && l.i === i && l.j === j);
+      if (!link) return [];
+      const { from, to } = link;
+      return [
+        {
+          name: "selected",
+          type: "line",
+          layer: "below",
+          xref: "x",
+          yref: "y",
+          x0: from.x,
+          y0: from.y,
+          x1: to.x,
+          y1: to.y,
+          line: { color: SELECTED_LINE, width: MAX_WIDTH + 8 },
+        },
+      ];
+    }
+    const unit = this.structure.units.find((u) => u.k === k && u.j === j);
+    if (!unit) return [];
+    const ring = nodeShape(unit.x, unit.y, "rgba(0,0,0,0)", SELECTED_LINE, 6);
+    return [{ ...ring, name: "selected", x0: ring.x0 - 5, x1: ring.x1 + 5, y0: ring.y0 - 5, y1: ring.y1 + 5 }];
   }
 
   linkShapes(frame, mode) {

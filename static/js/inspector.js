@@ -1,0 +1,315 @@
+// The chain-rule inspector: one weight's ∂L/∂W (a neuron: its bias's ∂L/∂b) as the product
+// of its factors per batch row — upstream gradient, local activation derivative, input — with
+// their sum beside the gradient the heatmap shows and a central-difference check, all from
+// GET /api/sessions/{id}/chain, fetched again as training moves on.
+import { ApiError, api } from "./api.js";
+import { createElement } from "./dom.js";
+import { LatestLoader } from "./loader.js";
+import { numberElement } from "./tables.js";
+
+const ROWS_SHOWN_IN_FULL = 16; // a bigger batch: sums and means first, the rows scroll
+const GRADCHECK_TOLERANCE = 1e-5; // relative error, as GET …/gradcheck judges it
+const SAME_VALUE = 1e-12; // relative: Σ products and the reported ∂L/∂W are one number
+
+function sum(values) {
+  return values.reduce((total, value) => total + value, 0);
+}
+
+function mean(values) {
+  return values.length ? sum(values) / values.length : null;
+}
+
+function sameValue(a, b) {
+  return Math.abs(a - b) <= SAME_VALUE * Math.max(Math.abs(a), Math.abs(b)) + 1e-300;
+}
+
+/** The factors' names for this parameter, as the lessons write them. */
+function factorNames({ output, bias, softmax }) {
+  const activated = output ? "ŷ" : "a";
+  if (softmax) {
+    return {
+      upstream: "∂L/∂z",
+      upstreamHint: "softmax couples its outputs: the gradient reaches z as a whole",
+      local: "1",
+      localHint: "already inside ∂L/∂z",
+      input: bias ? "∂z/∂b = 1" : "∂z/∂W = x",
+      inputHint: bias ? "a bias adds 1 times itself" : "the input activation on this link",
+    };
+  }
+  return {
+    upstream: `∂L/∂${activated}`,
+    upstreamHint: output ? "the loss's derivative at the prediction" : "handed back from the layer above",
+    local: `∂${activated}/∂z = f′(z)`,
+    localHint: "the activation's derivative",
+    input: bias ? "∂z/∂b = 1" : "∂z/∂W = x",
+    inputHint: bias ? "a bias adds 1 times itself" : "the input activation on this link",
+  };
+}
+
+export class ChainInspector {
+  /**
+   * session(): {id, token} of the session shown; describeLayer(k): "Hidden 1" / "Output";
+   * layerCount(): how many dense layers the network has.
+   */
+  constructor(container, { session, describeLayer, layerCount }) {
+    this.container = container;
+    this.session = session;
+    this.describeLayer = describeLayer;
+    this.layerCount = layerCount;
+    this.selection = null; // {layer, i, j}
+    this.frame = null; // the latest frame: says whether the server has the numbers yet
+    this.loader = new LatestLoader((signal) => this.load(signal), {
+      onResult: (result) => this.show(result),
+      onError: (error) => this.showError(error),
+    });
+  }
+
+  /** A click on the diagram: (layer, i, j) a link, (layer, null, j) a neuron, (−1, i, null) an input. */
+  select(layer, i, j) {
+    this.selection = { layer, i, j };
+    if (layer < 0) {
+      this.loader.cancel();
+      this.showInput(i);
+      return;
+    }
+    this.showPending();
+    this.loader.now();
+  }
+
+  clear() {
+    this.selection = null;
+    this.loader.cancel();
+  }
+
+  /** The session moved on (a frame): fetch the factors again, throttled. */
+  refresh(frame) {
+    this.frame = frame;
+    if (this.selection && this.selection.layer >= 0) this.loader.request();
+  }
+
+  load(signal) {
+    const session = this.session();
+    if (!session) throw new Error("no session yet");
+    const unavailable = this.unavailable();
+    if (unavailable) throw unavailable;
+    return api.getChain(session.id, session.token, this.selection, { signal });
+  }
+
+  /** Why the server would refuse (as it would: 409, 422), judged from the latest frame —
+   *  so the page does not ask, and the browser logs no failed request. */
+  unavailable() {
+    const layer = this.frame?.layers[this.selection.layer];
+    if (!layer) return null;
+    if (this.isBias() && (layer.b === null || layer.b === undefined)) {
+      return new ApiError(422, "this network has no biases; give i for a weight", "i");
+    }
+    if (!layer.dW) return new ApiError(409, `layer ${this.selection.layer} has no backward pass yet`, "layer");
+    return null;
+  }
+
+  isBias() {
+    return this.selection.i === null || this.selection.i === undefined;
+  }
+
+  /** "W[0→1] of layer 0" / "b[1] of layer 1": the name the rest of the page uses. */
+  selectionName() {
+    const { layer, i, j } = this.selection;
+    return this.isBias() ? `b[${j}] of layer ${layer}` : `W[${i}→${j}] of layer ${layer}`;
+  }
+
+  heading() {
+    const { layer, i, j } = this.selection;
+    const what = this.isBias() ? `bias of unit ${j}` : `weight from input ${i} to unit ${j}`;
+    return createElement("dl", { className: "inspector", "data-testid": "inspector-values" }, [
+      createElement("dt", { text: this.isBias() ? "bias" : "weight" }),
+      createElement("dd", { text: `${this.selectionName()} · ${this.describeLayer(layer)}, ${what}` }),
+    ]);
+  }
+
+  root(state, children) {
+    const { layer, i, j } = this.selection;
+    return createElement(
+      "div",
+      {
+        className: "chain",
+        "data-testid": "chain-inspector",
+        "data-state": state,
+        "data-layer": layer,
+        "data-i": this.isBias() ? "" : i,
+        "data-j": j,
+      },
+      [this.heading(), ...children],
+    );
+  }
+
+  showPending() {
+    this.container.replaceChildren(
+      this.root("loading", [createElement("p", { className: "hint", text: "Fetching the chain rule's factors…" })]),
+    );
+  }
+
+  showInput(i) {
+    this.container.replaceChildren(
+      createElement("div", { className: "chain", "data-testid": "chain-inspector", "data-state": "input" }, [
+        createElement("p", {
+          text: `Input ${i} is the data, not a parameter: it has no gradient. It appears as the factor x = ∂z/∂W of every link leaving it — click one of them.`,
+        }),
+      ]),
+    );
+  }
+
+  showError(error) {
+    if (!this.selection || this.selection.layer < 0) return;
+    const { layer } = this.selection;
+    let message = error.message;
+    let state = "error";
+    if (error.status === 409) {
+      state = "waiting";
+      message =
+        `Layer ${layer} has no ∂L/∂W yet in this batch: step to the backward pass of layer ${layer} ` +
+        `(phase "backward ${layer}"), or a whole batch. The numbers appear here as soon as it has run.`;
+    } else if (error.status === 422 && error.field === "i") {
+      state = "no-bias";
+      message = "This network has no biases: click a link to see a weight's gradient.";
+    }
+    this.container.replaceChildren(
+      this.root(state, [createElement("p", { className: "chain-message", "data-testid": "chain-message", text: message })]),
+    );
+  }
+
+  show(result) {
+    if (!this.selection || result.layer !== this.selection.layer || result.j !== this.selection.j) return;
+    const output = result.layer === this.layerCount() - 1;
+    const names = factorNames({ output, bias: this.isBias(), softmax: result.activation === "softmax" });
+    const sumProducts = sum(result.products);
+    const root = this.root("ok", [
+      createElement("p", { className: "chain-value" }, [
+        `${this.isBias() ? "b" : "W"} = `,
+        numberElement("span", result.value, { "data-testid": "chain-parameter-value" }),
+        ` · ${result.activation} · ${result.products.length} batch row${result.products.length === 1 ? "" : "s"}`,
+      ]),
+      this.formulas(output, result.formula),
+      this.factorTable(result, names),
+      this.totals(result),
+    ]);
+    if (result.activation === "softmax") {
+      root.append(createElement("p", { className: "hint chain-note", text: result.note }));
+    }
+    root.dataset.gradient = String(result.gradient);
+    root.dataset.reported = String(result.reported);
+    root.dataset.numeric = String(result.numeric);
+    root.dataset.relativeError = String(result.relative_error);
+    root.dataset.sumProducts = String(sumProducts);
+    root.dataset.penalty = String(result.penalty);
+    root.dataset.rows = String(result.products.length);
+    this.container.replaceChildren(root);
+  }
+
+  /** The lessons' formulas; `formula` (the server's, with this weight's indices) as a tooltip. */
+  formulas(output, formula) {
+    const lesson000 = output
+      ? "∂L/∂W = ∂L/∂ŷ · ∂ŷ/∂z · ∂z/∂W"
+      : "∂L/∂W = ∂L/∂a · ∂a/∂z · ∂z/∂W";
+    const lines = [
+      createElement("p", { className: "formula" }, [
+        createElement("span", { className: "formula-source", text: "lesson 000, one weight: " }),
+        createElement("span", { className: "formula-text", text: this.isBias() ? "∂L/∂b = ∂L/∂a · ∂a/∂z · 1" : lesson000 }),
+      ]),
+      createElement("p", { className: "formula" }, [
+        createElement("span", { className: "formula-source", text: "lesson 003, the whole layer: " }),
+        createElement("span", {
+          className: "formula-text",
+          text: this.isBias() ? "∂E/∂B = ∂E/∂Y (summed over the batch)" : "∂E/∂W = Xᵀ · ∂E/∂Y",
+        }),
+      ]),
+      createElement("p", {
+        className: "formula-detail",
+        text: this.isBias()
+          ? "Each row s adds ∂L/∂a · f′(z) of this unit; the sum over the batch is the gradient."
+          : "This entry of Xᵀ · ∂E/∂Y is Σ over rows s of x[s, i] · ∂E/∂Y[s, j], where ∂E/∂Y of the " +
+            "FCLayer is ∂L/∂a · f′(z): the three factors of the table, row by row.",
+      }),
+    ];
+    return createElement("div", { className: "formulas", title: formula }, lines);
+  }
+
+  factorTable(result, names) {
+    const rows = result.products.length;
+    const head = createElement("tr", {}, [
+      createElement("th", { scope: "col", text: "row s" }),
+      createElement("th", { scope: "col", title: names.upstreamHint, text: names.upstream }),
+      createElement("th", { scope: "col", title: names.localHint, text: names.local }),
+      createElement("th", { scope: "col", title: names.inputHint, text: names.input }),
+      createElement("th", { scope: "col", text: "product" }),
+    ]);
+    const body = result.products.map((product, s) =>
+      createElement("tr", {}, [
+        createElement("th", { scope: "row", text: String(s) }),
+        numberElement("td", result.upstream[s], { "data-factor": "upstream", "data-row": s }),
+        numberElement("td", result.local[s], { "data-factor": "local", "data-row": s }),
+        numberElement("td", result.input[s], { "data-factor": "input", "data-row": s }),
+        numberElement("td", product, { "data-factor": "product", "data-row": s }),
+      ]),
+    );
+    const foot = createElement("tr", { className: "factor-summary" }, [
+      createElement("th", { scope: "row", text: rows > ROWS_SHOWN_IN_FULL ? "mean / Σ" : "Σ" }),
+      rows > ROWS_SHOWN_IN_FULL ? numberElement("td", mean(result.upstream)) : createElement("td"),
+      rows > ROWS_SHOWN_IN_FULL ? numberElement("td", mean(result.local)) : createElement("td"),
+      rows > ROWS_SHOWN_IN_FULL ? numberElement("td", mean(result.input)) : createElement("td"),
+      numberElement("td", sum(result.products), { "data-factor": "sum" }),
+    ]);
+    const table = createElement("table", { className: "values-table factor-table", "data-testid": "chain-factors" }, [
+      createElement("caption", {
+        text:
+          rows > ROWS_SHOWN_IN_FULL
+            ? `Factors per batch row (${rows} rows; scroll): the last row gives their means and the products' sum.`
+            : "Factors per batch row: their product, summed over the batch, is the gradient.",
+      }),
+      createElement("thead", {}, [head]),
+      createElement("tbody", {}, body),
+      createElement("tfoot", {}, [foot]),
+    ]);
+    const scroller = createElement("div", { className: `table-scroll${rows > ROWS_SHOWN_IN_FULL ? " tall" : ""}` }, [table]);
+    if (rows > ROWS_SHOWN_IN_FULL) scroller.setAttribute("tabindex", "0"); // scrollable by keyboard
+    return scroller;
+  }
+
+  totals(result) {
+    const symbol = this.isBias() ? "∂L/∂b" : "∂L/∂W";
+    const matches = result.reported !== null && sameValue(result.gradient, result.reported);
+    const passes = result.relative_error !== null && result.relative_error < GRADCHECK_TOLERANCE;
+    const line = (testid, children) => createElement("p", { className: "total-line", "data-testid": testid }, children);
+    const lines = [
+      line("chain-sum", [
+        `Σ products${result.penalty ? " + penalty " : ""}`,
+        ...(result.penalty ? [numberElement("span", result.penalty)] : []),
+        ` = ${symbol} = `,
+        numberElement("strong", result.gradient, { "data-testid": "chain-gradient" }),
+      ]),
+      line("chain-reported", [
+        `heatmap ${symbol} = `,
+        numberElement("strong", result.reported, { "data-testid": "chain-reported-value" }),
+        createElement("span", {
+          className: `verdict ${matches ? "pass" : "fail"}`,
+          text: matches ? " ✓ the same number" : " ✗ differs",
+        }),
+      ]),
+      line("chain-numeric", [
+        "numeric (central difference) = ",
+        numberElement("strong", result.numeric, { "data-testid": "chain-numeric-value" }),
+        ", relative error ",
+        createElement("span", {
+          className: "number",
+          "data-value": String(result.relative_error),
+          title: String(result.relative_error),
+          text: result.relative_error === null ? "–" : Number(result.relative_error).toExponential(1),
+        }),
+        createElement("span", {
+          className: `verdict ${passes ? "pass" : "fail"}`,
+          text: passes ? ` ✓ below ${GRADCHECK_TOLERANCE.toExponential(0)}` : ` ✗ above ${GRADCHECK_TOLERANCE.toExponential(0)}`,
+        }),
+      ]),
+    ];
+    return createElement("div", { className: "chain-totals" }, lines);
+  }
+}
