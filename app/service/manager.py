@@ -15,6 +15,7 @@ from typing import Any
 from app.engine import ConfigError
 from app.settings import Settings
 
+from .memory import release_memory
 from .session import Session, build_dataset, model_config_for, new_token, resolve_config
 from .store import Store
 
@@ -150,6 +151,7 @@ class SessionManager:
             if session is not None:
                 self._deleted.add(session)
             self.store.delete_session(session_id)
+        release_memory()
         log.info("session deleted id=%s", session_id[:8])
 
     # ----- saving and expiring -------------------------------------------------------------
@@ -190,6 +192,8 @@ class SessionManager:
                 self._saved_at.pop(sid, None)
         live = {s.id for s in self.loaded()}
         expired = self.store.expire_sessions(cutoff, keep=live)  # live ones stay stored
+        if stale or expired:
+            release_memory()
         return sorted(set(stale) | set(expired))
 
     # ----- uploaded datasets ---------------------------------------------------------------
