@@ -1,0 +1,192 @@
+"""Client → server messages: one pydantic model per ``type``, checked against the limits.
+
+``parse_command(text, settings)`` turns one socket message into a Command or raises
+CommandError, whose ``field`` names the part at fault; the socket answers with an ``error``
+message and stays open.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import orjson
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from app.api.schemas import SessionUpdate
+from app.settings import Settings
+
+from .frames import FRAME_FIELDS
+
+Unit = Literal["phase", "batch", "epoch"]
+MessageId = str | int | None
+
+
+class CommandError(ValueError):
+    """A message the server will not act on; ``message`` says why, ``field`` what."""
+
+    def __init__(
+        self,
+        message: str,
+        field: str | None = None,
+        command: str | None = None,
+        message_id: MessageId = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        self.command = command
+        self.message_id = message_id
+
+
+class Command(BaseModel):
+    """Fields every message may carry. Unknown fields, wrong types, NaN: refused."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
+
+    type: str
+    id: str | int | None = Field(None, description="Echoed in the error that answers it.")
+
+
+class PlayCommand(Command):
+    """Start training in the session's own task, or re-pace it."""
+
+    type: Literal["play"]
+    unit: Unit = "batch"
+    rate: float | None = Field(None, gt=0, description="Units per second; null: flat out.")
+
+
+class PauseCommand(Command):
+    """Stop the training task; the session is stored."""
+
+    type: Literal["pause"]
+
+
+class StepCommand(Command):
+    """Run ``count`` units now (pauses play first), as ``POST /step`` does."""
+
+    type: Literal["step"]
+    unit: Unit = "batch"
+    count: int = Field(1, ge=1)
+
+
+class SetCommand(Command):
+    """Change hyperparameters, as ``PATCH /api/sessions/{id}`` does (the same body, checked
+    by the same schema); the weights stay."""
+
+    type: Literal["set"]
+    changes: SessionUpdate
+
+    def changed(self) -> dict[str, Any]:
+        return self.changes.model_dump(exclude_unset=True)
+
+
+class ResetCommand(Command):
+    """Fresh weights from the config (with a new seed if given)."""
+
+    type: Literal["reset"]
+    seed: int | None = Field(None, ge=0)
+
+
+class StopConditions(BaseModel):
+    """Pause playing when the training loss is at most ``target_loss`` or the epoch counter
+    reaches ``epochs``; a condition is cleared once it has been met."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
+
+    target_loss: float | None = Field(None, ge=0)
+    epochs: int | None = Field(None, ge=1)
+
+    @property
+    def empty(self) -> bool:
+        return self.target_loss is None and self.epochs is None
+
+
+class SubscribeCommand(Command):
+    """This client's frames: cap, fields, boundary grid; and the session's stop conditions.
+    Only the fields given change."""
+
+    type: Literal["subscribe"]
+    max_fps: float | None = Field(None, gt=0)
+    fields: list[str] | None = None
+    boundary_resolution: int | None = Field(None, ge=0)
+    stop: StopConditions | None = None
+
+
+COMMANDS: dict[str, type[Command]] = {
+    "play": PlayCommand,
+    "pause": PauseCommand,
+    "step": StepCommand,
+    "set": SetCommand,
+    "reset": ResetCommand,
+    "subscribe": SubscribeCommand,
+}
+WATCHER_COMMANDS = frozenset({"subscribe"})
+
+
+def parse_command(text: str | bytes, settings: Settings) -> Command:
+    """One socket message → a validated Command, or CommandError saying what is wrong."""
+    size = len(text.encode() if isinstance(text, str) else text)
+    if size > settings.max_ws_message_bytes:
+        raise CommandError(
+            f"message too large: {size} bytes, at most {settings.max_ws_message_bytes}"
+        )
+    try:
+        data = orjson.loads(text)
+    except orjson.JSONDecodeError as error:
+        raise CommandError(f"not valid JSON: {error}") from None
+    if not isinstance(data, dict):
+        raise CommandError("a message must be a JSON object with a 'type'", field="type")
+    message_id = data.get("id") if isinstance(data.get("id"), str | int) else None
+    kind = data.get("type")
+    model = COMMANDS.get(kind) if isinstance(kind, str) else None
+    if model is None:
+        known = ", ".join(COMMANDS)
+        raise CommandError(
+            f"unknown message type {kind!r}; send one of: {known}",
+            field="type",
+            message_id=message_id,
+        )
+    assert isinstance(kind, str)
+    try:
+        command = model.model_validate(data)
+    except ValidationError as error:
+        first = error.errors()[0]
+        field = ".".join(str(part) for part in first["loc"]) or None
+        message = first["msg"]
+        if first["type"] == "extra_forbidden":
+            allowed = ", ".join(name for name in model.model_fields if name != "type")
+            message = f"{kind} has no field {field!r}; its fields: {allowed}"
+        elif field:
+            message = f"{field}: {message}"
+        raise CommandError(message, field=field, command=kind, message_id=message_id) from None
+    check_limits(command, settings)
+    return command
+
+
+def check_limits(command: Command, settings: Settings) -> None:
+    """The configured limits, each refused with the field that passes it."""
+
+    def refuse(field: str, message: str) -> CommandError:
+        return CommandError(f"{field}: {message}", field, command.type, command.id)
+
+    rate = command.rate if isinstance(command, PlayCommand) else None
+    if rate is not None and rate > settings.max_steps_per_second:
+        raise refuse("rate", f"at most {settings.max_steps_per_second:g} units per second")
+    if isinstance(command, SetCommand) and not command.changed():
+        raise refuse("changes", "give at least one hyperparameter to change")
+    if isinstance(command, StepCommand) and command.count > settings.max_units_per_step:
+        raise refuse("count", f"at most {settings.max_units_per_step} per step command")
+    if isinstance(command, SubscribeCommand):
+        if command.max_fps is not None and command.max_fps > settings.max_frame_rate:
+            raise refuse("max_fps", f"at most {settings.max_frame_rate:g} frames per second")
+        resolution = command.boundary_resolution or 0
+        if resolution and not 2 <= resolution <= settings.max_boundary_resolution:
+            raise refuse(
+                "boundary_resolution",
+                f"0 (no grid) or 2…{settings.max_boundary_resolution}, got {resolution}",
+            )
+        unknown = sorted(set(command.fields or ()) - set(FRAME_FIELDS))
+        if unknown:
+            raise refuse(
+                "fields", f"unknown frame field {unknown[0]!r}; known: {', '.join(FRAME_FIELDS)}"
+            )

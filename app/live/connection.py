@@ -1,0 +1,46 @@
+"""One socket's life on a hub: hello, then a reader and a sender until either ends."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from .client import Client, Role
+from .hub import Hub
+
+log = logging.getLogger("app.live")
+
+
+async def serve_socket(hub: Hub, websocket: WebSocket, role: Role) -> None:
+    """Greet the client, then read its commands and send it frames until it goes."""
+    client = Client(hub, websocket, role)
+    tasks: list[asyncio.Task[None]] = []
+    try:
+        hello = await hub.run_in_thread(hub.hello, client)
+        await websocket.send_text(hello)
+        hub.add(client)
+        tasks = [asyncio.create_task(_read(hub, client)), asyncio.create_task(client.run_sender())]
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        hub.remove(client)  # (and the hub goes too if it was the last and nothing plays)
+
+
+async def _read(hub: Hub, client: Client) -> None:
+    """Each message in turn; a command runs to its end before the next is read."""
+    with contextlib.suppress(WebSocketDisconnect):
+        while True:
+            message = await client.websocket.receive()
+            if message["type"] == "websocket.disconnect":
+                return
+            data = message.get("text")
+            if data is None:
+                data = message.get("bytes") or b""
+            await hub.handle(client, data)

@@ -1,0 +1,260 @@
+"""Frames: what the page animates, read from the session under its lock and encoded once.
+
+``build_frame`` holds ``session.lock`` only while it gathers references to the session's
+arrays and a few reductions (summaries, norms); the JSON encoding happens after the lock is
+released. That is safe because the engine never changes an array in place: every update and
+every phase makes new arrays (see ``LayerTrace`` and ``Model._update``).
+
+A Frame is encoded once per View (the fields a client asked for and its boundary grid), so
+every client with the same view — all of them, by default — gets the very same string.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import orjson
+
+from app.engine import Model
+from app.engine.model import DenseLayer, LayerTrace
+from app.service.session import Session
+
+PROTOCOL_VERSION = 1
+
+# Every top-level field of a frame; a client may ask for any subset (``subscribe.fields``).
+FRAME_FIELDS: tuple[str, ...] = (
+    "seq",
+    "t",
+    "version",
+    "step",
+    "epoch",
+    "phase",
+    "next_phase",
+    "in_batch",
+    "position",
+    "batch_size",
+    "batch_indices",
+    "playing",
+    "play",
+    "loss",
+    "test_loss",
+    "accuracy",
+    "test_accuracy",
+    "metrics_step",
+    "batch_loss",
+    "diverged",
+    "history_point",
+    "layers",
+    "grad_norms",
+    "boundary",
+)
+# Sent whatever the field filter: enough to order frames and place them on a chart.
+ALWAYS_SENT = frozenset({"type", "seq", "t", "version", "step", "epoch"})
+MAX_DELTA_ROWS = 32  # rows of δ (and batch indices) sent; summaries cover the whole batch
+# Train/test metrics and the boundary grid are forward passes over many rows: for a big
+# network they are recomputed at most often enough to spend this share of the time on them.
+EXPENSIVE_SHARE = 0.1
+
+ORJSON_OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
+
+
+def _fallback(value: Any) -> Any:
+    # orjson serializes C-contiguous arrays itself; anything else (a transposed view) lands here.
+    if isinstance(value, np.ndarray | np.generic):
+        return value.tolist()
+    raise TypeError(f"cannot encode {type(value).__name__}")
+
+
+def encode(message: dict[str, Any]) -> str:
+    """One message as JSON text; NaN and infinity become null (orjson's rule)."""
+    return orjson.dumps(message, default=_fallback, option=ORJSON_OPTIONS).decode()
+
+
+@dataclass(frozen=True)
+class View:
+    """What one client wants in its frames: a field filter (None: all) and a boundary grid."""
+
+    fields: frozenset[str] | None = None
+    boundary_resolution: int = 0
+
+
+@dataclass
+class Frame:
+    """One snapshot of the session, and its encodings, one per View, made at most once."""
+
+    seq: int
+    key: tuple[Any, ...]  # what the frame shows: see frame_key
+    payload: dict[str, Any]
+    boundaries: dict[int, dict[str, Any] | None]
+    diverged: str | None
+    texts: dict[View, str] = field(default_factory=dict)
+    published_at: float = 0.0  # event-loop time the hub made it the latest
+
+    def covers(self, view: View) -> bool:
+        """Was this frame built with the boundary grid this view asks for?"""
+        return view.boundary_resolution in self.boundaries
+
+    def text(self, view: View) -> str:
+        """The frame as this view sees it, encoded on first use and shared after."""
+        text = self.texts.get(view)
+        if text is None:
+            message = dict(self.payload)
+            message["boundary"] = self.boundaries.get(view.boundary_resolution)
+            if view.fields is not None:
+                message = {k: v for k, v in message.items() if k in view.fields or k in ALWAYS_SENT}
+            text = self.texts[view] = encode(message)
+        return text
+
+
+class Throttled:
+    """A value that depends on the weights, recomputed when they change — but when only the
+    step moved, at most every ``cost / EXPENSIVE_SHARE`` seconds (a big network's metrics
+    then lag a few frames instead of slowing training)."""
+
+    def __init__(self) -> None:
+        self.identity: tuple[Any, ...] | None = None
+        self.step = -1
+        self.value: Any = None
+        self.cost = 0.0
+        self.computed_at = 0.0
+
+    def get(self, identity: tuple[Any, ...], step: int, compute: Callable[[], Any]) -> Any:
+        now = time.perf_counter()
+        same_weights_source = self.identity is not None and _same(self.identity, identity)
+        if same_weights_source and step == self.step:
+            return self.value
+        if same_weights_source and now - self.computed_at < self.cost / EXPENSIVE_SHARE:
+            return self.value
+        self.value = compute()
+        self.computed_at = time.perf_counter()
+        self.cost = self.computed_at - now
+        self.identity, self.step = identity, step
+        return self.value
+
+
+def _same(a: tuple[Any, ...], b: tuple[Any, ...]) -> bool:
+    # The model compares by identity (a reset builds a new one), the config by value.
+    return len(a) == len(b) and a[0] is b[0] and a[1:] == b[1:]
+
+
+@dataclass
+class FrameCaches:
+    """Per-hub caches of the expensive parts of a frame."""
+
+    metrics: Throttled = field(default_factory=Throttled)
+    boundaries: dict[int, Throttled] = field(default_factory=dict)
+
+
+def build_frame(
+    session: Session,
+    seq: int,
+    views: Collection[View],
+    caches: FrameCaches,
+    play: dict[str, Any] | None,
+) -> Frame:
+    """A frame of the session as it is now, for these views (boundary grids they ask for)."""
+    resolutions = {view.boundary_resolution for view in views if view.boundary_resolution > 0}
+    with session.lock:
+        model = session.model
+        identity = (model, model.config)
+        metrics = caches.metrics.get(identity, model.step, session.metrics)
+        boundaries: dict[int, dict[str, Any] | None] = {0: None}
+        for resolution in resolutions:
+            if model.config.input_size != 2:
+                boundaries[resolution] = None
+                continue
+            cache = caches.boundaries.setdefault(resolution, Throttled())
+            grid = functools.partial(session.boundary, resolution)
+            boundaries[resolution] = cache.get(identity, model.step, grid)
+        layers = [
+            layer_frame(k, layer, trace)
+            for k, (layer, trace) in enumerate(zip(model.layers, model.traces, strict=True))
+        ]
+        payload: dict[str, Any] = {
+            "type": "frame",
+            "seq": seq,
+            "t": round(time.time() * 1000.0, 1),
+            "version": session.version,
+            "step": model.step,
+            "epoch": model.epoch,
+            "phase": last_phase(model),
+            "next_phase": model.next_phase.as_dict(),
+            "in_batch": model.in_batch,
+            "position": model.position,
+            "batch_size": model.batch_size,
+            "batch_indices": model.batch_indices[:MAX_DELTA_ROWS],
+            "playing": session.playing,
+            "play": play,
+            "loss": metrics["train_loss"],
+            "test_loss": metrics["test_loss"],
+            "accuracy": metrics["train_accuracy"],
+            "test_accuracy": metrics["test_accuracy"],
+            "metrics_step": metrics["step"],
+            "batch_loss": model.loss,
+            "diverged": model.diverged,
+            "history_point": session.history[-1] if session.history else None,
+            "layers": layers,
+            "grad_norms": [layer.get("grad_norm") for layer in layers],
+        }
+        key = frame_key(session.version, session.playing, views, play)
+        return Frame(seq, key, payload, boundaries, model.diverged)
+
+
+def frame_key(
+    version: int, playing: bool, views: Collection[View], play: dict[str, Any] | None
+) -> tuple[Any, ...]:
+    """What a frame shows: two frames with the same key would be the same (but for ``t``)."""
+    return (version, playing, frozenset(views), None if play is None else tuple(play.values()))
+
+
+def layer_frame(k: int, layer: DenseLayer, trace: LayerTrace) -> dict[str, Any]:
+    """Layer k's parameters and, once this batch computed them, its gradients and summaries.
+
+    W (n_in, n_out), b (n_out,), dW = ∂L/∂W (n_in, n_out), db = ∂L/∂b (n_out,),
+    delta = ∂L/∂z, the first MAX_DELTA_ROWS rows of (n, n_out).
+    """
+    out: dict[str, Any] = {
+        "index": k,
+        "activation": layer.activation.name,
+        "W": layer.W,
+        "b": None if layer.b is None else layer.b[0],
+    }
+    if trace.output is not None:
+        out["activation_summary"] = summary(trace.output)
+    if trace.delta is not None:
+        out["delta"] = trace.delta[:MAX_DELTA_ROWS]
+        out["delta_rows"] = len(trace.delta)
+        out["delta_summary"] = summary(trace.delta)
+    if trace.dW is not None:
+        out["dW"] = trace.dW
+        with np.errstate(all="ignore"):
+            out["grad_norm"] = float(np.linalg.norm(trace.dW))  # Frobenius ‖∂L/∂W‖
+    if trace.db is not None:
+        out["db"] = trace.db[0]
+    return out
+
+
+def summary(values: np.ndarray) -> dict[str, float]:
+    """mean, std, min, max over every entry (NaN stays NaN: the encoder sends null)."""
+    with np.errstate(all="ignore"):
+        return {
+            "mean": float(values.mean()),
+            "std": float(values.std()),
+            "min": float(values.min()),
+            "max": float(values.max()),
+        }
+
+
+def last_phase(model: Model) -> dict[str, Any] | None:
+    """The phase just run: the one before the cursor, the update after a completed batch,
+    None before any phase (and after a divergence abandoned the batch)."""
+    if model.cursor > 0:
+        return model.phases[model.cursor - 1].as_dict()
+    if model.diverged is None and model.traces[-1].dW is not None:
+        return model.phases[-1].as_dict()
+    return None

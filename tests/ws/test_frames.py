@@ -1,0 +1,171 @@
+"""Frames built from a session, their encoding, and the rate tools, without a socket."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import numpy as np
+import pytest
+
+from app.live.frames import (
+    FRAME_FIELDS,
+    MAX_DELTA_ROWS,
+    FrameCaches,
+    View,
+    build_frame,
+    encode,
+)
+from app.live.pacing import FramePacer, TokenBucket
+from app.service.manager import SessionManager
+from app.service.session import Session
+
+
+def strict_json(text: str) -> object:
+    """Parse as a browser would: NaN or Infinity in the text is an error."""
+
+    def refuse(constant: str) -> object:
+        raise ValueError(f"{constant} in a frame")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+@pytest.fixture
+def manager(tmp_path: object, make_app: object) -> SessionManager:
+    app = make_app()  # type: ignore[operator]
+    result: SessionManager = app.state.manager
+    return result
+
+
+def test_frame_has_every_listed_field(manager: SessionManager):
+    session = manager.create({"preset": "circle"})
+    frame = build_frame(session, 1, [View()], FrameCaches(), None)
+    message = strict_json(frame.text(View()))
+    assert isinstance(message, dict)
+    assert set(message) == {"type", *FRAME_FIELDS}
+
+
+def test_large_batches_send_at_most_32_delta_rows_and_summaries(manager: SessionManager):
+    session = manager.create({"preset": "circle", "model": {"batch_size": None}})
+    session.step("batch", 1)
+    frame = build_frame(session, 1, [View()], FrameCaches(), None)
+    message = strict_json(frame.text(View()))
+    assert isinstance(message, dict)
+    for k, layer in enumerate(message["layers"]):
+        trace = session.model.traces[k]
+        assert trace.delta is not None and trace.dW is not None and trace.output is not None
+        assert len(layer["delta"]) == MAX_DELTA_ROWS
+        assert layer["delta_rows"] == 250
+        assert layer["delta"] == trace.delta[:MAX_DELTA_ROWS].tolist()
+        assert layer["delta_summary"]["mean"] == pytest.approx(float(trace.delta.mean()))
+        assert layer["activation_summary"]["max"] == pytest.approx(float(trace.output.max()))
+        assert layer["grad_norm"] == pytest.approx(float(np.sqrt((trace.dW**2).sum())))
+        assert layer["dW"] == trace.dW.tolist()
+    assert len(message["batch_indices"]) == MAX_DELTA_ROWS
+
+
+def test_non_finite_numbers_are_sent_as_null(manager: SessionManager):
+    session = manager.create({"preset": "circle"})
+    session.step("phase", 5)  # into the backward pass: δ, ∂L/∂W exist for the last layer
+    layer, trace = session.model.layers[-1], session.model.traces[-1]
+    layer.W = np.full_like(layer.W, np.nan)
+    trace.delta = np.full_like(trace.delta, np.inf)
+    trace.dW = np.full_like(trace.dW, -np.inf)
+    session.model.loss = float("nan")
+    frame = build_frame(session, 1, [View()], FrameCaches(), None)
+    message = strict_json(frame.text(View()))
+    assert isinstance(message, dict)
+    last = message["layers"][-1]
+    assert last["W"] == [[None], [None]]
+    assert last["dW"] == [[None], [None]]
+    assert last["grad_norm"] is None
+    assert last["delta_summary"]["mean"] is None
+    assert message["batch_loss"] is None
+    assert message["loss"] is None  # the forward pass through NaN weights
+
+
+def test_one_encoding_per_view(manager: SessionManager):
+    session = manager.create({"preset": "circle"})
+    everything, losses = View(), View(frozenset({"loss"}))
+    gridded = View(None, 8)
+    frame = build_frame(session, 1, {everything, losses, gridded}, FrameCaches(), None)
+    texts = [frame.text(view) for view in (everything, losses, gridded, everything, losses)]
+    assert texts[0] is texts[3] and texts[1] is texts[4]  # encoded once, shared after
+    assert len(frame.texts) == 3
+    small = strict_json(frame.text(losses))
+    assert isinstance(small, dict)
+    assert set(small) == {"type", "seq", "t", "version", "step", "epoch", "loss"}
+    grid = strict_json(frame.text(gridded))
+    assert isinstance(grid, dict)
+    assert grid["boundary"]["resolution"] == 8
+
+
+def test_metrics_of_unchanged_weights_are_not_recomputed(
+    manager: SessionManager, monkeypatch: pytest.MonkeyPatch
+):
+    session = manager.create({"preset": "circle"})
+    calls = []
+    original = Session.metrics
+    monkeypatch.setattr(Session, "metrics", lambda self: calls.append(1) or original(self))
+    caches = FrameCaches()
+    for phase in range(4):  # forward phases change no weight
+        session.step("phase", 1)
+        build_frame(session, phase, [View()], caches, None)
+    assert len(calls) == 1
+    session.step("batch", 1)
+    time.sleep(0.01)  # past the throttle (10 × the cost of computing them)
+    build_frame(session, 9, [View()], caches, None)
+    assert len(calls) == 2
+
+
+def test_metrics_of_an_expensive_network_are_throttled(
+    manager: SessionManager, monkeypatch: pytest.MonkeyPatch
+):
+    session = manager.create({"preset": "circle"})
+    original = Session.metrics
+
+    def slow(self: Session) -> dict[str, object]:
+        time.sleep(0.05)  # as a big network over many rows would
+        return original(self)
+
+    monkeypatch.setattr(Session, "metrics", slow)
+    caches = FrameCaches()
+    frames = []
+    for seq in range(5):
+        session.step("batch", 1)
+        frames.append(build_frame(session, seq, [View()], caches, None).payload)
+    assert frames[0]["metrics_step"] == 1
+    assert all(frame["metrics_step"] == 1 for frame in frames)  # at most every 0.5 s
+    assert frames[-1]["step"] == 5
+
+
+def test_frame_pacer_keeps_the_long_run_rate_and_absorbs_jitter():
+    pacer = FramePacer(20.0)
+    sent, now = 0, 0.0
+    for tick in range(2000):  # a source at 20/s with ±10 ms jitter, for 10 s
+        now = tick * 0.005
+        if tick % 10 == 0 and pacer.delay(now + 0.01 * np.sin(tick)) == 0:
+            pacer.record(now)
+            sent += 1
+    assert sent == 200  # none lost to jitter
+    pacer = FramePacer(20.0)
+    sent = 0
+    for tick in range(2000):  # a source at 200/s: capped at 20/s
+        now = tick * 0.005
+        if pacer.delay(now) == 0:
+            pacer.record(now)
+            sent += 1
+    assert 199 <= sent <= 201
+
+
+def test_token_bucket_allows_a_burst_then_the_rate():
+    bucket = TokenBucket(5.0)
+    assert [bucket.take(0.0) for _ in range(6)] == [True] * 5 + [False]
+    assert bucket.take(0.1) is False
+    assert bucket.take(0.21) is True
+
+
+def test_encode_handles_non_contiguous_arrays_and_numpy_scalars():
+    matrix = np.arange(6.0).reshape(2, 3)
+    text = encode({"T": matrix.T, "x": np.float32(1.5), "n": np.int64(3), "k": {1: "a"}})
+    assert strict_json(text) == {"T": [[0, 3], [1, 4], [2, 5]], "x": 1.5, "n": 3, "k": {"1": "a"}}
