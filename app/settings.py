@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     max_steps_per_second: float = Field(
         10_000.0, gt=0, description="Highest play rate a client may ask (steps/s)."
     )
+    orphan_play_seconds: float = Field(
+        300.0, gt=0, description="A session still playing after its last socket left is paused."
+    )
     max_clients_per_session: int = Field(500, ge=1, description="Sockets on one session.")
     max_ws_message_bytes: int = Field(65_536, ge=64, description="One client message.")
     max_ws_commands_per_second: float = Field(

@@ -58,7 +58,6 @@ log = logging.getLogger("app.live")
 T = TypeVar("T")
 
 BUILD_SHARE = 0.25  # building and encoding frames may take at most this share of the time
-ORPHAN_GRACE_SECONDS = 300.0  # a session playing with no socket left is paused after this
 PAUSE_MESSAGES = {
     "pause": "paused by a control client",
     "step": "paused to run a step",
@@ -125,7 +124,7 @@ class Hub:
             if self._orphan_timer is not None:
                 self._orphan_timer.cancel()
             self._orphan_timer = self.loop.call_later(
-                ORPHAN_GRACE_SECONDS, lambda: self.spawn(self._pause_orphan())
+                self.settings.orphan_play_seconds, lambda: self.spawn(self._pause_orphan())
             )
         else:
             self.close()

@@ -9,8 +9,6 @@ import pytest
 from fastapi import FastAPI
 from starlette.testclient import TestClient
 
-import app.live.hub as hub_module
-
 from .conftest import is_event, is_type, manager_of, receive_until, url
 
 pytestmark = pytest.mark.timeout(60)
@@ -53,17 +51,18 @@ def test_play_goes_on_after_the_last_socket_leaves(live_app: FastAPI, live_clien
 
 
 def test_a_session_nobody_watches_is_paused_after_a_grace_period(
-    live_app: FastAPI, live_client: TestClient, monkeypatch: pytest.MonkeyPatch
+    make_app: Callable[..., FastAPI],
 ):
-    monkeypatch.setattr(hub_module, "ORPHAN_GRACE_SECONDS", 0.3)
-    session = manager_of(live_app).create({"preset": "circle"})
-    with live_client.websocket_connect(url(session)) as ws:
-        ws.receive_json()
-        ws.send_json({"type": "play", "rate": 100})
-        receive_until(ws, is_event("playing"))
-    assert wait_until(lambda: not session.playing)
-    assert wait_until(lambda: session.id not in live_app.state.live.hubs)
-    stored = manager_of(live_app).store.load_session(session.id)
+    app = make_app(orphan_play_seconds=0.3)
+    session = manager_of(app).create({"preset": "circle"})
+    with TestClient(app) as client:
+        with client.websocket_connect(url(session)) as ws:
+            ws.receive_json()
+            ws.send_json({"type": "play", "rate": 100})
+            receive_until(ws, is_event("playing"))
+        assert wait_until(lambda: not session.playing)
+        assert wait_until(lambda: session.id not in app.state.live.hubs)
+        stored = manager_of(app).store.load_session(session.id)
     assert stored is not None and stored[0]["playing"] is False
 
 
