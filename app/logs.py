@@ -16,6 +16,26 @@ TOKEN_IN_QUERY = re.compile(r"(token=)[^&\s]+")
 log = logging.getLogger("app.requests")
 
 
+class MaskTokens(logging.Filter):
+    """Rewrites a record's message with every ``token=…`` masked (uvicorn logs websocket
+    paths, query string included, when it accepts or refuses them)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        masked = mask_tokens(message)
+        if masked != message:
+            record.msg, record.args = masked, None
+        return True
+
+
+def mask_tokens_in_server_logs() -> None:
+    """Install MaskTokens on uvicorn's loggers (idempotent)."""
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, MaskTokens) for f in logger.filters):
+            logger.addFilter(MaskTokens())
+
+
 def configure_logging(level: str) -> None:
     logging.basicConfig(
         level=level.upper(),

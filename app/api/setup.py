@@ -18,7 +18,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 
 from app.api import datasets, health, lessons, pages, presets, sessions, ws
-from app.logs import RequestLogMiddleware
+from app.logs import RequestLogMiddleware, mask_tokens_in_server_logs
 from app.paths import static_dir
 from app.service.manager import SessionManager
 from app.service.store import Store
@@ -122,6 +122,7 @@ def app_version() -> str:
 
 def configure_app(settings: Settings) -> FastAPI:
     """A new app serving the REST API, the websocket, the page and its static files."""
+    mask_tokens_in_server_logs()
     store = Store(settings.data_dir)
     manager = SessionManager(settings, store)
     app = FastAPI(
