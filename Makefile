@@ -34,8 +34,16 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 
+# The browser tests get a pytest process of their own: Playwright's sync API keeps an event
+# loop running in the main thread for the whole session, and tests that start their own
+# (asyncio.run) cannot share a process with it.
 pytest: $(STAMP) browser-deps
+ifeq ($(strip $(PYTEST_ARGS)),)
+	$(PY) -m pytest --ignore=tests/browser
+	$(PY) -m pytest tests/browser
+else
 	$(PY) -m pytest $(PYTEST_ARGS)
+endif
 
 test: lint typecheck pytest
 
