@@ -514,8 +514,12 @@ class Model:
         """The data loss E(y, ŷ) of the current weights on x, y (no penalty)."""
         if len(x) == 0:
             return float("nan")
+        return self.loss_of(y, self.predict(x))
+
+    def loss_of(self, y: Array, y_pred: Array) -> float:
+        """The data loss E(y, ŷ) of predictions already made (no penalty)."""
         with np.errstate(all="ignore"):
-            return self.loss_fn.f(np.asarray(y, dtype=self.dtype), self.predict(x))
+            return self.loss_fn.f(np.asarray(y, dtype=self.dtype), y_pred)
 
     def objective_penalty(self) -> float:
         """The regularisation term added to the loss: (l2/2)·ΣW² + l1·Σ|W|."""

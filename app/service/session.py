@@ -191,22 +191,35 @@ class Session:
         """Fraction right: argmax for multiclass, the midpoint threshold for binary."""
         if self.dataset.task == "regression" or len(x) == 0:
             return None
-        y_pred = self.model.predict(x)
+        return self._accuracy_of(y, self.model.predict(x))
+
+    def _accuracy_of(self, y: np.ndarray, y_pred: np.ndarray) -> float | None:
+        if self.dataset.task == "regression":
+            return None
         if self.dataset.task == "multiclass":
             return float(np.mean(y_pred.argmax(axis=1) == y.argmax(axis=1)))
         threshold = 0.0 if self.dataset.y_train.min() < 0 else 0.5
         return float(np.mean((y_pred > threshold) == (y > threshold)))
 
     def metrics(self) -> dict[str, Any]:
-        """Train/test loss and accuracy of the current weights."""
+        """Train/test loss and accuracy of the current weights: one forward pass per split."""
+        train_loss, train_accuracy = self._split_metrics(self.dataset.x_train, self.dataset.y_train)
+        test_loss, test_accuracy = self._split_metrics(self.dataset.x_test, self.dataset.y_test)
         return {
             "step": self.model.step,
             "epoch": self.model.epoch,
-            "train_loss": self.train_loss(),
-            "test_loss": self.test_loss(),
-            "train_accuracy": self.accuracy(self.dataset.x_train, self.dataset.y_train),
-            "test_accuracy": self.accuracy(self.dataset.x_test, self.dataset.y_test),
+            "train_loss": train_loss,
+            "test_loss": test_loss,
+            "train_accuracy": train_accuracy,
+            "test_accuracy": test_accuracy,
         }
+
+    def _split_metrics(self, x: np.ndarray, y: np.ndarray) -> tuple[float | None, float | None]:
+        """(loss, accuracy) of one split from a single prediction; (None, None) when empty."""
+        if len(x) == 0:
+            return None, None
+        y_pred = self.model.predict(x)
+        return self.model.loss_of(y, y_pred), self._accuracy_of(y, y_pred)
 
     def _record_history(self) -> None:
         if self.history and self.history[-1]["step"] == self.model.step:

@@ -8,12 +8,8 @@ train on exactly as the original would have (compared with an import into a Test
 
 from __future__ import annotations
 
-import os
 import signal
-import socket
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,74 +18,23 @@ from typing import Any
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from ws.server import running_server
 
 from app.main import create_app
 from app.settings import Settings
 
-REPO = Path(__file__).resolve().parents[2]
-START_TIMEOUT = 30.0
 REQUEST_TIMEOUT = 30.0
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @contextmanager
 def server(data_dir: Path) -> Iterator[tuple[subprocess.Popen[bytes], httpx.Client]]:
-    """A uvicorn process on ``data_dir`` and a client on it; the process is always killed."""
-    port = free_port()
-    env = {
-        **os.environ,
-        "PLAYGROUND_DATA_DIR": str(data_dir),
-        "PLAYGROUND_PORT": str(port),
-        "PLAYGROUND_LOG_LEVEL": "warning",
-    }
-    command = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "--factory",
-        "app.main:create_app",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--log-level",
-        "warning",
-    ]
-    process = subprocess.Popen(
-        command, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
-    client = httpx.Client(base_url=f"http://127.0.0.1:{port}/api", timeout=REQUEST_TIMEOUT)
-    try:
-        wait_until_up(process, client)
-        yield process, client
-    finally:
-        client.close()
-        if process.poll() is None:
-            process.kill()
-        process.wait(timeout=10)
-        if process.stderr is not None:
-            process.stderr.close()
-
-
-def wait_until_up(process: subprocess.Popen[bytes], client: httpx.Client) -> None:
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            stderr = process.stderr.read().decode(errors="replace") if process.stderr else ""
-            pytest.fail(f"the server exited with {process.returncode}:\n{stderr}")
-        try:
-            if client.get("/health", timeout=1.0).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    pytest.fail(f"the server did not answer /api/health within {START_TIMEOUT} s")
+    """A uvicorn process on ``data_dir`` (the shared ``running_server``) and a client on its
+    API; the process is always killed."""
+    with (
+        running_server(data_dir, PLAYGROUND_LOG_LEVEL="warning") as running,
+        httpx.Client(base_url=f"{running.http}/api", timeout=REQUEST_TIMEOUT) as client,
+    ):
+        yield running.process, client
 
 
 def step(client: httpx.Client, session: dict[str, Any], unit: str, count: int) -> Any:
