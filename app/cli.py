@@ -50,6 +50,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     import uvicorn
 
     from app.logs import configure_logging
+    from app.settings import get_settings
 
     configure_logging(args.log_level)
     url = f"http://{'127.0.0.1' if args.host in ('0.0.0.0', '::') else args.host}:{args.port}/"
@@ -64,4 +65,6 @@ def main(argv: Sequence[str] | None = None) -> None:
         log_level=args.log_level,
         access_log=False,  # app.logs writes one line per request, without tokens
         proxy_headers=True,
+        # Deflate is per socket: every watcher's copy of a frame is compressed anew.
+        ws_per_message_deflate=get_settings().ws_compression,
     )

@@ -67,6 +67,12 @@ class Settings(BaseSettings):
     max_ws_commands_per_second: float = Field(
         50.0, gt=0, description="Commands one client may send per second."
     )
+    ws_compression: bool = Field(
+        False,
+        description="Compress websocket messages (permessage-deflate): a frame shrinks to "
+        "about a third, but every socket's copy is compressed anew (about 0.25 ms of CPU "
+        "per frame sent).",
+    )
     # HTTP
     cors_origins: list[str] = Field(
         default_factory=list, description="Origins allowed by CORS; empty: closed."

@@ -15,6 +15,13 @@ nn.CrossEntropyLoss on logits, torch.optim.SGD, zero_grad/backward/step per batc
 Each measurement is a loop of steps timed after a warm-up; every variant runs one round in
 turn, for several rounds (so machine noise hits all of them alike), and the median round is
 reported. Both sides draw a fresh permutation of the 2,000 random rows every epoch.
+
+The reference workload (``shared/reference/tfp_numpy.py``, beside this repository: TF
+Playground's training loop in plain NumPy — circle data, 2-8-8-1 tanh, batch 10, 250 rows,
+float64): its epochs/s and the engine's ``step_batch`` on the same data, initial weights and
+math (our MSE's gradient is twice the ½(o − t)² one: half the learning rate), interleaved in
+one run; ``ratio_vs_reference`` is engine ÷ reference (target ≥ 0.9). The two are checked to
+train to the same weights first.
 """
 
 from __future__ import annotations
@@ -26,6 +33,8 @@ for _variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[_variable] = "1"
 
 import argparse  # noqa: E402
+import importlib.util  # noqa: E402
+import itertools  # noqa: E402
 import json  # noqa: E402
 import platform  # noqa: E402
 import statistics  # noqa: E402
@@ -55,6 +64,8 @@ LEARNING_RATE = 0.01
 TARGET_SMALL = 8.0  # engine ≥ 8× PyTorch steps/s on 2-8-8-1 (float32, untraced)
 TARGET_LARGE = 2.0  # engine ≥ 2× PyTorch on 784-128-64-10
 TARGET_TRACED = 1.3  # traced step time ≤ 1.3× untraced on 2-8-8-1
+TARGET_REFERENCE = 0.9  # engine ≥ 0.9× the plain-NumPy TF Playground loop's epochs/s
+REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "tfp_numpy.py"
 
 
 @dataclass(frozen=True)
@@ -177,6 +188,59 @@ def torch_stepper(net: Network) -> Callable[[int], None]:
     return steps
 
 
+# ----------------------------------------------------------------- the reference loop
+
+
+def reference_epochs() -> dict[str, Callable[[int], None]] | None:
+    """Epoch runners for the reference loop and the engine on its workload (None without
+    the reference file)."""
+    if not REFERENCE.exists():
+        return None
+    spec = importlib.util.spec_from_file_location("tfp_numpy", REFERENCE)
+    assert spec is not None and spec.loader is not None
+    tfp = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tfp)
+    rng = np.random.default_rng(1)  # as tfp_numpy.py's own run: seed 1, shape 2,8,8,1
+    data = tfp.circle_data(rng)
+    train = data[: len(data) // 2]
+    shape = (2, 8, 8, 1)
+    Ws = [rng.random((a, b)) - 0.5 for a, b in itertools.pairwise(shape)]
+    bs = [np.full(b, 0.1) for b in shape[1:]]
+    x, t = np.ascontiguousarray(train[:, :2]), np.ascontiguousarray(train[:, 2])
+    batches = [(x[k : k + 10], t[k : k + 10]) for k in range(0, len(x), 10)]
+    net = tfp.Net(Ws, bs)
+
+    def reference(epochs: int) -> None:
+        for _ in range(epochs):
+            for xb, tb in batches:
+                net.train_batch(xb, tb, 0.03)
+
+    model = Model(
+        ModelConfig(
+            input_size=2,
+            layers=tuple(LayerConfig(units, "tanh") for units in shape[1:]),
+            loss="mse",  # ∂/∂o = 2(o − t)/n: twice tfp's (o − t)/n, so half its rate
+            learning_rate=0.015,
+            batch_size=10,
+            shuffle=False,
+        )
+    )
+    model.set_data(x, t[:, None])
+    for layer, W, b in zip(model.layers, Ws, bs, strict=True):
+        layer.W, layer.b = W.copy(), b[None, :].copy()
+    batches_per_epoch = len(batches)
+
+    def engine(epochs: int) -> None:
+        for _ in range(epochs * batches_per_epoch):
+            model.step_batch()
+
+    reference(20)
+    engine(20)
+    for got, want in zip(model.layers, net.W, strict=True):  # the same training, not just speed
+        np.testing.assert_allclose(got.W, want, rtol=1e-6, atol=1e-9)
+    return {"reference_numpy": reference, "engine_float64_untraced": engine}
+
+
 # ----------------------------------------------------------------- timing
 
 
@@ -248,6 +312,14 @@ def run(quick: bool) -> dict[str, Any]:
         if "torch_float32" in rates:
             ratio = rates["engine_float32_untraced"] / rates["torch_float32"]
         results[f"ratio_vs_torch_{net.name}"] = ratio
+    runners = reference_epochs()
+    results["reference"] = None if runners is None else measure(runners, rounds * 3, seconds)
+    results["ratio_vs_reference"] = (
+        None
+        if runners is None
+        else results["reference"]["engine_float64_untraced"]
+        / results["reference"]["reference_numpy"]
+    )
     small = results["steps_per_s"]["2-8-8-1"]
     # Step time traced ÷ untraced = untraced steps/s ÷ traced steps/s.
     results["traced_overhead_2-8-8-1"] = (
@@ -264,13 +336,14 @@ def run(quick: bool) -> dict[str, Any]:
         "traced_overhead_2-8-8-1": verdict(
             results["traced_overhead_2-8-8-1"], TARGET_TRACED, False
         ),
+        "ratio_vs_reference": verdict(results["ratio_vs_reference"], TARGET_REFERENCE, True),
     }
     return results
 
 
 def verdict(value: float | None, target: float, at_least: bool) -> str:
     if value is None:
-        return "n/a (no PyTorch)"
+        return "n/a (not installed)"
     met = value >= target if at_least else value <= target
     return "PASS" if met else "MISS"
 
@@ -287,12 +360,17 @@ def report(results: dict[str, Any]) -> None:
     for name, rates in results["steps_per_s"].items():
         for variant, rate in rates.items():
             print(f"{name:<15} {variant:<26} {rate:>10.0f} {1e6 / rate:>9.1f}")
+    if results["reference"] is not None:
+        print(f"{'tfp reference':<15} {'(epochs/s, 25 steps each)':<26}")
+        for variant, rate in results["reference"].items():
+            print(f"{'circle 2-8-8-1':<15} {variant:<26} {rate:>10.0f} {1e6 / rate:>9.1f}")
     print()
     targets = results["targets"]
     for key, target, sign in (
         ("ratio_vs_torch_2-8-8-1", TARGET_SMALL, "≥"),
         ("ratio_vs_torch_784-128-64-10", TARGET_LARGE, "≥"),
         ("traced_overhead_2-8-8-1", TARGET_TRACED, "≤"),
+        ("ratio_vs_reference", TARGET_REFERENCE, "≥"),
     ):
         value = results[key]
         shown = "null" if value is None else f"{value:.2f}×"

@@ -8,6 +8,7 @@ token, 4429 too many clients on this session.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -19,6 +20,8 @@ from app.live import LiveRegistry, Role, serve_socket
 from app.service.manager import SessionManager, SessionNotFoundError
 from app.service.session import Session
 
+from .schemas import SessionUpdate
+
 CLOSE_BAD_TOKEN = 4401
 CLOSE_NO_SESSION = 4404
 CLOSE_TOO_MANY_CLIENTS = 4429
@@ -28,7 +31,9 @@ def get_live(app: Any) -> LiveRegistry:
     """The app's registry of live sessions, made on first use."""
     registry: LiveRegistry | None = getattr(app.state, "live", None)
     if registry is None:
-        registry = app.state.live = LiveRegistry(app.state.manager, app.state.settings)
+        registry = app.state.live = LiveRegistry(
+            app.state.manager, app.state.settings, SessionUpdate
+        )
     return registry
 
 
@@ -61,7 +66,7 @@ async def stream_session(websocket: WebSocket, session_id: str) -> None:
     manager: SessionManager = registry.manager
     await websocket.accept()
     try:
-        session = await registry.run_in_thread(manager.get, session_id)
+        session = await asyncio.to_thread(manager.get, session_id)
     except SessionNotFoundError:
         await websocket.close(CLOSE_NO_SESSION, "no such session (it may have expired)")
         return

@@ -27,8 +27,14 @@ PROBABILITY_EPSILON = 1e-12
 
 
 def mse(y_true: Array, y_pred: Array) -> float:
-    """Mean squared error (lesson 003): mean over every element of (y_true − y_pred)²."""
-    return float(np.mean(np.power(y_true - y_pred, 2)))
+    """Mean squared error (lesson 003): mean over every element of (y_true − y_pred)².
+
+    The lesson writes ``np.mean(np.power(y_true - y_pred, 2))``; this is the same sum and
+    division, bit for bit (tests/engine say so), without np.mean's Python wrapper, which
+    costs more than the whole sum on a batch of ten.
+    """
+    squares = np.square(y_true - y_pred)
+    return float(np.add.reduce(squares, axis=None) / squares.size)
 
 
 def mse_prime(y_true: Array, y_pred: Array) -> Array:

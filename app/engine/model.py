@@ -18,18 +18,22 @@ Shapes: x (n, n_in), W (n_in, n_out), b (1, n_out), z / a / δ (n, n_out), with 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, fields, replace
 from typing import Any, Literal
 
 import numpy as np
 
+from . import fast
 from .activations import Activation, get_activation
 from .dense import Array, fc_bias_error, fc_forward, fc_input_error, fc_weights_error
 from .initializers import INITIALIZERS
 from .losses import Loss, get_loss
+from .penalties import penalty, penalty_gradient
 
 PhaseKind = Literal["forward", "loss", "backward", "update"]
 DTYPES = {"float64": np.float64, "float32": np.float32}
+Saved = list[tuple[Array, Array | None, Array | None, Array | None]]  # each layer's W, b, v
 
 
 class ConfigError(ValueError):
@@ -244,26 +248,6 @@ def build_layers(config: ModelConfig) -> list[DenseLayer]:
     return layers
 
 
-def penalty_gradient(W: Array, l1: float, l2: float) -> Array | None:
-    """∂/∂W of (l2/2)·ΣW² + l1·Σ|W|: l2·W + l1·sign(W); None when there is no penalty."""
-    if l1 == 0.0 and l2 == 0.0:
-        return None
-    if l1 == 0.0:
-        return l2 * W
-    if l2 == 0.0:
-        return l1 * np.sign(W)
-    return l2 * W + l1 * np.sign(W)
-
-
-def penalty(layers: list[DenseLayer], l1: float, l2: float) -> float:
-    """(l2/2)·ΣW² + l1·Σ|W| over every weight matrix (biases are not penalised)."""
-    if l1 == 0.0 and l2 == 0.0:
-        return 0.0
-    return float(
-        sum(0.5 * l2 * np.sum(layer.W**2) + l1 * np.sum(np.abs(layer.W)) for layer in layers)
-    )
-
-
 def forward_all(layers: list[DenseLayer], x: Array) -> Array:
     """ŷ for x (n, n_in) without touching any trace: predict and evaluate use this."""
     a = x
@@ -290,6 +274,8 @@ class Model:
         self.position = 0  # how many samples of this epoch's order have been trained on
         self.order: np.ndarray = np.zeros(0, dtype=np.int64)
         self.order_drawn = False  # has this epoch's order been drawn yet?
+        # x and y rows in this epoch's order, gathered once an epoch: a batch is then a slice.
+        self._epoch_rows: tuple[Array, Array] | None = None
         self.x_train: Array = np.zeros((0, config.input_size), dtype=self.dtype)
         self.y_train: Array = np.zeros((0, config.layers[-1].units), dtype=self.dtype)
         self.batch_indices: np.ndarray = np.zeros(0, dtype=np.int64)
@@ -299,7 +285,9 @@ class Model:
         self.diverged: str | None = None
         # The parameters before the last update (references: the update makes new arrays),
         # restored if the weights it produced turn out to overflow the next forward pass.
-        self._before_update: list[tuple[Array, Array | None, Array | None, Array | None]] = []
+        # (fast.py keeps them as the θ they are views of.)
+        self._before_update: Saved | fast.Flat = []
+        self.flat: fast.Flat | None = fast.pack(self.layers)  # W, b as views of one vector
 
     # ----- data -------------------------------------------------------------------------
 
@@ -310,6 +298,7 @@ class Model:
         self.x_train, self.y_train = check_data(self.config, x, y)
         self.order = np.zeros(0, dtype=np.int64)
         self.order_drawn = False
+        self._epoch_rows = None
         self.position = 0
         self.cursor = 0
 
@@ -350,16 +339,25 @@ class Model:
     def step_batch(self) -> BatchResult:
         """Run phases until the open batch (or a new one) is updated: one SGD step.
 
-        The same ``_run_phase`` calls, in the same order, as a walk with ``step_phase``.
+        A new batch runs in one go (``fast.py``: the same arithmetic in the same order, with
+        the parameters in one flat vector); an open batch is finished phase by phase. Either
+        way the weights equal those of a walk with ``step_phase``, bit for bit
+        (tests/engine/test_model.py says so).
         """
-        with np.errstate(all="ignore"):
-            while True:
-                phase = self.phases[self.cursor]
-                diverged = self._run_phase(phase)
-                if diverged:
-                    return BatchResult(float(self.loss or np.nan), False, diverged)
-                if phase.kind == "update":
-                    return BatchResult(float(self.loss or 0.0), self._epoch_just_ended)
+        with np.errstate(all="ignore"):  # overflow is reported as divergence, not warned
+            if self.cursor == 0:
+                if not len(self.x_train):
+                    raise ConfigError("data", "no training data: call set_data(x, y) first")
+                diverged = fast.train_batch(self)
+            else:
+                while True:
+                    phase = self.phases[self.cursor]
+                    diverged = self._run_phase(phase)
+                    if diverged or phase.kind == "update":
+                        break
+        if diverged:
+            return BatchResult(float(self.loss or np.nan), False, diverged)
+        return BatchResult(float(self.loss or 0.0), self._epoch_just_ended)
 
     def _run_phase(self, phase: Phase) -> str | None:
         """Run one phase and move the cursor; returns why it diverged, if it did."""
@@ -369,20 +367,31 @@ class Model:
             assert phase.layer is not None
             self._forward_layer(phase.layer)
         elif phase.kind == "loss":
-            loss = self._compute_loss()
-            if not np.isfinite(loss):
-                return self._diverge(f"the loss became {loss}", restore=True)
+            diverged = self._loss_phase()
+            if diverged:
+                return diverged
         elif phase.kind == "backward":
             assert phase.layer is not None
             self._backward_layer(phase.layer)
         else:
-            diverged = self._update()
-            if diverged:
-                return diverged
-            self._epoch_just_ended = self._advance_position()
-            self.cursor = 0
-            return None
+            return self._update_phase()
         self.cursor += 1
+        return None
+
+    def _loss_phase(self) -> str | None:
+        """The loss; a non-finite one diverges (back to the weights before the last update)."""
+        loss = self._compute_loss()
+        if not math.isfinite(loss):
+            return self._diverge(f"the loss became {loss}", restore=True)
+        return None
+
+    def _update_phase(self) -> str | None:
+        """The update; the batch is done (cursor back to its start) unless it diverged."""
+        diverged = self._update()
+        if diverged:
+            return diverged
+        self._epoch_just_ended = self._advance_position()
+        self.cursor = 0
         return None
 
     def step_epoch(self) -> list[BatchResult]:
@@ -395,16 +404,26 @@ class Model:
                 return results
 
     def _start_batch(self) -> None:
-        if not self.order_drawn:
-            self.order = self._epoch_order()
-            self.order_drawn = True
-        self.batch_indices = self.order[self.position : self.position + self.batch_size]
-        self.batch_y = self.y_train[self.batch_indices]
+        """The next batch's rows, and a trace with nothing of the last batch left in it."""
+        self._draw_batch()
         for trace in self.traces:
             trace.clear_backward()
         for trace in self.traces[1:]:  # not yet run for this batch: no stale values shown
             trace.input = trace.z = trace.output = trace.W = trace.b = None
-        self.traces[0].input = self.x_train[self.batch_indices]
+
+    def _draw_batch(self) -> None:
+        """batch_indices, batch_y and layer 0's input: the next rows of this epoch's order."""
+        if not self.order_drawn:
+            self.order = self._epoch_order()
+            self.order_drawn = True
+            self._epoch_rows = None
+        if self._epoch_rows is None:
+            self._epoch_rows = (self.x_train[self.order], self.y_train[self.order])
+        rows = slice(self.position, self.position + self.batch_size)
+        self.batch_indices = self.order[rows]
+        epoch_x, epoch_y = self._epoch_rows  # = x_train[order], y_train[order]
+        self.batch_y = epoch_y[rows]
+        self.traces[0].input = epoch_x[rows]
         self.diverged = None
 
     def _epoch_order(self) -> np.ndarray:
@@ -451,18 +470,20 @@ class Model:
         """W ← W − α·∂E/∂W (or with momentum); refused if it would leave non-finite weights."""
         lr, mu = self.config.learning_rate, self.config.momentum
         new_params: list[tuple[Array, Array | None, Array | None, Array | None]] = []
+        total = 0.0  # Σ of every new weight and bias: NaN and ±inf survive a sum
         for layer, trace in zip(self.layers, self.traces, strict=True):
             assert trace.dW is not None
             W, vW = _descend(layer.W, trace.dW, layer.velocity_W, lr, mu)
+            total += _total(W)
             b, vb = (None, None)
             if layer.b is not None:
                 assert trace.db is not None
                 b, vb = _descend(layer.b, trace.db, layer.velocity_b, lr, mu)
-            # One reduction per array: NaN and ±inf survive a sum (so does overflow, which
-            # only weights of ~1e308 reach: diverged as well).
-            if not (np.isfinite(W.sum()) and (b is None or np.isfinite(b.sum()))):
-                return self._diverge("the update would make the weights non-finite")
+                total += _total(b)
             new_params.append((W, b, vW, vb))
+        # (So does overflow, which only weights of ~1e308 reach: diverged as well.)
+        if not math.isfinite(total):
+            return self._diverge("the update would make the weights non-finite")
         self._before_update = [
             (layer.W, layer.b, layer.velocity_W, layer.velocity_b) for layer in self.layers
         ]
@@ -478,9 +499,13 @@ class Model:
         the ones before that update gave a finite loss, so those are the last good ones.
         """
         restored = ""
-        if restore and self._before_update:
-            for layer, (W, b, vW, vb) in zip(self.layers, self._before_update, strict=True):
-                layer.W, layer.b, layer.velocity_W, layer.velocity_b = W, b, vW, vb
+        before = self._before_update
+        if restore and before:
+            if isinstance(before, fast.Flat):
+                fast.point_layers(self.layers, before)
+            else:
+                for layer, (W, b, vW, vb) in zip(self.layers, before, strict=True):
+                    layer.W, layer.b, layer.velocity_W, layer.velocity_b = W, b, vW, vb
             self._before_update = []
             restored = f" (restored to those before step {self.step})"
         self.diverged = (
@@ -523,7 +548,7 @@ class Model:
 
     def objective_penalty(self) -> float:
         """The regularisation term added to the loss: (l2/2)·ΣW² + l1·Σ|W|."""
-        return penalty(self.layers, self.config.l1, self.config.l2)
+        return penalty([layer.W for layer in self.layers], self.config.l1, self.config.l2)
 
     # ----- changing between steps ---------------------------------------------------------
 
@@ -591,12 +616,19 @@ class Model:
         self.position = int(state["position"])
         self.order = np.asarray(state["order"], dtype=np.int64)
         self.order_drawn = bool(state["order_drawn"])
+        self._epoch_rows = None
         open_phases = int(state["cursor"])
         self.cursor = 0
         # The weights change only in the update, the last phase: re-running the open batch's
         # first phases on the same rows recomputes exactly the values the saved model held.
         for _ in range(open_phases):
             self.step_phase()
+
+
+def _total(values: Array) -> float:
+    """Σ of every entry (np.add.reduce: ndarray.sum without its Python wrapper, which costs
+    more than the sum of a small layer)."""
+    return float(np.add.reduce(values, axis=None))
 
 
 def _descend(

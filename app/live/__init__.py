@@ -1,11 +1,15 @@
-"""Live sessions over a websocket: per-session hubs, the play task, frames encoded once.
+"""Live sessions over a websocket. Data flows one way, each file one concern:
 
-- ``registry.py``: every hub of the app, by session id, and their worker threads.
-- ``hub.py``: the Hub of one session (clients, frames, events, commands).
-- ``player.py``: the play task, training in short chunks on a worker thread.
-- ``client.py``: one socket, its subscription and its "latest wins" sender.
-- ``frames.py``: building a frame from the session and encoding it once per view.
-- ``commands.py``: the client's messages, validated; ``pacing.py``: rate tools.
+- ``training.py``: one slice of play on the session (train, stop conditions, store, frame);
+- ``frames.py``: building a frame from the session and encoding it once per view;
+- ``host.py``: the session's host, the only door to a session (``LocalHost``: this process);
+- ``player.py``: the play task, one slice per frame interval at the teacher's rate;
+- ``client.py``: one socket, its subscription and its "latest wins" sender;
+- ``commands.py``: the client's messages, validated; ``pacing.py``: rate tools;
+- ``hub.py``: the hub of one session (clients, commands, events, frames);
+- ``connection.py``: one socket's life on a hub; ``registry.py``: every hub of the app.
+
+A lower file never imports a higher one: it is handed a callback or a Protocol instead.
 """
 
 from .client import Client, Role

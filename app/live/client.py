@@ -13,27 +13,37 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections import deque
-from typing import TYPE_CHECKING, Literal
+from typing import Literal, Protocol
 
 from starlette.websockets import WebSocket
 
-from .frames import View
-from .pacing import FramePacer, TokenBucket
+from app.settings import Settings
 
-if TYPE_CHECKING:
-    from .hub import Hub
+from .frames import Frame, View
+from .pacing import FramePacer, TokenBucket
 
 Role = Literal["control", "watch"]
 OUTBOX_LIMIT = 256  # events and errors waiting for a client that is not reading
 _labels = itertools.count(1)
 
 
+class FrameSource(Protocol):
+    """Where a client's sender finds the newest frame (the hub)."""
+
+    latest: Frame | None
+
+    def frame_cap(self) -> float:
+        """Frames per second built at most: the highest cap among the clients."""
+        ...
+
+
 class Client:
     """A connected socket, its role, its subscription, and its sender's state."""
 
-    def __init__(self, hub: Hub, websocket: WebSocket, role: Role) -> None:
-        settings = hub.settings
-        self.hub = hub
+    def __init__(
+        self, source: FrameSource, websocket: WebSocket, role: Role, settings: Settings
+    ) -> None:
+        self.source = source
         self.websocket = websocket
         self.role: Role = role
         self.label = f"ws:{next(_labels)}"  # passed as ``by`` so the hub knows who changed what
@@ -42,10 +52,13 @@ class Client:
         self.pacer = FramePacer(self.max_fps)
         self.commands = TokenBucket(settings.max_ws_commands_per_second)
         self.sent_seq = 0  # the newest frame this client has been sent
-        self.frames_sent = 0
         self._outbox: deque[str] = deque(maxlen=OUTBOX_LIMIT)
         self._wake = asyncio.Event()
         self._close: tuple[int, str] | None = None
+
+    def due(self, now: float) -> bool:
+        """Would this client take a frame made now (its frame-rate slot has come)?"""
+        return self.pacer.delay(now) <= 0
 
     def notify(self) -> None:
         """A newer frame exists."""
@@ -79,12 +92,12 @@ class Client:
             if self._close is not None:
                 await self.websocket.close(*self._close)
                 return
-            frame = self.hub.latest
+            frame = self.source.latest
             if frame is None or frame.seq <= self.sent_seq or not frame.covers(self.view):
                 continue  # (a frame with this client's new grid is on its way)
             # The hub builds frames at most at the highest cap: a client with that cap takes
             # every frame (pacing it again would only add lag); a lower cap skips some.
-            paced = self.max_fps < self.hub.frame_cap()
+            paced = self.max_fps < self.source.frame_cap()
             delay = self.pacer.delay(loop.time()) if paced else 0.0
             if delay > 0:
                 await asyncio.sleep(delay)
@@ -95,4 +108,3 @@ class Client:
             # client served late in a broadcast is not made to skip the next frame.
             self.pacer.record(frame.published_at)
             self.sent_seq = frame.seq
-            self.frames_sent += 1

@@ -1,8 +1,9 @@
 """Client → server messages: one pydantic model per ``type``, checked against the limits.
 
-``parse_command(text, settings)`` turns one socket message into a Command or raises
-CommandError, whose ``field`` names the part at fault; the socket answers with an ``error``
-message and stays open.
+``parse_command(text, settings, changes_schema)`` turns one socket message into a Command or
+raises CommandError, whose ``field`` names the part at fault; the socket answers with an
+``error`` message and stays open. ``set`` is checked by the schema the REST API checks
+``PATCH`` with, handed in by the API (this layer never imports it).
 """
 
 from __future__ import annotations
@@ -12,12 +13,12 @@ from typing import Any, Literal
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from app.api.schemas import SessionUpdate
+from app.service.session import Unit
 from app.settings import Settings
 
 from .frames import FRAME_FIELDS
+from .training import StopConditions
 
-Unit = Literal["phase", "batch", "epoch"]
 MessageId = str | int | None
 
 
@@ -74,10 +75,10 @@ class SetCommand(Command):
     by the same schema); the weights stay."""
 
     type: Literal["set"]
-    changes: SessionUpdate
+    changes: dict[str, Any]
 
     def changed(self) -> dict[str, Any]:
-        return self.changes.model_dump(exclude_unset=True)
+        return self.changes
 
 
 class ResetCommand(Command):
@@ -85,20 +86,6 @@ class ResetCommand(Command):
 
     type: Literal["reset"]
     seed: int | None = Field(None, ge=0)
-
-
-class StopConditions(BaseModel):
-    """Pause playing when the training loss is at most ``target_loss`` or the epoch counter
-    reaches ``epochs``; a condition is cleared once it has been met."""
-
-    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
-
-    target_loss: float | None = Field(None, ge=0)
-    epochs: int | None = Field(None, ge=1)
-
-    @property
-    def empty(self) -> bool:
-        return self.target_loss is None and self.epochs is None
 
 
 class SubscribeCommand(Command):
@@ -123,7 +110,9 @@ COMMANDS: dict[str, type[Command]] = {
 WATCHER_COMMANDS = frozenset({"subscribe"})
 
 
-def parse_command(text: str | bytes, settings: Settings) -> Command:
+def parse_command(
+    text: str | bytes, settings: Settings, changes_schema: type[BaseModel]
+) -> Command:
     """One socket message → a validated Command, or CommandError saying what is wrong."""
     size = len(text.encode() if isinstance(text, str) else text)
     if size > settings.max_ws_message_bytes:
@@ -150,17 +139,34 @@ def parse_command(text: str | bytes, settings: Settings) -> Command:
     try:
         command = model.model_validate(data)
     except ValidationError as error:
-        first = error.errors()[0]
-        field = ".".join(str(part) for part in first["loc"]) or None
-        message = first["msg"]
-        if first["type"] == "extra_forbidden":
-            allowed = ", ".join(name for name in model.model_fields if name != "type")
-            message = f"{kind} has no field {field!r}; its fields: {allowed}"
-        elif field:
-            message = f"{field}: {message}"
-        raise CommandError(message, field=field, command=kind, message_id=message_id) from None
+        raise _refusal(error, kind, model, (), message_id) from None
+    if isinstance(command, SetCommand):
+        try:
+            changes = changes_schema.model_validate(command.changes)
+        except ValidationError as error:
+            raise _refusal(error, kind, changes_schema, ("changes",), message_id) from None
+        command.changes = changes.model_dump(exclude_unset=True)
     check_limits(command, settings)
     return command
+
+
+def _refusal(
+    error: ValidationError,
+    kind: str,
+    model: type[BaseModel],
+    under: tuple[str, ...],
+    message_id: MessageId,
+) -> CommandError:
+    """The first validation error as a CommandError naming its field (``under`` prefixed)."""
+    first = error.errors()[0]
+    field = ".".join(str(part) for part in (*under, *first["loc"])) or None
+    message = first["msg"]
+    if first["type"] == "extra_forbidden":
+        allowed = ", ".join(name for name in model.model_fields if name != "type")
+        message = f"{kind} has no field {field!r}; its fields: {allowed}"
+    elif field:
+        message = f"{field}: {message}"
+    return CommandError(message, field=field, command=kind, message_id=message_id)
 
 
 def check_limits(command: Command, settings: Settings) -> None:

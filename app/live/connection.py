@@ -4,23 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from .client import Client, Role
 from .hub import Hub
 
-log = logging.getLogger("app.live")
-
 
 async def serve_socket(hub: Hub, websocket: WebSocket, role: Role) -> None:
     """Greet the client, then read its commands and send it frames until it goes."""
-    client = Client(hub, websocket, role)
+    client = Client(hub, websocket, role, hub.settings)
     tasks: list[asyncio.Task[None]] = []
     try:
-        hello = await hub.run_in_thread(hub.hello, client)
-        await websocket.send_text(hello)
+        await websocket.send_text(await hub.hello(client))
         hub.add(client)
         tasks = [asyncio.create_task(_read(hub, client)), asyncio.create_task(client.run_sender())]
         await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)

@@ -92,6 +92,7 @@ class Frame:
     payload: dict[str, Any]
     boundaries: dict[int, dict[str, Any] | None]
     diverged: str | None
+    views: frozenset[View] = frozenset()  # the views it was built for
     texts: dict[View, str] = field(default_factory=dict)
     published_at: float = 0.0  # event-loop time the hub made it the latest
 
@@ -109,6 +110,11 @@ class Frame:
                 message = {k: v for k, v in message.items() if k in view.fields or k in ALWAYS_SENT}
             text = self.texts[view] = encode(message)
         return text
+
+    def encode_all(self) -> None:
+        """Encode it for every view it was built for (where it was built, off the loop)."""
+        for view in self.views:
+            self.text(view)
 
 
 class Throttled:
@@ -202,7 +208,7 @@ def build_frame(
             "grad_norms": [layer.get("grad_norm") for layer in layers],
         }
         key = frame_key(session.version, session.playing, views, play)
-        return Frame(seq, key, payload, boundaries, model.diverged)
+        return Frame(seq, key, payload, boundaries, model.diverged, frozenset(views))
 
 
 def frame_key(

@@ -1,13 +1,15 @@
-"""One hub per live session: its sockets, its play task, its stop conditions, its frames.
+"""One hub per live session: its sockets, their commands, its events and its latest frame.
 
-All of a hub's state lives on the event loop. Work that touches the session (stepping,
-building a frame, storing) runs on the registry's worker threads; changes made by anyone
-else (REST handlers run in a threadpool) arrive through ``Session.add_listener`` and are
-handed to the loop with ``call_soon_threadsafe``.
+The hub runs on the event loop and talks to the session only through its host
+(``host.py``): it never holds the Session. Play is the player's (``player.py``): it hands
+each frame and each piece of news back through the ``PlayListener`` methods below. Changes
+made by anyone else (REST handlers on their threads) arrive through ``host.listen`` and are
+moved onto the loop with ``call_soon_threadsafe``.
 
-Frames: a change marks the hub dirty; its publisher builds a frame at most at the highest
-frame cap among its clients (and, for a big network, no more often than its building cost
-allows), then wakes every client's sender. See ``client.py`` for "latest wins".
+Frames: while playing, each slice brings the frame (built where the session lives, right
+after its training); otherwise a change marks the hub dirty and its publisher asks the host
+for a frame, at most at the highest frame cap among the clients. Then every client's sender
+wakes and takes the newest frame at its own pace (``client.py``: latest wins).
 """
 
 from __future__ import annotations
@@ -15,14 +17,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import threading
-import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any
+
+from pydantic import BaseModel
 
 from app.engine import ConfigError
-from app.service.manager import SessionManager
-from app.service.session import Session
 from app.settings import Settings
 
 from .client import Client
@@ -35,29 +35,17 @@ from .commands import (
     ResetCommand,
     SetCommand,
     StepCommand,
-    StopConditions,
     SubscribeCommand,
     parse_command,
 )
-from .frames import (
-    PROTOCOL_VERSION,
-    Frame,
-    FrameCaches,
-    View,
-    build_frame,
-    encode,
-    frame_key,
-)
+from .frames import PROTOCOL_VERSION, Frame, View, encode
+from .host import SessionHost
 from .pacing import FramePacer
-from .player import Player, play_thread
-
-if TYPE_CHECKING:
-    from .registry import LiveRegistry
+from .player import Player
+from .training import PLAY, StopConditions
 
 log = logging.getLogger("app.live")
-T = TypeVar("T")
 
-BUILD_SHARE = 0.25  # building and encoding frames may take at most this share of the time
 PAUSE_MESSAGES = {
     "pause": "paused by a control client",
     "step": "paused to run a step",
@@ -73,36 +61,32 @@ PAUSE_MESSAGES = {
 class Hub:
     """The live side of one session."""
 
-    def __init__(self, registry: LiveRegistry, session: Session) -> None:
-        self.registry = registry
-        self.session = session
-        self.settings: Settings = registry.settings
-        self.manager: SessionManager = registry.manager
+    def __init__(
+        self,
+        host: SessionHost,
+        settings: Settings,
+        changes_schema: type[BaseModel],
+        on_close: Callable[[Hub], None],
+    ) -> None:
+        self.host = host
+        self.settings = settings
+        self.changes_schema = changes_schema
+        self._on_close = on_close
         self.loop = asyncio.get_running_loop()
         self.clients: set[Client] = set()
         self.latest: Frame | None = None
         self.stop_conditions = StopConditions()
-        self.player = Player(self)
-        self.deleted = threading.Event()
+        self.player = Player(host, self)
+        self.deleted = False
         self.closed = False
-        self._seq = 0
-        self._caches = FrameCaches()
+        self._tasks: set[asyncio.Task[Any]] = set()
         self._dirty = asyncio.Event()
-        self._build_lock = asyncio.Lock()
-        self.building: asyncio.Future[None] | None = None  # a frame build under way
-        self.frame_wanted = threading.Event()  # tells the running chunk to end its slice
-        self._wake_pending = False  # a change notice is on its way to the loop
-        self._pacer = FramePacer(self.settings.default_frame_rate)
-        self._build_cost = 0.0
-        self._cap = self.settings.default_frame_rate
+        self._pacer = FramePacer(settings.default_frame_rate)
+        self._cap = settings.default_frame_rate
         self._announced_divergence: str | None = None
         self._orphan_timer: asyncio.TimerHandle | None = None
         self._publisher = self.loop.create_task(self._publish_loop())
-        # Session.add_listener takes the session's lock, which a long REST step may hold:
-        # on a worker thread, never on the loop.
-        self._listening = registry.spawn(
-            registry.run_in_thread(session.add_listener, self._on_change_threadsafe)
-        )
+        self._listening = self.spawn(host.listen(self._on_change_threadsafe))
 
     # ----- clients -----------------------------------------------------------------------
 
@@ -111,13 +95,13 @@ class Hub:
         if self._orphan_timer is not None:
             self._orphan_timer.cancel()
             self._orphan_timer = None
-        self._refresh_pace()
+        self._refresh_cap()
         self.request_frame()
         client.notify()  # the latest frame, at once, if it already shows this state
 
     def remove(self, client: Client) -> None:
         self.clients.discard(client)
-        self._refresh_pace()
+        self._refresh_cap()
         if self.clients:
             return
         if self.player.playing:
@@ -134,18 +118,78 @@ class Hub:
         if not self.clients:
             await self.player.stop("orphaned")
 
-    def frame_cap(self) -> float:
-        """Frames per second the hub builds at most: the highest cap among its clients."""
-        return self._cap
-
-    def _refresh_pace(self) -> None:
-        """After a client came, went or subscribed, or the cost of a frame changed."""
+    def _refresh_cap(self) -> None:
+        """After a client came, went or subscribed."""
         caps = [client.max_fps for client in self.clients]
         self._cap = max(caps) if caps else self.settings.default_frame_rate
-        self._pacer.set_rate(min(self._cap, self._affordable_rate()))
+        self._pacer.set_rate(self._cap)
 
-    def _affordable_rate(self) -> float:
-        return 1.0 / (self._build_cost / BUILD_SHARE) if self._build_cost > 0 else float("inf")
+    # ----- what the player and the clients ask -------------------------------------------
+
+    def frame_cap(self) -> float:
+        """Frames per second the hub makes at most: the highest cap among its clients."""
+        return self._cap
+
+    def frame_interval(self) -> float:
+        return 1.0 / self._cap
+
+    def frame_views(self, every_slice: bool) -> frozenset[View] | None:
+        """Views to build a frame for after this slice; None when no client is due one
+        (``every_slice``: phase play, where each phase gets its frame)."""
+        if not self.clients:
+            return None
+        now = self.loop.time()
+        due = every_slice or self._dirty.is_set()
+        if not due and not any(client.due(now) for client in self.clients):
+            return None
+        self._dirty.clear()
+        return frozenset(client.view for client in self.clients)
+
+    def frame_ready(self, frame: Frame) -> None:
+        """A frame from the host: the newest now (unless a newer one, or one showing the same,
+        came first from the other source: play's slices or the publisher); wake the senders."""
+        latest = self.latest
+        if latest is not None and (frame.seq < latest.seq or frame.key == latest.key):
+            return
+        self._pacer.record(self.loop.time())
+        frame.published_at = self.loop.time()
+        self.latest = frame
+        if frame.diverged is None:
+            self._announced_divergence = None
+        elif frame.diverged != self._announced_divergence:
+            self.diverged(frame.diverged)
+        for client in self.clients:
+            client.notify()
+
+    def diverged(self, message: str) -> None:
+        """Send ``diverged`` once per divergence, and pause play."""
+        if message == self._announced_divergence:
+            return
+        self._announced_divergence = message
+        self.send_event("diverged", message)
+        if self.player.playing:
+            self.spawn(self.player.stop("diverged"))
+
+    def stop_met(self, why: str) -> None:
+        self.stop_conditions = StopConditions()  # met: cleared, so play can go on after it
+        self.send_event("stopped", f"stop condition met: {why}")
+
+    async def play_ended(self, reason: str, message: str, step: int) -> None:
+        """The play task's last act: tell the clients, store the session, drop if idle.
+
+        Called right after the host stopped playing, with no await in between, so ``paused``
+        reaches every client before any frame that shows the session paused.
+        """
+        self.send_event(
+            "paused",
+            PAUSE_MESSAGES.get(reason) or message or reason,
+            {"reason": reason, "step": step},
+        )
+        self.request_frame()
+        if not self.deleted:
+            await self.host.save()
+        if not self.clients:
+            self.close()
 
     # ----- messages ----------------------------------------------------------------------
 
@@ -178,14 +222,10 @@ class Hub:
             )
         )
 
-    # ----- frames ------------------------------------------------------------------------
+    # ----- frames when not playing -------------------------------------------------------
 
     def request_frame(self) -> None:
         self._dirty.set()
-
-    def frame_key(self) -> tuple[Any, ...]:
-        views = frozenset(client.view for client in self.clients)
-        return frame_key(self.session.version, self.session.playing, views, self.player.describe())
 
     async def _publish_loop(self) -> None:
         while True:
@@ -193,6 +233,12 @@ class Hub:
             if not self.clients:
                 self._dirty.clear()
                 continue
+            if self.player.playing:
+                # Play brings the frames: its next slice sees the hub dirty. Only if no slice
+                # came within a frame interval (a slow rate) is the frame made here.
+                await asyncio.sleep(self.frame_interval())
+                if not self._dirty.is_set():
+                    continue
             delay = self._pacer.delay(self.loop.time())
             if delay > 0:
                 await asyncio.sleep(delay)
@@ -200,67 +246,28 @@ class Hub:
             try:
                 await self.publish()
             except Exception:
-                log.exception("building a frame of session %s failed", self.session.id[:8])
+                log.exception("building a frame of session %s failed", self.host.session_id[:8])
                 await asyncio.sleep(1.0)
 
     async def publish(self) -> None:
-        """Build a frame now (unless the latest shows this very state) and wake the senders."""
-        async with self._build_lock:
-            if not self.clients:
-                return
-            key = self.frame_key()
-            if self.latest is not None and self.latest.key == key:
-                return
-            views = key[2]
-            self._seq += 1
-            self._pacer.record(self.loop.time())
-            # While playing, build between two chunks: the play task waits for this build
-            # rather than racing it for the session's lock.
-            self.building = self.loop.create_future()
-            self.frame_wanted.set()
-            try:
-                await self.player.between_chunks()
-                frame, cost = await self.run_in_thread(self._build, self._seq, views)
-            finally:
-                self.frame_wanted.clear()
-                self.building.set_result(None)
-                self.building = None
-            self._build_cost = 0.8 * self._build_cost + 0.2 * cost
-            self._refresh_pace()
-            frame.published_at = self.loop.time()
-            self.latest = frame
-            if frame.diverged is None:
-                self._announced_divergence = None
-            elif frame.diverged != self._announced_divergence:
-                self.announce_divergence(frame.diverged)
-            for client in self.clients:
-                client.notify()
-
-    def _build(self, seq: int, views: frozenset[View]) -> tuple[Frame, float]:
-        """A frame encoded for every view known now (off the loop), and the CPU it took."""
-        started = time.thread_time()
-        frame = build_frame(self.session, seq, views, self._caches, self.player.describe())
-        for view in views:
-            frame.text(view)
-        return frame, time.thread_time() - started
+        """Ask the host for a frame now (unless the latest shows this very state)."""
+        if not self.clients:
+            return
+        views = frozenset(client.view for client in self.clients)
+        unless = None if self.latest is None else self.latest.key
+        frame = await self.host.frame(views, self.player.describe(), unless)
+        if frame is not None:
+            self.frame_ready(frame)
 
     # ----- session changes ---------------------------------------------------------------
 
-    def _on_change_threadsafe(self, session: Session, kind: str, detail: dict[str, Any]) -> None:
-        if kind == "deleted":
-            self.deleted.set()  # before the store row goes: the play task must not save again
-        if kind == "step":
-            if play_thread.session is session:
-                return  # our own play task: it asks for a frame after each chunk
-            if self._wake_pending:
-                return  # steps only make the hub dirty: one notice on its way is enough
-            self._wake_pending = True
+    def _on_change_threadsafe(self, kind: str, detail: dict[str, Any]) -> None:
+        if kind == "step" and detail.get("by") == PLAY:
+            return  # our own play: its slice result brings the frame
         with contextlib.suppress(RuntimeError):  # a closed loop: the server is stopping
             self.loop.call_soon_threadsafe(self._on_change, kind, detail)
 
     def _on_change(self, kind: str, detail: dict[str, Any]) -> None:
-        if kind == "step":
-            self._wake_pending = False
         if self.closed:
             return
         self.request_frame()
@@ -286,13 +293,14 @@ class Hub:
                 {"kind": "reset", "source": source},
                 to=others,
             )
-            self.spawn(self._after_reset(by))
+            self.spawn(self._after_reset())
         elif kind == "deleted":
+            self.deleted = True
             self.spawn(self._after_delete())
 
-    async def _after_reset(self, by: Any) -> None:
+    async def _after_reset(self) -> None:
         await self.player.stop("reset")
-        state = await self.run_in_thread(self.session.state)
+        state, _ = await self.host.hello()
         self.send_event("reset", "the session was reset: new weights, counters at 0", state=state)
 
     async def _after_delete(self) -> None:
@@ -300,36 +308,6 @@ class Hub:
         self.send_event("deleted", "the session was deleted")
         for client in list(self.clients):
             client.close(4404, "the session was deleted")
-
-    def announce_divergence(self, message: str) -> None:
-        """Send ``diverged`` once per divergence, and pause play."""
-        if message == self._announced_divergence:
-            return
-        self._announced_divergence = message
-        self.send_event("diverged", message)
-        if self.player.playing:
-            self.spawn(self.player.stop("diverged"))
-
-    def stop_condition_met(self, why: str) -> None:
-        self.stop_conditions = StopConditions()  # met: cleared, so play can go on after it
-        self.send_event("stopped", f"stop condition met: {why}")
-
-    async def play_ended(self, reason: str, message: str) -> None:
-        """The play task's last act: tell the clients, store the session, drop if idle.
-
-        Called right after ``session.playing`` became False, with no await in between, so
-        ``paused`` reaches every client before any frame that shows the session paused.
-        """
-        self.send_event(
-            "paused",
-            PAUSE_MESSAGES.get(reason) or message or reason,
-            {"reason": reason, "step": self.session.model.step},
-        )
-        self.request_frame()
-        if not self.deleted.is_set():
-            await self.run_in_thread(self.manager.save, self.session)
-        if not self.clients:
-            self.close()
 
     # ----- commands ----------------------------------------------------------------------
 
@@ -341,7 +319,7 @@ class Hub:
                     f"too many commands: at most {self.settings.max_ws_commands_per_second:g} "
                     "per second; this one was ignored"
                 )
-            command = parse_command(text, self.settings)
+            command = parse_command(text, self.settings, self.changes_schema)
             if client.role == "watch" and command.type not in WATCHER_COMMANDS:
                 raise CommandError(
                     "watch links are read-only: a watcher may only send subscribe",
@@ -352,7 +330,7 @@ class Hub:
         except CommandError as error:
             self.send_error(client, error)
         except Exception:  # a bug: say so, keep the socket
-            log.exception("a command on session %s failed", self.session.id[:8])
+            log.exception("a command on session %s failed", self.host.session_id[:8])
             self.send_error(client, CommandError("the server failed to run this command"))
 
     async def execute(self, client: Client, command: Command) -> None:
@@ -371,15 +349,11 @@ class Hub:
             elif isinstance(command, StepCommand):
                 await self._step(client, command)
             elif isinstance(command, SetCommand):
-                await self.run_in_thread(
-                    self.session.set_hyperparameters, command.changed(), client.label
-                )
-                await self.run_in_thread(self.manager.save, self.session)
+                await self.host.set(command.changed(), client.label)
             elif isinstance(command, ResetCommand):
-                await self.run_in_thread(self.session.reset, command.seed, client.label)
-                await self.run_in_thread(self.manager.save, self.session)
+                await self.host.reset(command.seed, client.label)
             elif isinstance(command, SubscribeCommand):
-                self._subscribe(client, command)
+                await self._subscribe(client, command)
         except ConfigError as error:
             field = error.field
             if isinstance(command, SetCommand):  # named as in the PATCH body
@@ -391,12 +365,11 @@ class Hub:
 
     async def _step(self, client: Client, command: StepCommand) -> None:
         await self.player.stop("step")
-        outcome = await self.run_in_thread(
-            self.session.step, command.unit, command.count, self.settings.max_step_seconds
+        outcome = await self.host.step(
+            command.unit, command.count, self.settings.max_step_seconds, client.label
         )
-        await self.run_in_thread(self.manager.save, self.session)
         if outcome.diverged:
-            self.announce_divergence(outcome.diverged)
+            self.diverged(outcome.diverged)
         elif outcome.stopped == "time budget":
             client.send_message(
                 encode(
@@ -411,7 +384,7 @@ class Hub:
                 )
             )
 
-    def _subscribe(self, client: Client, command: SubscribeCommand) -> None:
+    async def _subscribe(self, client: Client, command: SubscribeCommand) -> None:
         given = command.model_fields_set
         if "stop" in given and client.role == "watch":
             raise CommandError(
@@ -423,10 +396,11 @@ class Hub:
         resolution = client.view.boundary_resolution
         if "boundary_resolution" in given:
             resolution = command.boundary_resolution or 0
-            if resolution and self.session.model.config.input_size != 2:
+            input_size = await self.host.input_size()
+            if resolution and input_size != 2:
                 raise CommandError(
                     "boundary_resolution: the decision boundary needs 2-D inputs; "
-                    f"this network has {self.session.model.config.input_size}",
+                    f"this network has {input_size}",
                     "boundary_resolution",
                     "subscribe",
                     command.id,
@@ -437,18 +411,16 @@ class Hub:
         if "stop" in given:
             self.stop_conditions = command.stop or StopConditions()
         client.subscribe(command.max_fps, View(fields, resolution))
-        self._refresh_pace()
+        self._refresh_cap()
         self.request_frame()
         client.notify()
 
     # ----- hello -------------------------------------------------------------------------
 
-    def hello(self, client: Client) -> str:
+    async def hello(self, client: Client) -> str:
         """The first message: protocol version, role, the whole state and the dataset."""
         s = self.settings
-        with self.session.lock:
-            state = self.session.state()
-            dataset = self.session.dataset_summary()
+        state, dataset = await self.host.hello()
         return encode(
             {
                 "type": "hello",
@@ -477,12 +449,24 @@ class Hub:
 
     # ----- plumbing ----------------------------------------------------------------------
 
-    async def run_in_thread(self, fn: Callable[..., T], *args: Any) -> T:
-        return await self.registry.run_in_thread(fn, *args)
-
-    def spawn(self, coroutine: Any) -> None:
+    def spawn(self, coroutine: Any) -> asyncio.Task[Any]:
         """Run a coroutine in the background, keeping a reference until it ends."""
-        self.registry.spawn(coroutine)
+        task = self.loop.create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def shutdown(self) -> None:
+        """Server shutdown: pause (which stores), close every socket, forget the session."""
+        await self.player.stop("shutdown")
+        for client in list(self.clients):
+            client.close(1012, "the server is restarting")
+        self.close()
+
+    async def drain(self, timeout: float) -> None:
+        """Wait (at most ``timeout``) for the background work still under way."""
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=timeout)
 
     def close(self) -> None:
         """Forget the session: no task, no listener (only when no client and not playing)."""
@@ -492,9 +476,9 @@ class Hub:
         if self._orphan_timer is not None:
             self._orphan_timer.cancel()
         self._publisher.cancel()
-        self.registry.spawn(self._stop_listening())
-        self.registry.discard(self)
+        self.spawn(self._stop_listening())
+        self._on_close(self)
 
     async def _stop_listening(self) -> None:
         await self._listening  # (added before it is removed)
-        await self.run_in_thread(self.session.remove_listener, self._on_change_threadsafe)
+        await self.host.unlisten(self._on_change_threadsafe)

@@ -1,151 +1,77 @@
-"""The play task: trains a session in short chunks on its own thread, at the teacher's pace.
+"""The play task: paces a session's training at the teacher's rate, one slice per frame.
 
-The socket never sets the pace. Each chunk runs ``Session.step`` (under the session's lock)
-for at most CHUNK_SECONDS or as many units as the rate says are due, then checks the stop
-conditions and stores the session if ``persist_interval_seconds`` have passed. A chunk
-steps in slices of SLICE_SECONDS and ends after the slice in which the hub asked for a
-frame, so a frame waits about a slice for the lock, not a chunk. Between chunks
-the event loop is free and the lock is released, so REST calls and frames interleave.
+Every frame interval (the highest frame cap among the clients: 1/30 s by default) the task
+asks the session's host for one slice: the units the rate says are due since the last
+slice, then — if a client is due a frame — the frame, built and encoded right after the
+training, in the same visit to the session. So a playing session costs one thread hop and
+one lock per frame interval, whatever its rate; the loop only sends the frame.
 
-Phase play at a rate the frame cap can show publishes one frame after every phase before
-the next one runs, so the page can animate the backward pass layer by layer.
+Phase play at a rate the frame cap can show runs one phase per slice with a frame each, so
+the page animates the backward pass layer by layer. Playing "as fast as possible" takes
+slices of FLAT_OUT_SECONDS back to back; every session's slices queue for the one training
+thread in turn, so a flat-out session gets one slice per round, as any other.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 import math
-import threading
-import time
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from app.engine import ConfigError, Model
-from app.service.manager import SessionManager
-from app.service.session import Session
+from app.service.session import Unit
 
-from .commands import StopConditions, Unit
-
-if TYPE_CHECKING:
-    from .hub import Hub
+from .frames import Frame, View
+from .host import SessionHost
+from .training import SliceOrder, SliceResult, StopConditions
 
 log = logging.getLogger("app.live")
 
-CHUNK_SECONDS = 0.02  # longest a chunk holds the session's lock
-SLICE_SECONDS = 0.002  # a chunk looks whether a frame is waiting (and yields) this often
+SLICE_SHARE = 0.5  # a paced slice trains for at most this share of its frame interval
+FLAT_OUT_SECONDS = 0.01  # a flat-out slice's length: the longest others wait for it
 MAX_BACKLOG_SECONDS = 0.25  # a rate the machine can't reach drops its backlog past this
+BUSY_RETRY_SECONDS = 0.01  # the session's lock was held (a REST step): try again this soon
 FLAT_OUT_COUNT = {"phase": 1_000_000, "batch": 1_000_000, "epoch": 1_000}
 
 
-class PlayThread(threading.local):
-    """Which session the current thread is playing, if any: the hub ignores the step notices
-    of its own play task (it asks for a frame after each chunk instead), so training never
-    wakes the event loop, which would take the GIL from it."""
+class PlayListener(Protocol):
+    """What the player tells the hub, and asks of it (the hub implements this)."""
 
-    session: Session | None = None
+    stop_conditions: StopConditions
 
+    def frame_interval(self) -> float:
+        """Seconds between two frames at the highest cap among the clients."""
+        ...
 
-play_thread = PlayThread()
+    def frame_views(self, every_slice: bool) -> frozenset[View] | None:
+        """The views a frame should be built for now, or None if no client is due one."""
+        ...
 
+    def frame_ready(self, frame: Frame) -> None: ...
 
-@dataclass
-class ChunkResult:
-    """What one chunk did, read on the worker thread."""
+    def diverged(self, message: str) -> None: ...
 
-    done: int
-    diverged: str | None = None
-    stop_met: str | None = None  # why a stop condition ended play
-    error: str | None = None
+    def stop_met(self, why: str) -> None: ...
 
-
-def run_chunk(
-    session: Session,
-    manager: SessionManager,
-    unit: Unit,
-    count: int,
-    stop: StopConditions,
-    deleted: threading.Event,
-    frame_wanted: threading.Event,
-) -> ChunkResult:
-    """Up to ``count`` units for at most CHUNK_SECONDS — ending early, within a slice, when a
-    frame is wanted — then the stop conditions and storage."""
-    deadline = time.monotonic() + CHUNK_SECONDS
-    result = ChunkResult(0)
-    play_thread.session = session
-    try:
-        with session.lock:
-            if stop.epochs is not None:  # end the chunk exactly where the epoch count is reached
-                count = min(count, units_until_epoch(session.model, unit, stop.epochs))
-            while result.done < count:
-                budget = max(0.0, min(SLICE_SECONDS, deadline - time.monotonic()))
-                try:
-                    outcome = session.step(unit, count - result.done, budget_seconds=budget)
-                except ConfigError as error:
-                    result.error = error.message
-                    return result
-                result.done += outcome.done
-                result.diverged = outcome.diverged
-                if result.diverged or frame_wanted.is_set() or time.monotonic() >= deadline:
-                    break
-                # Hand the GIL over: a thread waiting for it (the event loop, a REST handler)
-                # would otherwise wait up to the 5 ms switch interval, at each of its hops.
-                time.sleep(0)
-    finally:
-        play_thread.session = None
-    if not result.diverged and not stop.empty:
-        result.stop_met = stop_condition_met(session, stop)
-    if not deleted.is_set():
-        manager.save_if_due(session)
-    return result
-
-
-def units_until_epoch(model: Model, unit: Unit, epochs: int) -> int:
-    """How many phases, batches or epochs until the epoch counter reaches ``epochs``."""
-    if model.epoch >= epochs:
-        return 0
-    if unit == "epoch":
-        return epochs - model.epoch
-    per_epoch = math.ceil(model.n_samples / model.batch_size)
-    this_epoch = math.ceil((model.n_samples - model.position) / model.batch_size)
-    batches = this_epoch + (epochs - model.epoch - 1) * per_epoch
-    if unit == "batch":
-        return batches
-    return batches * len(model.phases) - model.cursor
-
-
-def stop_condition_met(session: Session, stop: StopConditions) -> str | None:
-    """Why play should stop now, or None."""
-    with session.lock:
-        model = session.model
-        if stop.epochs is not None and model.epoch >= stop.epochs:
-            return f"epoch {model.epoch} reached (stop at {stop.epochs} epochs)"
-        if stop.target_loss is not None and not model.in_batch:
-            loss = session.train_loss()
-            if math.isfinite(loss) and loss <= stop.target_loss:
-                return (
-                    f"training loss {loss:.6g} ≤ target {stop.target_loss:g} at step {model.step}"
-                )
-    return None
+    async def play_ended(self, reason: str, message: str, step: int) -> None:
+        """Play has ended (the host no longer says playing); ``step``: the session's step."""
+        ...
 
 
 class Player:
-    """Plays one session; owned by its Hub, run on the event loop."""
+    """Plays one session; owned by its hub, run on the event loop."""
 
-    def __init__(self, hub: Hub) -> None:
-        self.hub = hub
+    def __init__(self, host: SessionHost, listener: PlayListener) -> None:
+        self.host = host
+        self.listener = listener
         self.unit: Unit = "batch"
         self.rate: float | None = None
         self.task: asyncio.Task[None] | None = None
         self._stop_requested = asyncio.Event()
         self._stop_reason = "pause"
-        self._origin = 0.0  # when pacing (re)started
+        self._origin = 0.0  # when pacing (re)started, loop time
         self._done = 0  # units done since then
-        self._idle = asyncio.Event()  # set while no chunk runs
-        self._idle.set()
 
     @property
     def playing(self) -> bool:
@@ -156,98 +82,106 @@ class Player:
 
     def start(self, unit: Unit, rate: float | None) -> None:
         """Play (or, when playing, re-pace from now)."""
+        loop = asyncio.get_running_loop()
         self.unit, self.rate = unit, rate
-        self._origin, self._done = time.monotonic(), 0
+        self._origin, self._done = loop.time(), 0
         if self.playing:
             return
         self._stop_requested.clear()
         self._stop_reason = "pause"
-        self.hub.session.playing = True
-        self.task = asyncio.get_running_loop().create_task(self._run())
+        self.task = loop.create_task(self._run())
 
     async def stop(self, reason: str) -> None:
-        """Ask the task to end after its current chunk, and wait for it (it saves)."""
+        """End play within the running slice's current unit, and wait for the task (it saves)."""
         if not self.playing:
             return
         assert self.task is not None
         self._stop_reason = reason
         self._stop_requested.set()
+        self.host.interrupt()
         await asyncio.shield(self.task)
 
-    async def between_chunks(self) -> None:
-        """Return when no chunk is running; the play task then waits for ``hub.building``."""
-        await self._idle.wait()
-
-    def _due(self) -> tuple[float, int]:
-        """(seconds to wait, units due now) by the rate."""
+    def _due(self, now: float) -> tuple[float, int]:
+        """(seconds until a unit is due, units due now) by the rate."""
         if self.rate is None:
             return 0.0, FLAT_OUT_COUNT[self.unit]
-        elapsed = time.monotonic() - self._origin
+        elapsed = now - self._origin
         due = math.floor(elapsed * self.rate) + 1 - self._done
         if due <= 0:
             return self._done / self.rate - elapsed, 0
-        if due > max(1.0, self.rate * MAX_BACKLOG_SECONDS):
-            self._origin = time.monotonic() - self._done / self.rate
+        if due > max(1.0, self.rate * MAX_BACKLOG_SECONDS):  # can't keep up: drop the backlog
+            self._origin = now - self._done / self.rate
             due = 1
         return 0.0, due
 
     def _frame_per_phase(self) -> bool:
-        return self.unit == "phase" and self.rate is not None and self.rate <= self.hub.frame_cap()
+        interval = self.listener.frame_interval()
+        return self.unit == "phase" and self.rate is not None and self.rate * interval <= 1.0
+
+    async def _pause_for(self, seconds: float) -> None:
+        """Sleep, but wake at once when asked to stop."""
+        if seconds > 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop_requested.wait(), seconds)
 
     async def _run(self) -> None:
-        hub = self.hub
+        loop = asyncio.get_running_loop()
         reason, message = "pause", ""
-        # Every chunk on the same thread: a pool would hand them to its threads in turn, and
-        # moving the training from thread to thread costs about 15 % of its speed here.
-        thread = ThreadPoolExecutor(1, thread_name_prefix=f"play-{hub.session.id[:8]}")
+        await self.host.begin_play()
         try:
             while not self._stop_requested.is_set():
-                wait, due = self._due()
-                if wait > 0:
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._stop_requested.wait(), wait)
+                started = loop.time()
+                wait, due = self._due(started)
+                if due == 0:
+                    await self._pause_for(wait)
                     continue
-                if self._frame_per_phase():
+                interval = self.listener.frame_interval()
+                per_phase = self._frame_per_phase()
+                if per_phase:
                     due = 1
-                self._idle.clear()
-                try:
-                    chunk = functools.partial(
-                        run_chunk,
-                        hub.session,
-                        hub.manager,
-                        self.unit,
-                        due,
-                        hub.stop_conditions,
-                        hub.deleted,
-                        hub.frame_wanted,
-                    )
-                    result = await asyncio.get_running_loop().run_in_executor(thread, chunk)
-                finally:
-                    self._idle.set()
-                hub.request_frame()
-                await asyncio.sleep(0)  # the publisher may start a frame now, between chunks
-                if hub.building is not None:  # a frame waits for the lock: let it go first
-                    await asyncio.shield(hub.building)
-                self._done += result.done
-                if result.error:
-                    reason, message = "error", result.error
+                budget = FLAT_OUT_SECONDS if self.rate is None else SLICE_SHARE * interval
+                order = SliceOrder(
+                    self.unit,
+                    due,
+                    budget,
+                    self.listener.stop_conditions,
+                    self.listener.frame_views(per_phase),
+                    self.describe(),
+                )
+                result = await self.host.advance(order)
+                if result.busy:
+                    await self._pause_for(BUSY_RETRY_SECONDS)
+                    continue
+                ended = self._take(result)
+                if ended is not None:
+                    reason, message = ended
                     break
-                if result.diverged:
-                    hub.announce_divergence(result.diverged)
-                    reason, message = "diverged", result.diverged
-                    break
-                if result.stop_met:
-                    hub.stop_condition_met(result.stop_met)
-                    reason, message = "stopped", result.stop_met
-                    break
-                if self._frame_per_phase():
-                    await hub.publish()
+                if self.rate is None:
+                    await asyncio.sleep(0)  # (a slice on the loop) let the others run
+                else:
+                    await self._pause_for(started + interval - loop.time())
             else:
                 reason = self._stop_reason
         except Exception:
-            log.exception("play task of session %s failed", hub.session.id[:8])
+            log.exception("play task of session %s failed", self.host.session_id[:8])
             reason, message = "error", "the training task failed; see the server log"
         finally:
-            hub.session.playing = False
-            thread.shutdown(wait=False)
-        await hub.play_ended(reason, message)
+            step = await self.host.end_play()
+        await self.listener.play_ended(reason, message, step)
+
+    def _take(self, result: SliceResult) -> tuple[str, str] | None:
+        """Pass the slice's frame and news on; (reason, message) when play must end."""
+        self._done += result.done
+        if result.frame is not None:
+            self.listener.frame_ready(result.frame)
+        if result.error:
+            return "error", result.error
+        if result.diverged:
+            self.listener.diverged(result.diverged)
+            return "diverged", result.diverged
+        if result.stop_met:
+            self.listener.stop_met(result.stop_met)
+            return "stopped", result.stop_met
+        if self._stop_requested.is_set():
+            return self._stop_reason, ""
+        return None

@@ -1,7 +1,7 @@
 """The live sessions: created, found (from memory or the store), saved, expired, bounded.
 
 REST handlers save a session before they answer; the live stream saves a playing session
-at most every ``persist_interval_seconds`` and when it pauses (``save_if_due``).
+every ``persist_interval_seconds`` (``save_due`` says when) and when it pauses.
 """
 
 from __future__ import annotations
@@ -172,13 +172,10 @@ class SessionManager:
             self._saved_version[session] = version
             self._saved_at[session.id] = time.monotonic()
 
-    def save_if_due(self, session: Session) -> bool:
-        """Store a playing session if ``persist_interval_seconds`` have passed since the last."""
+    def save_due(self, session: Session) -> bool:
+        """Have ``persist_interval_seconds`` passed since the session was last stored?"""
         last = self._saved_at.get(session.id, 0.0)
-        if time.monotonic() - last < self.settings.persist_interval_seconds:
-            return False
-        self.save(session)
-        return True
+        return time.monotonic() - last >= self.settings.persist_interval_seconds
 
     def expire_idle(self) -> list[str]:
         """Forget sessions unused for ``session_ttl_seconds`` (memory and store)."""

@@ -231,8 +231,16 @@ class Session:
 
     # ----- stepping ------------------------------------------------------------------------
 
-    def step(self, unit: Unit, count: int, budget_seconds: float | None = None) -> StepOutcome:
-        """Run ``count`` phases, batches or epochs; stop early on divergence or the budget."""
+    def step(
+        self,
+        unit: Unit,
+        count: int,
+        budget_seconds: float | None = None,
+        by: str | None = None,
+        interrupted: Callable[[], bool] | None = None,
+    ) -> StepOutcome:
+        """Run ``count`` phases, batches or epochs; stop early on divergence, the budget, or
+        when ``interrupted()`` says so (play's pause); ``by`` is passed to the listeners."""
         if unit not in ("phase", "batch", "epoch"):
             raise ConfigError("unit", f"must be phase, batch or epoch, got {unit!r}")
         if count < 1:
@@ -241,6 +249,9 @@ class Session:
         outcome = StepOutcome(unit, count)
         with self.lock:
             for _ in range(count):
+                if interrupted is not None and interrupted():
+                    outcome.stopped = "interrupted"
+                    break
                 entry = self._run_unit(unit, deadline)
                 if entry is None:
                     outcome.stopped = "time budget"
@@ -254,7 +265,7 @@ class Session:
                 if deadline is not None and time.monotonic() > deadline and outcome.done < count:
                     outcome.stopped = "time budget"
                     break
-            self._changed("step", {"unit": unit, "count": outcome.done})
+            self._changed("step", {"unit": unit, "count": outcome.done, "by": by})
         return outcome
 
     def _run_unit(self, unit: Unit, deadline: float | None) -> dict[str, Any] | None:

@@ -409,3 +409,38 @@ def test_float64_logistic_regression_trains_on_when_it_fits() -> None:
 
 def test_float32_logistic_regression_trains_on_when_it_fits() -> None:
     assert not any(logistic_divergences("float32"))
+
+
+@pytest.mark.parametrize("rate", [1e6, 1e308])  # the loss overflows; the update overflows
+@pytest.mark.parametrize("layers", DIVERGING)
+def test_a_diverging_batch_ends_the_same_by_phase_and_by_batch(
+    layers: tuple[LayerConfig, ...], rate: float
+) -> None:
+    """step_batch's one-go path (fast.py) diverges exactly as the phase walk does: the same
+    message, the same weights kept or restored, the same trace left for the page."""
+    by_phase, by_batch = diverging_model(layers, rate), diverging_model(layers, rate)
+    if rate > 1e300:
+        for m in (by_phase, by_batch):
+            m.set_data(m.x_train, 100 * m.y_train)
+    n_phases = len(by_phase.phases)
+    for _ in range(500):
+        with np.errstate(all="ignore"):
+            for _ in range(n_phases):
+                walked = by_phase.step_phase()
+                if walked.diverged:
+                    break
+        result = by_batch.step_batch()
+        assert result.diverged == walked.diverged
+        assert by_batch.step == by_phase.step and by_batch.cursor == by_phase.cursor
+        for la, lb, ta, tb in zip(
+            by_phase.layers, by_batch.layers, by_phase.traces, by_batch.traces, strict=True
+        ):
+            assert np.array_equal(la.W, lb.W) and np.array_equal(la.b, lb.b)
+            for name in ("input", "z", "output", "output_error", "delta", "dW", "db"):
+                va, vb = getattr(ta, name), getattr(tb, name)
+                assert (va is None) == (vb is None), name
+                if va is not None:
+                    assert np.array_equal(va, vb, equal_nan=True), name
+        if result.diverged:
+            return
+    pytest.fail("did not diverge")

@@ -19,6 +19,7 @@ from app.engine import (
     Phase,
     chain_terms,
     check_one,
+    mse,
     phases_of,
 )
 
@@ -691,3 +692,11 @@ def test_traced_batch_holds_references_not_copies() -> None:
     # The next batch's forward pass reads the updated weights by reference, too.
     model.step_phase()
     assert traces[0].W is model.layers[0].W
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_mse_is_the_lessons_formula_bit_for_bit(dtype: type) -> None:
+    rng = np.random.default_rng(7)
+    for shape in [(1, 1), (10, 1), (7, 3), (64, 10), (1000, 2)]:
+        y, p = rng.normal(size=shape).astype(dtype), rng.normal(size=shape).astype(dtype)
+        assert mse(y, p) == float(np.mean(np.power(y - p, 2)))  # lesson 003, verbatim

@@ -1,0 +1,132 @@
+"""The live layer's shape and its play loop: one way, fair, storing as it plays."""
+
+from __future__ import annotations
+
+import ast
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from fastapi import FastAPI
+from starlette.testclient import TestClient
+
+from app.live import host as host_module
+from app.live import training
+
+from .conftest import is_event, manager_of, receive_until, url
+
+pytestmark = pytest.mark.timeout(60)
+
+LIVE = Path(__file__).resolve().parents[2] / "app" / "live"
+
+
+def live_imports() -> dict[str, set[str]]:
+    """Each app/live module → the app modules it imports (relative ones resolved)."""
+    graph: dict[str, set[str]] = {}
+    for path in LIVE.glob("*.py"):
+        name = f"app.live.{path.stem}"
+        found: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                module = node.module or ""
+                if node.level == 1:
+                    module = f"app.live.{module}" if module else "app.live"
+                if module.startswith("app"):
+                    found.add(module)
+            elif isinstance(node, ast.Import):
+                found |= {alias.name for alias in node.names if alias.name.startswith("app")}
+        graph[name] = found
+    return graph
+
+
+def test_the_live_layer_imports_one_way():
+    graph = live_imports()
+    for module, imported in graph.items():
+        assert not any(name.startswith("app.api") for name in imported), module
+    # No cycle among app/live's own modules (the package __init__ only re-exports).
+    inner = {m: {i for i in deps if i in graph and i != "app.live"} for m, deps in graph.items()}
+    inner.pop("app.live.__init__", None)
+    done: set[str] = set()
+
+    def visit(module: str, path: tuple[str, ...]) -> None:
+        assert module not in path, " → ".join((*path, module))
+        if module in done:
+            return
+        for imported in inner.get(module, ()):
+            visit(imported, (*path, module))
+        done.add(module)
+
+    for module in inner:
+        visit(module, ())
+
+
+def test_one_session_flat_out_does_not_starve_a_paced_one(
+    live_app: FastAPI, live_client: TestClient
+):
+    flat_out = manager_of(live_app).create({"preset": "circle"})
+    paced = manager_of(live_app).create({"preset": "circle"})
+    with (
+        live_client.websocket_connect(url(flat_out)) as fast,
+        live_client.websocket_connect(url(paced)) as slow,
+    ):
+        fast.receive_json()
+        slow.receive_json()
+        fast.send_json({"type": "play"})
+        receive_until(fast, is_event("playing"))
+        slow.send_json({"type": "play", "rate": 100})
+        receive_until(slow, is_event("playing"))
+        started, step0 = time.monotonic(), paced.model.step
+        time.sleep(1.5)
+        paced_rate = (paced.model.step - step0) / (time.monotonic() - started)
+        for ws in (fast, slow):
+            ws.send_json({"type": "pause"})
+            receive_until(ws, is_event("paused"))
+    assert flat_out.model.step > 300  # it did play flat out
+    assert paced_rate > 50, paced_rate  # the asked 100/s, within a factor of two
+
+
+def test_a_playing_session_is_stored_every_persist_interval(make_app):
+    app = make_app(persist_interval_seconds=0.2)
+    session = manager_of(app).create({"preset": "circle"})
+    store = manager_of(app).store
+    with TestClient(app) as client, client.websocket_connect(url(session)) as ws:
+        ws.receive_json()
+        ws.send_json({"type": "play", "rate": 200})
+        receive_until(ws, is_event("playing"))
+        stored_steps = []
+        for _ in range(3):
+            time.sleep(0.4)
+            stored = store.load_session(session.id)
+            assert stored is not None
+            stored_steps.append(stored[0]["model"]["step"])
+        ws.send_json({"type": "pause"})
+        receive_until(ws, is_event("paused"))
+    assert stored_steps[0] > 0 and stored_steps[0] < stored_steps[1] < stored_steps[2]
+
+
+def test_a_costly_slice_moves_off_the_event_loop(
+    live_app: FastAPI, live_client: TestClient, monkeypatch: pytest.MonkeyPatch
+):
+    """A slice that took longer than INLINE_SECONDS runs on the training thread next time."""
+    session = manager_of(live_app).create({"preset": "circle"})
+    threads: list[str] = []
+    real = training.run_slice
+
+    def slow_slice(*args: object) -> training.SliceResult:
+        threads.append(threading.current_thread().name)
+        time.sleep(2 * host_module.INLINE_SECONDS)
+        return real(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(host_module, "run_slice", slow_slice)
+    with live_client.websocket_connect(url(session)) as ws:
+        ws.receive_json()
+        ws.send_json({"type": "play", "rate": 100})
+        receive_until(ws, is_event("playing"))
+        deadline = time.monotonic() + 5
+        while len(threads) < 3 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        ws.send_json({"type": "pause"})
+        receive_until(ws, is_event("paused"))
+    assert not threads[0].startswith("train")  # the first on the loop (nothing known yet)
+    assert all(name.startswith("train") for name in threads[1:3]), threads
