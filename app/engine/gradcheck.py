@@ -12,6 +12,10 @@ Chain rule for W[l][i, j] (lesson 000: ∂L/∂W = ∂L/∂ŷ · ∂ŷ/∂z · �
 
     ∂L/∂W_ij = Σ_s  ∂L/∂a_sj  ·  f'(z_sj)  ·  x_si        (+ the penalty's l2·W_ij + l1·sign(W_ij))
                    upstream     local         input
+
+On a fused output layer (a cross-entropy on its sigmoid / softmax) the model never multiplies
+∂L/∂a by f'(z): ∂L/∂z = (p − y)/n comes straight from the loss, so the chain shows that as the
+upstream factor with a local factor 1. Softmax mixes its units, so there too ∂L/∂z is shown.
 """
 
 from __future__ import annotations
@@ -163,7 +167,9 @@ class ChainTerms:
 
     Per sample s: upstream ∂L/∂a_sj, local f'(z_sj), input x_si (1 for a bias); their
     products summed over the batch give the data gradient; ``penalty`` is the
-    regularisation's share; ``gradient`` = Σ products + penalty is exactly the reported dW.
+    regularisation's share; ``gradient`` = Σ products + penalty equals the reported dW to
+    rounding (the matrix product sums the rows in its own order). ``fused``: the layer's
+    ∂L/∂z came from the loss in one step, (p − y)/n, shown as the upstream factor.
     """
 
     layer: int
@@ -178,6 +184,7 @@ class ChainTerms:
     gradient: float
     reported: float  # dW[i, j] (or db[0, j]) as the trace holds it
     note: str
+    fused: bool
 
 
 def chain_terms(model: Model, layer: int, i: int | None, j: int) -> ChainTerms:
@@ -195,10 +202,21 @@ def chain_terms(model: Model, layer: int, i: int | None, j: int) -> ChainTerms:
     activation = model.layers[layer].activation
     assert trace.z is not None and trace.output is not None and trace.output_error is not None
     note = "∂L/∂W = ∂L/∂a · ∂a/∂z · ∂z/∂W, summed over the batch"
-    if activation.prime is None:
+    fused = model.is_fused(layer)
+    local: Array
+    if fused:
+        upstream = trace.delta[:, j]
+        local = np.ones(len(trace.delta), dtype=trace.delta.dtype)
+        note = (
+            f"{activation.name} and {model.loss_fn.name} are fused: the loss hands back "
+            "∂L/∂z = (p − y)/n itself, exact at any margin, so upstream is ∂L/∂z and the local "
+            "factor is 1 (∂L/∂a · f′(z) taken apart gives the same number to rounding, except "
+            "when the output saturates)"
+        )
+    elif activation.prime is None:
         # softmax mixes its units: ∂L/∂z_j takes every ∂L/∂a_k, so it is the upstream factor.
         upstream = trace.delta[:, j]
-        local: Array = np.ones(len(trace.delta), dtype=trace.delta.dtype)
+        local = np.ones(len(trace.delta), dtype=trace.delta.dtype)
         note = "softmax couples its outputs: upstream is ∂L/∂z itself (local factor 1)"
     else:
         upstream = trace.output_error[:, j]
@@ -227,6 +245,7 @@ def chain_terms(model: Model, layer: int, i: int | None, j: int) -> ChainTerms:
         gradient=float(products.sum()) + penalty,
         reported=reported,
         note=note,
+        fused=fused,
     )
 
 
