@@ -494,11 +494,15 @@ class GradcheckLayer(ResponseBody):
 
 
 class GradcheckResult(ResponseBody):
-    """Backprop checked on the last traced batch, at the weights its gradients belong to."""
+    """Backprop checked on the last traced batch, at the weights its gradients belong to:
+    the dW the state shows (float32 stays float32) against float64 central differences."""
 
     step: int
     batch_rows: int
-    tolerance: float
+    tolerance: float = Field(
+        description="Relative error a layer passes below, fit for the session's dtype: "
+        "1e-5 for float64, 1e-3 for float32 (whose dW carries float32 rounding)."
+    )
     passed: bool
     layers: list[GradcheckLayer]
 
@@ -513,16 +517,34 @@ class ChainResult(ResponseBody):
     value: float = Field(description="Its value (the weight the gradient belongs to).")
     activation: str
     formula: str = Field(description="The chain rule being evaluated, as the lesson writes it.")
-    upstream: Vector = Field(description="∂L/∂a_sj per row s.")
-    local: Vector = Field(description="f'(z_sj) per row s.")
+    upstream: Vector = Field(
+        description="∂L/∂a_sj per row s; ∂L/∂z_sj itself on a softmax or fused layer. Sign: "
+        "as gradient descent subtracts it; lesson 000's errors carry the opposite sign."
+    )
+    local: Vector = Field(description="f'(z_sj) per row s (1 on a softmax or fused layer).")
     input: Vector = Field(description="x_si per row s (1 for a bias).")
     products: Vector = Field(description="upstream · local · input per row.")
     penalty: Number = Field(description="The regularisation's share of the gradient.")
-    gradient: Number = Field(description="Σ products + penalty.")
+    gradient: Number = Field(
+        description="Σ products + penalty: equal to ``reported`` to rounding (the matrix "
+        "product sums the rows in its own order)."
+    )
     reported: Number = Field(description="The gradient backprop computed (dW or db).")
     numeric: Number = Field(description="Central difference (L(p+h) − L(p−h)) / 2h.")
     relative_error: Number = Field(description="|reported − numeric| / (|reported| + |numeric|).")
     note: str
+    fused: bool = Field(
+        description="The loss and this output layer's activation are fused (a cross-entropy "
+        "on its sigmoid / softmax): ∂L/∂z = (p − y)/n comes from the loss in one step, exact "
+        "at any margin, and is shown as upstream with local 1."
+    )
+    equal_to_rounding: bool = Field(
+        description="gradient and reported differ by no more than the rounding of summing "
+        "the products (2·(n + 1)·ε·Σ|products|, ε of the session's dtype)."
+    )
+    tolerance: float = Field(
+        description="Relative error the numeric check passes below, fit for the dtype."
+    )
 
 
 class DatasetPublic(ExportBody):

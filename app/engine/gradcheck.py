@@ -5,8 +5,10 @@ Numeric gradient, for every checked parameter p:
     ∂L/∂p ≈ (L(p + h) − L(p − h)) / 2h,     L = data loss + regularisation penalty
 
 compared with the analytic ∂L/∂p by the relative error ‖a − n‖ / max(‖a‖ + ‖n‖, tiny).
-Both run in float64 on a copy of the model, with the weights and rows of the batch the
-gradient belongs to: the model itself is never touched.
+The analytic side is the dW the model shows, in its own dtype (float32 stays float32); the
+numeric side runs in float64 on a copy of the model, with the weights and rows of the batch
+the gradient belongs to: the model itself is never touched. A pass is judged against a
+tolerance fit for the model's dtype (``tolerance_for``).
 
 Chain rule for W[l][i, j] (lesson 000: ∂L/∂W = ∂L/∂ŷ · ∂ŷ/∂z · ∂z/∂W), per sample s:
 
@@ -27,10 +29,20 @@ from typing import Any, Literal
 import numpy as np
 
 from .dense import Array
-from .model import ConfigError, Model
+from .model import DTYPES, ConfigError, Model
 
 STEP = 1e-5  # h: small enough for truncation error ~h², large enough for rounding ~ε/h
 TINY = 1e-300
+# The relative error below which a check passes, by the dtype of the dW shown. float64:
+# central differences themselves land near 1e-8. float32: the shown dW carries float32
+# rounding (ε ≈ 1.2e-7, grown by the sums of the forward and backward passes) — ~1e-6 on
+# the presets — so 1e-3 still catches any wrong gradient, which is off by order one.
+TOLERANCES = {"float64": 1e-5, "float32": 1e-3}
+
+
+def tolerance_for(dtype: str) -> float:
+    """The relative error a gradient check of a ``dtype`` model passes below."""
+    return TOLERANCES[dtype]
 
 
 @dataclass
@@ -54,8 +66,10 @@ def relative_error(analytic: Array, numeric: Array) -> float:
     return float(np.linalg.norm(analytic - numeric) / denominator)
 
 
-def batch_clone(model: Model, x: Array | None = None, y: Array | None = None) -> Model:
-    """A float64, full-batch copy holding the weights and rows of ``model``'s traced batch.
+def batch_clone(
+    model: Model, x: Array | None = None, y: Array | None = None, dtype: str = "float64"
+) -> Model:
+    """A full-batch copy in ``dtype`` holding the weights and rows of ``model``'s traced batch.
 
     With x and y given, those rows and the model's current weights instead.
     """
@@ -68,13 +82,23 @@ def batch_clone(model: Model, x: Array | None = None, y: Array | None = None) ->
         for layer, layer_trace in zip(clone.layers, model.traces, strict=True):
             assert layer_trace.W is not None
             layer.W, layer.b = layer_trace.W, layer_trace.b
-    clone.config = replace(clone.config, dtype="float64", batch_size=None, shuffle=False)
-    clone.dtype = np.float64
+    clone.config = replace(clone.config, dtype=dtype, batch_size=None, shuffle=False)
+    clone.dtype = DTYPES[dtype]
     for layer in clone.layers:
-        layer.W = layer.W.astype(np.float64)
-        layer.b = None if layer.b is None else layer.b.astype(np.float64)
-    clone.set_data(np.asarray(x, np.float64), np.asarray(y, np.float64))
+        layer.W = layer.W.astype(clone.dtype)
+        layer.b = None if layer.b is None else layer.b.astype(clone.dtype)
+    clone.set_data(np.asarray(x, clone.dtype), np.asarray(y, clone.dtype))
     return clone
+
+
+def shown_gradients(model: Model) -> list[tuple[Array, Array | None]] | None:
+    """The dW, db the model's trace holds for its batch, or None before its backward pass."""
+    grads = []
+    for trace in model.traces:
+        if trace.dW is None:
+            return None
+        grads.append((trace.dW, trace.db))
+    return grads
 
 
 def analytic_gradients(clone: Model) -> list[tuple[Array, Array | None]]:
@@ -123,24 +147,29 @@ def gradient_check(
 ) -> list[LayerCheck]:
     """Analytic vs central-difference gradients per layer.
 
-    By default on the last traced batch at the weights it was computed with (so it checks
-    the very dW the model reports); with x, y, on those rows at the current weights. Large
-    layers can be sampled: at most ``max_entries_per_layer`` weights each, drawn by ``seed``.
+    By default on the last traced batch at the weights it was computed with: the analytic
+    side is the very dW the model reports (or, before the batch's backward pass, the same
+    phases run on a copy in the model's dtype). With x, y: on those rows at the current
+    weights. Large layers can be sampled: at most ``max_entries_per_layer`` weights each,
+    drawn by ``seed``.
     """
     clone = batch_clone(model, x, y)
-    grads = analytic_gradients(copy.deepcopy(clone))
+    traced = x is None or y is None
+    grads = shown_gradients(model) if traced else None
+    if grads is None:
+        grads = analytic_gradients(batch_clone(model, x, y, dtype=model.config.dtype))
     rng = np.random.default_rng(seed)
     checks = []
     for k, (dW, db) in enumerate(grads):
         w_entries = _entries(dW.shape, max_entries_per_layer, rng)
         numeric_W = np.array([numeric_derivative(clone, k, "W", e) for e in w_entries])
-        analytic_W = np.array([dW[e] for e in w_entries])
+        analytic_W = np.array([dW[e] for e in w_entries], dtype=np.float64)
         analytic_b = numeric_b = None
         error_b = None
         if db is not None:
             b_entries = _entries(db.shape, max_entries_per_layer, rng)
             numeric_b = np.array([numeric_derivative(clone, k, "b", e) for e in b_entries])
-            analytic_b = np.array([db[e] for e in b_entries])
+            analytic_b = np.array([db[e] for e in b_entries], dtype=np.float64)
             error_b = relative_error(analytic_b, numeric_b)
         diffs = [np.abs(analytic_W - numeric_W).max(initial=0.0)]
         if analytic_b is not None and numeric_b is not None:
@@ -185,6 +214,7 @@ class ChainTerms:
     reported: float  # dW[i, j] (or db[0, j]) as the trace holds it
     note: str
     fused: bool
+    equal_to_rounding: bool  # |gradient − reported| within the summation's rounding bound
 
 
 def chain_terms(model: Model, layer: int, i: int | None, j: int) -> ChainTerms:
@@ -232,6 +262,7 @@ def chain_terms(model: Model, layer: int, i: int | None, j: int) -> ChainTerms:
         reported = float(trace.db[0, j])
     else:
         reported = float(trace.dW[i, j])
+    gradient = float(products.sum()) + penalty
     return ChainTerms(
         layer=layer,
         i=i,
@@ -242,11 +273,25 @@ def chain_terms(model: Model, layer: int, i: int | None, j: int) -> ChainTerms:
         input=x_factor,
         products=products,
         penalty=penalty,
-        gradient=float(products.sum()) + penalty,
+        gradient=gradient,
         reported=reported,
         note=note,
         fused=fused,
+        equal_to_rounding=equal_to_rounding(gradient, reported, products, penalty, trace.dW.dtype),
     )
+
+
+def equal_to_rounding(
+    gradient: float, reported: float, products: Array, penalty: float, dtype: Any
+) -> bool:
+    """Do Σ products + penalty and the reported dW differ by no more than rounding?
+
+    The matrix product sums the same n products in another order: each order is within
+    n·ε·Σ|products| of the exact sum (ε of the model's dtype), so the two within twice that.
+    """
+    eps = float(np.finfo(dtype).eps)
+    bound = 2 * (len(products) + 1) * eps * (float(np.abs(products).sum()) + abs(penalty))
+    return abs(gradient - reported) <= bound
 
 
 def check_one(model: Model, layer: int, i: int | None, j: int) -> tuple[float, float]:

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from app.engine import LayerConfig, Model, ModelConfig, chain_terms, gradient_check
+from app.engine.gradcheck import equal_to_rounding
 
 CASES = [("float64", 30.0), ("float64", 40.0), ("float32", 20.0)]
 
@@ -144,3 +145,29 @@ def test_gradient_check_agrees_at_a_large_margin() -> None:
     (check,) = gradient_check(model)
     assert check.relative_error_W < 1e-8
     np.testing.assert_allclose(check.numeric_W, [-1.0, 1.0], rtol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_chain_sum_is_equal_to_rounding_for_every_weight(dtype: str) -> None:
+    """Σ products and the matrix product's dW may differ in the last bits, never more."""
+    model = Model(
+        ModelConfig(
+            input_size=3,
+            layers=(LayerConfig(5, "tanh"), LayerConfig(3, "softmax")),
+            loss="softmax_cross_entropy",
+            batch_size=16,
+            l2=0.1,
+            dtype=dtype,
+        )
+    )
+    rng = np.random.default_rng(2)
+    model.set_data(rng.normal(size=(40, 3)), np.eye(3)[rng.integers(0, 3, 40)])
+    model.step_batch()
+    for k, layer in enumerate(model.layers):
+        for i, j in np.ndindex(*layer.W.shape):
+            terms = chain_terms(model, k, i, j)
+            assert terms.equal_to_rounding, (k, i, j, terms.gradient, terms.reported)
+            off = terms.gradient + 1e-3 * max(abs(terms.gradient), 1e-3)
+            assert not equal_to_rounding(
+                off, terms.reported, terms.products, terms.penalty, model.dtype
+            )
