@@ -16,15 +16,11 @@ from fastapi import APIRouter, Body, Query, Response
 
 from app.engine import ConfigError, chain_terms, check_one, gradient_check
 from app.engine.gradcheck import tolerance_for
-from app.service.session import (
-    Session,
-    build_dataset,
-    model_config_for,
-    resolve_config,
-)
+from app.service.session import Session
 
 from .deps import ControlledSession, ManagerDep, ReadableSession, SettingsDep
 from .errors import ApiError
+from .examples import SESSION_EXPORT_EXAMPLE
 from .schemas import (
     CREATE_EXAMPLES,
     PREDICT_EXAMPLES,
@@ -153,20 +149,10 @@ def create_session(
     return created(session)
 
 
-def example_export() -> dict[str, Any]:
-    """A real export (the XOR lesson after two batch steps) for the OpenAPI example."""
-    config = resolve_config({"preset": "lesson-003-xor"})
-    dataset = build_dataset(config["data"], lambda _: {})
-    config["model"] = model_config_for(config["model"], dataset)
-    session = Session(config, dataset, session_id="example")
-    session.step("batch", 2)
-    return session.export()
-
-
 IMPORT_EXAMPLES: dict[str, Any] = {
     "xor": {
         "summary": "The XOR lesson after two batch steps (as GET …/export answers it)",
-        "value": example_export(),
+        "value": SESSION_EXPORT_EXAMPLE,
     }
 }
 
