@@ -91,16 +91,6 @@ def batch_clone(
     return clone
 
 
-def shown_gradients(model: Model) -> list[tuple[Array, Array | None]] | None:
-    """The dW, db the model's trace holds for its batch, or None before its backward pass."""
-    grads = []
-    for trace in model.traces:
-        if trace.dW is None:
-            return None
-        grads.append((trace.dW, trace.db))
-    return grads
-
-
 def analytic_gradients(clone: Model) -> list[tuple[Array, Array | None]]:
     """Run the clone's forward, loss and backward phases (not the update); read dW, db."""
     for _ in range(len(clone.phases) - 1):
@@ -147,17 +137,15 @@ def gradient_check(
 ) -> list[LayerCheck]:
     """Analytic vs central-difference gradients per layer.
 
-    By default on the last traced batch at the weights it was computed with: the analytic
-    side is the very dW the model reports (or, before the batch's backward pass, the same
-    phases run on a copy in the model's dtype). With x, y: on those rows at the current
-    weights. Large layers can be sampled: at most ``max_entries_per_layer`` weights each,
-    drawn by ``seed``.
+    By default on the last traced batch at the weights it was computed with. The analytic
+    side runs the model's own phases on a copy in the model's dtype, on the same rows and
+    weights: bit for bit the dW the model reports (float32 stays float32), and still the
+    right one when a change since (l2, the loss) made the shown dW stale. With x, y: on those
+    rows at the current weights. Large layers can be sampled: at most
+    ``max_entries_per_layer`` weights each, drawn by ``seed``.
     """
     clone = batch_clone(model, x, y)
-    traced = x is None or y is None
-    grads = shown_gradients(model) if traced else None
-    if grads is None:
-        grads = analytic_gradients(batch_clone(model, x, y, dtype=model.config.dtype))
+    grads = analytic_gradients(batch_clone(model, x, y, dtype=model.config.dtype))
     rng = np.random.default_rng(seed)
     checks = []
     for k, (dW, db) in enumerate(grads):

@@ -554,3 +554,16 @@ def test_gradient_check_of_float32_checks_the_float32_dw_shown(
         assert np.array_equal(check.analytic_W, trace.dW.ravel().astype(np.float64))
         # float32 rounding shows: a float64 recomputation would agree to ~1e-10.
         assert 1e-9 < check.relative_error_W < tolerance_for("float32")
+
+
+def test_gradient_check_after_a_change_checks_the_current_objective() -> None:
+    """After the batch, l2 and the loss change: the check recomputes under the new ones."""
+    model = Model(
+        ModelConfig(input_size=3, layers=(LayerConfig(4, "tanh"), LayerConfig(2, "sigmoid")))
+    )
+    rng = np.random.default_rng(9)
+    model.set_data(rng.normal(size=(20, 3)), rng.integers(0, 2, (20, 2)).astype(float))
+    model.step_batch()
+    model.apply_changes({"l2": 0.3, "loss": "binary_cross_entropy"})
+    for check in gradient_check(model):
+        assert check.relative_error_W < TOLERANCE
