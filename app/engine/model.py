@@ -7,11 +7,11 @@ A batch step is a fixed sequence of phases, for L layers (indices 0 … L−1):
 - forward k:   z = x·W + b,  a = f(z)                         (lesson 003's FCLayer + activation)
 - loss:        E(y, ŷ) and ∂E/∂ŷ                                (ŷ = a of the last layer)
 - backward k:  δ = ∂E/∂z = ∂E/∂a ⊙ f'(z);  ∂E/∂W = xᵀ·δ;  ∂E/∂b = Σ δ;  ∂E/∂x = δ·Wᵀ
+- update:      W ← W − α·∂E/∂W  (with momentum: v ← μv − α·∂E/∂W, W ← W + v)
 
 A cross-entropy and its output activation (sigmoid, softmax) are fused: the loss phase
 (``loss_and_gradients``) takes E from the logits and δ = (p − y)/n of the output layer at
 once, exact at any margin; ∂E/∂ŷ is still computed, as the separate factor a student reads.
-- update:      W ← W − α·∂E/∂W  (with momentum: v ← μv − α·∂E/∂W, W ← W + v)
 
 The math is ``dense.py`` and ``activations.py``, the same functions lesson 003's classes
 call. Walking a batch phase by phase and taking one batch step run the same code in the same
