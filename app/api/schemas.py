@@ -557,6 +557,11 @@ class ChainResult(ResponseBody):
         "on its sigmoid / softmax): ∂L/∂z = (p − y)/n comes from the loss in one step, exact "
         "at any margin, and is shown as upstream with local 1."
     )
+    separate: Vector | None = Field(
+        description="On a fused layer, ∂L/∂z per row taken apart: ∂L/∂ŷ pushed through the "
+        "activation's own derivative. Equal to upstream to rounding unless the output "
+        "saturates, where it loses the gradient (why the layer is fused); null elsewhere."
+    )
     equal_to_rounding: bool = Field(
         description="gradient and reported differ by no more than the rounding of summing "
         "the products (2·(n + 1)·ε·Σ|products|, ε of the session's dtype)."

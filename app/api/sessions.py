@@ -485,6 +485,7 @@ def read_chain(
         "relative_error": relative_error,
         "note": terms.note,
         "fused": terms.fused,
+        "separate": None if terms.separate is None else terms.separate.tolist(),
         "equal_to_rounding": terms.equal_to_rounding,
         "tolerance": tolerance,
     }

@@ -203,6 +203,10 @@ class ChainTerms:
     note: str
     fused: bool
     equal_to_rounding: bool  # |gradient − reported| within the summation's rounding bound
+    # On a fused layer, ∂L/∂z_sj taken apart: ∂L/∂a through the activation's own backward
+    # (∂L/∂ŷ · f'(z) for a sigmoid). Equal to upstream to rounding unless the output
+    # saturates, where it loses the gradient: why the layer is fused.
+    separate: Array | None = None
 
 
 def chain_terms(model: Model, layer: int, i: int | None, j: int) -> ChainTerms:
@@ -222,9 +226,12 @@ def chain_terms(model: Model, layer: int, i: int | None, j: int) -> ChainTerms:
     note = "∂L/∂W = ∂L/∂a · ∂a/∂z · ∂z/∂W, summed over the batch"
     fused = model.is_fused(layer)
     local: Array
+    separate = None
     if fused:
         upstream = trace.delta[:, j]
         local = np.ones(len(trace.delta), dtype=trace.delta.dtype)
+        with np.errstate(all="ignore"):
+            separate = activation.backward(trace.output_error, trace.z, trace.output)[:, j]
         note = (
             f"{activation.name} and {model.loss_fn.name} are fused: the loss hands back "
             "∂L/∂z = (p − y)/n itself, exact at any margin, so upstream is ∂L/∂z and the local "
@@ -266,6 +273,7 @@ def chain_terms(model: Model, layer: int, i: int | None, j: int) -> ChainTerms:
         note=note,
         fused=fused,
         equal_to_rounding=equal_to_rounding(gradient, reported, products, penalty, trace.dW.dtype),
+        separate=separate,
     )
 
 

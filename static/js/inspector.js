@@ -269,8 +269,22 @@ export class ChainInspector {
 
   factorTable(result, names) {
     const rows = result.products.length;
+    // A fused layer keeps its separate factors: ∂L/∂ŷ through the activation's derivative.
+    const separate = Array.isArray(result.separate) ? result.separate : null;
+    const separateHead = separate
+      ? [
+          createElement("th", {
+            scope: "col",
+            title:
+              "∂L/∂z taken apart: ∂L/∂ŷ times the activation's derivative. Equal to rounding " +
+              "unless the output saturates, where it loses the gradient: why the layer is fused",
+            text: "apart: ∂L/∂ŷ · ∂ŷ/∂z",
+          }),
+        ]
+      : [];
     const head = createElement("tr", {}, [
       createElement("th", { scope: "col", text: "row s" }),
+      ...separateHead,
       createElement("th", { scope: "col", title: names.upstreamHint, text: names.upstream }),
       createElement("th", { scope: "col", title: names.localHint, text: names.local }),
       createElement("th", { scope: "col", title: names.inputHint, text: names.input }),
@@ -279,6 +293,7 @@ export class ChainInspector {
     const body = result.products.map((product, s) =>
       createElement("tr", {}, [
         createElement("th", { scope: "row", text: String(s) }),
+        ...(separate ? [numberElement("td", separate[s], { "data-factor": "separate", "data-row": s })] : []),
         numberElement("td", result.upstream[s], { "data-factor": "upstream", "data-row": s }),
         numberElement("td", result.local[s], { "data-factor": "local", "data-row": s }),
         numberElement("td", result.input[s], { "data-factor": "input", "data-row": s }),
@@ -287,6 +302,7 @@ export class ChainInspector {
     );
     const foot = createElement("tr", { className: "factor-summary" }, [
       createElement("th", { scope: "row", text: rows > ROWS_SHOWN_IN_FULL ? "mean / Σ" : "Σ" }),
+      ...(separate ? [rows > ROWS_SHOWN_IN_FULL ? numberElement("td", mean(separate)) : createElement("td")] : []),
       rows > ROWS_SHOWN_IN_FULL ? numberElement("td", mean(result.upstream)) : createElement("td"),
       rows > ROWS_SHOWN_IN_FULL ? numberElement("td", mean(result.local)) : createElement("td"),
       rows > ROWS_SHOWN_IN_FULL ? numberElement("td", mean(result.input)) : createElement("td"),

@@ -334,7 +334,10 @@ def test_chain_of_a_fused_output_shows_dl_dz(create_session: CreateSession) -> N
     assert "fused" in chain["note"] and "(p − y)/n" in chain["formula"]
     assert chain["equal_to_rounding"] is True
     assert chain["tolerance"] == tolerance_for("float64")
+    # The separate factors, kept: ∂L/∂ŷ through softmax's backward, equal to rounding here.
+    assert chain["separate"] == pytest.approx(chain["upstream"], rel=1e-12, abs=1e-15)
     hidden = session.client.get(
         session.url("/chain"), params={"layer": 0, "i": 0, "j": 0}, headers=session.watch
     ).json()
     assert hidden["fused"] is False and "f'(z" in hidden["formula"]
+    assert hidden["separate"] is None

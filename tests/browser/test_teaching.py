@@ -644,3 +644,9 @@ def test_the_inspector_shows_a_fused_output_as_dl_dz_and_the_loss_its_convention
     assert shown["upstream"] == [row[j] for row in delta[: len(shown["upstream"])]]
     assert "✓ equal to rounding" in shown["text"]
     assert page.get_by_test_id("chain-fused-formula").is_visible()
+    apart = page.evaluate(
+        "() => [...document.querySelectorAll("
+        "'[data-testid=chain-inspector] td[data-factor=separate]')]"
+        ".map(cell => Number(cell.dataset.value))"
+    )
+    assert apart == pytest.approx(shown["upstream"], rel=1e-12, abs=1e-15), "the separate factors"

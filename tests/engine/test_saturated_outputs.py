@@ -126,6 +126,8 @@ def test_chain_terms_show_the_fused_delta_of_a_saturated_output(dtype: str, marg
     assert terms.upstream[0] == pytest.approx(-1.0, rel=1e-6)
     assert terms.gradient == terms.reported
     assert "fused" in terms.note
+    # Taken apart, the factors lose the gradient at this margin: what fusing fixes.
+    assert terms.separate is not None and abs(terms.separate[0]) < 0.1
 
 
 def test_mse_output_is_not_fused() -> None:
@@ -134,6 +136,7 @@ def test_mse_output_is_not_fused() -> None:
     through_backward(model)
     assert not model.is_fused(0)
     assert not chain_terms(model, 0, 0, 0).fused
+    assert chain_terms(model, 0, 0, 0).separate is None
     assert model.traces[0].loss_delta is None
 
 
