@@ -58,3 +58,11 @@ def test_the_trace_fields_say_their_sign_against_lesson_000(client: TestClient) 
     assert "adjustment" in props["dW"]["description"]
     for field in ("upstream", "delta", "dW"):
         assert "Sign" in props[field]["description"]
+
+
+def test_the_page_says_the_signs_where_it_shows_the_gradients(client: TestClient) -> None:
+    page = client.get("/").text
+    signs = page[page.index('data-testid="layers-signs"') :]
+    signs = signs[: signs.index("</p>")]
+    for name in ("delta output sum", "layer1 error", "weight adjustment", "negatives"):
+        assert name in signs
