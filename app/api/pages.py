@@ -49,11 +49,13 @@ def page_config(settings: Settings) -> dict[str, Any]:
     }
 
 
-def engine_names() -> dict[str, list[str]]:
-    """The engine's names, so the page's choices are the engine's and never a copy."""
+def engine_names() -> dict[str, Any]:
+    """The engine's names, so the page's choices are the engine's and never a copy; each
+    loss with its scale convention (what it divides by), shown beside the picker."""
     return {
         "activations": list(ACTIVATIONS),
         "losses": list(LOSSES),
+        "loss_conventions": {name: loss.convention for name, loss in LOSSES.items()},
         "initializers": list(INITIALIZERS),
     }
 

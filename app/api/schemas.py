@@ -65,7 +65,10 @@ LossName = Annotated[
     str,
     Field(
         max_length=NAME_LENGTH,
-        description="A loss: " + ", ".join(LOSSES),
+        description="A loss, and what it divides by: "
+        + "; ".join(f"{name} — {loss.convention}" for name, loss in LOSSES.items())
+        + ". The cross-entropies are fused with their output activation: loss from the "
+        "logits (log-sum-exp), ∂L/∂z = (p − y)/n.",
         json_schema_extra={"enum": list(LOSSES)},
     ),
 ]
@@ -350,9 +353,22 @@ class LayerState(ResponseBody):
     input: Matrix | None = Field(None, description="x: this layer's input rows.")
     z: Matrix | None = Field(None, description="z = x·W + b.")
     a: Matrix | None = Field(None, description="a = f(z), the layer's output.")
-    upstream: Matrix | None = Field(None, description="∂L/∂a, handed back from above.")
-    delta: Matrix | None = Field(None, description="δ = ∂L/∂z = ∂L/∂a ⊙ f'(z).")
-    dW: Matrix | None = Field(None, description="∂L/∂W = xᵀ·δ (+ the penalty's gradient).")
+    upstream: Matrix | None = Field(
+        None,
+        description="∂L/∂a, handed back from above. Sign: a gradient; lesson 000's "
+        "“layer1 error” is its negative (−upstream of layer 0, with the sse loss).",
+    )
+    delta: Matrix | None = Field(
+        None,
+        description="δ = ∂L/∂z = ∂L/∂a ⊙ f'(z); on the output of a cross-entropy, (p − y)/n "
+        "from the loss (fused). Sign: lesson 000's “delta output sum” is −δ of the output "
+        "layer (with the sse loss).",
+    )
+    dW: Matrix | None = Field(
+        None,
+        description="∂L/∂W = xᵀ·δ (+ the penalty's gradient); the update is W − α·dW. Sign: "
+        "lesson 000's weight adjustment, which it adds, is −dW (with the sse loss).",
+    )
     db: Vector | None = Field(None, description="∂L/∂b = Σ_rows δ.")
     W_used: Matrix | None = Field(
         None, description="The weights dW belongs to (before this batch's update)."
@@ -364,8 +380,8 @@ class HistoryPoint(ExportBody):
 
     step: int = Field(ge=0, le=MAX_INT)
     epoch: int = Field(ge=0, le=MAX_INT)
-    train_loss: Number = None
-    test_loss: Number = None
+    train_loss: Number = Field(None, description="Data loss: the L1/L2 penalty is not in it.")
+    test_loss: Number = Field(None, description="Data loss: the L1/L2 penalty is not in it.")
     train_accuracy: Number = Field(None, description="null for regression.")
     test_accuracy: Number = None
 
@@ -409,11 +425,14 @@ class SessionState(ResponseBody):
     batch_size: int = Field(description="Effective rows per batch step.")
     n_train: int
     n_test: int
-    loss: Number = Field(description="Train loss of the current weights (also at step 0).")
-    test_loss: Number = Field(description="Test loss; null without test rows.")
+    loss: Number = Field(
+        description="Train data loss of the current weights (also at step 0); the L1/L2 "
+        "penalty that dW includes is not in it."
+    )
+    test_loss: Number = Field(description="Test data loss (no penalty); null without test rows.")
     accuracy: Number = Field(description="Train accuracy; null for regression.")
     test_accuracy: Number
-    batch_loss: Number = Field(description="Loss of the last (or open) batch.")
+    batch_loss: Number = Field(description="Data loss (no penalty) of the last (or open) batch.")
     diverged: str | None = Field(description="Why training stopped, if the loss blew up.")
     playing: bool = Field(description="Whether the live stream is training it.")
     task: Task
@@ -494,11 +513,15 @@ class GradcheckLayer(ResponseBody):
 
 
 class GradcheckResult(ResponseBody):
-    """Backprop checked on the last traced batch, at the weights its gradients belong to."""
+    """Backprop checked on the last traced batch, at the weights its gradients belong to:
+    the dW the state shows (float32 stays float32) against float64 central differences."""
 
     step: int
     batch_rows: int
-    tolerance: float
+    tolerance: float = Field(
+        description="Relative error a layer passes below, fit for the session's dtype: "
+        "1e-5 for float64, 1e-3 for float32 (whose dW carries float32 rounding)."
+    )
     passed: bool
     layers: list[GradcheckLayer]
 
@@ -513,16 +536,39 @@ class ChainResult(ResponseBody):
     value: float = Field(description="Its value (the weight the gradient belongs to).")
     activation: str
     formula: str = Field(description="The chain rule being evaluated, as the lesson writes it.")
-    upstream: Vector = Field(description="∂L/∂a_sj per row s.")
-    local: Vector = Field(description="f'(z_sj) per row s.")
+    upstream: Vector = Field(
+        description="∂L/∂a_sj per row s; ∂L/∂z_sj itself on a softmax or fused layer. Sign: "
+        "as gradient descent subtracts it; lesson 000's errors carry the opposite sign."
+    )
+    local: Vector = Field(description="f'(z_sj) per row s (1 on a softmax or fused layer).")
     input: Vector = Field(description="x_si per row s (1 for a bias).")
     products: Vector = Field(description="upstream · local · input per row.")
     penalty: Number = Field(description="The regularisation's share of the gradient.")
-    gradient: Number = Field(description="Σ products + penalty.")
+    gradient: Number = Field(
+        description="Σ products + penalty: equal to ``reported`` to rounding (the matrix "
+        "product sums the rows in its own order)."
+    )
     reported: Number = Field(description="The gradient backprop computed (dW or db).")
     numeric: Number = Field(description="Central difference (L(p+h) − L(p−h)) / 2h.")
     relative_error: Number = Field(description="|reported − numeric| / (|reported| + |numeric|).")
     note: str
+    fused: bool = Field(
+        description="The loss and this output layer's activation are fused (a cross-entropy "
+        "on its sigmoid / softmax): ∂L/∂z = (p − y)/n comes from the loss in one step, exact "
+        "at any margin, and is shown as upstream with local 1."
+    )
+    separate: Vector | None = Field(
+        description="On a fused layer, ∂L/∂z per row taken apart: ∂L/∂ŷ pushed through the "
+        "activation's own derivative. Equal to upstream to rounding unless the output "
+        "saturates, where it loses the gradient (why the layer is fused); null elsewhere."
+    )
+    equal_to_rounding: bool = Field(
+        description="gradient and reported differ by no more than the rounding of summing "
+        "the products (2·(n + 1)·ε·Σ|products|, ε of the session's dtype)."
+    )
+    tolerance: float = Field(
+        description="Relative error the numeric check passes below, fit for the dtype."
+    )
 
 
 class DatasetPublic(ExportBody):

@@ -15,15 +15,12 @@ import numpy as np
 from fastapi import APIRouter, Body, Query, Response
 
 from app.engine import ConfigError, chain_terms, check_one, gradient_check
-from app.service.session import (
-    Session,
-    build_dataset,
-    model_config_for,
-    resolve_config,
-)
+from app.engine.gradcheck import tolerance_for
+from app.service.session import Session
 
 from .deps import ControlledSession, ManagerDep, ReadableSession, SettingsDep
 from .errors import ApiError
+from .examples import SESSION_EXPORT_EXAMPLE
 from .schemas import (
     CREATE_EXAMPLES,
     PREDICT_EXAMPLES,
@@ -49,7 +46,6 @@ from .schemas import (
 
 router = APIRouter(prefix="/sessions", tags=["sessions"])
 
-GRADCHECK_TOLERANCE = 1e-5  # relative error; float64 central differences land near 1e-8
 DEFAULT_BOUNDARY_RESOLUTION = 50
 IncludeTrace = Annotated[
     bool, Query(description="Include each layer's trace of the current batch (input, z, a, δ …).")
@@ -83,6 +79,14 @@ CHAIN_FORMULA_W = (
 CHAIN_FORMULA_B = (
     "∂L/∂b[{l}][{j}] = Σ_s ∂L/∂a[s,{j}] · f'(z[s,{j}]) · 1"
     "  — lesson 003: ∂E/∂B = ∂E/∂Y, summed over the batch"
+)
+# A cross-entropy fused with its output activation: the loss hands back ∂L/∂z itself.
+CHAIN_FORMULA_FUSED_W = (
+    "∂L/∂W[{l}][{i},{j}] = Σ_s ∂L/∂z[s,{j}] · x[s,{i}]  (+ l2·W + l1·sign(W)),"
+    "  ∂L/∂z = (p − y)/n: loss and output activation fused"
+)
+CHAIN_FORMULA_FUSED_B = (
+    "∂L/∂b[{l}][{j}] = Σ_s ∂L/∂z[s,{j}] · 1,  ∂L/∂z = (p − y)/n: loss and output activation fused"
 )
 
 
@@ -145,20 +149,10 @@ def create_session(
     return created(session)
 
 
-def example_export() -> dict[str, Any]:
-    """A real export (the XOR lesson after two batch steps) for the OpenAPI example."""
-    config = resolve_config({"preset": "lesson-003-xor"})
-    dataset = build_dataset(config["data"], lambda _: {})
-    config["model"] = model_config_for(config["model"], dataset)
-    session = Session(config, dataset, session_id="example")
-    session.step("batch", 2)
-    return session.export()
-
-
 IMPORT_EXAMPLES: dict[str, Any] = {
     "xor": {
         "summary": "The XOR lesson after two batch steps (as GET …/export answers it)",
-        "value": example_export(),
+        "value": SESSION_EXPORT_EXAMPLE,
     }
 }
 
@@ -387,6 +381,13 @@ def read_boundary(
 def check_gradients(session: ReadableSession, settings: SettingsDep) -> dict[str, Any]:
     """Compare backprop's gradients with central differences, layer by layer."""
     with session.lock:  # copy under the lock, check outside it: training need not wait
+        if session.model.diverged:
+            raise ApiError(
+                409,
+                f"diverged — nothing to check: {session.model.diverged}; step a batch to "
+                "trace a fresh one",
+                field="batch",
+            )
         traced = len(session.model.batch_indices) > 0 and all(
             trace.W is not None for trace in session.model.traces
         )
@@ -398,6 +399,7 @@ def check_gradients(session: ReadableSession, settings: SettingsDep) -> dict[str
             )
         model = copy.deepcopy(session.model)
     checks = gradient_check(model, max_entries_per_layer=settings.max_gradcheck_entries)
+    tolerance = tolerance_for(model.config.dtype)
     layers = []
     for check in checks:
         errors = [check.relative_error_W]
@@ -410,13 +412,13 @@ def check_gradients(session: ReadableSession, settings: SettingsDep) -> dict[str
                 "relative_error_b": check.relative_error_b,
                 "max_abs_error": check.max_abs_error,
                 "checked": check.checked,
-                "passed": all(bool(e < GRADCHECK_TOLERANCE) for e in errors),
+                "passed": all(bool(e < tolerance) for e in errors),
             }
         )
     return {
         "step": model.step,
         "batch_rows": len(model.batch_indices),
-        "tolerance": GRADCHECK_TOLERANCE,
+        "tolerance": tolerance,
         "passed": all(layer["passed"] for layer in layers),
         "layers": layers,
     }
@@ -451,6 +453,7 @@ def read_chain(
             )
         terms = chain_terms(model, layer, i, j)
         numeric, relative_error = check_one(model, layer, i, j)
+        tolerance = tolerance_for(model.config.dtype)
         trace = model.traces[layer]
         if i is None:
             assert trace.b is not None  # chain_terms refused a bias-free network
@@ -458,7 +461,11 @@ def read_chain(
         else:
             assert trace.W is not None
             value = float(trace.W[i, j])
-    formula = (CHAIN_FORMULA_B if i is None else CHAIN_FORMULA_W).format(l=layer, i=i, j=j)
+    if terms.fused:
+        formula = CHAIN_FORMULA_FUSED_B if i is None else CHAIN_FORMULA_FUSED_W
+    else:
+        formula = CHAIN_FORMULA_B if i is None else CHAIN_FORMULA_W
+    formula = formula.format(l=layer, i=i, j=j)
     return {
         "layer": layer,
         "i": i,
@@ -477,4 +484,8 @@ def read_chain(
         "numeric": numeric,
         "relative_error": relative_error,
         "note": terms.note,
+        "fused": terms.fused,
+        "separate": None if terms.separate is None else terms.separate.tolist(),
+        "equal_to_rounding": terms.equal_to_rounding,
+        "tolerance": tolerance,
     }

@@ -143,10 +143,11 @@ def train_batch(model: Model) -> str | None:
 
     diverged = model._loss_phase()  # E(y, ŷ) and ∂E/∂ŷ, as the walk's loss phase
     if diverged:  # leave the trace as the walk does: this batch's forward pass and ∂E/∂ŷ
-        output_error = traces[-1].output_error
+        last = traces[-1]
+        output_error, loss_delta = last.output_error, last.loss_delta
         for trace in traces:
             trace.clear_backward()
-        traces[-1].output_error = output_error
+        last.output_error, last.loss_delta = output_error, loss_delta
         return diverged
 
     # backward k: δ = ∂E/∂a ⊙ f'(z); ∂E/∂W = xᵀ·δ (+ penalty) and ∂E/∂b = Σδ into ∇θ
@@ -156,7 +157,12 @@ def train_batch(model: Model) -> str | None:
         layer, trace, span = layers[k], traces[k], flat.spans[k]
         assert trace.output_error is not None and trace.z is not None
         assert trace.output is not None and trace.input is not None
-        delta = trace.delta = layer.activation.backward(trace.output_error, trace.z, trace.output)
+        if trace.loss_delta is not None:  # a fused loss gave the output layer's δ itself
+            delta = trace.delta = trace.loss_delta
+        else:
+            delta = trace.delta = layer.activation.backward(
+                trace.output_error, trace.z, trace.output
+            )
         block = span.block(grad)
         dW = block[: span.n_in]
         np.dot(trace.input.T, delta, out=dW)

@@ -5,13 +5,19 @@ Numeric gradient, for every checked parameter p:
     ∂L/∂p ≈ (L(p + h) − L(p − h)) / 2h,     L = data loss + regularisation penalty
 
 compared with the analytic ∂L/∂p by the relative error ‖a − n‖ / max(‖a‖ + ‖n‖, tiny).
-Both run in float64 on a copy of the model, with the weights and rows of the batch the
-gradient belongs to: the model itself is never touched.
+The analytic side is the dW the model shows, in its own dtype (float32 stays float32); the
+numeric side runs in float64 on a copy of the model, with the weights and rows of the batch
+the gradient belongs to: the model itself is never touched. A pass is judged against a
+tolerance fit for the model's dtype (``tolerance_for``).
 
 Chain rule for W[l][i, j] (lesson 000: ∂L/∂W = ∂L/∂ŷ · ∂ŷ/∂z · ∂z/∂W), per sample s:
 
     ∂L/∂W_ij = Σ_s  ∂L/∂a_sj  ·  f'(z_sj)  ·  x_si        (+ the penalty's l2·W_ij + l1·sign(W_ij))
                    upstream     local         input
+
+On a fused output layer (a cross-entropy on its sigmoid / softmax) the model never multiplies
+∂L/∂a by f'(z): ∂L/∂z = (p − y)/n comes straight from the loss, so the chain shows that as the
+upstream factor with a local factor 1. Softmax mixes its units, so there too ∂L/∂z is shown.
 """
 
 from __future__ import annotations
@@ -23,10 +29,20 @@ from typing import Any, Literal
 import numpy as np
 
 from .dense import Array
-from .model import ConfigError, Model
+from .model import DTYPES, ConfigError, Model
 
 STEP = 1e-5  # h: small enough for truncation error ~h², large enough for rounding ~ε/h
 TINY = 1e-300
+# The relative error below which a check passes, by the dtype of the dW shown. float64:
+# central differences themselves land near 1e-8. float32: the shown dW carries float32
+# rounding (ε ≈ 1.2e-7, grown by the sums of the forward and backward passes) — ~1e-6 on
+# the presets — so 1e-3 still catches any wrong gradient, which is off by order one.
+TOLERANCES = {"float64": 1e-5, "float32": 1e-3}
+
+
+def tolerance_for(dtype: str) -> float:
+    """The relative error a gradient check of a ``dtype`` model passes below."""
+    return TOLERANCES[dtype]
 
 
 @dataclass
@@ -50,8 +66,10 @@ def relative_error(analytic: Array, numeric: Array) -> float:
     return float(np.linalg.norm(analytic - numeric) / denominator)
 
 
-def batch_clone(model: Model, x: Array | None = None, y: Array | None = None) -> Model:
-    """A float64, full-batch copy holding the weights and rows of ``model``'s traced batch.
+def batch_clone(
+    model: Model, x: Array | None = None, y: Array | None = None, dtype: str = "float64"
+) -> Model:
+    """A full-batch copy in ``dtype`` holding the weights and rows of ``model``'s traced batch.
 
     With x and y given, those rows and the model's current weights instead.
     """
@@ -64,12 +82,12 @@ def batch_clone(model: Model, x: Array | None = None, y: Array | None = None) ->
         for layer, layer_trace in zip(clone.layers, model.traces, strict=True):
             assert layer_trace.W is not None
             layer.W, layer.b = layer_trace.W, layer_trace.b
-    clone.config = replace(clone.config, dtype="float64", batch_size=None, shuffle=False)
-    clone.dtype = np.float64
+    clone.config = replace(clone.config, dtype=dtype, batch_size=None, shuffle=False)
+    clone.dtype = DTYPES[dtype]
     for layer in clone.layers:
-        layer.W = layer.W.astype(np.float64)
-        layer.b = None if layer.b is None else layer.b.astype(np.float64)
-    clone.set_data(np.asarray(x, np.float64), np.asarray(y, np.float64))
+        layer.W = layer.W.astype(clone.dtype)
+        layer.b = None if layer.b is None else layer.b.astype(clone.dtype)
+    clone.set_data(np.asarray(x, clone.dtype), np.asarray(y, clone.dtype))
     return clone
 
 
@@ -119,24 +137,27 @@ def gradient_check(
 ) -> list[LayerCheck]:
     """Analytic vs central-difference gradients per layer.
 
-    By default on the last traced batch at the weights it was computed with (so it checks
-    the very dW the model reports); with x, y, on those rows at the current weights. Large
-    layers can be sampled: at most ``max_entries_per_layer`` weights each, drawn by ``seed``.
+    By default on the last traced batch at the weights it was computed with. The analytic
+    side runs the model's own phases on a copy in the model's dtype, on the same rows and
+    weights: bit for bit the dW the model reports (float32 stays float32), and still the
+    right one when a change since (l2, the loss) made the shown dW stale. With x, y: on those
+    rows at the current weights. Large layers can be sampled: at most
+    ``max_entries_per_layer`` weights each, drawn by ``seed``.
     """
     clone = batch_clone(model, x, y)
-    grads = analytic_gradients(copy.deepcopy(clone))
+    grads = analytic_gradients(batch_clone(model, x, y, dtype=model.config.dtype))
     rng = np.random.default_rng(seed)
     checks = []
     for k, (dW, db) in enumerate(grads):
         w_entries = _entries(dW.shape, max_entries_per_layer, rng)
         numeric_W = np.array([numeric_derivative(clone, k, "W", e) for e in w_entries])
-        analytic_W = np.array([dW[e] for e in w_entries])
+        analytic_W = np.array([dW[e] for e in w_entries], dtype=np.float64)
         analytic_b = numeric_b = None
         error_b = None
         if db is not None:
             b_entries = _entries(db.shape, max_entries_per_layer, rng)
             numeric_b = np.array([numeric_derivative(clone, k, "b", e) for e in b_entries])
-            analytic_b = np.array([db[e] for e in b_entries])
+            analytic_b = np.array([db[e] for e in b_entries], dtype=np.float64)
             error_b = relative_error(analytic_b, numeric_b)
         diffs = [np.abs(analytic_W - numeric_W).max(initial=0.0)]
         if analytic_b is not None and numeric_b is not None:
@@ -163,7 +184,9 @@ class ChainTerms:
 
     Per sample s: upstream ∂L/∂a_sj, local f'(z_sj), input x_si (1 for a bias); their
     products summed over the batch give the data gradient; ``penalty`` is the
-    regularisation's share; ``gradient`` = Σ products + penalty is exactly the reported dW.
+    regularisation's share; ``gradient`` = Σ products + penalty equals the reported dW to
+    rounding (the matrix product sums the rows in its own order). ``fused``: the layer's
+    ∂L/∂z came from the loss in one step, (p − y)/n, shown as the upstream factor.
     """
 
     layer: int
@@ -178,6 +201,12 @@ class ChainTerms:
     gradient: float
     reported: float  # dW[i, j] (or db[0, j]) as the trace holds it
     note: str
+    fused: bool
+    equal_to_rounding: bool  # |gradient − reported| within the summation's rounding bound
+    # On a fused layer, ∂L/∂z_sj taken apart: ∂L/∂a through the activation's own backward
+    # (∂L/∂ŷ · f'(z) for a sigmoid). Equal to upstream to rounding unless the output
+    # saturates, where it loses the gradient: why the layer is fused.
+    separate: Array | None = None
 
 
 def chain_terms(model: Model, layer: int, i: int | None, j: int) -> ChainTerms:
@@ -195,10 +224,24 @@ def chain_terms(model: Model, layer: int, i: int | None, j: int) -> ChainTerms:
     activation = model.layers[layer].activation
     assert trace.z is not None and trace.output is not None and trace.output_error is not None
     note = "∂L/∂W = ∂L/∂a · ∂a/∂z · ∂z/∂W, summed over the batch"
-    if activation.prime is None:
+    fused = model.is_fused(layer)
+    local: Array
+    separate = None
+    if fused:
+        upstream = trace.delta[:, j]
+        local = np.ones(len(trace.delta), dtype=trace.delta.dtype)
+        with np.errstate(all="ignore"):
+            separate = activation.backward(trace.output_error, trace.z, trace.output)[:, j]
+        note = (
+            f"{activation.name} and {model.loss_fn.name} are fused: the loss hands back "
+            "∂L/∂z = (p − y)/n itself, exact at any margin, so upstream is ∂L/∂z and the local "
+            "factor is 1 (∂L/∂a · f′(z) taken apart gives the same number to rounding, except "
+            "when the output saturates)"
+        )
+    elif activation.prime is None:
         # softmax mixes its units: ∂L/∂z_j takes every ∂L/∂a_k, so it is the upstream factor.
         upstream = trace.delta[:, j]
-        local: Array = np.ones(len(trace.delta), dtype=trace.delta.dtype)
+        local = np.ones(len(trace.delta), dtype=trace.delta.dtype)
         note = "softmax couples its outputs: upstream is ∂L/∂z itself (local factor 1)"
     else:
         upstream = trace.output_error[:, j]
@@ -214,6 +257,7 @@ def chain_terms(model: Model, layer: int, i: int | None, j: int) -> ChainTerms:
         reported = float(trace.db[0, j])
     else:
         reported = float(trace.dW[i, j])
+    gradient = float(products.sum()) + penalty
     return ChainTerms(
         layer=layer,
         i=i,
@@ -224,10 +268,26 @@ def chain_terms(model: Model, layer: int, i: int | None, j: int) -> ChainTerms:
         input=x_factor,
         products=products,
         penalty=penalty,
-        gradient=float(products.sum()) + penalty,
+        gradient=gradient,
         reported=reported,
         note=note,
+        fused=fused,
+        equal_to_rounding=equal_to_rounding(gradient, reported, products, penalty, trace.dW.dtype),
+        separate=separate,
     )
+
+
+def equal_to_rounding(
+    gradient: float, reported: float, products: Array, penalty: float, dtype: Any
+) -> bool:
+    """Do Σ products + penalty and the reported dW differ by no more than rounding?
+
+    The matrix product sums the same n products in another order: each order is within
+    n·ε·Σ|products| of the exact sum (ε of the model's dtype), so the two within twice that.
+    """
+    eps = float(np.finfo(dtype).eps)
+    bound = 2 * (len(products) + 1) * eps * (float(np.abs(products).sum()) + abs(penalty))
+    return abs(gradient - reported) <= bound
 
 
 def check_one(model: Model, layer: int, i: int | None, j: int) -> tuple[float, float]:

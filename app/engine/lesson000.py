@@ -42,16 +42,24 @@ class TwoLayerNetwork:
     """
 
     def __init__(self, x: Array, y: Array, seed: int | None = None) -> None:
+        """Draw the weights as the lesson does: ``np.random.rand(inputs, 4)``, then
+        ``np.random.rand(4, 1)``, uniform on [0, 1).
+
+        Without a seed they come from NumPy's global generator, so a student's script that
+        calls ``np.random.seed(s)`` first gets exactly its own weights. With ``seed`` they are
+        the weights ``np.random.seed(seed)`` followed by those two draws gives, taken from a
+        private ``RandomState(seed)`` (the same Mersenne Twister) so the global state is
+        left alone.
+        """
         self.input = np.asarray(x, dtype=np.float64)
         self.y = np.asarray(y, dtype=np.float64)
         if self.input.ndim != 2 or self.y.ndim != 2 or self.y.shape != (len(self.input), 1):
             raise ValueError(
                 f"x must be (n, inputs) and y (n, 1); got x {self.input.shape}, y {self.y.shape}"
             )
-        rng = np.random.default_rng(seed)
-        # The lesson draws both matrices uniformly from [0, 1) (np.random.rand).
-        self.weights1: Array = rng.random((self.input.shape[1], HIDDEN_UNITS))
-        self.weights2: Array = rng.random((HIDDEN_UNITS, 1))
+        draw = np.random.rand if seed is None else np.random.RandomState(seed).rand
+        self.weights1: Array = draw(self.input.shape[1], HIDDEN_UNITS)
+        self.weights2: Array = draw(HIDDEN_UNITS, 1)
         self.output: Array = np.zeros(self.y.shape)
         self.layer1: Array = np.zeros((len(self.input), HIDDEN_UNITS))
 

@@ -8,6 +8,17 @@ a float. A ``*_prime`` returns ∂E/∂y_pred with y_pred's shape.
   2(y − ŷ)·…, which is −∂E/∂W: the same step as W ← W − 1·∂E/∂W.
 - Binary cross-entropy on sigmoid outputs, and softmax cross-entropy on softmax outputs,
   both averaged over the n samples.
+
+Scale conventions (what each loss divides by): mse by batch rows × outputs, the
+cross-entropies by batch rows, sse by nothing. ``Loss.convention`` says it in words; the page
+and the API show that text.
+
+The cross-entropies are *fused* with their output activation in the general model: the loss
+is taken from the logits z with log-sum-exp, and ∂E/∂z = (p − y)/n in one step. Taken apart
+(∂E/∂p on a clipped p, times the activation's derivative) the product loses the gradient when
+the output is confidently wrong — σ'(40) underflows — while (p − y)/n stays exact at any
+margin. The separate factors (``f``, ``prime``) stay for lesson 003's classes and the
+chain-rule inspector.
 """
 
 from __future__ import annotations
@@ -80,6 +91,33 @@ def softmax_cross_entropy(y_true: Array, y_pred: Array) -> float:
     return float(-np.sum(y_true * np.log(p)) / n)
 
 
+def binary_cross_entropy_from_logits(y_true: Array, z: Array) -> float:
+    """BCE of p = σ(z) from z itself: (1/n) Σ [max(z, 0) − z·y + log(1 + e^(−|z|))].
+
+    The same value as ``binary_cross_entropy(y, σ(z))`` without clipping: exact at any |z|.
+    """
+    n = y_true.shape[0]
+    per_element = np.maximum(z, 0.0) - z * y_true + np.log1p(np.exp(-np.abs(z)))
+    return float(np.sum(per_element) / n)
+
+
+def softmax_cross_entropy_from_logits(y_true: Array, z: Array) -> float:
+    """CE of p = softmax(z) from z itself: −(1/n) Σ y·(z − logsumexp(z)), row by row.
+
+    log p = z − logsumexp(z), with the row max taken out first: exact at any margin.
+    """
+    n = y_true.shape[0]
+    largest = z.max(axis=-1, keepdims=True)
+    log_sum_exp = largest + np.log(np.sum(np.exp(z - largest), axis=-1, keepdims=True))
+    return float(-np.sum(y_true * (z - log_sum_exp)) / n)
+
+
+def fused_delta(y_true: Array, p: Array) -> Array:
+    """∂E/∂z of sigmoid + binary CE, or of softmax + CE: (p − y)/n, p (n, k) the output."""
+    delta: Array = (p - y_true) / y_true.shape[0]
+    return delta
+
+
 def softmax_cross_entropy_prime(y_true: Array, y_pred: Array) -> Array:
     """∂CE/∂p = −(1/n) y / p; through softmax's backward this becomes (p − y) / n."""
     p = _clip_probability(y_pred)
@@ -90,29 +128,51 @@ def softmax_cross_entropy_prime(y_true: Array, y_pred: Array) -> Array:
 
 @dataclass(frozen=True)
 class Loss:
-    """A loss: its name, E(y_true, y_pred), ∂E/∂y_pred, and the output activations it suits."""
+    """A loss: its name, E(y_true, y_pred), ∂E/∂y_pred, and the output activations it suits.
+
+    ``convention`` says what the loss divides by. A loss ``fused`` with its output activation
+    (the cross-entropies) also has ``from_logits``, E(y_true, z) taken from the logits: with
+    it the model computes the loss and ∂E/∂z = (p − y)/n together (``fused_delta``).
+    """
 
     name: str
     f: LossFn
     prime: LossPrimeFn
+    convention: str
     # Cross-entropies need probabilities: only these output activations make them meaningful.
     output_activations: frozenset[str] | None = None
+    from_logits: LossFn | None = None
+
+    @property
+    def fused(self) -> bool:
+        return self.from_logits is not None
 
 
 LOSSES: dict[str, Loss] = {
-    "mse": Loss("mse", mse, mse_prime),
-    "sse": Loss("sse", sse, sse_prime),
+    "mse": Loss(
+        "mse", mse, mse_prime, "mean over batch rows × outputs: Σ(ŷ − y)² ÷ (n·k) (lesson 003)"
+    ),
+    "sse": Loss(
+        "sse",
+        sse,
+        sse_prime,
+        "sum, no division: Σ(ŷ − y)² (lesson 000); ‖∂L/∂W‖ grows with the batch",
+    ),
     "binary_cross_entropy": Loss(
         "binary_cross_entropy",
         binary_cross_entropy,
         binary_cross_entropy_prime,
+        "mean over batch rows: −Σ[y·log p + (1 − y)·log(1 − p)] ÷ n",
         frozenset({"sigmoid"}),
+        binary_cross_entropy_from_logits,
     ),
     "softmax_cross_entropy": Loss(
         "softmax_cross_entropy",
         softmax_cross_entropy,
         softmax_cross_entropy_prime,
+        "mean over batch rows: −Σ y·log p ÷ n",
         frozenset({"softmax"}),
+        softmax_cross_entropy_from_logits,
     ),
 }
 
@@ -124,11 +184,3 @@ def get_loss(name: str) -> Loss:
     except KeyError:
         known = ", ".join(sorted(LOSSES))
         raise ValueError(f"unknown loss {name!r}; choose one of: {known}") from None
-
-
-def loss_from_pair(f: LossFn, f_prime: LossPrimeFn) -> Loss:
-    """Wrap a lesson-style pair (loss, loss_prime) as a Loss."""
-    for known in LOSSES.values():
-        if known.f is f and known.prime is f_prime:
-            return known
-    return Loss(getattr(f, "__name__", "custom"), f, f_prime)

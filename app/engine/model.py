@@ -9,6 +9,10 @@ A batch step is a fixed sequence of phases, for L layers (indices 0 … L−1):
 - backward k:  δ = ∂E/∂z = ∂E/∂a ⊙ f'(z);  ∂E/∂W = xᵀ·δ;  ∂E/∂b = Σ δ;  ∂E/∂x = δ·Wᵀ
 - update:      W ← W − α·∂E/∂W  (with momentum: v ← μv − α·∂E/∂W, W ← W + v)
 
+A cross-entropy and its output activation (sigmoid, softmax) are fused: the loss phase
+(``loss_and_gradients``) takes E from the logits and δ = (p − y)/n of the output layer at
+once, exact at any margin; ∂E/∂ŷ is still computed, as the separate factor a student reads.
+
 The math is ``dense.py`` and ``activations.py``, the same functions lesson 003's classes
 call. Walking a batch phase by phase and taking one batch step run the same code in the same
 order, so they give bit-identical weights.
@@ -19,6 +23,7 @@ Shapes: x (n, n_in), W (n_in, n_out), b (1, n_out), z / a / δ (n, n_out), with 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any, Literal
 
@@ -28,7 +33,7 @@ from . import fast
 from .activations import Activation, get_activation
 from .dense import Array, fc_bias_error, fc_forward, fc_input_error, fc_weights_error
 from .initializers import INITIALIZERS
-from .losses import Loss, get_loss
+from .losses import Loss, fused_delta, get_loss
 from .penalties import penalty, penalty_gradient
 
 PhaseKind = Literal["forward", "loss", "backward", "update"]
@@ -167,6 +172,8 @@ class LayerTrace:
     z             pre-activation x·W + b                                 (n, n_out)
     output        a = f(z)                                               (n, n_out)
     output_error  ∂E/∂a, the upstream gradient handed back to this layer  (n, n_out)
+    loss_delta    ∂E/∂z = (p − y)/n from the loss phase, on the output layer of a fused
+                  loss (a cross-entropy); the backward phase takes it as δ   (n, n_out)
     delta         ∂E/∂z                                                  (n, n_out)
     dW            ∂E/∂W = xᵀ·δ (+ the regularisation term)               (n_in, n_out)
     db            ∂E/∂b = Σ_rows δ                                       (1, n_out)
@@ -179,6 +186,7 @@ class LayerTrace:
     z: Array | None = None
     output: Array | None = None
     output_error: Array | None = None
+    loss_delta: Array | None = None
     delta: Array | None = None
     dW: Array | None = None
     db: Array | None = None
@@ -187,7 +195,8 @@ class LayerTrace:
     b: Array | None = None
 
     def clear_backward(self) -> None:
-        self.output_error = self.delta = self.dW = self.db = self.dW_penalty = None
+        self.output_error = self.loss_delta = self.delta = None
+        self.dW = self.db = self.dW_penalty = None
 
 
 @dataclass(frozen=True)
@@ -248,12 +257,32 @@ def build_layers(config: ModelConfig) -> list[DenseLayer]:
     return layers
 
 
-def forward_all(layers: list[DenseLayer], x: Array) -> Array:
-    """ŷ for x (n, n_in) without touching any trace: predict and evaluate use this."""
+def forward_all(layers: list[DenseLayer], x: Array) -> tuple[Array, Array]:
+    """(z, ŷ) of the last layer for x (n, n_in), touching no trace: predict and evaluate."""
     a = x
+    z = x
     for layer in layers:
-        a = layer.activation.forward(fc_forward(a, layer.W, layer.b))
-    return a
+        z = fc_forward(a, layer.W, layer.b)
+        a = layer.activation.forward(z)
+    return z, a
+
+
+def loss_and_gradients(
+    loss_fn: Loss, y: Array, z: Array, a: Array
+) -> tuple[float, Array, Array | None]:
+    """The loss phase on the output layer's z and a = ŷ (n, k) and the targets y (n, k).
+
+    Returns E, ∂E/∂ŷ and — for a fused loss (a cross-entropy) — ∂E/∂z = (p − y)/n, else None.
+    Any batch path computes the loss through this one function.
+    """
+    if loss_fn.from_logits is None:
+        return loss_fn.f(y, a), loss_fn.prime(y, a), None
+    return loss_fn.from_logits(y, z), loss_fn.prime(y, a), fused_delta(y, a)
+
+
+def data_loss(loss_fn: Loss, y: Array, z: Array, a: Array) -> float:
+    """E(y, ŷ) alone (no penalty): from the logits z for a fused loss, else from ŷ = a."""
+    return loss_fn.f(y, a) if loss_fn.from_logits is None else loss_fn.from_logits(y, z)
 
 
 class Model:
@@ -445,19 +474,29 @@ class Model:
         trace.output = layer.activation.forward(trace.z)
 
     def _compute_loss(self) -> float:
-        """E(y, ŷ) on the batch, and ∂E/∂ŷ handed to the last layer as its output error."""
-        y_pred = self.traces[-1].output
-        assert y_pred is not None and self.batch_y is not None
-        self.loss = self.loss_fn.f(self.batch_y, y_pred)
-        self.traces[-1].output_error = self.loss_fn.prime(self.batch_y, y_pred)
+        """E(y, ŷ) on the batch, and ∂E/∂ŷ handed to the last layer as its output error
+        (with a fused loss, ∂E/∂z as well: the output layer's δ)."""
+        trace = self.traces[-1]
+        assert trace.z is not None and trace.output is not None and self.batch_y is not None
+        self.loss, trace.output_error, trace.loss_delta = loss_and_gradients(
+            self.loss_fn, self.batch_y, trace.z, trace.output
+        )
         return self.loss
 
+    def is_fused(self, k: int) -> bool:
+        """Is layer k's δ the loss's fused (p − y)/n (the output layer of a cross-entropy)?"""
+        return self.loss_fn.fused and k == len(self.layers) - 1
+
     def _backward_layer(self, k: int) -> None:
-        """δ = ∂E/∂a ⊙ f'(z); ∂E/∂W = xᵀ·δ (+ penalty); ∂E/∂b = Σδ; pass δ·Wᵀ to layer k−1."""
+        """δ = ∂E/∂a ⊙ f'(z) (or the loss's fused δ); ∂E/∂W = xᵀ·δ (+ penalty); ∂E/∂b = Σδ;
+        pass δ·Wᵀ to layer k−1."""
         layer, trace = self.layers[k], self.traces[k]
         assert trace.output_error is not None and trace.z is not None
         assert trace.output is not None and trace.input is not None
-        trace.delta = layer.activation.backward(trace.output_error, trace.z, trace.output)
+        if trace.loss_delta is not None:
+            trace.delta = trace.loss_delta
+        else:
+            trace.delta = layer.activation.backward(trace.output_error, trace.z, trace.output)
         trace.dW = fc_weights_error(trace.input, trace.delta)
         trace.dW_penalty = penalty_gradient(layer.W, self.config.l1, self.config.l2)
         if trace.dW_penalty is not None:
@@ -527,24 +566,30 @@ class Model:
 
     def predict(self, x: Array) -> Array:
         """ŷ (n, outputs) for x (n, input_size)."""
+        x = self._inputs(x)
+        with np.errstate(all="ignore"):
+            return forward_all(self.layers, x)[1]
+
+    def _inputs(self, x: Array) -> Array:
         x = np.asarray(x, dtype=self.dtype)
         if x.ndim != 2 or x.shape[1] != self.config.input_size:
             raise ConfigError(
                 "inputs", f"expected shape (n, {self.config.input_size}), got {x.shape}"
             )
-        with np.errstate(all="ignore"):
-            return forward_all(self.layers, x)
+        return x
 
     def evaluate(self, x: Array, y: Array) -> float:
         """The data loss E(y, ŷ) of the current weights on x, y (no penalty)."""
         if len(x) == 0:
             return float("nan")
-        return self.loss_of(y, self.predict(x))
+        return self.predict_with_loss(x, y)[1]
 
-    def loss_of(self, y: Array, y_pred: Array) -> float:
-        """The data loss E(y, ŷ) of predictions already made (no penalty)."""
+    def predict_with_loss(self, x: Array, y: Array) -> tuple[Array, float]:
+        """ŷ for x and the data loss E(y, ŷ) (no penalty), from one forward pass."""
+        x = self._inputs(x)
         with np.errstate(all="ignore"):
-            return self.loss_fn.f(np.asarray(y, dtype=self.dtype), y_pred)
+            z, y_pred = forward_all(self.layers, x)
+            return y_pred, data_loss(self.loss_fn, np.asarray(y, dtype=self.dtype), z, y_pred)
 
     def objective_penalty(self) -> float:
         """The regularisation term added to the loss: (l2/2)·ΣW² + l1·Σ|W|."""
@@ -552,33 +597,49 @@ class Model:
 
     # ----- changing between steps ---------------------------------------------------------
 
-    def set_hyperparameters(self, **changes: Any) -> None:
-        """Change learning rate, batch size, momentum, l1, l2, shuffle or loss; weights stay.
+    def apply_changes(
+        self,
+        hyperparameters: Mapping[str, Any] | None = None,
+        activations: Mapping[int, str] | None = None,
+    ) -> None:
+        """Change hyperparameters (``HYPERPARAMETERS``) and layers' activations, all or nothing.
 
-        A change that alters the forward or backward pass of an open batch (batch size, loss)
+        The new config is built and validated whole before anything is touched, so a bad
+        change (or one that only fits with another, like a softmax loss and a softmax output)
+        raises ConfigError with the model as it was. The weights stay. A change that alters
+        the forward or backward pass of an open batch (batch size, loss, an activation)
         abandons that batch before its update, so no batch mixes two settings.
         """
-        unknown = set(changes) - set(HYPERPARAMETERS)
+        hyperparameters = dict(hyperparameters or {})
+        activations = dict(activations or {})
+        unknown = set(hyperparameters) - set(HYPERPARAMETERS)
         if unknown:
             raise ConfigError(sorted(unknown)[0], f"cannot change; changeable: {HYPERPARAMETERS}")
-        config = replace(self.config, **changes)  # validates
-        if self.in_batch and any(
-            getattr(config, name) != getattr(self.config, name) for name in ("batch_size", "loss")
-        ):
+        specs = list(self.config.layers)
+        for k, name in activations.items():
+            if not 0 <= k < len(specs):
+                raise ConfigError("layer", f"must be 0…{len(specs) - 1}, got {k}")
+            specs[k] = replace(specs[k], activation=name)
+        config = replace(self.config, layers=tuple(specs), **hyperparameters)  # validates
+        # Everything below only assigns: nothing can fail half-way.
+        reshapes_batch = any(
+            getattr(config, name) != getattr(self.config, name)
+            for name in ("batch_size", "loss", "layers")
+        )
+        if self.in_batch and reshapes_batch:
             self.cursor = 0
         self.config = config
         self.loss_fn = get_loss(config.loss)
+        for layer, spec in zip(self.layers, config.layers, strict=True):
+            layer.activation = get_activation(spec.activation)
+
+    def set_hyperparameters(self, **changes: Any) -> None:
+        """Change learning rate, batch size, momentum, l1, l2, shuffle or loss; weights stay."""
+        self.apply_changes(hyperparameters=changes)
 
     def set_activation(self, k: int, name: str) -> None:
         """Change layer k's activation; its weights stay. An open batch is abandoned."""
-        if not 0 <= k < len(self.layers):
-            raise ConfigError("layer", f"must be 0…{len(self.layers) - 1}, got {k}")
-        specs = list(self.config.layers)
-        specs[k] = replace(specs[k], activation=name)
-        self.config = replace(self.config, layers=tuple(specs))  # validates
-        self.layers[k].activation = get_activation(name)
-        if self.in_batch:
-            self.cursor = 0
+        self.apply_changes(activations={k: name})
 
     # ----- state, for export / import -----------------------------------------------------
 

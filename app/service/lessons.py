@@ -261,13 +261,20 @@ def _lesson003_steps(model: Model) -> list[GuideStep]:
     )
     for j, k in enumerate(reversed(range(n))):
         phase = n + 1 + j
+        fused = model.is_fused(k)
         steps.append(
             GuideStep(
                 f"activation{k + 1}_backward",
                 f"ActivationLayer {k + 1}: backward_propagation",
-                "∂E/∂X = ∂E/∂Y ⊙ f'(X)",
-                "The gradient passes through the activation, scaled by its derivative at the "
-                "layer's input.",
+                "∂E/∂X = (p − y)/n  (fused with the loss; ∂E/∂Y ⊙ f'(X) to rounding)"
+                if fused
+                else "∂E/∂X = ∂E/∂Y ⊙ f'(X)",
+                f"The {model.loss_fn.name} and this {model.layers[k].activation.name} are "
+                "computed together: ∂E/∂X comes straight from the loss, exact even where "
+                "f'(X) underflows."
+                if fused
+                else "The gradient passes through the activation, scaled by its derivative at "
+                "the layer's input.",
                 phase,
                 k,
                 "backward",

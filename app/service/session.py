@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from app.engine import ConfigError, Model, config_as_dict, config_from_dict, get_loss
+from app.engine import ConfigError, Model, config_as_dict, config_from_dict
 from app.engine.datasets import DATASETS, Dataset, from_arrays, make_dataset
 from app.engine.model import HYPERPARAMETERS
 
@@ -182,18 +182,8 @@ class Session:
     def train_loss(self) -> float:
         return self.model.evaluate(self.dataset.x_train, self.dataset.y_train)
 
-    def test_loss(self) -> float | None:
-        if len(self.dataset.x_test) == 0:
-            return None
-        return self.model.evaluate(self.dataset.x_test, self.dataset.y_test)
-
-    def accuracy(self, x: np.ndarray, y: np.ndarray) -> float | None:
-        """Fraction right: argmax for multiclass, the midpoint threshold for binary."""
-        if self.dataset.task == "regression" or len(x) == 0:
-            return None
-        return self._accuracy_of(y, self.model.predict(x))
-
     def _accuracy_of(self, y: np.ndarray, y_pred: np.ndarray) -> float | None:
+        """Fraction right: argmax for multiclass, the midpoint threshold for binary."""
         if self.dataset.task == "regression":
             return None
         if self.dataset.task == "multiclass":
@@ -218,8 +208,8 @@ class Session:
         """(loss, accuracy) of one split from a single prediction; (None, None) when empty."""
         if len(x) == 0:
             return None, None
-        y_pred = self.model.predict(x)
-        return self.model.loss_of(y, y_pred), self._accuracy_of(y, y_pred)
+        y_pred, loss = self.model.predict_with_loss(x, y)
+        return loss, self._accuracy_of(y, y_pred)
 
     def _record_history(self) -> None:
         if self.history and self.history[-1]["step"] == self.model.step:
@@ -308,20 +298,9 @@ class Session:
             if unknown:
                 name = sorted(unknown)[0]
                 raise ConfigError(name, f"cannot be changed; changeable: {HYPERPARAMETERS}")
-            saved = (self.model.config, [layer.activation for layer in self.model.layers])
-            saved_cursor = self.model.cursor
-            try:
-                if simple:
-                    self.model.set_hyperparameters(**simple)
-                for k, name in _activation_changes(activations, len(self.model.layers)):
-                    self.model.set_activation(k, name)
-            except ConfigError:  # all or nothing: undo the part of the change that took
-                self.model.config = saved[0]
-                self.model.loss_fn = get_loss(saved[0].loss)
-                for layer, activation in zip(self.model.layers, saved[1], strict=True):
-                    layer.activation = activation
-                self.model.cursor = saved_cursor
-                raise
+            self.model.apply_changes(
+                simple, dict(_activation_changes(activations, len(self.model.layers)))
+            )
             self.config["model"] = config_as_dict(self.model.config)
             self._changed("set", {"changes": changes, "by": by})
 

@@ -38,6 +38,11 @@ const SESSION_CONTROLS = [
 const EDITABLE = new Set(["INPUT", "SELECT", "TEXTAREA", "BUTTON", "SUMMARY"]);
 const TYPING = new Set(["INPUT", "SELECT", "TEXTAREA"]);
 
+/** Beside the loss picker: what the chosen loss divides by (the engine's words, from the page). */
+function showLossConvention(e) {
+  e.lossConvention.textContent = e.loss.selectedOptions[0]?.dataset.convention ?? "";
+}
+
 /** A select shows `value`; a value the list lacks (a preset's 0.7) is added as an option. */
 function selectValue(select, value) {
   const text = String(value);
@@ -94,7 +99,10 @@ export class Controls {
     on(e.speed, "change", () => p.repace());
 
     on(e.learningRate, "change", () => p.setHyperparameters({ learning_rate: Number(e.learningRate.value) }));
-    on(e.loss, "change", () => p.setHyperparameters({ loss: e.loss.value }));
+    on(e.loss, "change", () => {
+      showLossConvention(e);
+      p.setHyperparameters({ loss: e.loss.value });
+    });
     on(e.batchSize, "change", () =>
       p.setHyperparameters({ batch_size: e.batchSize.value === "full" ? null : Number(e.batchSize.value) }),
     );
@@ -299,6 +307,7 @@ export class Controls {
     const { model, data } = config;
     selectValue(e.learningRate, model.learning_rate);
     selectValue(e.loss, model.loss);
+    showLossConvention(e);
     selectValue(e.batchSize, model.batch_size === null ? "full" : model.batch_size);
     e.optimizer.value = model.momentum > 0 ? "momentum" : "sgd";
     if (model.momentum > 0) e.momentum.value = String(model.momentum);

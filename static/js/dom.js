@@ -28,6 +28,7 @@ const IDS = [
   "notice",
   "learning-rate",
   "loss",
+  "loss-convention",
   "batch-size",
   "optimizer",
   "momentum",

@@ -1,15 +1,21 @@
 // The chain-rule inspector: one weight's ∂L/∂W (a neuron: its bias's ∂L/∂b) as the product
 // of its factors per batch row — upstream gradient, local activation derivative, input — with
 // their sum beside the gradient the heatmap shows and a central-difference check, all from
-// GET /api/sessions/{id}/chain, fetched again as training moves on.
+// GET /api/sessions/{id}/chain, fetched again as training moves on. On a fused output layer
+// (a cross-entropy on its sigmoid / softmax) the loss hands back ∂L/∂z = (p − y)/n in one step:
+// that is the factor shown, with the local factor 1.
 import { ApiError, api } from "./api.js";
 import { createElement } from "./dom.js";
 import { LatestLoader } from "./loader.js";
 import { numberElement } from "./tables.js";
 
 const ROWS_SHOWN_IN_FULL = 16; // a bigger batch: sums and means first, the rows scroll
-const GRADCHECK_TOLERANCE = 1e-5; // relative error, as GET …/gradcheck judges it
-const SAME_VALUE = 1e-12; // relative: Σ products and the reported ∂L/∂W are one number
+// The signs against lesson 000, said where the raw numbers are shown.
+const SIGN_NOTE =
+  "Signs: these are gradients, which descent subtracts (W ← W − α·∂L/∂W). Lesson 000's " +
+  "“delta output sum”, “layer1 error” and weight adjustment are their negatives: the lesson " +
+  "builds them on y − ŷ and adds them (with the sse loss: −δ of the output, −upstream of " +
+  "layer 0, −∂L/∂W).";
 
 function sum(values) {
   return values.reduce((total, value) => total + value, 0);
@@ -19,13 +25,19 @@ function mean(values) {
   return values.length ? sum(values) / values.length : null;
 }
 
-function sameValue(a, b) {
-  return Math.abs(a - b) <= SAME_VALUE * Math.max(Math.abs(a), Math.abs(b)) + 1e-300;
-}
-
 /** The factors' names for this parameter, as the lessons write them. */
-function factorNames({ output, bias, softmax }) {
+function factorNames({ output, bias, softmax, fused }) {
   const activated = output ? "ŷ" : "a";
+  if (fused) {
+    return {
+      upstream: "∂L/∂z = (p − y)/n",
+      upstreamHint: "the loss and the output activation are fused: the loss hands back ∂L/∂z itself",
+      local: "1",
+      localHint: "already inside ∂L/∂z",
+      input: bias ? "∂z/∂b = 1" : "∂z/∂W = x",
+      inputHint: bias ? "a bias adds 1 times itself" : "the input activation on this link",
+    };
+  }
   if (softmax) {
     return {
       upstream: "∂L/∂z",
@@ -180,7 +192,12 @@ export class ChainInspector {
   show(result) {
     if (!this.selection || result.layer !== this.selection.layer || result.j !== this.selection.j) return;
     const output = result.layer === this.layerCount() - 1;
-    const names = factorNames({ output, bias: this.isBias(), softmax: result.activation === "softmax" });
+    const names = factorNames({
+      output,
+      bias: this.isBias(),
+      softmax: result.activation === "softmax",
+      fused: result.fused,
+    });
     const sumProducts = sum(result.products);
     const root = this.root("ok", [
       createElement("p", { className: "chain-value" }, [
@@ -188,13 +205,15 @@ export class ChainInspector {
         numberElement("span", result.value, { "data-testid": "chain-parameter-value" }),
         ` · ${result.activation} · ${result.products.length} batch row${result.products.length === 1 ? "" : "s"}`,
       ]),
-      this.formulas(output, result.formula),
+      this.formulas(output, result.formula, result.fused),
       this.factorTable(result, names),
       this.totals(result),
     ]);
-    if (result.activation === "softmax") {
-      root.append(createElement("p", { className: "hint chain-note", text: result.note }));
+    if (result.fused || result.activation === "softmax") {
+      root.append(createElement("p", { className: "hint chain-note", "data-testid": "chain-note", text: result.note }));
     }
+    root.append(createElement("p", { className: "hint chain-note", "data-testid": "chain-signs", text: SIGN_NOTE }));
+    root.dataset.fused = String(result.fused);
     root.dataset.gradient = String(result.gradient);
     root.dataset.reported = String(result.reported);
     root.dataset.numeric = String(result.numeric);
@@ -206,7 +225,7 @@ export class ChainInspector {
   }
 
   /** The lessons' formulas; `formula` (the server's, with this weight's indices) as a tooltip. */
-  formulas(output, formula) {
+  formulas(output, formula, fused) {
     const lesson000 = output
       ? "∂L/∂W = ∂L/∂ŷ · ∂ŷ/∂z · ∂z/∂W"
       : "∂L/∂W = ∂L/∂a · ∂a/∂z · ∂z/∂W";
@@ -222,9 +241,24 @@ export class ChainInspector {
           text: this.isBias() ? "∂E/∂B = ∂E/∂Y (summed over the batch)" : "∂E/∂W = Xᵀ · ∂E/∂Y",
         }),
       ]),
+      ...(fused
+        ? [
+            createElement("p", { className: "formula" }, [
+              createElement("span", { className: "formula-source", text: "fused, as computed here: " }),
+              createElement("span", {
+                className: "formula-text",
+                "data-testid": "chain-fused-formula",
+                text: this.isBias() ? "∂L/∂b = Σ ∂L/∂z, ∂L/∂z = (p − y)/n" : "∂L/∂W = Σ ∂L/∂z · x, ∂L/∂z = (p − y)/n",
+              }),
+            ]),
+          ]
+        : []),
       createElement("p", {
         className: "formula-detail",
-        text: this.isBias()
+        text: fused
+          ? "The loss and the output activation are fused: ∂L/∂ŷ · ∂ŷ/∂z taken together is (p − y)/n, " +
+            "exact even when the output saturates, so the table's upstream factor is ∂L/∂z and the local factor 1."
+          : this.isBias()
           ? "Each row s adds ∂L/∂a · f′(z) of this unit; the sum over the batch is the gradient."
           : "This entry of Xᵀ · ∂E/∂Y is Σ over rows s of x[s, i] · ∂E/∂Y[s, j], where ∂E/∂Y of the " +
             "FCLayer is ∂L/∂a · f′(z): the three factors of the table, row by row.",
@@ -235,8 +269,22 @@ export class ChainInspector {
 
   factorTable(result, names) {
     const rows = result.products.length;
+    // A fused layer keeps its separate factors: ∂L/∂ŷ through the activation's derivative.
+    const separate = Array.isArray(result.separate) ? result.separate : null;
+    const separateHead = separate
+      ? [
+          createElement("th", {
+            scope: "col",
+            title:
+              "∂L/∂z taken apart: ∂L/∂ŷ times the activation's derivative. Equal to rounding " +
+              "unless the output saturates, where it loses the gradient: why the layer is fused",
+            text: "apart: ∂L/∂ŷ · ∂ŷ/∂z",
+          }),
+        ]
+      : [];
     const head = createElement("tr", {}, [
       createElement("th", { scope: "col", text: "row s" }),
+      ...separateHead,
       createElement("th", { scope: "col", title: names.upstreamHint, text: names.upstream }),
       createElement("th", { scope: "col", title: names.localHint, text: names.local }),
       createElement("th", { scope: "col", title: names.inputHint, text: names.input }),
@@ -245,6 +293,7 @@ export class ChainInspector {
     const body = result.products.map((product, s) =>
       createElement("tr", {}, [
         createElement("th", { scope: "row", text: String(s) }),
+        ...(separate ? [numberElement("td", separate[s], { "data-factor": "separate", "data-row": s })] : []),
         numberElement("td", result.upstream[s], { "data-factor": "upstream", "data-row": s }),
         numberElement("td", result.local[s], { "data-factor": "local", "data-row": s }),
         numberElement("td", result.input[s], { "data-factor": "input", "data-row": s }),
@@ -253,6 +302,7 @@ export class ChainInspector {
     );
     const foot = createElement("tr", { className: "factor-summary" }, [
       createElement("th", { scope: "row", text: rows > ROWS_SHOWN_IN_FULL ? "mean / Σ" : "Σ" }),
+      ...(separate ? [rows > ROWS_SHOWN_IN_FULL ? numberElement("td", mean(separate)) : createElement("td")] : []),
       rows > ROWS_SHOWN_IN_FULL ? numberElement("td", mean(result.upstream)) : createElement("td"),
       rows > ROWS_SHOWN_IN_FULL ? numberElement("td", mean(result.local)) : createElement("td"),
       rows > ROWS_SHOWN_IN_FULL ? numberElement("td", mean(result.input)) : createElement("td"),
@@ -276,8 +326,9 @@ export class ChainInspector {
 
   totals(result) {
     const symbol = this.isBias() ? "∂L/∂b" : "∂L/∂W";
-    const matches = result.reported !== null && sameValue(result.gradient, result.reported);
-    const passes = result.relative_error !== null && result.relative_error < GRADCHECK_TOLERANCE;
+    const matches = result.reported !== null && result.equal_to_rounding;
+    const tolerance = result.tolerance; // fit for the session's dtype, as GET …/gradcheck judges
+    const passes = result.relative_error !== null && result.relative_error < tolerance;
     const line = (testid, children) => createElement("p", { className: "total-line", "data-testid": testid }, children);
     const lines = [
       line("chain-sum", [
@@ -291,7 +342,8 @@ export class ChainInspector {
         numberElement("strong", result.reported, { "data-testid": "chain-reported-value" }),
         createElement("span", {
           className: `verdict ${matches ? "pass" : "fail"}`,
-          text: matches ? " ✓ the same number" : " ✗ differs",
+          title: "Σ products and the matrix product xᵀ·δ add the same rows in different orders: they may differ in the last bits",
+          text: matches ? " ✓ equal to rounding" : " ✗ differs by more than rounding",
         }),
       ]),
       line("chain-numeric", [
@@ -306,7 +358,7 @@ export class ChainInspector {
         }),
         createElement("span", {
           className: `verdict ${passes ? "pass" : "fail"}`,
-          text: passes ? ` ✓ below ${GRADCHECK_TOLERANCE.toExponential(0)}` : ` ✗ above ${GRADCHECK_TOLERANCE.toExponential(0)}`,
+          text: passes ? ` ✓ below ${tolerance.toExponential(0)}` : ` ✗ above ${tolerance.toExponential(0)}`,
         }),
       ]),
     ];

@@ -212,3 +212,16 @@ def test_reading_a_guide_follows_the_token_rules(
     assert client.get(unknown, params=params, headers=session.control).status_code == 404
     bad = client.get(path, params={"name": "lesson-001"}, headers=session.watch)
     assert bad.status_code == 422
+
+
+def test_lesson_003_guide_says_a_fused_output_takes_its_gradient_from_the_loss(
+    create_session: CreateSession,
+) -> None:
+    session = create_session(preset="iris")
+    session.step("batch", 1)
+    steps = {step["id"]: step for step in read_guide(session, "lesson-003")["steps"]}
+    output, hidden = steps["activation2_backward"], steps["activation1_backward"]
+    assert "(p − y)/n" in output["formula"] and "fused" in output["formula"]
+    assert output["formula"] != hidden["formula"] == "∂E/∂X = ∂E/∂Y ⊙ f'(X)"
+    delta = session.read()["layers"][1]["delta"]
+    assert output["values"]["dE_dX"] == delta[: len(output["values"]["dE_dX"])]

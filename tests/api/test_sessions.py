@@ -413,3 +413,22 @@ def test_delete_frees_a_place_under_the_session_limit(
     assert post_session(client, {"preset": "circle"}).status_code == 429
     client.delete(first.url(), headers=first.control)
     assert post_session(client, {"preset": "circle"}).status_code == 201
+
+
+def test_update_takes_a_loss_and_the_output_it_needs_in_one_change(
+    create_session: CreateSession,
+) -> None:
+    """softmax cross-entropy needs a softmax output: asked for together, both take."""
+    session = create_session(preset="iris")
+    before = session.read()
+    last = len(before["layers"]) - 1
+    body = {"loss": "mse", "activations": {str(last): "tanh"}}
+    response = session.client.patch(session.url(), json=body, headers=session.control)
+    assert response.status_code == 200, response.text
+    body = {"loss": "softmax_cross_entropy", "activations": {str(last): "softmax"}}
+    response = session.client.patch(session.url(), json=body, headers=session.control)
+    assert response.status_code == 200, response.text
+    after = session.read()
+    assert after["config"]["model"]["loss"] == "softmax_cross_entropy"
+    assert after["layers"][last]["activation"] == "softmax"
+    assert [layer["W"] for layer in after["layers"]] == [layer["W"] for layer in before["layers"]]

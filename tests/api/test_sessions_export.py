@@ -9,6 +9,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from app.api.examples import SESSION_EXPORT_EXAMPLE
+from app.service.session import Session, build_dataset, model_config_for, resolve_config
 from app.settings import Settings
 
 CreateSession = Any  # fixtures from tests/conftest.py
@@ -198,3 +200,28 @@ def test_import_answers_429_when_the_server_is_full(
 def test_export_needs_a_token(create_session: CreateSession) -> None:
     session = create_session()
     assert session.client.get(session.url("/export")).status_code == 401
+
+
+def test_the_openapi_import_example_is_a_real_export(client: TestClient) -> None:
+    """app/api/examples.py is written out (importing the API trains nothing); rebuilt the way
+    it says — the XOR lesson after two batch steps — the export is still exactly it."""
+    config = resolve_config({"preset": "lesson-003-xor"})
+    dataset = build_dataset(config["data"], lambda _: {})
+    config["model"] = model_config_for(config["model"], dataset)
+    session = Session(config, dataset, session_id="example")
+    session.step("batch", 2)
+    assert json.loads(json.dumps(session.export())) == SESSION_EXPORT_EXAMPLE
+    spec = client.get("/openapi.json").json()
+    body = spec["paths"]["/api/sessions/import"]["post"]["requestBody"]["content"]
+    shown = body["application/json"]["examples"]["xor"]["value"]
+    assert shown == without_nulls(SESSION_EXPORT_EXAMPLE)  # the schema leaves nulls out
+    answer = client.post("/api/sessions/import", json=SESSION_EXPORT_EXAMPLE)
+    assert answer.status_code == 201, answer.text
+
+
+def without_nulls(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [without_nulls(v) for v in value]
+    return value

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from app.engine.gradcheck import tolerance_for
 from app.settings import Settings
 
 CreateSession = Any  # fixtures from tests/conftest.py
@@ -270,3 +271,73 @@ def test_dataset_answers_the_session_rows(create_session: CreateSession) -> None
     assert len(data["x_train"]) == session.state["n_train"] == len(data["y_train"])
     assert len(data["x_test"]) == session.state["n_test"]
     assert data["feature_names"] == ["x1", "x2"]
+
+
+# ----- float32, divergence, fused layers (issue #14) ----------------------------------------
+
+
+def test_gradcheck_of_a_float32_session_checks_the_float32_dw(
+    create_session: CreateSession,
+) -> None:
+    session = create_session(preset="circle", model={"dtype": "float32"})
+    session.step("batch", 3)
+    check = session.client.get(session.url("/gradcheck"), headers=session.watch).json()
+    assert check["tolerance"] == tolerance_for("float32") > tolerance_for("float64")
+    assert check["passed"], check
+    # The shown float32 dW carries float32 rounding: a float64 recomputation would not.
+    assert max(layer["relative_error_W"] for layer in check["layers"]) > 1e-9
+
+
+def diverged_session(create_session: CreateSession, dtype: str) -> Any:
+    session = create_session(
+        model={
+            "layers": [{"units": 8, "activation": "linear"}, {"units": 1, "activation": "linear"}],
+            "learning_rate": 1e6,
+            "batch_size": None,
+            "dtype": dtype,
+        },
+        data={"dataset": "plane", "n_samples": 50},
+    )
+    result = session.client.post(
+        session.url("/step"), json={"unit": "batch", "count": 100}, headers=session.control
+    ).json()
+    assert result["stopped"] == "diverged"
+    return session
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_gradcheck_after_divergence_says_there_is_nothing_to_check(
+    create_session: CreateSession, dtype: str
+) -> None:
+    session = diverged_session(create_session, dtype)
+    response = session.client.get(session.url("/gradcheck"), headers=session.watch)
+    assert response.status_code == 409, response.text
+    body = response.json()
+    assert body["detail"].startswith("diverged — nothing to check")
+    assert body["field"] == "batch"
+    session.step("batch", 1)  # a fresh batch at the restored weights can be checked again
+    if not session.read()["diverged"]:
+        response = session.client.get(session.url("/gradcheck"), headers=session.watch)
+        assert response.status_code == 200
+
+
+def test_chain_of_a_fused_output_shows_dl_dz(create_session: CreateSession) -> None:
+    session = create_session(preset="iris")
+    session.step("batch", 2)
+    chain = session.client.get(
+        session.url("/chain"), params={"layer": 1, "i": 2, "j": 1}, headers=session.watch
+    ).json()
+    assert chain["fused"] is True
+    assert chain["local"] == [1.0] * len(chain["products"])
+    delta = session.read()["layers"][1]["delta"]
+    assert chain["upstream"] == [row[1] for row in delta[: len(chain["upstream"])]]
+    assert "fused" in chain["note"] and "(p − y)/n" in chain["formula"]
+    assert chain["equal_to_rounding"] is True
+    assert chain["tolerance"] == tolerance_for("float64")
+    # The separate factors, kept: ∂L/∂ŷ through softmax's backward, equal to rounding here.
+    assert chain["separate"] == pytest.approx(chain["upstream"], rel=1e-12, abs=1e-15)
+    hidden = session.client.get(
+        session.url("/chain"), params={"layer": 0, "i": 0, "j": 0}, headers=session.watch
+    ).json()
+    assert hidden["fused"] is False and "f'(z" in hidden["formula"]
+    assert hidden["separate"] is None

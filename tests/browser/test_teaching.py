@@ -289,6 +289,9 @@ def test_the_inspector_breaks_a_weights_gradient_into_its_chain_rule_factors(
     assert abs(gradient - numeric) / (abs(gradient) + abs(numeric)) < GRADCHECK
     assert float(shown["relativeError"]) < GRADCHECK
     assert "✓ below 1e-5" in shown["text"]
+    assert "✓ equal to rounding" in shown["text"] and "the same number" not in shown["text"]
+    signs = page.get_by_test_id("chain-signs").inner_text()
+    assert "delta output sum" in signs and "layer1 error" in signs and "negatives" in signs
     page.locator("#teaching-panel").scroll_into_view_if_needed()
     playground.screenshot("teaching-inspector.png", "#teaching-panel")
 
@@ -615,3 +618,35 @@ def test_a_shared_setup_url_rebuilds_the_same_weights_at_step_0(playground: Play
         assert [layer["W"] for layer in rebuilt["layers"]] == [
             layer["W"] for layer in iris["layers"]
         ]
+
+
+def test_the_inspector_shows_a_fused_output_as_dl_dz_and_the_loss_its_convention(
+    playground: Playground,
+) -> None:
+    """iris: softmax + cross-entropy. The output layer's factor is ∂L/∂z = (p − y)/n."""
+    page = playground.page
+    convention = page.get_by_test_id("loss-convention")
+    assert "batch rows × outputs" in convention.inner_text()  # the circle preset: mse
+    previous = playground.state()["sessionId"]
+    page.select_option("#preset", "iris")
+    playground.wait_new_session(previous)
+    page.wait_for_function(
+        "() => document.getElementById('loss-convention').textContent.includes('−Σ y·log p')"
+    )
+    playground.step()
+    click_in_diagram(playground, 1, 2, 1)  # an output link (the dense diagram may pick a neighbour)
+    shown = wait_inspector(playground, "ok", {"layer": "1"})
+    j = int(shown["j"])
+    assert shown["fused"] == "true"
+    assert "∂L/∂z = (p − y)/n" in shown["text"] and "fused" in shown["text"]
+    assert shown["local"] == [1.0] * len(shown["local"])
+    delta = api_get(playground, "")["layers"][1]["delta"]
+    assert shown["upstream"] == [row[j] for row in delta[: len(shown["upstream"])]]
+    assert "✓ equal to rounding" in shown["text"]
+    assert page.get_by_test_id("chain-fused-formula").is_visible()
+    apart = page.evaluate(
+        "() => [...document.querySelectorAll("
+        "'[data-testid=chain-inspector] td[data-factor=separate]')]"
+        ".map(cell => Number(cell.dataset.value))"
+    )
+    assert apart == pytest.approx(shown["upstream"], rel=1e-12, abs=1e-15), "the separate factors"

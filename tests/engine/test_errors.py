@@ -444,3 +444,34 @@ def test_a_diverging_batch_ends_the_same_by_phase_and_by_batch(
         if result.diverged:
             return
     pytest.fail("did not diverge")
+
+
+def test_apply_changes_is_all_or_nothing_mid_batch() -> None:
+    """A change whose last part is bad leaves config, loss, activations and the open batch."""
+    m = model()
+    m.set_data(np.ones((5, 3)), np.zeros((5, 2)))
+    m.step_batch()
+    m.step_phase()  # forward 0: a batch is open
+    config, loss_fn, cursor = m.config, m.loss_fn, m.cursor
+    activations = [layer.activation for layer in m.layers]
+    with pytest.raises(ConfigError) as info:
+        m.apply_changes({"loss": "sse", "batch_size": 2}, {0: "relu", 1: "swish"})
+    assert info.value.field == "layers[1].activation"
+    assert m.config is config and m.loss_fn is loss_fn and m.cursor == cursor
+    assert [layer.activation for layer in m.layers] == activations
+    m.step_batch()  # the open batch goes on as it was
+    assert m.traces[0].output is not None
+    np.testing.assert_array_equal(m.traces[0].output, np.tanh(m.traces[0].z))
+
+
+def test_apply_changes_takes_a_loss_and_the_output_it_needs_together() -> None:
+    """softmax cross-entropy needs a softmax output: both in one change is valid."""
+    m = model()
+    m.set_data(np.ones((5, 3)), np.tile([1.0, 0.0], (5, 1)))
+    m.apply_changes({"loss": "softmax_cross_entropy"}, {1: "softmax"})
+    assert m.config.loss == "softmax_cross_entropy" and m.loss_fn.name == "softmax_cross_entropy"
+    assert m.layers[1].activation.name == "softmax"
+    assert m.config.layers[1].activation == "softmax"
+    m.step_batch()
+    assert m.traces[1].output is not None
+    np.testing.assert_allclose(m.traces[1].output.sum(axis=1), 1.0)

@@ -49,6 +49,7 @@ from app.engine import (
     tanh_prime,
 )
 from app.engine.dense import fc_bias_error, fc_forward, fc_input_error, fc_weights_error
+from app.engine.gradcheck import tolerance_for
 
 H = 1e-5
 TOLERANCE = 1e-6
@@ -524,4 +525,45 @@ def test_gradient_check_sampling_limits_entries() -> None:
     for check, layer in zip(limited, model.layers, strict=True):
         assert check.checked <= 4  # 2 weights + at most 2 biases
         assert len(check.analytic_W) == min(2, layer.W.size)
+        assert check.relative_error_W < TOLERANCE
+
+
+@pytest.mark.parametrize("preset_layers", [("tanh", "tanh"), ("relu", "sigmoid")])
+def test_gradient_check_of_float32_checks_the_float32_dw_shown(
+    preset_layers: tuple[str, str],
+) -> None:
+    """The analytic side is the float32 dW the trace holds, not a float64 recomputation;
+    the tolerance is float32's."""
+    hidden, output = preset_layers
+    model = Model(
+        ModelConfig(
+            input_size=3,
+            layers=(LayerConfig(6, hidden), LayerConfig(2, output)),
+            batch_size=8,
+            dtype="float32",
+        )
+    )
+    rng = np.random.default_rng(5)
+    model.set_data(rng.normal(size=(20, 3)), rng.uniform(size=(20, 2)))
+    for _ in range(3):
+        model.step_batch()
+    checks = gradient_check(model)
+    assert tolerance_for("float32") > tolerance_for("float64")
+    for trace, check in zip(model.traces, checks, strict=True):
+        assert trace.dW is not None and trace.dW.dtype == np.float32
+        assert np.array_equal(check.analytic_W, trace.dW.ravel().astype(np.float64))
+        # float32 rounding shows: a float64 recomputation would agree to ~1e-10.
+        assert 1e-9 < check.relative_error_W < tolerance_for("float32")
+
+
+def test_gradient_check_after_a_change_checks_the_current_objective() -> None:
+    """After the batch, l2 and the loss change: the check recomputes under the new ones."""
+    model = Model(
+        ModelConfig(input_size=3, layers=(LayerConfig(4, "tanh"), LayerConfig(2, "sigmoid")))
+    )
+    rng = np.random.default_rng(9)
+    model.set_data(rng.normal(size=(20, 3)), rng.integers(0, 2, (20, 2)).astype(float))
+    model.step_batch()
+    model.apply_changes({"l2": 0.3, "loss": "binary_cross_entropy"})
+    for check in gradient_check(model):
         assert check.relative_error_W < TOLERANCE

@@ -355,6 +355,26 @@ def test_lesson000_is_reproducible_and_rejects_bad_shapes() -> None:
         TwoLayerNetwork(X, y.ravel())
 
 
+def test_lesson000_draws_its_weights_the_lessons_way() -> None:
+    """np.random.seed(s) then np.random.rand(3, 4), np.random.rand(4, 1): a student's own
+    seeded script and the class agree, with the seed given or the global state seeded."""
+    X, y = lesson000_data()
+    for seed in (0, 1, 42):
+        np.random.seed(seed)
+        weights1, weights2 = np.random.rand(3, 4), np.random.rand(4, 1)
+        given = TwoLayerNetwork(X, y, seed=seed)
+        np.testing.assert_array_equal(given.weights1, weights1)
+        np.testing.assert_array_equal(given.weights2, weights2)
+        np.random.seed(seed)
+        seeded_by_the_student = TwoLayerNetwork(X, y)
+        np.testing.assert_array_equal(seeded_by_the_student.weights1, weights1)
+        np.testing.assert_array_equal(seeded_by_the_student.weights2, weights2)
+    np.random.seed(7)
+    before = np.random.get_state()[1].copy()
+    TwoLayerNetwork(X, y, seed=3)  # a given seed leaves the global generator alone
+    assert np.array_equal(np.random.get_state()[1], before)
+
+
 # ----------------------------------------------------------------- the Model reproduces both
 
 

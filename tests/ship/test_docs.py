@@ -7,8 +7,12 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
 
 from app.settings import Settings
 
@@ -37,15 +41,62 @@ def test_every_setting_is_in_the_readmes_table(name: str) -> None:
     assert field.description and field.description in README
 
 
-ENGINE_EXAMPLES = [block for block in code_blocks(README, "python") if "httpx" not in block]
+def examples(text: str) -> list[tuple[str, str | None]]:
+    """Each ```python block with the ```text block that follows it (what it prints), if any."""
+    found = re.findall(r"```python\n(.*?)```\n(?:\n```text\n(.*?)```)?", text, flags=re.DOTALL)
+    return [(code, output or None) for code, output in found]
 
 
-@pytest.mark.parametrize("block", ENGINE_EXAMPLES, ids=lambda b: b.splitlines()[1][:40])
-def test_readme_engine_examples_run(block: str) -> None:
+def matches(printed: str, promised: str) -> bool:
+    """Line by line; a line ``…`` in the promise stands for any number of printed lines."""
+    pattern = "".join(
+        r"(?:[^\n]*\n)*" if line == "…" else re.escape(line) + r"\n"
+        for line in promised.splitlines()
+    )
+    return re.fullmatch(pattern, printed) is not None
+
+
+README_EXAMPLES = examples(README)
+
+
+def test_every_readme_example_says_what_it_prints() -> None:
+    assert len(README_EXAMPLES) == len(code_blocks(README, "python")) >= 4
+    for code, output in README_EXAMPLES:
+        assert output, f"no ```text block of what this prints after:\n{code}"
+
+
+def test_the_promise_matcher_is_strict() -> None:
+    assert matches("a\nb\nc\n", "a\n…\nc\n") and matches("a\nc\n", "a\n…\nc\n")
+    assert not matches("a\nb\n", "a\n") and not matches("a\nb\n", "a\nc\n")
+    assert not matches("[0.02, 0.97]\n", "[0.02, 0.98]\n")
+
+
+@pytest.mark.parametrize(
+    ("code", "output"),
+    [example for example in README_EXAMPLES if "httpx" not in example[0]],
+    ids=lambda value: value.splitlines()[1][:40] if value else "",
+)
+def test_readme_engine_example_prints_what_the_readme_says(code: str, output: str) -> None:
     result = subprocess.run(
-        [sys.executable, "-c", block], cwd=ROOT, capture_output=True, text=True, timeout=120
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120
     )
     assert result.returncode == 0, result.stderr
+    assert matches(result.stdout, output), f"printed:\n{result.stdout[-2000:]}"
+
+
+def test_readme_rest_example_prints_what_the_readme_says(
+    app: FastAPI, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Run against the app through a TestClient (same client family, same base URL)."""
+    ((code, output),) = [example for example in README_EXAMPLES if "httpx" in example[0]]
+
+    def test_client(base_url: str, **options: Any) -> TestClient:
+        return TestClient(app, base_url=base_url, **options)
+
+    monkeypatch.setattr(httpx, "Client", test_client)
+    exec(compile(code, "README.md", "exec"), {"__name__": "readme_rest_example"})
+    printed = capsys.readouterr().out
+    assert output and matches(printed, output), printed
 
 
 def test_readme_rest_example_is_the_tested_one() -> None:
@@ -58,3 +109,7 @@ def test_readme_rest_example_is_the_tested_one() -> None:
         return [line.split("  # ")[0].rstrip() for line in block.strip().splitlines()]
 
     assert code(readme) == code(tested)
+    # … and promises the same output.
+    ((_, readme_output),) = [example for example in README_EXAMPLES if "httpx" in example[0]]
+    (tested_output,) = code_blocks((ROOT / "docs/rest-example.md").read_text(), "text")
+    assert readme_output == tested_output

@@ -11,8 +11,8 @@ export class MetricsView {
     this.readouts = readouts; // {train, test, accuracy, accuracyLegend}: elements
     this.chart = new LineChart(element, {
       series: [
-        { name: "train loss", color: CATEGORICAL[0] },
-        { name: "test loss", color: CATEGORICAL[1], dash: "dash" },
+        { name: "train data loss", color: CATEGORICAL[0] },
+        { name: "test data loss", color: CATEGORICAL[1], dash: "dash" },
         { name: "train acc.", color: CATEGORICAL[2], yaxis: "y2", width: 1.5 },
         { name: "test acc.", color: CATEGORICAL[3], yaxis: "y2", width: 1.5, dash: "dot" },
       ],
@@ -27,7 +27,7 @@ export class MetricsView {
           zeroline: false,
         },
         yaxis: {
-          title: { text: "loss", font: { size: 10 }, standoff: 4 },
+          title: { text: "data loss", font: { size: 10 }, standoff: 4 },
           gridcolor: "#eee",
           rangemode: "tozero",
         },
