@@ -30,6 +30,10 @@ class LimitReachedError(RuntimeError):
     """A configured limit (sessions, datasets …) is reached; the message names it."""
 
 
+def not_found(session_id: str) -> SessionNotFoundError:
+    return SessionNotFoundError(f"no session {session_id!r} (it may have expired)")
+
+
 class SessionManager:
     """Owns every Session object and the Store behind them."""
 
@@ -40,7 +44,8 @@ class SessionManager:
         self._saved_at: dict[str, float] = {}
         # Per Session object (a reloaded session starts again at version 0).
         self._saved_version: weakref.WeakKeyDictionary[Session, int] = weakref.WeakKeyDictionary()
-        self._deleted: weakref.WeakSet[Session] = weakref.WeakSet()  # never stored again
+        # Deleted ids → when: nothing loads or stores them again (a DELETE answered is final).
+        self._tombstones: dict[str, float] = {}
         self._lock = threading.Lock()
         self._save_lock = threading.Lock()
 
@@ -118,12 +123,14 @@ class SessionManager:
     def get(self, session_id: str) -> Session:
         """The session with that id, loaded from the store if it isn't in memory."""
         with self._lock:
+            if session_id in self._tombstones:
+                raise not_found(session_id)
             session = self._sessions.get(session_id)
         if session is not None:
             return session
         stored = self.store.load_session(session_id)
         if stored is None:
-            raise SessionNotFoundError(f"no session {session_id!r} (it may have expired)")
+            raise not_found(session_id)
         exported, token, watch_token = stored
         session = Session.from_export(
             exported, keep_identity=True, token=token, watch_token=watch_token
@@ -131,25 +138,34 @@ class SessionManager:
         session.max_trace_rows = self.settings.max_trace_rows
         session.playing = False  # nothing plays it after a restart until a client says play
         with self._lock:
+            if session_id in self._tombstones:  # deleted while it was being loaded
+                raise not_found(session_id)
             # Another thread may have loaded it meanwhile: keep the first, one object per id.
             session = self._sessions.setdefault(session_id, session)
         return session
+
+    def is_deleted(self, session_id: str) -> bool:
+        """True once a DELETE of this id has begun: it is never loaded or stored again."""
+        with self._lock:
+            return session_id in self._tombstones
 
     def loaded(self) -> list[Session]:
         with self._lock:
             return list(self._sessions.values())
 
     def delete(self, session_id: str) -> None:
-        self.get(session_id)  # SessionNotFoundError for an unknown id
+        """Forget the session for good: from here on no call finds it, no save stores it."""
+        self.get(session_id)  # SessionNotFoundError for an unknown (or already deleted) id
         with self._lock:
+            if session_id in self._tombstones:  # a concurrent DELETE came first
+                raise not_found(session_id)
+            self._tombstones[session_id] = time.time()
             session = self._sessions.pop(session_id, None)
             self._saved_at.pop(session_id, None)
         if session is not None:
             session.playing = False
             session._changed("deleted", {})
-        with self._save_lock:  # a save racing the delete must not write the session back
-            if session is not None:
-                self._deleted.add(session)
+        with self._save_lock:  # a save already writing finishes first; the row goes after it
             self.store.delete_session(session_id)
         release_memory()
         log.info("session deleted id=%s", session_id[:8])
@@ -166,14 +182,17 @@ class SessionManager:
             exported = session.export()
             version = session.version
         with self._save_lock:
-            if session in self._deleted or self._saved_version.get(session, -1) > version:
+            if self.is_deleted(session.id) or self._saved_version.get(session, -1) > version:
                 return  # deleted, or a newer export is already stored
             self.store.save_session(exported, session.token, session.watch_token)
             self._saved_version[session] = version
             self._saved_at[session.id] = time.monotonic()
 
     def save_if_due(self, session: Session) -> bool:
-        """Store a playing session if ``persist_interval_seconds`` have passed since the last."""
+        """Store a playing session if ``persist_interval_seconds`` have passed since the last
+        (never a deleted one)."""
+        if self.is_deleted(session.id):
+            return False
         last = self._saved_at.get(session.id, 0.0)
         if time.monotonic() - last < self.settings.persist_interval_seconds:
             return False
@@ -184,6 +203,8 @@ class SessionManager:
         """Forget sessions unused for ``session_ttl_seconds`` (memory and store)."""
         cutoff = time.time() - self.settings.session_ttl_seconds
         with self._lock:
+            # A tombstone outlives any call that could still hold its session.
+            self._tombstones = {sid: t for sid, t in self._tombstones.items() if t >= cutoff}
             stale = [
                 sid for sid, s in self._sessions.items() if s.last_used < cutoff and not s.playing
             ]
