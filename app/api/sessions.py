@@ -382,11 +382,20 @@ def read_boundary(
 @router.get(
     "/{id}/gradcheck",
     response_model=GradcheckResult,
-    responses={**READ_ERRORS, 409: {**_ERROR, "description": "No batch traced yet."}},
+    responses={
+        **READ_ERRORS,
+        409: {**_ERROR, "description": "No batch traced yet, or the last one diverged."},
+    },
 )
 def check_gradients(session: ReadableSession, settings: SettingsDep) -> dict[str, Any]:
     """Compare backprop's gradients with central differences, layer by layer."""
     with session.lock:  # copy under the lock, check outside it: training need not wait
+        if session.model.diverged:
+            raise ApiError(
+                409,
+                "the last batch diverged — nothing to check: reset, or lower the learning rate",
+                field="batch",
+            )
         traced = len(session.model.batch_indices) > 0 and all(
             trace.W is not None for trace in session.model.traces
         )
