@@ -69,7 +69,9 @@ class Settings(BaseSettings):
     )
     # HTTP
     cors_origins: list[str] = Field(
-        default_factory=list, description="Origins allowed by CORS; empty: closed."
+        default_factory=list,
+        description="Other origins allowed to call the API (CORS) and open its websocket; "
+        "empty: the server's own origin only.",
     )
 
 

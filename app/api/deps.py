@@ -13,24 +13,22 @@ token is needed: 403. No such session: 404.
 
 from __future__ import annotations
 
-import hmac
 import threading
 import time
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import Depends, FastAPI, Path, Request
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from app.service.access import role_of
 from app.service.manager import SessionManager
 from app.service.session import Session
 from app.service.store import Store
 from app.settings import Settings
 
 from .errors import ApiError
-
-Role = Literal["control", "watch"]
 
 bearer = HTTPBearer(
     auto_error=False,
@@ -126,16 +124,6 @@ def get_token(
 
 
 TokenDep = Annotated[str, Depends(get_token)]
-
-
-def role_of(session: Session, token: str) -> Role | None:
-    """Which of the session's tokens this is, compared in constant time; None for neither."""
-    given = token.encode("utf-8", "surrogateescape")
-    if hmac.compare_digest(given, session.token.encode()):
-        return "control"
-    if hmac.compare_digest(given, session.watch_token.encode()):
-        return "watch"
-    return None
 
 
 def get_session(session_id: SessionId, manager: ManagerDep) -> Session:

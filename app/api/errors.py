@@ -25,6 +25,7 @@ from app.engine import ConfigError
 from app.service.manager import LimitReachedError, SessionNotFoundError
 
 from .responses import OrjsonResponse
+from .security import SECURITY_HEADERS
 
 log = logging.getLogger("app.api")
 
@@ -80,9 +81,31 @@ def allowed_methods(request: Request) -> str:
     return ", ".join(sorted(methods))
 
 
+UNPARSED_BODY = "There was an error parsing the body"  # FastAPI's words, naming no reason
+
+
+def parse_failure(cause: BaseException | None) -> str:
+    """Why FastAPI could not read a body, in words a client can act on."""
+    if isinstance(cause, UnicodeDecodeError):
+        return f"the body is not UTF-8 text (byte {cause.start} cannot be decoded); send UTF-8 JSON"
+    if isinstance(cause, RecursionError):
+        return "the JSON body is nested too deeply to be read"
+    if isinstance(cause, ValueError):
+        return f"the JSON body holds a value that cannot be read: {str(cause)[:200]}"
+    if cause is None:
+        return "the body could not be read"
+    return f"the body could not be read ({type(cause).__name__})"
+
+
 async def handle_http_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, StarletteHTTPException)
-    body = error_body(error.detail, getattr(error, "field", None))
+    field = getattr(error, "field", None)
+    detail = error.detail
+    if error.status_code == 400:  # an unreadable body: say why, and that the body is at fault
+        if detail == UNPARSED_BODY:
+            detail = parse_failure(error.__cause__)
+        field = field or "body"
+    body = error_body(detail, field)
     headers = dict(error.headers or {})
     if error.status_code == 405:
         headers["Allow"] = allowed_methods(request)
@@ -98,7 +121,12 @@ async def handle_validation_error(request: Request, error: Exception) -> Respons
 
 async def handle_unexpected(request: Request, error: Exception) -> Response:
     log.exception("unexpected error on %s %s", request.method, request.url.path)
-    return OrjsonResponse(error_body("internal error; it has been logged"), status_code=500)
+    # Answered from outside every middleware (Starlette's ServerErrorMiddleware): the
+    # security headers are added here.
+    headers = {name.decode(): value.decode() for name, value in SECURITY_HEADERS}
+    return OrjsonResponse(
+        error_body("internal error; it has been logged"), status_code=500, headers=headers
+    )
 
 
 def install_error_handlers(app: FastAPI) -> None:
