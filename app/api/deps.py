@@ -22,8 +22,8 @@ from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from app.service.access import role_of
-from app.service.manager import SessionManager
+from app.service.access import HasTokens, role_of
+from app.service.manager import SessionDamagedError, SessionManager
 from app.service.session import Session
 from app.service.store import Store
 from app.settings import Settings
@@ -142,11 +142,9 @@ def get_readable_session(
     return session
 
 
-def get_controlled_session(
-    token: TokenDep, session: Annotated[Session, Depends(get_session)]
-) -> Session:
-    """The session, if the token is its control token (403 for the watch token or another)."""
-    role = role_of(session, token)
+def require_control(owner: HasTokens, token: str) -> None:
+    """403 unless the token is the owner's control token."""
+    role = role_of(owner, token)
     if role == "watch":
         raise ApiError(
             403,
@@ -155,8 +153,27 @@ def get_controlled_session(
         )
     if role is None:
         raise ApiError(403, "the token is not this session's", field="Authorization")
+
+
+def get_controlled_session(
+    token: TokenDep, session: Annotated[Session, Depends(get_session)]
+) -> Session:
+    """The session, if the token is its control token (403 for the watch token or another)."""
+    require_control(session, token)
     return session
+
+
+def get_deletable_id(session_id: SessionId, token: TokenDep, manager: ManagerDep) -> str:
+    """The id of a session the token controls, a set-aside (damaged) one included."""
+    owner: HasTokens
+    try:
+        owner = manager.get(session_id)
+    except SessionDamagedError as damaged:
+        owner = damaged
+    require_control(owner, token)
+    return session_id
 
 
 ReadableSession = Annotated[Session, Depends(get_readable_session)]
 ControlledSession = Annotated[Session, Depends(get_controlled_session)]
+DeletableSessionId = Annotated[str, Depends(get_deletable_id)]

@@ -7,7 +7,8 @@ Two shapes, both under ``detail``:
   validation, one entry per problem (FastAPI's shape, without echoing the input back).
 
 Bad input is never a 500: the engine's ``ConfigError`` is 422, an unknown session 404, a
-full server 429, a body too large 413. A 500 means a bug; it is logged, never explained.
+session whose stored row is unreadable 409, a full server 429, a body too large 413. A 500
+means a bug; it is logged, never explained.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from app.engine import ConfigError
-from app.service.manager import LimitReachedError, SessionNotFoundError
+from app.service.manager import LimitReachedError, SessionDamagedError, SessionNotFoundError
 
 from .responses import OrjsonResponse
 from .security import SECURITY_HEADERS
@@ -64,6 +65,10 @@ async def handle_config_error(request: Request, error: Exception) -> Response:
 
 async def handle_not_found(request: Request, error: Exception) -> Response:
     return OrjsonResponse(error_body(str(error), "id"), status_code=404)
+
+
+async def handle_damaged(request: Request, error: Exception) -> Response:
+    return OrjsonResponse(error_body(str(error), "id"), status_code=409)
 
 
 async def handle_limit(request: Request, error: Exception) -> Response:
@@ -133,6 +138,7 @@ def install_error_handlers(app: FastAPI) -> None:
     """Register the handlers above on ``app``."""
     app.add_exception_handler(ConfigError, handle_config_error)
     app.add_exception_handler(SessionNotFoundError, handle_not_found)
+    app.add_exception_handler(SessionDamagedError, handle_damaged)
     app.add_exception_handler(LimitReachedError, handle_limit)
     app.add_exception_handler(StarletteHTTPException, handle_http_error)
     app.add_exception_handler(RequestValidationError, handle_validation_error)

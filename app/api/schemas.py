@@ -638,9 +638,13 @@ class DatasetUploaded(ResponseBody):
 
 
 class Health(ResponseBody):
-    """The server is up and its store answers."""
+    """The server is up and its store answers; degraded: some stored sessions are set aside."""
 
-    status: Literal["ok"]
+    status: Literal["ok", "degraded"]
+    damaged_sessions: list[str] = Field(
+        description="Sessions whose stored rows could not be read, set aside; each can be "
+        "deleted with its control token (DELETE /api/sessions/{id})."
+    )
     sessions_loaded: int = Field(description="Sessions in memory.")
     sessions_stored: int = Field(description="Sessions in the store (the live count).")
     max_sessions: int

@@ -22,7 +22,7 @@ from app.service.session import (
     resolve_config,
 )
 
-from .deps import ControlledSession, ManagerDep, ReadableSession, SettingsDep
+from .deps import ControlledSession, DeletableSessionId, ManagerDep, ReadableSession, SettingsDep
 from .errors import ApiError
 from .schemas import (
     CREATE_EXAMPLES,
@@ -60,6 +60,7 @@ READ_ERRORS: dict[int | str, dict[str, Any]] = {
     401: {**_ERROR, "description": "No bearer token."},
     403: {**_ERROR, "description": "Not this session's token."},
     404: {**_ERROR, "description": "No such session (it may have expired)."},
+    409: {**_ERROR, "description": "Its stored row is unreadable: it was set aside."},
 }
 BODY_ERRORS: dict[int | str, dict[str, Any]] = {
     400: {**_ERROR, "description": "The body could not be read (not UTF-8 JSON)."},
@@ -319,9 +320,9 @@ def reset_session(
 
 
 @router.delete("/{id}", status_code=204, responses=CHANGE_ERRORS)
-def delete_session(session: ControlledSession, manager: ManagerDep) -> Response:
-    """Delete the session, from memory and from the store."""
-    manager.delete(session.id)
+def delete_session(session_id: DeletableSessionId, manager: ManagerDep) -> Response:
+    """Delete the session, from memory and from the store (a set-aside damaged one too)."""
+    manager.delete(session_id)
     return Response(status_code=204)
 
 

@@ -26,6 +26,21 @@ class SessionNotFoundError(LookupError):
     """No session (or dataset) with that id."""
 
 
+class SessionDamagedError(SessionNotFoundError):
+    """The session's stored row could not be read; it was set aside (health lists it), and
+    only deleting it (with its control token) is left."""
+
+    def __init__(self, session_id: str, token: str, watch_token: str, reason: str) -> None:
+        super().__init__(
+            f"session {session_id!r} could not be read from the store ({reason}); it was set "
+            "aside: delete it with its control token and start a new one"
+        )
+        self.session_id = session_id
+        self.token = token
+        self.watch_token = watch_token
+        self.reason = reason
+
+
 class LimitReachedError(RuntimeError):
     """A configured limit (sessions, datasets …) is reached; the message names it."""
 
@@ -48,6 +63,8 @@ class SessionManager:
         self._tombstones: dict[str, float] = {}
         self._lock = threading.Lock()
         self._save_lock = threading.Lock()
+        for session_id, reason in store.unparsable_sessions():
+            self.set_aside(session_id, reason)
 
     # ----- creating ------------------------------------------------------------------------
 
@@ -128,13 +145,25 @@ class SessionManager:
             session = self._sessions.get(session_id)
         if session is not None:
             return session
-        stored = self.store.load_session(session_id)
+        try:
+            stored = self.store.load_session(session_id)
+        except ValueError as error:  # not JSON
+            self.set_aside(session_id, f"not JSON: {error}")
+            stored = None
         if stored is None:
+            damaged = self.store.damaged_session(session_id)
+            if damaged is not None:
+                raise SessionDamagedError(session_id, *damaged)
             raise not_found(session_id)
         exported, token, watch_token = stored
-        session = Session.from_export(
-            exported, keep_identity=True, token=token, watch_token=watch_token
-        )
+        try:
+            session = Session.from_export(
+                exported, keep_identity=True, token=token, watch_token=watch_token
+            )
+        except (ConfigError, ValueError, TypeError, KeyError, IndexError, OverflowError) as error:
+            reason = f"not a session export: {error}"
+            self.set_aside(session_id, reason)
+            raise SessionDamagedError(session_id, token, watch_token, reason) from None
         session.max_trace_rows = self.settings.max_trace_rows
         session.playing = False  # nothing plays it after a restart until a client says play
         with self._lock:
@@ -143,6 +172,17 @@ class SessionManager:
             # Another thread may have loaded it meanwhile: keep the first, one object per id.
             session = self._sessions.setdefault(session_id, session)
         return session
+
+    def set_aside(self, session_id: str, reason: str) -> None:
+        """Move an unreadable stored session out of the way (health lists it)."""
+        self.store.set_aside(session_id, reason)
+        log.warning(
+            "session %s set aside: its stored row is unreadable (%s)", session_id[:8], reason
+        )
+
+    def damaged_ids(self) -> list[str]:
+        """The sessions set aside because their stored rows could not be read."""
+        return self.store.damaged_ids()
 
     def is_deleted(self, session_id: str) -> bool:
         """True once a DELETE of this id has begun: it is never loaded or stored again."""
@@ -154,8 +194,15 @@ class SessionManager:
             return list(self._sessions.values())
 
     def delete(self, session_id: str) -> None:
-        """Forget the session for good: from here on no call finds it, no save stores it."""
-        self.get(session_id)  # SessionNotFoundError for an unknown (or already deleted) id
+        """Forget the session for good: from here on no call finds it, no save stores it.
+
+        A set-aside (damaged) session is deleted from the store's ``damaged_sessions``."""
+        try:
+            self.get(session_id)  # SessionNotFoundError for an unknown (or already deleted) id
+        except SessionDamagedError:
+            self.store.delete_damaged(session_id)
+            log.info("damaged session deleted id=%s", session_id[:8])
+            return
         with self._lock:
             if session_id in self._tombstones:  # a concurrent DELETE came first
                 raise not_found(session_id)
