@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Path, Request
 from fastapi.dependencies.models import Dependant
@@ -35,6 +35,14 @@ bearer = HTTPBearer(
     scheme_name="session token",
     description="The session's control token (reads and changes) or its watch token "
     "(reads only), as returned by POST /api/sessions.",
+)
+
+
+upload_bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="upload token",
+    description="The token POST /api/datasets answered: it owns your uploads (list them, "
+    "train a session on one, delete one). Send it with your next upload to keep them together.",
 )
 
 
@@ -90,14 +98,8 @@ def get_manager(request: Request) -> SessionManager:
     return manager
 
 
-def get_store(manager: Annotated[SessionManager, Depends(get_manager)]) -> Store:
-    """The app's SQLite store, open."""
-    return manager.store
-
-
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 ManagerDep = Annotated[SessionManager, Depends(get_manager)]
-StoreDep = Annotated[Store, Depends(get_store)]
 SessionId = Annotated[
     str,
     Path(
@@ -124,6 +126,27 @@ def get_token(
 
 
 TokenDep = Annotated[str, Depends(get_token)]
+
+
+def get_upload_token(
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(upload_bearer)],
+) -> str | None:
+    """The upload token of the request, if it sent one."""
+    if credentials is None or not credentials.credentials:
+        return None
+    return credentials.credentials
+
+
+def get_client_address(request: Request) -> str:
+    """The caller's address (the proxy's X-Forwarded-For when it is trusted): the key of
+    per-client quotas."""
+    return request.client.host if request.client is not None else "unknown"
+
+
+UploadTokenDep = Annotated[str | None, Depends(get_upload_token)]
+# For a route where the upload token is optional: an empty requirement says so in OpenAPI.
+OPTIONAL_UPLOAD_TOKEN: dict[str, Any] = {"security": [{}]}  # added to the bearer scheme's
+ClientAddress = Annotated[str, Depends(get_client_address)]
 
 
 def get_session(session_id: SessionId, manager: ManagerDep) -> Session:

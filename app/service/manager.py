@@ -15,9 +15,10 @@ from typing import Any
 from app.engine import ConfigError
 from app.settings import Settings
 
+from .access import same_token
 from .memory import release_memory
 from .session import Session, build_dataset, model_config_for, new_token, resolve_config
-from .store import Store
+from .store import Store, dumps
 
 log = logging.getLogger("app.sessions")
 
@@ -63,13 +64,16 @@ class SessionManager:
         self._tombstones: dict[str, float] = {}
         self._lock = threading.Lock()
         self._save_lock = threading.Lock()
+        self._upload_lock = threading.Lock()  # a client's quota is checked and used at once
         for session_id, reason in store.unparsable_sessions():
             self.set_aside(session_id, reason)
 
     # ----- creating ------------------------------------------------------------------------
 
-    def create(self, request: dict[str, Any]) -> Session:
-        """Build a session from a preset and/or config; stored before it is returned."""
+    def create(self, request: dict[str, Any], upload_token: str | None = None) -> Session:
+        """Build a session from a preset and/or config; stored before it is returned.
+
+        ``upload_token``: the owner token of the uploaded dataset ``data.upload`` names."""
         self.expire_idle()
         if self.store.count_sessions() >= self.settings.max_sessions:
             raise LimitReachedError(
@@ -77,7 +81,9 @@ class SessionManager:
                 "delete one or try later"
             )
         config = resolve_config(request)
-        dataset = build_dataset(config["data"], self.uploaded_dataset)
+        dataset = build_dataset(
+            config["data"], lambda dataset_id: self.uploaded_dataset(dataset_id, upload_token)
+        )
         self.check_dataset_size(len(dataset.x_train) + len(dataset.x_test))
         config["model"] = model_config_for(config["model"], dataset)
         self.check_network_size(config["model"])
@@ -96,6 +102,7 @@ class SessionManager:
         config = exported.get("config") if isinstance(exported, dict) else None
         if isinstance(config, dict) and isinstance(config.get("model"), dict):
             self.check_network_size(config["model"])
+        self.check_imported_data(exported.get("data"))
         session = Session.from_export(exported)
         session.max_trace_rows = self.settings.max_trace_rows
         self.check_dataset_size(len(session.dataset.x_train) + len(session.dataset.x_test))
@@ -127,6 +134,24 @@ class SessionManager:
             raise ConfigError(
                 "model.layers",
                 f"{parameters} parameters is more than the limit of {s.max_parameters}",
+            )
+
+    def check_imported_data(self, data: Any) -> None:
+        """An import's rows obey the limits of an upload: rows, columns and bytes."""
+        if not isinstance(data, dict):
+            return  # from_export names what is missing
+        s = self.settings
+        x_train = data.get("x_train") or []
+        width = len(x_train[0]) if x_train and isinstance(x_train[0], list) else 0
+        if width + 1 > s.max_dataset_columns:  # the features and a target, as a CSV has them
+            raise ConfigError(
+                "data.x_train",
+                f"at most {s.max_dataset_columns - 1} features (and a target), got {width}",
+            )
+        size = len(dumps(data))
+        if size > s.max_upload_bytes:
+            raise ConfigError(
+                "data", f"the export's data is {size} bytes; at most {s.max_upload_bytes}"
             )
 
     def check_dataset_size(self, rows: int) -> None:
@@ -231,7 +256,10 @@ class SessionManager:
         with self._save_lock:
             if self.is_deleted(session.id) or self._saved_version.get(session, -1) > version:
                 return  # deleted, or a newer export is already stored
-            self.store.save_session(exported, session.token, session.watch_token)
+            upload = session.config["data"].get("upload")
+            self.store.save_session(
+                exported, session.token, session.watch_token, upload=upload and str(upload)
+            )
             self._saved_version[session] = version
             self._saved_at[session.id] = time.monotonic()
 
@@ -260,23 +288,62 @@ class SessionManager:
                 self._saved_at.pop(sid, None)
         live = {s.id for s in self.loaded()}
         expired = self.store.expire_sessions(cutoff, keep=live)  # live ones stay stored
-        if stale or expired:
+        uploads = self.store.expire_datasets(cutoff)  # unused by any session for the TTL
+        if uploads:
+            log.info("expired %d unused upload(s)", len(uploads))
+        if stale or expired or uploads:
             release_memory()
         return sorted(set(stale) | set(expired))
 
     # ----- uploaded datasets ---------------------------------------------------------------
 
-    def uploaded_dataset(self, dataset_id: str) -> dict[str, Any]:
-        table = self.store.load_dataset(dataset_id)
-        if table is None:
-            raise ConfigError("data.upload", f"no uploaded dataset {dataset_id!r}")
-        return table
-
-    def add_dataset(self, name: str, table: dict[str, Any]) -> str:
-        if self.store.count_datasets() >= self.settings.max_datasets:
-            raise LimitReachedError(
-                f"the server holds its maximum of {self.settings.max_datasets} uploaded datasets"
+    def uploaded_dataset(self, dataset_id: str, owner: str | None) -> dict[str, Any]:
+        """The table of an upload, for its owner only (anyone else: as if it did not exist)."""
+        stored = self.store.load_dataset(dataset_id)
+        if stored is None or owner is None or not stored[0] or not same_token(owner, stored[0]):
+            raise ConfigError(
+                "data.upload",
+                f"no uploaded dataset {dataset_id[:40]!r} of yours: send its upload token as "
+                "'Authorization: Bearer <token>'",
             )
+        return stored[1]
+
+    def add_dataset(
+        self, name: str, table: dict[str, Any], owner: str | None, client: str
+    ) -> tuple[str, str]:
+        """Store an upload → (id, owner token). ``owner``: the token of the client's earlier
+        uploads (kept when the server knows it; a new one otherwise)."""
+        with self._upload_lock:
+            return self._add_dataset(name, table, owner, client)
+
+    def _add_dataset(
+        self, name: str, table: dict[str, Any], owner: str | None, client: str
+    ) -> tuple[str, str]:
+        s = self.settings
+        if self.store.count_datasets(client) >= s.max_uploads_per_client:
+            raise LimitReachedError(
+                f"you have {s.max_uploads_per_client} uploads, the most one client may keep: "
+                "delete one (DELETE /api/datasets/{id}) or wait until one expires"
+            )
+        if self.store.count_datasets() >= s.max_datasets:
+            self.expire_idle()
+            if self.store.count_datasets() >= s.max_datasets:
+                raise LimitReachedError(
+                    f"the server holds its maximum of {s.max_datasets} uploaded datasets"
+                )
+        if owner is None or not self.store.owner_exists(owner):
+            owner = new_token()
         dataset_id = new_token()[:22]
-        self.store.save_dataset(dataset_id, name, table)
-        return dataset_id
+        self.store.save_dataset(dataset_id, name, table, owner, client)
+        return dataset_id, owner
+
+    def list_uploads(self, owner: str | None) -> list[dict[str, Any]]:
+        """The uploads of the owner of this token (none without one)."""
+        return [] if owner is None else self.store.list_datasets(owner)
+
+    def delete_dataset(self, dataset_id: str, owner: str) -> None:
+        """Delete an upload of this owner; SessionNotFoundError for anyone else's."""
+        stored = self.store.load_dataset(dataset_id)
+        if stored is None or not stored[0] or not same_token(owner, stored[0]):
+            raise SessionNotFoundError(f"no uploaded dataset {dataset_id[:40]!r} of yours")
+        self.store.delete_dataset(dataset_id)

@@ -38,9 +38,19 @@ CREATE TABLE IF NOT EXISTS datasets (
     id TEXT PRIMARY KEY,
     name TEXT NOT NULL,
     body BLOB NOT NULL,
-    created REAL NOT NULL
+    created REAL NOT NULL,
+    owner TEXT NOT NULL DEFAULT '',
+    client TEXT NOT NULL DEFAULT '',
+    last_used REAL NOT NULL DEFAULT 0
 );
 """
+# Columns added since the first release: (table, column, definition). A store made before
+# gets them on open; its old uploads belong to nobody and expire at the next sweep.
+ADDED_COLUMNS = [
+    ("datasets", "owner", "TEXT NOT NULL DEFAULT ''"),
+    ("datasets", "client", "TEXT NOT NULL DEFAULT ''"),
+    ("datasets", "last_used", "REAL NOT NULL DEFAULT 0"),
+]
 
 
 def dumps(value: Any) -> bytes:
@@ -82,6 +92,10 @@ def connect(path: Path) -> sqlite3.Connection:
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=FULL")
         db.executescript(SCHEMA)
+        for table, column, definition in ADDED_COLUMNS:
+            present = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+            if column not in present:
+                db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
         db.execute("SELECT COUNT(*) FROM sessions").fetchone()
     except sqlite3.Error as error:
         if db is not None:
@@ -123,13 +137,19 @@ class Store:
                 raise
             self._db.execute("COMMIT")
 
-    def save_session(self, exported: dict[str, Any], token: str, watch_token: str) -> None:
+    def save_session(
+        self, exported: dict[str, Any], token: str, watch_token: str, upload: str | None = None
+    ) -> None:
+        """Store the export; ``upload``: the uploaded dataset it was made from, still in use."""
         body = dumps(exported)
+        now = time.time()
         with self._transaction() as db:
             db.execute(
                 "INSERT OR REPLACE INTO sessions VALUES (?, ?, ?, ?, ?)",
-                (exported["id"], token, watch_token, body, time.time()),
+                (exported["id"], token, watch_token, body, now),
             )
+            if upload is not None:
+                db.execute("UPDATE datasets SET last_used = ? WHERE id = ?", (now, upload))
 
     def load_session(self, session_id: str) -> tuple[dict[str, Any], str, str] | None:
         """The stored export and the two tokens; orjson.JSONDecodeError for a damaged row."""
@@ -206,28 +226,67 @@ class Store:
             db.executemany("DELETE FROM sessions WHERE id = ?", [(sid,) for sid in ids])
         return ids
 
-    def save_dataset(self, dataset_id: str, name: str, table: dict[str, Any]) -> None:
+    def save_dataset(
+        self, dataset_id: str, name: str, table: dict[str, Any], owner: str, client: str
+    ) -> None:
+        """Store an upload of ``owner`` (its token), made from the address ``client``."""
+        now = time.time()
         with self._transaction() as db:
             db.execute(
-                "INSERT OR REPLACE INTO datasets VALUES (?, ?, ?, ?)",
-                (dataset_id, name, dumps(table), time.time()),
+                "INSERT OR REPLACE INTO datasets (id, name, body, created, owner, client, "
+                "last_used) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (dataset_id, name, dumps(table), now, owner, client, now),
             )
 
-    def load_dataset(self, dataset_id: str) -> dict[str, Any] | None:
+    def load_dataset(self, dataset_id: str) -> tuple[str, dict[str, Any]] | None:
+        """(owner token, table) of an upload."""
         with self._lock:
             row = self._db.execute(
-                "SELECT body FROM datasets WHERE id = ?", (dataset_id,)
+                "SELECT owner, body FROM datasets WHERE id = ?", (dataset_id,)
             ).fetchone()
-        return None if row is None else orjson.loads(row[0])
+        return None if row is None else (row[0], orjson.loads(row[1]))
 
-    def list_datasets(self) -> list[dict[str, Any]]:
+    def list_datasets(self, owner: str) -> list[dict[str, Any]]:
+        """The uploads of one owner, oldest first."""
         with self._lock:
-            rows = self._db.execute("SELECT id, name, created FROM datasets ORDER BY created")
+            rows = self._db.execute(
+                "SELECT id, name, created FROM datasets WHERE owner = ? AND owner != '' "
+                "ORDER BY created",
+                (owner,),
+            )
             return [{"id": r[0], "name": r[1], "created": r[2]} for r in rows]
 
-    def count_datasets(self) -> int:
+    def owner_exists(self, owner: str) -> bool:
         with self._lock:
-            return int(self._db.execute("SELECT COUNT(*) FROM datasets").fetchone()[0])
+            row = self._db.execute(
+                "SELECT 1 FROM datasets WHERE owner = ? AND owner != '' LIMIT 1", (owner,)
+            ).fetchone()
+        return row is not None
+
+    def count_datasets(self, client: str | None = None) -> int:
+        """Every upload, or those made from one client address."""
+        with self._lock:
+            if client is None:
+                row = self._db.execute("SELECT COUNT(*) FROM datasets").fetchone()
+            else:
+                row = self._db.execute(
+                    "SELECT COUNT(*) FROM datasets WHERE client = ?", (client,)
+                ).fetchone()
+        return int(row[0])
+
+    def delete_dataset(self, dataset_id: str) -> bool:
+        with self._transaction() as db:
+            return db.execute("DELETE FROM datasets WHERE id = ?", (dataset_id,)).rowcount > 0
+
+    def expire_datasets(self, older_than: float) -> list[str]:
+        """Delete uploads no session has used since ``older_than``; return their ids."""
+        with self._transaction() as db:
+            ids = [
+                row[0]
+                for row in db.execute("SELECT id FROM datasets WHERE last_used < ?", (older_than,))
+            ]
+            db.execute("DELETE FROM datasets WHERE last_used < ?", (older_than,))
+        return ids
 
     def close(self) -> None:
         with self._lock:
