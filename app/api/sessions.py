@@ -22,7 +22,15 @@ from app.service.session import (
     resolve_config,
 )
 
-from .deps import ControlledSession, DeletableSessionId, ManagerDep, ReadableSession, SettingsDep
+from .deps import (
+    OPTIONAL_UPLOAD_TOKEN,
+    ControlledSession,
+    DeletableSessionId,
+    ManagerDep,
+    ReadableSession,
+    SettingsDep,
+    UploadTokenDep,
+)
 from .errors import ApiError
 from .schemas import (
     CREATE_EXAMPLES,
@@ -133,14 +141,20 @@ def created(session: Session) -> dict[str, Any]:
     response_model_exclude_unset=True,
     status_code=201,
     responses=CREATE_ERRORS,
+    openapi_extra=OPTIONAL_UPLOAD_TOKEN,
 )
 def create_session(
-    body: Annotated[SessionCreate, Body(openapi_examples=CREATE_EXAMPLES)], manager: ManagerDep
+    body: Annotated[SessionCreate, Body(openapi_examples=CREATE_EXAMPLES)],
+    manager: ManagerDep,
+    upload_token: UploadTokenDep,
 ) -> dict[str, Any]:
-    """Create a session from a preset, a full config, or a preset with overrides."""
+    """Create a session from a preset, a full config, or a preset with overrides.
+
+    Training on an upload (``data.upload``) needs its upload token as
+    ``Authorization: Bearer <token>``: only its owner may use it."""
     request = creation_request(body)
     try:
-        session = manager.create(request)
+        session = manager.create(request, upload_token)
     except ConfigError as error:
         raise ConfigError(request_field(error.field), error.message) from None
     return created(session)
@@ -397,10 +411,7 @@ def check_gradients(session: ReadableSession, settings: SettingsDep) -> dict[str
                 "the last batch diverged — nothing to check: reset, or lower the learning rate",
                 field="batch",
             )
-        traced = len(session.model.batch_indices) > 0 and all(
-            trace.W is not None for trace in session.model.traces
-        )
-        if not traced:
+        if not session.batch_traced():
             raise ApiError(
                 409,
                 "no batch has been traced yet: step a batch (or all its forward phases) first",
@@ -452,7 +463,7 @@ def read_chain(
     """Break one weight's gradient into its chain-rule factors, per batch row."""
     with session.lock:
         model = session.model
-        if layer < len(model.layers) and model.traces[layer].dW is None:
+        if layer < len(model.layers) and not session.backward_done(layer):
             raise ApiError(
                 409,
                 f"layer {layer} has no backward pass yet: step further (a batch, or its "
@@ -461,13 +472,7 @@ def read_chain(
             )
         terms = chain_terms(model, layer, i, j)
         numeric, relative_error = check_one(model, layer, i, j)
-        trace = model.traces[layer]
-        if i is None:
-            assert trace.b is not None  # chain_terms refused a bias-free network
-            value = float(trace.b[0, j])
-        else:
-            assert trace.W is not None
-            value = float(trace.W[i, j])
+        value = session.parameter_used(layer, i, j)
     formula = (CHAIN_FORMULA_B if i is None else CHAIN_FORMULA_W).format(l=layer, i=i, j=j)
     return {
         "layer": layer,
