@@ -90,9 +90,9 @@ def without_root_privileges() -> list[str]:
 def run_command(
     data_dir: Path, prefix: list[str] | None = None
 ) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "app", "--data-dir", str(data_dir)]
     return subprocess.run(
-        [*(prefix or []), sys.executable, "-m", "app", "--data-dir", str(data_dir)]
-        + ["--port", str(free_port())],
+        [*(prefix or []), *command, "--port", str(free_port())],
         cwd=ROOT,
         capture_output=True,
         text=True,
