@@ -5,10 +5,12 @@ A handler's signature says what it needs and what the caller may do::
     def step_session(session: ControlledSession, manager: ManagerDep, ...)
 
 - ``ReadableSession``: the control or the watch token (``Authorization: Bearer <token>``);
-- ``ControlledSession``: the control token only.
+- ``ControlledSession``: the control token only;
+- ``DeletableSessionId``: the control token, of a session or of a set-aside damaged one;
+- ``UploadTokenDep``: the upload token, when one was sent (it owns the caller's uploads).
 
 No token: 401. A token that isn't this session's, or the watch token where the control
-token is needed: 403. No such session: 404.
+token is needed: 403. No such session: 404; one whose stored row is unreadable: 409.
 """
 
 from __future__ import annotations
