@@ -331,3 +331,25 @@ def test_an_import_obeys_the_upload_data_limits(
         .status_code
         == 201
     )
+
+
+def test_a_store_from_before_private_uploads_opens_and_its_uploads_expire(
+    data_dir: Any, open_client: OpenClient
+) -> None:
+    import sqlite3
+
+    data_dir.mkdir(parents=True)
+    with sqlite3.connect(data_dir / "playground.sqlite3") as db:  # the first release's table
+        db.execute(
+            "CREATE TABLE datasets (id TEXT PRIMARY KEY, name TEXT NOT NULL, "
+            "body BLOB NOT NULL, created REAL NOT NULL)"
+        )
+        db.execute("INSERT INTO datasets VALUES ('old', 'anyone''s', x'7b7d', 1.0)")
+    client: TestClient = open_client(Settings(data_dir=data_dir))
+    fresh = upload(client, BINARY).json()
+    listed = client.get("/api/datasets", headers=bearer(fresh["token"])).json()["uploaded"]
+    assert [item["id"] for item in listed] == [fresh["id"]]  # the old one belongs to nobody
+    assert create_on_upload(client, "old", fresh["token"]).status_code == 422
+    client.app.state.manager.expire_idle()  # type: ignore[attr-defined]
+    with sqlite3.connect(data_dir / "playground.sqlite3") as db:
+        assert [row[0] for row in db.execute("SELECT id FROM datasets")] == [fresh["id"]]
