@@ -8,6 +8,7 @@ import os
 import threading
 import webbrowser
 from collections.abc import Sequence
+from pathlib import Path
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
@@ -50,7 +51,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     import uvicorn
 
     from app.logs import configure_logging
+    from app.service.store import Store, StoreUnusableError
     from app.settings import get_settings
+
+    try:  # a store that cannot be used ends here, in one line, before anything is served
+        Store(Path(args.data_dir)).close()
+    except StoreUnusableError as error:
+        raise SystemExit(f"backprop-playground: {error}") from None
 
     configure_logging(args.log_level)
     url = f"http://{'127.0.0.1' if args.host in ('0.0.0.0', '::') else args.host}:{args.port}/"

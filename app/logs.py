@@ -1,7 +1,7 @@
 """Logging: one line per request and per session event, at a configurable level, no tokens.
 
 Tokens travel in the Authorization header and in the websocket's query string; request
-lines are written from the path alone, and any ``token=`` value is masked.
+lines are written from the path alone, and every query string uvicorn logs is dropped.
 """
 
 from __future__ import annotations
@@ -12,12 +12,14 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-TOKEN_IN_QUERY = re.compile(r"(token=)[^&\s]+")
+# A query string after a path, up to the next blank (a closing quote is kept): whatever its
+# spelling (``?tok%65n=…`` is read as ``token``), the whole query goes.
+QUERY_STRING = re.compile(r"(?<=[\w/%.~-])\?\S+?(\"?)(?=\s|$)")
 log = logging.getLogger("app.requests")
 
 
 class MaskTokens(logging.Filter):
-    """Rewrites a record's message with every ``token=…`` masked (uvicorn logs websocket
+    """Rewrites a record's message with every query string masked (uvicorn logs websocket
     paths, query string included, when it accepts or refuses them)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
@@ -45,8 +47,8 @@ def configure_logging(level: str) -> None:
 
 
 def mask_tokens(text: str) -> str:
-    """``…?token=abc`` → ``…?token=***``."""
-    return TOKEN_IN_QUERY.sub(r"\1***", text)
+    """``/ws/sessions/a?tok%65n=abc&x=1`` → ``/ws/sessions/a?***``."""
+    return QUERY_STRING.sub(r"?***\1", text)
 
 
 Scope = dict[str, Any]

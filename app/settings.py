@@ -38,7 +38,10 @@ class Settings(BaseSettings):
     max_dataset_rows: int = Field(10_000, ge=4, description="Rows in one dataset.")
     max_dataset_columns: int = Field(64, ge=2, description="Columns in an uploaded CSV.")
     max_upload_bytes: int = Field(2_000_000, ge=1, description="Size of one CSV upload.")
-    max_datasets: int = Field(200, ge=1, description="Uploaded datasets kept.")
+    max_datasets: int = Field(200, ge=1, description="Uploaded datasets kept, in all.")
+    max_uploads_per_client: int = Field(
+        10, ge=1, description="Uploaded datasets kept per client address (429 past it)."
+    )
     # Work per call
     max_units_per_step: int = Field(10_000, ge=1, description="`count` of one step call.")
     max_step_seconds: float = Field(
@@ -75,7 +78,9 @@ class Settings(BaseSettings):
     )
     # HTTP
     cors_origins: list[str] = Field(
-        default_factory=list, description="Origins allowed by CORS; empty: closed."
+        default_factory=list,
+        description="Other origins allowed to call the API (CORS) and open its websocket; "
+        "empty: the server's own origin only.",
     )
 
 

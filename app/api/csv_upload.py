@@ -17,14 +17,12 @@ import csv
 import io
 import math
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
 from app.engine import ConfigError
-from app.engine.datasets import MIN_SAMPLES
-
-Task = Literal["binary", "multiclass", "regression"]
+from app.engine.datasets import MIN_SAMPLES, Task
 
 SHOWN_CHARACTERS = 40
 MAX_INFERRED_CLASSES = 10

@@ -1,16 +1,21 @@
-"""``/api/datasets``: the built-in datasets, the uploaded ones, and uploading a CSV."""
+"""``/api/datasets``: the built-in datasets, your uploads, uploading and deleting a CSV.
+
+An upload is private: it answers an upload token, and only that token lists it, trains a
+session on it, or deletes it. Each client address keeps at most ``max_uploads_per_client``
+uploads; an upload no session has used for ``session_ttl_seconds`` expires.
+"""
 
 from __future__ import annotations
 
 from pathlib import PurePath
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, File, Form, UploadFile
+from fastapi import APIRouter, File, Form, Path, Response, UploadFile
 
 from app.engine.datasets import DATASETS
 
 from .csv_upload import MAX_NAME_LENGTH, CsvLimits, parse_csv
-from .deps import ManagerDep, SettingsDep, StoreDep
+from .deps import OPTIONAL_UPLOAD_TOKEN, ClientAddress, ManagerDep, SettingsDep, UploadTokenDep
 from .errors import ApiError
 from .schemas import DatasetList, DatasetUploaded, ErrorMessage
 
@@ -19,6 +24,7 @@ router = APIRouter(prefix="/datasets", tags=["datasets"])
 # Two classes: valid whatever the task (binary, multiclass with 2 classes, regression).
 EXAMPLE_CSV = "width,height,label\n1.0,0.5,0\n2.5,1.5,1\n1.2,0.4,0\n3.1,2.0,1\n0.8,0.7,0\n"
 UPLOAD_EXAMPLE = {
+    **OPTIONAL_UPLOAD_TOKEN,
     "requestBody": {
         "content": {
             "multipart/form-data": {
@@ -30,13 +36,13 @@ UPLOAD_EXAMPLE = {
                 }
             }
         }
-    }
+    },
 }
 
 
-@router.get("", response_model=DatasetList)
-def list_datasets(store: StoreDep) -> dict[str, Any]:
-    """List the built-in datasets and the uploaded ones."""
+@router.get("", response_model=DatasetList, openapi_extra=OPTIONAL_UPLOAD_TOKEN)
+def list_datasets(manager: ManagerDep, upload_token: UploadTokenDep) -> dict[str, Any]:
+    """List the built-in datasets, and your uploads (those of the upload token sent)."""
     builtin = [
         {
             "name": info.name,
@@ -48,7 +54,7 @@ def list_datasets(store: StoreDep) -> dict[str, Any]:
         }
         for info in DATASETS.values()
     ]
-    return {"builtin": builtin, "uploaded": store.list_datasets()}
+    return {"builtin": builtin, "uploaded": manager.list_uploads(upload_token)}
 
 
 def upload_name(given: str | None, filename: str | None) -> str:
@@ -66,12 +72,17 @@ def upload_name(given: str | None, filename: str | None) -> str:
         400: {"model": ErrorMessage, "description": "The form could not be read."},
         413: {"model": ErrorMessage, "description": "The file is over max_upload_bytes."},
         422: {"model": ErrorMessage, "description": "A problem in the CSV; `detail` says where."},
-        429: {"model": ErrorMessage, "description": "The server holds its maximum of uploads."},
+        429: {
+            "model": ErrorMessage,
+            "description": "You (your address) or the server hold the maximum of uploads.",
+        },
     },
 )
 def upload_dataset(
     manager: ManagerDep,
     settings: SettingsDep,
+    upload_token: UploadTokenDep,
+    client: ClientAddress,
     file: Annotated[
         UploadFile,
         File(
@@ -91,7 +102,9 @@ def upload_dataset(
         Form(description="auto: inferred from the target column."),
     ] = "auto",
 ) -> dict[str, Any]:
-    """Upload a CSV dataset (features and a target column), checked cell by cell."""
+    """Upload a CSV dataset (features and a target column), checked cell by cell.
+
+    Send the upload token of your earlier uploads to keep them under one token."""
     raw = file.file.read(settings.max_upload_bytes + 1)
     if len(raw) > settings.max_upload_bytes:
         raise ApiError(
@@ -110,9 +123,10 @@ def upload_dataset(
         target=target.strip() or None,
         task=None if task == "auto" else task,
     )
-    dataset_id = manager.add_dataset(dataset_name, parsed.table)
+    dataset_id, token = manager.add_dataset(dataset_name, parsed.table, upload_token, client)
     return {
         "id": dataset_id,
+        "token": token,
         "name": dataset_name,
         "task": parsed.table["task"],
         "rows": parsed.rows,
@@ -120,3 +134,31 @@ def upload_dataset(
         "target": parsed.target,
         "class_names": parsed.table["class_names"],
     }
+
+
+@router.delete(
+    "/{id}",
+    status_code=204,
+    responses={
+        401: {"model": ErrorMessage, "description": "No upload token."},
+        404: {"model": ErrorMessage, "description": "No upload of yours with that id."},
+    },
+)
+def delete_dataset(
+    manager: ManagerDep,
+    token: UploadTokenDep,
+    dataset_id: Annotated[
+        str, Path(alias="id", max_length=100, description="The id POST /api/datasets answered.")
+    ],
+) -> Response:
+    """Delete one of your uploads (send its upload token); sessions made from it keep their
+    own copy of the rows."""
+    if token is None:
+        raise ApiError(
+            401,
+            "deleting an upload needs its upload token: send 'Authorization: Bearer <token>'",
+            field="Authorization",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    manager.delete_dataset(dataset_id, token)
+    return Response(status_code=204)

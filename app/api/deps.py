@@ -5,38 +5,46 @@ A handler's signature says what it needs and what the caller may do::
     def step_session(session: ControlledSession, manager: ManagerDep, ...)
 
 - ``ReadableSession``: the control or the watch token (``Authorization: Bearer <token>``);
-- ``ControlledSession``: the control token only.
+- ``ControlledSession``: the control token only;
+- ``DeletableSessionId``: the control token, of a session or of a set-aside damaged one;
+- ``UploadTokenDep``: the upload token, when one was sent (it owns the caller's uploads).
 
 No token: 401. A token that isn't this session's, or the watch token where the control
-token is needed: 403. No such session: 404.
+token is needed: 403. No such session: 404; one whose stored row is unreadable: 409.
 """
 
 from __future__ import annotations
 
-import hmac
 import threading
 import time
-from typing import Annotated, Literal
+from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Path, Request
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from app.service.manager import SessionManager
+from app.service.access import HasTokens, role_of
+from app.service.manager import SessionDamagedError, SessionManager
 from app.service.session import Session
 from app.service.store import Store
 from app.settings import Settings
 
 from .errors import ApiError
 
-Role = Literal["control", "watch"]
-
 bearer = HTTPBearer(
     auto_error=False,
     scheme_name="session token",
     description="The session's control token (reads and changes) or its watch token "
     "(reads only), as returned by POST /api/sessions.",
+)
+
+
+upload_bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="upload token",
+    description="The token POST /api/datasets answered: it owns your uploads (list them, "
+    "train a session on one, delete one). Send it with your next upload to keep them together.",
 )
 
 
@@ -92,14 +100,8 @@ def get_manager(request: Request) -> SessionManager:
     return manager
 
 
-def get_store(manager: Annotated[SessionManager, Depends(get_manager)]) -> Store:
-    """The app's SQLite store, open."""
-    return manager.store
-
-
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 ManagerDep = Annotated[SessionManager, Depends(get_manager)]
-StoreDep = Annotated[Store, Depends(get_store)]
 SessionId = Annotated[
     str,
     Path(
@@ -128,14 +130,25 @@ def get_token(
 TokenDep = Annotated[str, Depends(get_token)]
 
 
-def role_of(session: Session, token: str) -> Role | None:
-    """Which of the session's tokens this is, compared in constant time; None for neither."""
-    given = token.encode("utf-8", "surrogateescape")
-    if hmac.compare_digest(given, session.token.encode()):
-        return "control"
-    if hmac.compare_digest(given, session.watch_token.encode()):
-        return "watch"
-    return None
+def get_upload_token(
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(upload_bearer)],
+) -> str | None:
+    """The upload token of the request, if it sent one."""
+    if credentials is None or not credentials.credentials:
+        return None
+    return credentials.credentials
+
+
+def get_client_address(request: Request) -> str:
+    """The caller's address (the proxy's X-Forwarded-For when it is trusted): the key of
+    per-client quotas."""
+    return request.client.host if request.client is not None else "unknown"
+
+
+UploadTokenDep = Annotated[str | None, Depends(get_upload_token)]
+# For a route where the upload token is optional: an empty requirement says so in OpenAPI.
+OPTIONAL_UPLOAD_TOKEN: dict[str, Any] = {"security": [{}]}  # added to the bearer scheme's
+ClientAddress = Annotated[str, Depends(get_client_address)]
 
 
 def get_session(session_id: SessionId, manager: ManagerDep) -> Session:
@@ -154,11 +167,9 @@ def get_readable_session(
     return session
 
 
-def get_controlled_session(
-    token: TokenDep, session: Annotated[Session, Depends(get_session)]
-) -> Session:
-    """The session, if the token is its control token (403 for the watch token or another)."""
-    role = role_of(session, token)
+def require_control(owner: HasTokens, token: str) -> None:
+    """403 unless the token is the owner's control token."""
+    role = role_of(owner, token)
     if role == "watch":
         raise ApiError(
             403,
@@ -167,8 +178,27 @@ def get_controlled_session(
         )
     if role is None:
         raise ApiError(403, "the token is not this session's", field="Authorization")
+
+
+def get_controlled_session(
+    token: TokenDep, session: Annotated[Session, Depends(get_session)]
+) -> Session:
+    """The session, if the token is its control token (403 for the watch token or another)."""
+    require_control(session, token)
     return session
+
+
+def get_deletable_id(session_id: SessionId, token: TokenDep, manager: ManagerDep) -> str:
+    """The id of a session the token controls, a set-aside (damaged) one included."""
+    owner: HasTokens
+    try:
+        owner = manager.get(session_id)
+    except SessionDamagedError as damaged:
+        owner = damaged
+    require_control(owner, token)
+    return session_id
 
 
 ReadableSession = Annotated[Session, Depends(get_readable_session)]
 ControlledSession = Annotated[Session, Depends(get_controlled_session)]
+DeletableSessionId = Annotated[str, Depends(get_deletable_id)]

@@ -7,7 +7,8 @@ Two shapes, both under ``detail``:
   validation, one entry per problem (FastAPI's shape, without echoing the input back).
 
 Bad input is never a 500: the engine's ``ConfigError`` is 422, an unknown session 404, a
-full server 429, a body too large 413. A 500 means a bug; it is logged, never explained.
+session whose stored row is unreadable 409, a full server 429, a body too large 413. A 500
+means a bug; it is logged, never explained.
 """
 
 from __future__ import annotations
@@ -22,9 +23,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from app.engine import ConfigError
-from app.service.manager import LimitReachedError, SessionNotFoundError
+from app.service.manager import LimitReachedError, SessionDamagedError, SessionNotFoundError
 
 from .responses import OrjsonResponse
+from .security import SECURITY_HEADERS
 
 log = logging.getLogger("app.api")
 
@@ -65,6 +67,10 @@ async def handle_not_found(request: Request, error: Exception) -> Response:
     return OrjsonResponse(error_body(str(error), "id"), status_code=404)
 
 
+async def handle_damaged(request: Request, error: Exception) -> Response:
+    return OrjsonResponse(error_body(str(error), "id"), status_code=409)
+
+
 async def handle_limit(request: Request, error: Exception) -> Response:
     return OrjsonResponse(error_body(str(error)), status_code=429)
 
@@ -80,9 +86,31 @@ def allowed_methods(request: Request) -> str:
     return ", ".join(sorted(methods))
 
 
+UNPARSED_BODY = "There was an error parsing the body"  # FastAPI's words, naming no reason
+
+
+def parse_failure(cause: BaseException | None) -> str:
+    """Why FastAPI could not read a body, in words a client can act on."""
+    if isinstance(cause, UnicodeDecodeError):
+        return f"the body is not UTF-8 text (byte {cause.start} cannot be decoded); send UTF-8 JSON"
+    if isinstance(cause, RecursionError):
+        return "the JSON body is nested too deeply to be read"
+    if isinstance(cause, ValueError):
+        return f"the JSON body holds a value that cannot be read: {str(cause)[:200]}"
+    if cause is None:
+        return "the body could not be read"
+    return f"the body could not be read ({type(cause).__name__})"
+
+
 async def handle_http_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, StarletteHTTPException)
-    body = error_body(error.detail, getattr(error, "field", None))
+    field = getattr(error, "field", None)
+    detail = error.detail
+    if error.status_code == 400:  # an unreadable body: say why, and that the body is at fault
+        if detail == UNPARSED_BODY:
+            detail = parse_failure(error.__cause__)
+        field = field or "body"
+    body = error_body(detail, field)
     headers = dict(error.headers or {})
     if error.status_code == 405:
         headers["Allow"] = allowed_methods(request)
@@ -98,13 +126,19 @@ async def handle_validation_error(request: Request, error: Exception) -> Respons
 
 async def handle_unexpected(request: Request, error: Exception) -> Response:
     log.exception("unexpected error on %s %s", request.method, request.url.path)
-    return OrjsonResponse(error_body("internal error; it has been logged"), status_code=500)
+    # Answered from outside every middleware (Starlette's ServerErrorMiddleware): the
+    # security headers are added here.
+    headers = {name.decode(): value.decode() for name, value in SECURITY_HEADERS}
+    return OrjsonResponse(
+        error_body("internal error; it has been logged"), status_code=500, headers=headers
+    )
 
 
 def install_error_handlers(app: FastAPI) -> None:
     """Register the handlers above on ``app``."""
     app.add_exception_handler(ConfigError, handle_config_error)
     app.add_exception_handler(SessionNotFoundError, handle_not_found)
+    app.add_exception_handler(SessionDamagedError, handle_damaged)
     app.add_exception_handler(LimitReachedError, handle_limit)
     app.add_exception_handler(StarletteHTTPException, handle_http_error)
     app.add_exception_handler(RequestValidationError, handle_validation_error)

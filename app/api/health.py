@@ -20,13 +20,16 @@ router = APIRouter(prefix="/health", tags=["health"])
     responses={503: {"model": ErrorMessage, "description": "The store does not answer."}},
 )
 def read_health(manager: ManagerDep, settings: SettingsDep) -> dict[str, Any]:
-    """Report that the server is up, with its session counts."""
+    """Report that the server is up, with its session counts; ``degraded`` while sessions
+    whose stored rows could not be read are set aside (``damaged_sessions``)."""
     try:
         stored = manager.store.count_sessions()
+        damaged = manager.damaged_ids()
     except sqlite3.Error as error:
         raise ApiError(503, f"the session store does not answer: {error}") from None
     return {
-        "status": "ok",
+        "status": "degraded" if damaged else "ok",
+        "damaged_sessions": damaged,
         "sessions_loaded": len(manager.loaded()),
         "sessions_stored": stored,
         "max_sessions": settings.max_sessions,

@@ -18,8 +18,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator
 
 from app.engine import ACTIVATIONS, INITIALIZERS, LOSSES, ModelConfig
-from app.engine.datasets import DATASETS, MAX_SAMPLES, MIN_SAMPLES
-from app.service.session import MAX_HISTORY
+from app.engine.datasets import DATASETS, MAX_SAMPLES, MIN_SAMPLES, Task
+from app.service.session import MAX_HISTORY, Unit
 
 # Every stored integer (seeds, counters, sizes) is exact in a JavaScript number (and in
 # a float64, so JSON Schema tools that compare as floats agree with the server).
@@ -96,8 +96,6 @@ BatchSize = Annotated[
 ]
 Momentum = Annotated[float, Field(ge=0, lt=1, description="μ in v ← μv − α·∂L/∂W.")]
 Penalty = Annotated[float, Field(ge=0)]
-Unit = Literal["phase", "batch", "epoch"]
-Task = Literal["regression", "binary", "multiclass"]
 
 
 # ----- creating a session -------------------------------------------------------------------
@@ -670,9 +668,14 @@ class DatasetList(ResponseBody):
 
 
 class DatasetUploaded(ResponseBody):
-    """A stored upload: use its ``id`` as ``data.upload`` when creating a session."""
+    """A stored upload: use its ``id`` as ``data.upload`` when creating a session, with its
+    ``token`` as ``Authorization: Bearer <token>``."""
 
     id: str
+    token: str = Field(
+        description="The upload token: it owns this upload (and the earlier ones it was sent "
+        "with); only it lists, uses or deletes them."
+    )
     name: str
     task: Task
     rows: int
@@ -684,9 +687,13 @@ class DatasetUploaded(ResponseBody):
 
 
 class Health(ResponseBody):
-    """The server is up and its store answers."""
+    """The server is up and its store answers; degraded: some stored sessions are set aside."""
 
-    status: Literal["ok"]
+    status: Literal["ok", "degraded"]
+    damaged_sessions: list[str] = Field(
+        description="Sessions whose stored rows could not be read, set aside; each can be "
+        "deleted with its control token (DELETE /api/sessions/{id})."
+    )
     sessions_loaded: int = Field(description="Sessions in memory.")
     sessions_stored: int = Field(description="Sessions in the store (the live count).")
     max_sessions: int

@@ -18,7 +18,15 @@ from app.engine import ConfigError, chain_terms, check_one, gradient_check
 from app.engine.gradcheck import tolerance_for
 from app.service.session import Session
 
-from .deps import ControlledSession, ManagerDep, ReadableSession, SettingsDep
+from .deps import (
+    OPTIONAL_UPLOAD_TOKEN,
+    ControlledSession,
+    DeletableSessionId,
+    ManagerDep,
+    ReadableSession,
+    SettingsDep,
+    UploadTokenDep,
+)
 from .errors import ApiError
 from .examples import SESSION_EXPORT_EXAMPLE
 from .schemas import (
@@ -56,6 +64,7 @@ READ_ERRORS: dict[int | str, dict[str, Any]] = {
     401: {**_ERROR, "description": "No bearer token."},
     403: {**_ERROR, "description": "Not this session's token."},
     404: {**_ERROR, "description": "No such session (it may have expired)."},
+    409: {**_ERROR, "description": "Its stored row is unreadable: it was set aside."},
 }
 BODY_ERRORS: dict[int | str, dict[str, Any]] = {
     400: {**_ERROR, "description": "The body could not be read (not UTF-8 JSON)."},
@@ -136,14 +145,20 @@ def created(session: Session) -> dict[str, Any]:
     response_model_exclude_unset=True,
     status_code=201,
     responses=CREATE_ERRORS,
+    openapi_extra=OPTIONAL_UPLOAD_TOKEN,
 )
 def create_session(
-    body: Annotated[SessionCreate, Body(openapi_examples=CREATE_EXAMPLES)], manager: ManagerDep
+    body: Annotated[SessionCreate, Body(openapi_examples=CREATE_EXAMPLES)],
+    manager: ManagerDep,
+    upload_token: UploadTokenDep,
 ) -> dict[str, Any]:
-    """Create a session from a preset, a full config, or a preset with overrides."""
+    """Create a session from a preset, a full config, or a preset with overrides.
+
+    Training on an upload (``data.upload``) needs its upload token as
+    ``Authorization: Bearer <token>``: only its owner may use it."""
     request = creation_request(body)
     try:
-        session = manager.create(request)
+        session = manager.create(request, upload_token)
     except ConfigError as error:
         raise ConfigError(request_field(error.field), error.message) from None
     return created(session)
@@ -313,9 +328,9 @@ def reset_session(
 
 
 @router.delete("/{id}", status_code=204, responses=CHANGE_ERRORS)
-def delete_session(session: ControlledSession, manager: ManagerDep) -> Response:
-    """Delete the session, from memory and from the store."""
-    manager.delete(session.id)
+def delete_session(session_id: DeletableSessionId, manager: ManagerDep) -> Response:
+    """Delete the session, from memory and from the store (a set-aside damaged one too)."""
+    manager.delete(session_id)
     return Response(status_code=204)
 
 
@@ -376,7 +391,10 @@ def read_boundary(
 @router.get(
     "/{id}/gradcheck",
     response_model=GradcheckResult,
-    responses={**READ_ERRORS, 409: {**_ERROR, "description": "No batch traced yet."}},
+    responses={
+        **READ_ERRORS,
+        409: {**_ERROR, "description": "No batch traced yet, or the last one diverged."},
+    },
 )
 def check_gradients(session: ReadableSession, settings: SettingsDep) -> dict[str, Any]:
     """Compare backprop's gradients with central differences, layer by layer."""
@@ -388,10 +406,7 @@ def check_gradients(session: ReadableSession, settings: SettingsDep) -> dict[str
                 "trace a fresh one",
                 field="batch",
             )
-        traced = len(session.model.batch_indices) > 0 and all(
-            trace.W is not None for trace in session.model.traces
-        )
-        if not traced:
+        if not session.batch_traced():
             raise ApiError(
                 409,
                 "no batch has been traced yet: step a batch (or all its forward phases) first",
@@ -444,7 +459,7 @@ def read_chain(
     """Break one weight's gradient into its chain-rule factors, per batch row."""
     with session.lock:
         model = session.model
-        if layer < len(model.layers) and model.traces[layer].dW is None:
+        if layer < len(model.layers) and not session.backward_done(layer):
             raise ApiError(
                 409,
                 f"layer {layer} has no backward pass yet: step further (a batch, or its "
@@ -454,13 +469,7 @@ def read_chain(
         terms = chain_terms(model, layer, i, j)
         numeric, relative_error = check_one(model, layer, i, j)
         tolerance = tolerance_for(model.config.dtype)
-        trace = model.traces[layer]
-        if i is None:
-            assert trace.b is not None  # chain_terms refused a bias-free network
-            value = float(trace.b[0, j])
-        else:
-            assert trace.W is not None
-            value = float(trace.W[i, j])
+        value = session.parameter_used(layer, i, j)
     if terms.fused:
         formula = CHAIN_FORMULA_FUSED_B if i is None else CHAIN_FORMULA_FUSED_W
     else:

@@ -42,11 +42,13 @@ and gradients of every layer, phase by phase.
 **Tokens.** `POST /api/sessions` answers a session `id`, a control `token` and a `watch_token`.
 Send one as `Authorization: Bearer <token>`: either token reads a session; only the control
 token changes it (step, PATCH, reset, DELETE). No token: 401; the wrong one: 403.
+`POST /api/datasets` answers an upload `token`: only it lists that upload, creates a session on
+it (sent with `POST /api/sessions`) or deletes it.
 
 **Errors** are JSON and name the field at fault: `{"detail": "message", "field": "count"}`, or
 for schema errors `{"detail": [{"loc": ["body", "count"], "msg": "...", "type": "..."}]}`.
-422: a bad value; 404: no such session; 409: nothing to inspect yet; 413: a body too large;
-429: the server is full.
+422: a bad value; 404: no such session; 409: nothing to inspect yet (or a stored session that
+could not be read, set aside); 413: a body too large; 429: the server (or your quota) is full.
 
 **Numbers.** NaN and infinity are sent as `null`; a diverged session says why in `diverged`.
 Layer indices are 0-based: layer 0 is the first dense layer after the inputs.

@@ -3,26 +3,29 @@
 The token decides the role: the session's control token may send every command, its watch
 token only ``subscribe``. Errors before the stream starts close the socket right after the
 handshake, with a code and a reason a browser can read: 4404 no such session, 4401 bad
-token, 4429 too many clients on this session.
+token, 4403 a foreign ``Origin`` (a page served elsewhere), 4429 too many clients on this session.
+
+A browser sends the page's ``Origin``: the server's own is accepted, and those listed in the
+``cors_origins`` setting; a client that sends no ``Origin`` (not a browser) is accepted too.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hmac
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, WebSocket
 
-from app.live import LiveRegistry, Role, serve_socket
+from app.live import LiveRegistry, serve_socket
+from app.service.access import role_of
 from app.service.manager import SessionManager, SessionNotFoundError
-from app.service.session import Session
 
 from .schemas import SessionUpdate
 
 CLOSE_BAD_TOKEN = 4401
+CLOSE_FOREIGN_ORIGIN = 4403
 CLOSE_NO_SESSION = 4404
 CLOSE_TOO_MANY_CLIENTS = 4429
 
@@ -50,13 +53,16 @@ async def live_lifespan(app: FastAPI) -> AsyncIterator[None]:
 router = APIRouter(tags=["live"], lifespan=live_lifespan)
 
 
-def role_for(session: Session, token: str) -> Role | None:
-    """control, watch, or None for a wrong token (compared in constant time)."""
-    if hmac.compare_digest(token.encode(), session.token.encode()):
-        return "control"
-    if hmac.compare_digest(token.encode(), session.watch_token.encode()):
-        return "watch"
-    return None
+def origin_allowed(websocket: WebSocket, allowed: list[str]) -> bool:
+    """No Origin (not a browser), the server's own (same host and port), or one allowed."""
+    origin = websocket.headers.get("origin")
+    if origin is None:
+        return True
+    if origin.rstrip("/") in {entry.rstrip("/") for entry in allowed}:
+        return True
+    host = websocket.headers.get("host", "")
+    scheme, _, netloc = origin.partition("://")
+    return scheme in ("http", "https") and bool(host) and netloc.lower() == host.lower()
 
 
 @router.websocket("/ws/sessions/{session_id}")
@@ -65,12 +71,17 @@ async def stream_session(websocket: WebSocket, session_id: str) -> None:
     registry = get_live(websocket.app)
     manager: SessionManager = registry.manager
     await websocket.accept()
+    if not origin_allowed(websocket, registry.settings.cors_origins):
+        await websocket.close(
+            CLOSE_FOREIGN_ORIGIN, "this origin may not open the socket (see cors_origins)"
+        )
+        return
     try:
         session = await asyncio.to_thread(manager.get, session_id)
     except SessionNotFoundError:
         await websocket.close(CLOSE_NO_SESSION, "no such session (it may have expired)")
         return
-    role = role_for(session, websocket.query_params.get("token", ""))
+    role = role_of(session, websocket.query_params.get("token", ""))
     if role is None:
         await websocket.close(
             CLOSE_BAD_TOKEN, "bad token: use the session's control or watch token (?token=…)"

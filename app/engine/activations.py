@@ -15,9 +15,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from numpy.typing import NDArray
 
-Array = NDArray[np.floating]
+from .dense import Array
+
 ElementwiseFn = Callable[[Array], Array]
 
 LEAKY_RELU_SLOPE = 0.01

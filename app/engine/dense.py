@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-Array = NDArray[np.floating]
+Array = NDArray[np.floating]  # the engine's one array type: float32 or float64, any shape
 
 
 def fc_forward(X: Array, W: Array, B: Array | None) -> Array:

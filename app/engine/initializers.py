@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-from numpy.typing import NDArray
 
-Array = NDArray[np.floating]
+from .dense import Array
+
 Initializer = Callable[[np.random.Generator, int, int], tuple[Array, Array]]
 
 

@@ -27,9 +27,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from numpy.typing import NDArray
 
-Array = NDArray[np.floating]
+from .dense import Array
+
 LossFn = Callable[[Array, Array], float]
 LossPrimeFn = Callable[[Array, Array], Array]
 

@@ -12,7 +12,9 @@
 A lower file never imports a higher one: it is handed a callback or a Protocol instead.
 """
 
-from .client import Client, Role
+from app.service.access import Role
+
+from .client import Client
 from .connection import serve_socket
 from .frames import PROTOCOL_VERSION
 from .hub import Hub

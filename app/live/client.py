@@ -13,16 +13,16 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections import deque
-from typing import Literal, Protocol
+from typing import Protocol
 
 from starlette.websockets import WebSocket
 
+from app.service.access import Role
 from app.settings import Settings
 
 from .frames import Frame, View
 from .pacing import FramePacer, TokenBucket
 
-Role = Literal["control", "watch"]
 OUTBOX_LIMIT = 256  # events and errors waiting for a client that is not reading
 _labels = itertools.count(1)
 

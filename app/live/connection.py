@@ -7,7 +7,9 @@ import contextlib
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from .client import Client, Role
+from app.service.access import Role
+
+from .client import Client
 from .hub import Hub
 
 

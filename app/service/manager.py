@@ -15,9 +15,10 @@ from typing import Any
 from app.engine import ConfigError
 from app.settings import Settings
 
+from .access import same_token
 from .memory import release_memory
 from .session import Session, build_dataset, model_config_for, new_token, resolve_config
-from .store import Store
+from .store import Store, dumps
 
 log = logging.getLogger("app.sessions")
 
@@ -26,8 +27,27 @@ class SessionNotFoundError(LookupError):
     """No session (or dataset) with that id."""
 
 
+class SessionDamagedError(SessionNotFoundError):
+    """The session's stored row could not be read; it was set aside (health lists it), and
+    only deleting it (with its control token) is left."""
+
+    def __init__(self, session_id: str, token: str, watch_token: str, reason: str) -> None:
+        super().__init__(
+            f"session {session_id!r} could not be read from the store ({reason}); it was set "
+            "aside: delete it with its control token and start a new one"
+        )
+        self.session_id = session_id
+        self.token = token
+        self.watch_token = watch_token
+        self.reason = reason
+
+
 class LimitReachedError(RuntimeError):
     """A configured limit (sessions, datasets …) is reached; the message names it."""
+
+
+def not_found(session_id: str) -> SessionNotFoundError:
+    return SessionNotFoundError(f"no session {session_id!r} (it may have expired)")
 
 
 class SessionManager:
@@ -40,14 +60,20 @@ class SessionManager:
         self._saved_at: dict[str, float] = {}
         # Per Session object (a reloaded session starts again at version 0).
         self._saved_version: weakref.WeakKeyDictionary[Session, int] = weakref.WeakKeyDictionary()
-        self._deleted: weakref.WeakSet[Session] = weakref.WeakSet()  # never stored again
+        # Deleted ids → when: nothing loads or stores them again (a DELETE answered is final).
+        self._tombstones: dict[str, float] = {}
         self._lock = threading.Lock()
         self._save_lock = threading.Lock()
+        self._upload_lock = threading.Lock()  # a client's quota is checked and used at once
+        for session_id, reason in store.unparsable_sessions():
+            self.set_aside(session_id, reason)
 
     # ----- creating ------------------------------------------------------------------------
 
-    def create(self, request: dict[str, Any]) -> Session:
-        """Build a session from a preset and/or config; stored before it is returned."""
+    def create(self, request: dict[str, Any], upload_token: str | None = None) -> Session:
+        """Build a session from a preset and/or config; stored before it is returned.
+
+        ``upload_token``: the owner token of the uploaded dataset ``data.upload`` names."""
         self.expire_idle()
         if self.store.count_sessions() >= self.settings.max_sessions:
             raise LimitReachedError(
@@ -55,7 +81,9 @@ class SessionManager:
                 "delete one or try later"
             )
         config = resolve_config(request)
-        dataset = build_dataset(config["data"], self.uploaded_dataset)
+        dataset = build_dataset(
+            config["data"], lambda dataset_id: self.uploaded_dataset(dataset_id, upload_token)
+        )
         self.check_dataset_size(len(dataset.x_train) + len(dataset.x_test))
         config["model"] = model_config_for(config["model"], dataset)
         self.check_network_size(config["model"])
@@ -74,6 +102,7 @@ class SessionManager:
         config = exported.get("config") if isinstance(exported, dict) else None
         if isinstance(config, dict) and isinstance(config.get("model"), dict):
             self.check_network_size(config["model"])
+        self.check_imported_data(exported.get("data"))
         session = Session.from_export(exported)
         session.max_trace_rows = self.settings.max_trace_rows
         self.check_dataset_size(len(session.dataset.x_train) + len(session.dataset.x_test))
@@ -107,6 +136,24 @@ class SessionManager:
                 f"{parameters} parameters is more than the limit of {s.max_parameters}",
             )
 
+    def check_imported_data(self, data: Any) -> None:
+        """An import's rows obey the limits of an upload: rows, columns and bytes."""
+        if not isinstance(data, dict):
+            return  # from_export names what is missing
+        s = self.settings
+        x_train = data.get("x_train") or []
+        width = len(x_train[0]) if x_train and isinstance(x_train[0], list) else 0
+        if width + 1 > s.max_dataset_columns:  # the features and a target, as a CSV has them
+            raise ConfigError(
+                "data.x_train",
+                f"at most {s.max_dataset_columns - 1} features (and a target), got {width}",
+            )
+        size = len(dumps(data))
+        if size > s.max_upload_bytes:
+            raise ConfigError(
+                "data", f"the export's data is {size} bytes; at most {s.max_upload_bytes}"
+            )
+
     def check_dataset_size(self, rows: int) -> None:
         if rows > self.settings.max_dataset_rows:
             raise ConfigError(
@@ -118,38 +165,79 @@ class SessionManager:
     def get(self, session_id: str) -> Session:
         """The session with that id, loaded from the store if it isn't in memory."""
         with self._lock:
+            if session_id in self._tombstones:
+                raise not_found(session_id)
             session = self._sessions.get(session_id)
         if session is not None:
             return session
-        stored = self.store.load_session(session_id)
+        try:
+            stored = self.store.load_session(session_id)
+        except ValueError as error:  # not JSON
+            self.set_aside(session_id, f"not JSON: {error}")
+            stored = None
         if stored is None:
-            raise SessionNotFoundError(f"no session {session_id!r} (it may have expired)")
+            damaged = self.store.damaged_session(session_id)
+            if damaged is not None:
+                raise SessionDamagedError(session_id, *damaged)
+            raise not_found(session_id)
         exported, token, watch_token = stored
-        session = Session.from_export(
-            exported, keep_identity=True, token=token, watch_token=watch_token
-        )
+        try:
+            session = Session.from_export(
+                exported, keep_identity=True, token=token, watch_token=watch_token
+            )
+        except (ConfigError, ValueError, TypeError, KeyError, IndexError, OverflowError) as error:
+            reason = f"not a session export: {error}"
+            self.set_aside(session_id, reason)
+            raise SessionDamagedError(session_id, token, watch_token, reason) from None
         session.max_trace_rows = self.settings.max_trace_rows
         session.playing = False  # nothing plays it after a restart until a client says play
         with self._lock:
+            if session_id in self._tombstones:  # deleted while it was being loaded
+                raise not_found(session_id)
             # Another thread may have loaded it meanwhile: keep the first, one object per id.
             session = self._sessions.setdefault(session_id, session)
         return session
+
+    def set_aside(self, session_id: str, reason: str) -> None:
+        """Move an unreadable stored session out of the way (health lists it)."""
+        self.store.set_aside(session_id, reason)
+        log.warning(
+            "session %s set aside: its stored row is unreadable (%s)", session_id[:8], reason
+        )
+
+    def damaged_ids(self) -> list[str]:
+        """The sessions set aside because their stored rows could not be read."""
+        return self.store.damaged_ids()
+
+    def is_deleted(self, session_id: str) -> bool:
+        """True once a DELETE of this id has begun: it is never loaded or stored again."""
+        with self._lock:
+            return session_id in self._tombstones
 
     def loaded(self) -> list[Session]:
         with self._lock:
             return list(self._sessions.values())
 
     def delete(self, session_id: str) -> None:
-        self.get(session_id)  # SessionNotFoundError for an unknown id
+        """Forget the session for good: from here on no call finds it, no save stores it.
+
+        A set-aside (damaged) session is deleted from the store's ``damaged_sessions``."""
+        try:
+            self.get(session_id)  # SessionNotFoundError for an unknown (or already deleted) id
+        except SessionDamagedError:
+            self.store.delete_damaged(session_id)
+            log.info("damaged session deleted id=%s", session_id[:8])
+            return
         with self._lock:
+            if session_id in self._tombstones:  # a concurrent DELETE came first
+                raise not_found(session_id)
+            self._tombstones[session_id] = time.time()
             session = self._sessions.pop(session_id, None)
             self._saved_at.pop(session_id, None)
         if session is not None:
             session.playing = False
             session._changed("deleted", {})
-        with self._save_lock:  # a save racing the delete must not write the session back
-            if session is not None:
-                self._deleted.add(session)
+        with self._save_lock:  # a save already writing finishes first; the row goes after it
             self.store.delete_session(session_id)
         release_memory()
         log.info("session deleted id=%s", session_id[:8])
@@ -166,14 +254,20 @@ class SessionManager:
             exported = session.export()
             version = session.version
         with self._save_lock:
-            if session in self._deleted or self._saved_version.get(session, -1) > version:
+            if self.is_deleted(session.id) or self._saved_version.get(session, -1) > version:
                 return  # deleted, or a newer export is already stored
-            self.store.save_session(exported, session.token, session.watch_token)
+            upload = session.config["data"].get("upload")
+            self.store.save_session(
+                exported, session.token, session.watch_token, upload=upload and str(upload)
+            )
             self._saved_version[session] = version
             self._saved_at[session.id] = time.monotonic()
 
     def save_due(self, session: Session) -> bool:
-        """Have ``persist_interval_seconds`` passed since the session was last stored?"""
+        """Have ``persist_interval_seconds`` passed since the session was last stored (and is
+        it still there to store: never a deleted one)?"""
+        if self.is_deleted(session.id):
+            return False
         last = self._saved_at.get(session.id, 0.0)
         return time.monotonic() - last >= self.settings.persist_interval_seconds
 
@@ -181,6 +275,8 @@ class SessionManager:
         """Forget sessions unused for ``session_ttl_seconds`` (memory and store)."""
         cutoff = time.time() - self.settings.session_ttl_seconds
         with self._lock:
+            # A tombstone outlives any call that could still hold its session.
+            self._tombstones = {sid: t for sid, t in self._tombstones.items() if t >= cutoff}
             stale = [
                 sid for sid, s in self._sessions.items() if s.last_used < cutoff and not s.playing
             ]
@@ -189,23 +285,62 @@ class SessionManager:
                 self._saved_at.pop(sid, None)
         live = {s.id for s in self.loaded()}
         expired = self.store.expire_sessions(cutoff, keep=live)  # live ones stay stored
-        if stale or expired:
+        uploads = self.store.expire_datasets(cutoff)  # unused by any session for the TTL
+        if uploads:
+            log.info("expired %d unused upload(s)", len(uploads))
+        if stale or expired or uploads:
             release_memory()
         return sorted(set(stale) | set(expired))
 
     # ----- uploaded datasets ---------------------------------------------------------------
 
-    def uploaded_dataset(self, dataset_id: str) -> dict[str, Any]:
-        table = self.store.load_dataset(dataset_id)
-        if table is None:
-            raise ConfigError("data.upload", f"no uploaded dataset {dataset_id!r}")
-        return table
-
-    def add_dataset(self, name: str, table: dict[str, Any]) -> str:
-        if self.store.count_datasets() >= self.settings.max_datasets:
-            raise LimitReachedError(
-                f"the server holds its maximum of {self.settings.max_datasets} uploaded datasets"
+    def uploaded_dataset(self, dataset_id: str, owner: str | None) -> dict[str, Any]:
+        """The table of an upload, for its owner only (anyone else: as if it did not exist)."""
+        stored = self.store.load_dataset(dataset_id)
+        if stored is None or owner is None or not stored[0] or not same_token(owner, stored[0]):
+            raise ConfigError(
+                "data.upload",
+                f"no uploaded dataset {dataset_id[:40]!r} of yours: send its upload token as "
+                "'Authorization: Bearer <token>'",
             )
+        return stored[1]
+
+    def add_dataset(
+        self, name: str, table: dict[str, Any], owner: str | None, client: str
+    ) -> tuple[str, str]:
+        """Store an upload → (id, owner token). ``owner``: the token of the client's earlier
+        uploads (kept when the server knows it; a new one otherwise)."""
+        with self._upload_lock:
+            return self._add_dataset(name, table, owner, client)
+
+    def _add_dataset(
+        self, name: str, table: dict[str, Any], owner: str | None, client: str
+    ) -> tuple[str, str]:
+        s = self.settings
+        if self.store.count_datasets(client) >= s.max_uploads_per_client:
+            raise LimitReachedError(
+                f"you have {s.max_uploads_per_client} uploads, the most one client may keep: "
+                "delete one (DELETE /api/datasets/{id}) or wait until one expires"
+            )
+        if self.store.count_datasets() >= s.max_datasets:
+            self.expire_idle()
+            if self.store.count_datasets() >= s.max_datasets:
+                raise LimitReachedError(
+                    f"the server holds its maximum of {s.max_datasets} uploaded datasets"
+                )
+        if owner is None or not self.store.owner_exists(owner):
+            owner = new_token()
         dataset_id = new_token()[:22]
-        self.store.save_dataset(dataset_id, name, table)
-        return dataset_id
+        self.store.save_dataset(dataset_id, name, table, owner, client)
+        return dataset_id, owner
+
+    def list_uploads(self, owner: str | None) -> list[dict[str, Any]]:
+        """The uploads of the owner of this token (none without one)."""
+        return [] if owner is None else self.store.list_datasets(owner)
+
+    def delete_dataset(self, dataset_id: str, owner: str) -> None:
+        """Delete an upload of this owner; SessionNotFoundError for anyone else's."""
+        stored = self.store.load_dataset(dataset_id)
+        if stored is None or not stored[0] or not same_token(owner, stored[0]):
+            raise SessionNotFoundError(f"no uploaded dataset {dataset_id[:40]!r} of yours")
+        self.store.delete_dataset(dataset_id)

@@ -375,6 +375,30 @@ class Session:
                 "history": list(self.history),
             }
 
+    def batch_traced(self) -> bool:
+        """Has the current batch run forward through every layer (so gradients can be
+        checked on it)?"""
+        with self.lock:
+            model = self.model
+            return len(model.batch_indices) > 0 and all(t.W is not None for t in model.traces)
+
+    def backward_done(self, layer: int) -> bool:
+        """Has layer ``layer``'s backward pass run on the current batch (False for no such
+        layer)?"""
+        with self.lock:
+            traces = self.model.traces
+            return 0 <= layer < len(traces) and traces[layer].dW is not None
+
+    def parameter_used(self, layer: int, i: int | None, j: int) -> float:
+        """W[i, j] (b[j] when i is None) of layer ``layer`` as the current batch used it: the
+        value its gradient belongs to."""
+        with self.lock:
+            trace = self.model.traces[layer]
+            used = trace.b if i is None else trace.W
+            if used is None:
+                raise ConfigError("layer", f"layer {layer} has no such parameter on this batch")
+            return float(used[0, j] if i is None else used[i, j])
+
     def dataset_summary(self) -> dict[str, Any]:
         d = self.dataset
         return {

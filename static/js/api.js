@@ -39,11 +39,41 @@ async function request(method, path, { token = null, json = undefined, form = un
   return payload;
 }
 
+// This browser's upload token: it owns the CSVs uploaded from here (only it lists them,
+// trains on them or deletes them). Kept in localStorage so that a reload still lists them.
+const UPLOAD_TOKEN_KEY = "backprop-playground.upload-token";
+
+function storedUploadToken() {
+  try {
+    return localStorage.getItem(UPLOAD_TOKEN_KEY);
+  } catch {
+    return null; // storage disabled: the token lives as long as the page
+  }
+}
+
+let uploadToken = storedUploadToken();
+
+function keepUploadToken(token) {
+  uploadToken = token;
+  try {
+    localStorage.setItem(UPLOAD_TOKEN_KEY, token);
+  } catch {
+    // storage disabled: kept in memory only
+  }
+}
+
 export const api = {
   listPresets: () => request("GET", "/api/presets"),
-  listDatasets: () => request("GET", "/api/datasets"),
-  uploadDataset: (formData) => request("POST", "/api/datasets", { form: formData }),
-  createSession: (body) => request("POST", "/api/sessions", { json: body }),
+  listDatasets: () => request("GET", "/api/datasets", { token: uploadToken }),
+  /** Upload a CSV with this browser's upload token, and keep the token the server answers. */
+  uploadDataset: async (formData) => {
+    const uploaded = await request("POST", "/api/datasets", { form: formData, token: uploadToken });
+    keepUploadToken(uploaded.token);
+    return uploaded;
+  },
+  /** A session on an upload sends the upload token: only the upload's owner may use it. */
+  createSession: (body) =>
+    request("POST", "/api/sessions", { json: body, token: body?.data?.upload ? uploadToken : null }),
   getSession: (id, token) => request("GET", `/api/sessions/${id}`, { token }),
   updateSession: (id, token, changes) => request("PATCH", `/api/sessions/${id}`, { token, json: changes }),
   stepSession: (id, token, unit, count = 1) =>

@@ -1,4 +1,5 @@
-"""GET/POST /api/datasets: built-ins, uploads, and sessions trained on an uploaded CSV."""
+"""/api/datasets: built-ins, private uploads (listed, used and deleted by their token only,
+quotas per client, expiry), and sessions trained on an uploaded CSV."""
 
 from __future__ import annotations
 
@@ -17,9 +18,16 @@ THREE_CLASSES = (
 )
 
 
-def upload(client: TestClient, text: str | bytes, **form: str) -> Any:
+def upload(client: TestClient, text: str | bytes, token: str | None = None, **form: str) -> Any:
     content = text.encode() if isinstance(text, str) else text
-    return client.post("/api/datasets", files={"file": ("flowers.csv", content)}, data=form)
+    headers = {} if token is None else bearer(token)
+    return client.post(
+        "/api/datasets", files={"file": ("flowers.csv", content)}, data=form, headers=headers
+    )
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
 
 
 def test_list_datasets_shows_the_builtins(client: TestClient) -> None:
@@ -36,20 +44,20 @@ def test_upload_stores_a_dataset_and_lists_it(client: TestClient) -> None:
     assert answer["name"] == "flowers" and answer["task"] == "multiclass"
     assert answer["rows"] == 8 and answer["feature_names"] == ["sepal", "petal"]
     assert answer["target"] == "species" and answer["class_names"] == ["0", "1", "2"]
-    listed = client.get("/api/datasets").json()["uploaded"]
+    listed = client.get("/api/datasets", headers=bearer(answer["token"])).json()["uploaded"]
     assert [(item["id"], item["name"]) for item in listed] == [(answer["id"], "flowers")]
 
 
 def test_a_session_trains_on_an_uploaded_dataset(client: TestClient) -> None:
-    dataset_id = upload(client, THREE_CLASSES, name="mine").json()["id"]
+    uploaded = upload(client, THREE_CLASSES, name="mine").json()
     body = {
         "model": {
             "layers": [{"units": 4, "activation": "tanh"}, {"units": 3, "activation": "softmax"}],
             "loss": "softmax_cross_entropy",
         },
-        "data": {"upload": dataset_id, "train_ratio": 0.75},
+        "data": {"upload": uploaded["id"], "train_ratio": 0.75},
     }
-    response = client.post("/api/sessions", json=body)
+    response = client.post("/api/sessions", json=body, headers=bearer(uploaded["token"]))
     assert response.status_code == 201, response.text
     created = response.json()
     assert created["state"]["n_train"] == 6 and created["state"]["n_test"] == 2
@@ -188,3 +196,160 @@ def test_upload_past_the_dataset_limit_answers_429(small_client: TestClient) -> 
     assert upload(small_client, text).status_code == 201
     response = upload(small_client, text)
     assert response.status_code == 429 and "maximum" in response.json()["detail"]
+
+
+# ----- private uploads ------------------------------------------------------------------
+
+BINARY = "a,b,y\n1,2,0\n2,3,1\n3,4,0\n4,5,1\n"
+ON_UPLOAD = {
+    "layers": [{"units": 3, "activation": "tanh"}, {"units": 1, "activation": "sigmoid"}],
+    "loss": "binary_cross_entropy",
+}
+
+
+def create_on_upload(client: TestClient, dataset_id: str, token: str | None) -> Any:
+    return client.post(
+        "/api/sessions",
+        json={"model": ON_UPLOAD, "data": {"upload": dataset_id}},
+        headers={} if token is None else bearer(token),
+    )
+
+
+@pytest.fixture
+def two_clients(settings: Settings) -> Any:
+    """Two clients at different addresses on one app."""
+    from app.main import create_app
+
+    app = create_app(settings)
+    with (
+        TestClient(app, client=("10.0.0.1", 4000)) as alice,
+        TestClient(app, client=("10.0.0.2", 4000)) as bob,
+    ):
+        yield alice, bob
+
+
+def test_nobody_lists_uses_reads_or_deletes_anothers_upload(two_clients: Any) -> None:
+    alice, bob = two_clients
+    mine = upload(alice, BINARY, name="alice's").json()
+    theirs = upload(bob, BINARY, name="bob's").json()
+    assert mine["token"] != theirs["token"]
+
+    for headers in ({}, bearer(theirs["token"]), bearer("a-guess")):
+        listed = bob.get("/api/datasets", headers=headers).json()["uploaded"]
+        assert mine["id"] not in {item["id"] for item in listed}
+    for token in (None, theirs["token"], "a-guess"):
+        refused = create_on_upload(bob, mine["id"], token)
+        assert refused.status_code == 422 and refused.json()["field"] == "data.upload"
+        gone = bob.delete(f"/api/datasets/{mine['id']}", headers=bearer(token or "x"))
+        assert gone.status_code == 404
+    assert bob.delete(f"/api/datasets/{mine['id']}").status_code == 401
+
+    # Its owner still has it, uses it, reads its rows through the session, and deletes it.
+    listed = alice.get("/api/datasets", headers=bearer(mine["token"])).json()["uploaded"]
+    assert [item["id"] for item in listed] == [mine["id"]]
+    created = create_on_upload(alice, mine["id"], mine["token"])
+    assert created.status_code == 201, created.text
+    rows = alice.get(
+        f"/api/sessions/{created.json()['id']}/dataset", headers=bearer(created.json()["token"])
+    ).json()
+    assert rows["name"] == "alice's"
+    deleted = alice.delete(f"/api/datasets/{mine['id']}", headers=bearer(mine["token"]))
+    assert deleted.status_code == 204
+    assert alice.get("/api/datasets", headers=bearer(mine["token"])).json()["uploaded"] == []
+    assert create_on_upload(alice, mine["id"], mine["token"]).status_code == 422
+
+
+def test_a_token_sent_with_an_upload_keeps_the_uploads_together(client: TestClient) -> None:
+    first = upload(client, BINARY, name="one").json()
+    second = upload(client, BINARY, token=first["token"], name="two").json()
+    assert second["token"] == first["token"]
+    listed = client.get("/api/datasets", headers=bearer(first["token"])).json()["uploaded"]
+    assert [item["name"] for item in listed] == ["one", "two"]
+    # A token the server never gave owns nothing: the upload gets a new one.
+    third = upload(client, BINARY, token="made-up", name="three").json()
+    assert third["token"] not in (first["token"], "made-up")
+
+
+def test_one_clients_uploads_do_not_stop_anothers(settings: Settings) -> None:
+    from app.main import create_app
+
+    app = create_app(settings)  # the default quotas
+    with (
+        TestClient(app, client=("10.0.0.1", 4000)) as flood,
+        TestClient(app, client=("10.0.0.2", 4000)) as other,
+    ):
+        answers = [upload(flood, BINARY).status_code for _ in range(200)]
+        assert answers.count(201) == settings.max_uploads_per_client
+        assert set(answers[settings.max_uploads_per_client :]) == {429}
+        refused = upload(flood, BINARY)
+        assert "delete one" in refused.json()["detail"]
+        assert upload(other, BINARY).status_code == 201
+
+
+def test_an_upload_no_session_uses_expires_after_the_ttl(
+    data_dir: Any, open_client: OpenClient
+) -> None:
+    client: TestClient = open_client(Settings(data_dir=data_dir, session_ttl_seconds=60))
+    manager = client.app.state.manager  # type: ignore[attr-defined]
+    idle, used = upload(client, BINARY).json(), upload(client, BINARY).json()
+    session = create_on_upload(client, used["id"], used["token"]).json()
+    with manager.store._transaction() as db:  # both uploaded two minutes ago
+        db.execute("UPDATE datasets SET last_used = last_used - 120")
+        db.execute("UPDATE sessions SET last_used = last_used - 120")
+    # A session using it is stored again (it steps): that use keeps its upload.
+    assert client.post(
+        f"/api/sessions/{session['id']}/step",
+        json={"unit": "batch"},
+        headers=bearer(session["token"]),
+    ).is_success
+    manager.expire_idle()
+    assert create_on_upload(client, idle["id"], idle["token"]).status_code == 422
+    assert create_on_upload(client, used["id"], used["token"]).status_code == 201
+
+
+def test_an_import_obeys_the_upload_data_limits(
+    data_dir: Any, open_client: OpenClient, client: TestClient
+) -> None:
+    created = client.post("/api/sessions", json={"preset": "circle"}).json()
+    exported = client.get(
+        f"/api/sessions/{created['id']}/export", headers=bearer(created["token"])
+    ).json()
+    small = open_client(
+        Settings(data_dir=data_dir / "small", max_upload_bytes=5000, max_dataset_columns=2)
+    )
+    refused = small.post("/api/sessions/import", json=exported)
+    assert refused.status_code == 422 and refused.json()["field"] == "data.x_train"
+    bytes_only = open_client(Settings(data_dir=data_dir / "bytes", max_upload_bytes=5000))
+    refused = bytes_only.post("/api/sessions/import", json=exported)
+    assert refused.status_code == 422 and refused.json()["field"] == "data"
+    assert "5000" in refused.json()["detail"]
+    rows_only = open_client(Settings(data_dir=data_dir / "rows", max_dataset_rows=10))
+    assert rows_only.post("/api/sessions/import", json=exported).status_code == 422
+    assert (
+        open_client(Settings(data_dir=data_dir / "ok"))
+        .post("/api/sessions/import", json=exported)
+        .status_code
+        == 201
+    )
+
+
+def test_a_store_from_before_private_uploads_opens_and_its_uploads_expire(
+    data_dir: Any, open_client: OpenClient
+) -> None:
+    import sqlite3
+
+    data_dir.mkdir(parents=True)
+    with sqlite3.connect(data_dir / "playground.sqlite3") as db:  # the first release's table
+        db.execute(
+            "CREATE TABLE datasets (id TEXT PRIMARY KEY, name TEXT NOT NULL, "
+            "body BLOB NOT NULL, created REAL NOT NULL)"
+        )
+        db.execute("INSERT INTO datasets VALUES ('old', 'anyone''s', x'7b7d', 1.0)")
+    client: TestClient = open_client(Settings(data_dir=data_dir))
+    fresh = upload(client, BINARY).json()
+    listed = client.get("/api/datasets", headers=bearer(fresh["token"])).json()["uploaded"]
+    assert [item["id"] for item in listed] == [fresh["id"]]  # the old one belongs to nobody
+    assert create_on_upload(client, "old", fresh["token"]).status_code == 422
+    client.app.state.manager.expire_idle()  # type: ignore[attr-defined]
+    with sqlite3.connect(data_dir / "playground.sqlite3") as db:
+        assert [row[0] for row in db.execute("SELECT id FROM datasets")] == [fresh["id"]]

@@ -13,6 +13,7 @@ def test_health_answers_ok_with_counts(client: TestClient, create_session: Any) 
     assert response.status_code == 200
     assert response.json() == {
         "status": "ok",
+        "damaged_sessions": [],
         "sessions_loaded": 1,
         "sessions_stored": 1,
         "max_sessions": 500,

@@ -237,6 +237,23 @@ def test_upload_a_csv_and_train_on_it(playground: Playground, tmp_path: Path) ->
     assert playground.state()["loss"] < start
     assert playground.plot("output-chart")[-1]["name"] == "train", "predicted vs target"
 
+    # The page keeps its upload token: reloaded (the address holds the setup, the upload
+    # included) it rebuilds the session on the upload and still lists it.
+    page.reload()
+    playground.wait_live()
+    assert playground.state()["dataset"] == "sums"
+    assert "sums (uploaded)" in page.locator("#dataset").inner_text()
+    # Another browser, without the token, is not shown it.
+    assert page.context.browser is not None
+    other = page.context.browser.new_context()
+    try:
+        stranger = other.new_page()
+        stranger.goto(playground.url)
+        listed = stranger.evaluate("fetch('/api/datasets').then((answer) => answer.json())")
+        assert listed["uploaded"] == []
+    finally:
+        other.close()
+
 
 def test_optimizer_regularisation_and_seed_reach_the_session(playground: Playground) -> None:
     page = playground.page

@@ -20,9 +20,18 @@ pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_mask_tokens_masks_every_token_in_a_query() -> None:
-    assert mask_tokens("/ws/sessions/abc?token=SECRET&x=1") == "/ws/sessions/abc?token=***&x=1"
-    assert "SECRET" not in mask_tokens('"WebSocket /ws/s/a?token=SECRET" [accepted]')
+# Every spelling the server reads as ``token`` (the query is percent-decoded), and more.
+SPELLINGS = ["token", "?token", "tok%65n", "%74oken", "%74%6F%6B%65%6E", "TOKEN", "x=1&token"]
+
+
+def test_mask_tokens_drops_every_query_string() -> None:
+    assert mask_tokens("/ws/sessions/abc?token=SECRET&x=1") == "/ws/sessions/abc?***"
+    assert mask_tokens('"WebSocket /ws/s/a?tok%65n=SECRET" [accepted]') == (
+        '"WebSocket /ws/s/a?***" [accepted]'
+    )
+    for spelling in SPELLINGS:
+        assert "SECRET" not in mask_tokens(f'x - "WebSocket /ws/s/a?{spelling}=SECRET" 403')
+    assert mask_tokens("is it there? yes") == "is it there? yes"  # prose keeps its '?'
 
 
 def test_the_command_logs_requests_and_events_but_no_token(tmp_path: Path) -> None:
@@ -54,9 +63,19 @@ def test_the_command_logs_requests_and_events_but_no_token(tmp_path: Path) -> No
             headers={"Authorization": f"Bearer {token}"},
         )
 
+        secrets = [
+            *(
+                (f"{spelling}={secret}", secret)
+                for spelling in SPELLINGS
+                for secret in (token, watch)
+            ),
+            ("token=not-a-token", "not-a-token"),
+            ('a="b&token=' + watch, watch),
+        ]
+
         async def sockets() -> None:
-            for secret in (token, watch, "not-a-token"):
-                url = f"ws://127.0.0.1:{port}/ws/sessions/{created['id']}?token={secret}"
+            for query, _ in secrets:
+                url = f"ws://127.0.0.1:{port}/ws/sessions/{created['id']}?{query}"
                 try:
                     async with connect(url) as socket:
                         await asyncio.wait_for(socket.recv(), timeout=5)
@@ -71,6 +90,6 @@ def test_the_command_logs_requests_and_events_but_no_token(tmp_path: Path) -> No
     log = log_file.read_text()
     assert f"POST {path}/step 200" in log  # one line per request
     assert "session created" in log  # and per session event
-    assert "token=***" in log  # websocket paths were logged, masked
-    for secret in (token, watch, "not-a-token"):
-        assert secret not in log
+    assert f"/ws/sessions/{created['id']}?***" in log  # websocket paths were logged, masked
+    for query, secret in secrets:
+        assert secret not in log, query
