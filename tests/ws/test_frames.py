@@ -15,6 +15,7 @@ from app.live.frames import (
     View,
     build_frame,
     encode,
+    summary,
 )
 from app.live.pacing import FramePacer, TokenBucket
 from app.service.manager import SessionManager
@@ -118,7 +119,7 @@ def test_metrics_of_unchanged_weights_are_not_recomputed(
     assert len(calls) == 2
 
 
-def test_metrics_of_an_expensive_network_are_throttled(
+def test_metrics_of_an_expensive_network_are_throttled_while_playing(
     manager: SessionManager, monkeypatch: pytest.MonkeyPatch
 ):
     session = manager.create({"preset": "circle"})
@@ -129,14 +130,16 @@ def test_metrics_of_an_expensive_network_are_throttled(
         return original(self)
 
     monkeypatch.setattr(Session, "metrics", slow)
-    caches = FrameCaches()
+    caches, play = FrameCaches(), {"unit": "batch", "rate": None}
     frames = []
     for seq in range(5):
         session.step("batch", 1)
-        frames.append(build_frame(session, seq, [View()], caches, None).payload)
+        frames.append(build_frame(session, seq, [View()], caches, play).payload)
     assert frames[0]["metrics_step"] == 1
     assert all(frame["metrics_step"] == 1 for frame in frames)  # at most every 0.5 s
     assert frames[-1]["step"] == 5
+    # Paused, no frame follows: the one built now shows this step's metrics, however slow.
+    assert build_frame(session, 9, [View()], caches, None).payload["metrics_step"] == 5
 
 
 def test_frame_pacer_keeps_the_long_run_rate_and_absorbs_jitter():
@@ -169,3 +172,35 @@ def test_encode_handles_non_contiguous_arrays_and_numpy_scalars():
     matrix = np.arange(6.0).reshape(2, 3)
     text = encode({"T": matrix.T, "x": np.float32(1.5), "n": np.int64(3), "k": {1: "a"}})
     assert strict_json(text) == {"T": [[0, 3], [1, 4], [2, 5]], "x": 1.5, "n": 3, "k": {"1": "a"}}
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_summary_is_numpys_mean_std_min_max(dtype: type):
+    rng = np.random.default_rng(3)
+    for shape in [(1, 1), (10, 4), (32, 3), (250, 8)]:
+        values = rng.normal(size=shape).astype(dtype)
+        assert summary(values) == {
+            "mean": float(values.mean()),
+            "std": float(values.std()),
+            "min": float(values.min()),
+            "max": float(values.max()),
+        }
+
+
+def test_while_playing_metrics_are_recomputed_at_most_ten_times_a_second(
+    manager: SessionManager, monkeypatch: pytest.MonkeyPatch
+):
+    session = manager.create({"preset": "circle"})
+    calls = []
+    original = Session.metrics
+    monkeypatch.setattr(Session, "metrics", lambda self: calls.append(1) or original(self))
+    caches, play = FrameCaches(), {"unit": "batch", "rate": None}
+    started = time.perf_counter()
+    for seq in range(5):  # five frames in well under 0.1 s, each after a batch
+        session.step("batch", 1)
+        build_frame(session, seq, [View()], caches, play)
+    assert time.perf_counter() - started < 0.1
+    assert len(calls) == 1
+    session.step("batch", 1)
+    build_frame(session, 9, [View()], caches, None)  # paused: the frame is the last one
+    assert len(calls) == 2  # so it shows this step's metrics
