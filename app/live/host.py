@@ -5,13 +5,14 @@ every call async, every argument and answer plain data (a Frame is a few strings
 numbers) — so the host can be this process (``LocalHost``) or, later, a worker process or
 another machine, with the hub unchanged.
 
-``LocalHost`` runs a play slice that costs little (the usual case: a frame interval of a
-small network) on the event loop itself: a slice there needs no thread hop and, above all,
-no hand-over of the GIL, which a second busy Python thread would make the loop wait for at
-every turn (measured: that wait, not the work, held a class to a few students). A slice
-that costs more runs on the registry's one training thread, where sessions queue in turn.
-Everything else (hello, frames after a REST change, commands, saves) runs on the registry's
-general threads, where waiting for the session's lock is allowed.
+``LocalHost`` runs a play slice whose units cost little (the usual case: a small network)
+on the event loop itself, for at most INLINE_SECONDS: a slice there needs no thread hop
+and, above all, no hand-over of the GIL, which a second busy Python thread would make the
+loop wait for at every turn (measured: that wait, not the work, held a class to a few
+students). A session whose one unit costs more (a big network) plays on the registry's one
+training thread, where such sessions queue in turn. Everything else (hello, frames after
+a REST change, commands, saves) runs on the registry's general threads, where waiting for
+the session's lock is allowed.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from .training import SliceOrder, SliceResult, run_slice
 
 log = logging.getLogger("app.live")
 T = TypeVar("T")
-INLINE_SECONDS = 0.004  # a slice that took less than this runs on the event loop next time
+INLINE_SECONDS = 0.004  # the longest a slice runs on the event loop (when a unit takes less)
 ChangeListener = Callable[[str, dict[str, Any]], None]  # (kind, detail), from any thread
 
 
@@ -100,7 +101,7 @@ class LocalHost:
         self._caches = FrameCaches()
         self._seq = 0
         self._interrupted = threading.Event()
-        self._slice_seconds = 0.0  # what the last play slice took
+        self._unit_seconds = 0.0  # CPU per unit (and its share of the frame) in the last slice
         self._saving: asyncio.Future[None] | None = None  # a store under way
         self._listeners: dict[ChangeListener, Callable[[Session, str, dict[str, Any]], None]] = {}
 
@@ -145,7 +146,7 @@ class LocalHost:
 
     async def advance(self, order: SliceOrder) -> SliceResult:
         seq = self._next_seq() if order.views is not None else 0
-        if self._slice_seconds < INLINE_SECONDS:
+        if self._unit_seconds < INLINE_SECONDS:
             order = replace(order, budget=min(order.budget, INLINE_SECONDS))
             result = self._timed_slice(order, seq)
         else:
@@ -158,7 +159,7 @@ class LocalHost:
         started = time.thread_time()
         result = run_slice(self.session, self.manager, order, self._interrupted, self._caches, seq)
         if not result.busy:
-            self._slice_seconds = time.thread_time() - started
+            self._unit_seconds = (time.thread_time() - started) / max(1, result.done)
         return result
 
     def _store_if_due(self, result: SliceResult) -> None:

@@ -108,14 +108,14 @@ def test_a_playing_session_is_stored_every_persist_interval(make_app):
 def test_a_costly_slice_moves_off_the_event_loop(
     live_app: FastAPI, live_client: TestClient, monkeypatch: pytest.MonkeyPatch
 ):
-    """A slice that took longer than INLINE_SECONDS runs on the training thread next time."""
+    """A session whose units take longer than INLINE_SECONDS plays on the training thread."""
     session = manager_of(live_app).create({"preset": "circle"})
     threads: list[str] = []
     real = training.run_slice
 
     def slow_slice(*args: object) -> training.SliceResult:
         threads.append(threading.current_thread().name)
-        burn_until = time.thread_time() + 2 * host_module.INLINE_SECONDS
+        burn_until = time.thread_time() + 2 * host_module.INLINE_SECONDS  # (≥ 1 unit each)
         while time.thread_time() < burn_until:  # CPU, as a big network's slice would take
             pass
         return real(*args)  # type: ignore[arg-type]
@@ -123,10 +123,10 @@ def test_a_costly_slice_moves_off_the_event_loop(
     monkeypatch.setattr(host_module, "run_slice", slow_slice)
     with live_client.websocket_connect(url(session)) as ws:
         ws.receive_json()
-        ws.send_json({"type": "play", "rate": 100})
+        ws.send_json({"type": "play", "rate": 20})  # one batch a slice
         receive_until(ws, is_event("playing"))
         deadline = time.monotonic() + 5
-        while len(threads) < 3 and time.monotonic() < deadline:
+        while len(threads) < 5 and time.monotonic() < deadline:
             time.sleep(0.01)
         ws.send_json({"type": "pause"})
         receive_until(ws, is_event("paused"))
