@@ -53,6 +53,15 @@ class Settings(BaseSettings):
     max_gradcheck_entries: int = Field(
         200, ge=1, description="Weights perturbed per layer by /gradcheck."
     )
+    # Rewind and branch
+    timeline_checkpoint_every: int = Field(
+        25, ge=1, description="Batches between a session's timeline checkpoints (at first)."
+    )
+    timeline_max_bytes: int = Field(
+        32_000_000,
+        ge=0,
+        description="Checkpoint memory per session; past it every other one goes, gaps double.",
+    )
     # Live streaming
     default_frame_rate: float = Field(30.0, gt=0, description="Frames/s a client gets.")
     max_frame_rate: float = Field(60.0, gt=0, description="Highest frame-rate cap.")

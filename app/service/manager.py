@@ -60,7 +60,7 @@ class SessionManager:
         config["model"] = model_config_for(config["model"], dataset)
         self.check_network_size(config["model"])
         session = Session(config, dataset)
-        session.max_trace_rows = self.settings.max_trace_rows
+        self._apply_settings(session)
         self.save(session)
         with self._lock:
             self._sessions[session.id] = session
@@ -75,13 +75,25 @@ class SessionManager:
         if isinstance(config, dict) and isinstance(config.get("model"), dict):
             self.check_network_size(config["model"])
         session = Session.from_export(exported)
-        session.max_trace_rows = self.settings.max_trace_rows
         self.check_dataset_size(len(session.dataset.x_train) + len(session.dataset.x_test))
+        return self.add(session)
+
+    def add(self, session: Session) -> Session:
+        """Keep a session built elsewhere (an import, a branch): limits, settings, stored."""
+        if self.store.count_sessions() >= self.settings.max_sessions:
+            raise LimitReachedError(f"the server holds its maximum of {self.settings.max_sessions}")
+        self._apply_settings(session)
         session.playing = False
         self.save(session)
         with self._lock:
             self._sessions[session.id] = session
         return session
+
+    def _apply_settings(self, session: Session) -> None:
+        session.max_trace_rows = self.settings.max_trace_rows
+        session.timeline.configure(
+            self.settings.timeline_checkpoint_every, self.settings.timeline_max_bytes
+        )
 
     def check_network_size(self, model: dict[str, Any]) -> None:
         """Layers, units and parameters within the configured limits (422 otherwise)."""
@@ -128,7 +140,7 @@ class SessionManager:
         session = Session.from_export(
             exported, keep_identity=True, token=token, watch_token=watch_token
         )
-        session.max_trace_rows = self.settings.max_trace_rows
+        self._apply_settings(session)
         session.playing = False  # nothing plays it after a restart until a client says play
         with self._lock:
             # Another thread may have loaded it meanwhile: keep the first, one object per id.

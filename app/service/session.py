@@ -21,6 +21,7 @@ from app.engine import ConfigError, Model, config_as_dict, config_from_dict, get
 from app.engine.datasets import DATASETS, Dataset, from_arrays, make_dataset
 from app.engine.model import HYPERPARAMETERS
 
+from .history import Timeline
 from .presets import PRESETS
 
 Unit = Literal["phase", "batch", "epoch"]
@@ -150,6 +151,7 @@ class Session:
         # largest network on a full batch would otherwise answer gigabytes of JSON.
         self.max_trace_rows = MAX_TRACE_ROWS
         self._build()
+        self.timeline = Timeline(self)  # what ran since the last reset, to revisit any moment
 
     def _build(self) -> None:
         model_config = config_from_dict(self.config["model"])
@@ -261,6 +263,7 @@ class Session:
         model = self.model
         if unit == "phase":
             result = model.step_phase()
+            self.timeline.record_phase(self)
             entry: dict[str, Any] = {"phase": result.phase.as_dict(), "loss": result.loss}
             if result.diverged:
                 entry["diverged"] = result.diverged
@@ -269,6 +272,7 @@ class Session:
             return entry
         if unit == "batch":
             batch = model.step_batch()
+            self.timeline.record_batch(self)
             if batch.epoch_done:
                 self._record_history()
             return {"loss": batch.loss, "diverged": batch.diverged}
@@ -280,6 +284,7 @@ class Session:
             if deadline is not None and time.monotonic() > deadline:
                 return None
             batch = self.model.step_batch()
+            self.timeline.record_batch(self)
             if batch.diverged:
                 return {"loss": batch.loss, "diverged": batch.diverged}
         self._record_history()
@@ -312,6 +317,7 @@ class Session:
                 self.model.cursor = saved_cursor
                 raise
             self.config["model"] = config_as_dict(self.model.config)
+            self.timeline.record_set(self, changes, by)
             self._changed("set", {"changes": changes, "by": by})
 
     def reset(self, seed: int | None = None, by: str | None = None) -> None:
@@ -320,6 +326,7 @@ class Session:
             if seed is not None:
                 self.config["model"]["seed"] = seed
             self._build()
+            self.timeline.restart(self)
             self._changed("reset", {"seed": seed, "by": by})
 
     # ----- reading -------------------------------------------------------------------------
@@ -459,6 +466,7 @@ class Session:
             session.model.load_state_dict(saved)
             session.history = list(exported["history"])
             session.playing = bool(exported.get("playing", False))
+            session.timeline.restart(session)
             return session
         except ConfigError:
             raise
