@@ -1,0 +1,116 @@
+"""Bodies of the study endpoints: grade your own backprop, the gradient coach, hand checks."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, model_validator
+
+from .schemas import MAX_INT, Matrix, RequestBody, ResponseBody
+
+Rows = list[list[float]]
+
+
+# ----- grade --------------------------------------------------------------------------------
+
+
+class LayerProblem(ResponseBody):
+    activation: str
+    W: Matrix = Field(description="The weights the batch runs with, (inputs, units).")
+    b: list[float] | None = Field(description="Its biases; null without biases.")
+
+
+class GradeProblem(ResponseBody):
+    """The current batch, as a student's own backprop needs it."""
+
+    step: int
+    batch_rows: int
+    batch_indices: list[int]
+    x: Matrix = Field(description="The batch's input rows (n, inputs).")
+    y: Matrix = Field(description="Their targets (n, outputs).")
+    loss: str
+    learning_rate: float
+    momentum: float
+    l1: float
+    l2: float
+    layers: list[LayerProblem] = Field(description="Input side first.")
+
+
+class LayerGradients(RequestBody):
+    dW: Rows = Field(description="∂L/∂W, W's shape (inputs, units).")
+    db: list[float] | None = Field(None, description="∂L/∂b, one per unit; omit without biases.")
+
+
+class LayerWeights(RequestBody):
+    W: Rows = Field(description="W after your update, W − α·∂L/∂W.")
+    b: list[float] | None = None
+
+
+class GradeRequest(RequestBody):
+    """Your backprop's result for the current batch: gradients, or updated weights."""
+
+    gradients: list[LayerGradients] | None = Field(
+        None, description="One per layer, input side first."
+    )
+    weights: list[LayerWeights] | None = Field(None, description="One per layer (plain SGD only).")
+
+    @model_validator(mode="after")
+    def one_of_them(self) -> GradeRequest:
+        if (self.gradients is None) == (self.weights is None):
+            raise ValueError("give either gradients or weights")
+        return self
+
+
+GRADE_EXAMPLES: dict[str, Any] = {
+    "gradients": {
+        "summary": "Lesson 000's network (no biases): dW of both layers",
+        "value": {
+            "gradients": [
+                {"dW": [[0.01, 0.02, 0.0, -0.01], [0.0, 0.01, 0.0, 0.0], [0.02, 0.0, 0.01, 0.0]]},
+                {"dW": [[0.1], [0.2], [0.1], [0.05]]},
+            ]
+        },
+    }
+}
+
+Cause = Literal[
+    "sign",
+    "scale",
+    "sign_scale",
+    "transposed",
+    "z_for_a",
+    "a_for_z",
+    "sign_z_for_a",
+    "sign_a_for_z",
+    "downstream",
+    "bias",
+    "shape",
+]
+
+
+class LayerGrade(ResponseBody):
+    layer: int
+    shape: list[int] = Field(description="∂L/∂W's shape, (inputs, units).")
+    relative_error_W: float | None = Field(description="null when the shape is wrong.")
+    relative_error_b: float | None
+    passed: bool
+    cause: Cause | None = Field(description="The likely mistake; null when none matches.")
+    explanation: str
+
+
+class GradeResult(ResponseBody):
+    """Per layer, against the engine; the first wrong layer in backprop's order (output first)."""
+
+    step: int
+    batch_rows: int
+    submitted: Literal["gradients", "weights"]
+    tolerance: float
+    passed: bool
+    first_wrong_layer: int | None = Field(
+        description="The wrong layer backprop reaches first (the highest index): the bug's place."
+    )
+    diagnosis: str
+    layers: list[LayerGrade]
+
+
+Index = Annotated[int, Field(ge=0, le=MAX_INT)]
