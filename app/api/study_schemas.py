@@ -114,3 +114,26 @@ class GradeResult(ResponseBody):
 
 
 Index = Annotated[int, Field(ge=0, le=MAX_INT)]
+
+
+# ----- coach --------------------------------------------------------------------------------
+
+
+class CoachFinding(ResponseBody):
+    """One problem, with the lesson's formula and where to look."""
+
+    kind: Literal["saturation", "dead_relu", "exploding", "lr_too_high", "majority_class"]
+    message: str = Field(description="One sentence: what, why, what to try.")
+    formula: str
+    layer: int | None = Field(description="The layer at fault, when one is.")
+    units: list[int] = Field(description="Its units at fault (0-based), for the inspector.")
+    values: dict[str, Any]
+
+
+class CoachReport(ResponseBody):
+    """The coach's findings on the current weights (training data) and the loss history."""
+
+    step: int
+    epoch: int
+    rows: int = Field(description="Training rows the checks ran on.")
+    findings: list[CoachFinding]

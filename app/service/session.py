@@ -198,10 +198,16 @@ class Session:
     def _accuracy_of(self, y: np.ndarray, y_pred: np.ndarray) -> float | None:
         if self.dataset.task == "regression":
             return None
+        return float(np.mean(self.predicted_classes(y_pred) == self.predicted_classes(y)))
+
+    def predicted_classes(self, y: np.ndarray) -> np.ndarray:
+        """Classes: argmax per row for multiclass (n,); the midpoint threshold per output for
+        binary (n, outputs)."""
         if self.dataset.task == "multiclass":
-            return float(np.mean(y_pred.argmax(axis=1) == y.argmax(axis=1)))
+            classes: np.ndarray = y.argmax(axis=1)
+            return classes
         threshold = 0.0 if self.dataset.y_train.min() < 0 else 0.5
-        return float(np.mean((y_pred > threshold) == (y > threshold)))
+        return (y > threshold).astype(np.int64)
 
     def metrics(self) -> dict[str, Any]:
         """Train/test loss and accuracy of the current weights: one forward pass per split."""
