@@ -53,6 +53,10 @@ class Settings(BaseSettings):
     max_gradcheck_entries: int = Field(
         200, ge=1, description="Weights perturbed per layer by /gradcheck."
     )
+    max_worksheet_rows: int = Field(8, ge=1, description="Training rows on a printed worksheet.")
+    max_worksheet_units: int = Field(
+        16, ge=1, description="Units (and inputs) per layer a worksheet prints."
+    )
     # Rewind and branch
     timeline_checkpoint_every: int = Field(
         25, ge=1, description="Batches between a session's timeline checkpoints (at first)."

@@ -17,7 +17,19 @@ from fastapi import APIRouter, Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 
-from app.api import coach, datasets, grade, health, lessons, pages, presets, sessions, timeline, ws
+from app.api import (
+    coach,
+    datasets,
+    grade,
+    handcheck,
+    health,
+    lessons,
+    pages,
+    presets,
+    sessions,
+    timeline,
+    ws,
+)
 from app.logs import RequestLogMiddleware, mask_tokens_in_server_logs
 from app.paths import static_dir
 from app.service.manager import SessionManager
@@ -68,7 +80,17 @@ def api_router() -> APIRouter:
         dependencies=[Depends(reject_unknown_query)],
         responses={422: {"model": ErrorMessage, "description": "A bad value; it is named."}},
     )
-    for resource in (sessions, timeline, grade, coach, lessons, presets, datasets, health):
+    for resource in (
+        sessions,
+        timeline,
+        grade,
+        coach,
+        handcheck,
+        lessons,
+        presets,
+        datasets,
+        health,
+    ):
         router.include_router(resource.router)
     return router
 

@@ -137,3 +137,67 @@ class CoachReport(ResponseBody):
     epoch: int
     rows: int = Field(description="Training rows the checks ran on.")
     findings: list[CoachFinding]
+
+
+# ----- hand check ---------------------------------------------------------------------------
+
+
+class CheckRequest(RequestBody):
+    """A value worked out by hand for the current batch: a weight's or a bias's gradient, or
+    a δ; marked against backprop and the central difference."""
+
+    quantity: Literal["W", "b", "delta"] = Field(
+        description="W: ∂L/∂W[layer][i, j]; b: ∂L/∂b[layer][j]; delta: δ[layer][row, j]."
+    )
+    layer: Index
+    j: Index = Field(description="The unit.")
+    i: Index | None = Field(None, description="W only: the input index.")
+    row: Index | None = Field(None, description="delta only: the batch row.")
+    value: float
+    tolerance: float = Field(0.01, gt=0, le=1, description="Relative: 0.01 is ±1 %.")
+    reveal: bool = Field(False, description="Answer the chain-rule factors too.")
+
+
+CHECK_EXAMPLES: dict[str, Any] = {
+    "weight": {
+        "summary": "∂L/∂W[1][0, 0], worked out by hand",
+        "value": {"quantity": "W", "layer": 1, "i": 0, "j": 0, "value": 0.0123},
+    },
+    "delta": {
+        "summary": "δ of unit 2 of layer 0, batch row 1, with the factors",
+        "value": {
+            "quantity": "delta",
+            "layer": 0,
+            "row": 1,
+            "j": 2,
+            "value": -0.05,
+            "reveal": True,
+        },
+    },
+}
+
+
+class CheckFactors(ResponseBody):
+    formula: str
+    upstream: list[float | None] = Field(description="∂L/∂a per batch row.")
+    local: list[float | None] = Field(description="f′(z) per batch row.")
+    input: list[float | None] = Field(description="x per batch row (1 for a bias or a δ).")
+    products: list[float | None]
+    penalty: float
+
+
+class CheckResult(ResponseBody):
+    """Right or wrong, by how much, and why when the sign is off."""
+
+    quantity: str
+    name: str
+    value: float
+    backprop: float | None
+    numeric: float | None = Field(description="The central difference (L(p + h) − L(p − h))/2h.")
+    tolerance: float
+    allowed: float | None = Field(description="tolerance × |backprop|: the ± that counts as right.")
+    difference: float | None
+    correct: bool
+    off_by_sign: bool
+    reason: str
+    factors: CheckFactors | None = None
