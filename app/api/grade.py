@@ -15,7 +15,7 @@ from app.service import grader
 
 from .deps import ReadableSession
 from .errors import ApiError
-from .sessions import CHANGE_ERRORS, READ_ERRORS
+from .sessions import BODY_ERRORS, READ_ERRORS
 from .study_schemas import GRADE_EXAMPLES, GradeProblem, GradeRequest, GradeResult
 
 router = APIRouter(prefix="/sessions", tags=["study"])
@@ -38,7 +38,7 @@ def read_grade_problem(session: ReadableSession) -> dict[str, Any]:
 @router.post(
     "/{id}/grade",
     response_model=GradeResult,
-    responses={**READ_ERRORS, **NOT_TRACED, 422: CHANGE_ERRORS[422]},
+    responses={**READ_ERRORS, **NOT_TRACED, **BODY_ERRORS},
 )
 def grade_backprop(
     body: Annotated[GradeRequest, Body(openapi_examples=GRADE_EXAMPLES)],

@@ -17,20 +17,26 @@ from app.service import grader, handcheck
 from .deps import ReadableSession, SettingsDep
 from .errors import ApiError
 from .grade import NOT_TRACED
-from .sessions import CHANGE_ERRORS, READ_ERRORS
+from .sessions import BODY_ERRORS, CHANGE_ERRORS, READ_ERRORS
 from .study_schemas import CHECK_EXAMPLES, CheckRequest, CheckResult
 
 router = APIRouter(prefix="/sessions", tags=["study"])
 templates = Jinja2Templates(directory=templates_dir())
 
 DEFAULT_WORKSHEET_ROWS = 3
+# The page answers HTML, its errors JSON: say so, or the schema would list them as HTML.
+JSON_ERROR = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorMessage"}}}
+WORKSHEET_ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {**entry, "content": JSON_ERROR}
+    for code, entry in {**READ_ERRORS, 422: CHANGE_ERRORS[422]}.items()
+}
 
 
 @router.post(
     "/{id}/check",
     response_model=CheckResult,
     response_model_exclude_unset=True,
-    responses={**READ_ERRORS, **NOT_TRACED, 422: CHANGE_ERRORS[422]},
+    responses={**READ_ERRORS, **NOT_TRACED, **BODY_ERRORS},
 )
 def check_hand_calculation(
     body: Annotated[CheckRequest, Body(openapi_examples=CHECK_EXAMPLES)],
@@ -63,7 +69,7 @@ def _number(value: Any) -> str:
 @router.get(
     "/{id}/worksheet",
     response_class=HTMLResponse,
-    responses={**READ_ERRORS, 422: CHANGE_ERRORS[422]},
+    responses=WORKSHEET_ERRORS,
 )
 def read_worksheet(
     request: Request,
