@@ -167,7 +167,7 @@ def test_the_grader_panel_names_the_mistake(playground: Playground) -> None:
     page.fill("#grader-input", json.dumps({"gradients": gradients}))
     page.click("#grader-submit")
     page.wait_for_function(
-        "document.getElementById('grader-diagnosis').textContent.startsWith('✓')"
+        "() => document.getElementById('grader-diagnosis').textContent.startsWith('✓')"
     )
     assert page.locator("#grader-layers tr.first-wrong").count() == 0
     playground.screenshot("study-grader.png", "#grader-panel")
@@ -198,6 +198,6 @@ def test_the_coach_and_the_hand_check(playground: Playground) -> None:
     page.check("#handcheck-reveal")
     page.click("#handcheck-submit")
     page.wait_for_function(
-        "document.getElementById('handcheck-verdict').dataset.correct === 'true'"
+        "() => document.getElementById('handcheck-verdict').dataset.correct === 'true'"
     )
     assert page.locator("#handcheck-factors tr").count() >= 3
