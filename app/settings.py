@@ -62,7 +62,7 @@ class Settings(BaseSettings):
         25, ge=1, description="Batches between a session's timeline checkpoints (at first)."
     )
     timeline_max_bytes: int = Field(
-        32_000_000,
+        2_000_000,
         ge=0,
         description="Checkpoint memory per session; past it every other one goes, gaps double.",
     )

@@ -27,12 +27,19 @@ class MomentPublic(ResponseBody):
     phase: int
 
 
-class EpochExtent(ResponseBody):
-    """One epoch of the run: the step it began at and how many batches it holds."""
+class EpochRunPublic(ResponseBody):
+    """Epochs ``epoch`` … ``epoch + epochs − 1``, which began at ``first_step + m·batches``.
+
+    While the batch size stays the same every epoch has as many batches, so a long run is one
+    entry. A run's last epoch ends where the next run begins; the last run's last epoch is
+    the one now running, ``open_batches`` batches so far (counting the one open or next).
+    """
 
     epoch: int
+    epochs: int
     first_step: int
-    batches: int = Field(description="For the epoch now running: up to the open batch.")
+    batches: int = Field(description="Batches of each epoch of the run (0 when it holds one).")
+    open_batches: int | None = None
 
 
 class TimelineSummary(ResponseBody):
@@ -41,7 +48,7 @@ class TimelineSummary(ResponseBody):
     start: MomentPublic = Field(description="The run's first moment (the last reset/import).")
     now: MomentPublic
     phases: list[dict[str, str | int | None]] = Field(description="A batch's phases, in order.")
-    epochs: list[EpochExtent]
+    epochs: list[EpochRunPublic]
     checkpoints: int
     checkpoint_interval: int = Field(description="Batches between checkpoints now.")
     checkpoint_bytes: int

@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from .session import Session
 
 CHECKPOINT_EVERY = 25  # batches between checkpoints at first; the manager sets the setting
-MAX_BYTES = 32_000_000  # checkpoint bytes per session; the manager sets the setting
+MAX_BYTES = 2_000_000  # checkpoint bytes per session; the manager sets the setting
 
 
 @dataclass(frozen=True)
@@ -66,6 +66,51 @@ class Checkpoint:
 LogEntry = list[Any]
 
 
+@dataclass
+class EpochRun:
+    """Epochs ``epoch`` … ``epoch + count − 1`` began at steps ``step + m·batches``: while the
+    batch size stays, every epoch has as many batches, so a long run is one of these."""
+
+    epoch: int
+    step: int
+    batches: int | None  # None while it holds one epoch
+    count: int = 1
+
+    def start(self, epoch: int) -> int:
+        return self.step + (epoch - self.epoch) * (self.batches or 0)
+
+
+class EpochIndex:
+    """The step at which each epoch of the run began, in O(changes of epoch length) memory."""
+
+    def __init__(self, epoch: int, step: int) -> None:
+        self.runs = [EpochRun(epoch, step, None)]
+
+    @property
+    def first(self) -> int:
+        return self.runs[0].epoch
+
+    @property
+    def last(self) -> int:
+        run = self.runs[-1]
+        return run.epoch + run.count - 1
+
+    def begin(self, step: int) -> None:
+        """The next epoch began at ``step``."""
+        run = self.runs[-1]
+        length = step - run.start(self.last)
+        if run.count == 1:
+            run.batches = length
+        if length == run.batches:
+            run.count += 1
+        else:
+            self.runs.append(EpochRun(self.last + 1, step, None))
+
+    def start(self, epoch: int) -> int:
+        run = next(r for r in reversed(self.runs) if r.epoch <= epoch)
+        return run.start(epoch)
+
+
 class Timeline:
     """Records one run of a session and replays any moment of it."""
 
@@ -91,8 +136,9 @@ class Timeline:
         # The step at which each epoch of the run began, from the origin's epoch on. An
         # imported session mid-epoch counts its batches from its position (exact unless the
         # batch size changed during that epoch before the export).
-        self.first_epoch = model.epoch
-        self.epoch_starts = [model.step - model.position // max(model.batch_size, 1)]
+        self.epochs = EpochIndex(
+            model.epoch, model.step - model.position // max(model.batch_size, 1)
+        )
         self.interval = self.base_interval
         self.checkpoints = [self._checkpoint(session)]
         self.origin_cursor = model.cursor
@@ -119,8 +165,8 @@ class Timeline:
             self.log.append([kind, 1])
         self.done += 1
         model = session.model
-        if model.epoch != self.first_epoch + len(self.epoch_starts) - 1:
-            self.epoch_starts.append(model.step)
+        if model.epoch != self.epochs.last:
+            self.epochs.begin(model.step)
         if model.cursor == 0 and model.step >= self.checkpoints[-1].model.step + self.interval:
             self.checkpoints.append(self._checkpoint(session))
             self._thin()
@@ -130,7 +176,7 @@ class Timeline:
         # The data is shared, never copied: no one writes to it.
         memo = {id(model.x_train): model.x_train, id(model.y_train): model.y_train}
         copied = copy.deepcopy(model, memo)
-        epoch_start = self.epoch_starts[model.epoch - self.first_epoch]
+        epoch_start = self.epochs.start(model.epoch)
         return Checkpoint(
             self.done, copied, copy.deepcopy(session.config), epoch_start, model_bytes(copied)
         )
@@ -152,23 +198,17 @@ class Timeline:
         """The run's extent: each epoch's batch count, where it is now, what the memory holds."""
         model = session.model
         origin = self.checkpoints[0].model
-        starts = [*self.epoch_starts, None]
-        epochs = []
-        for k, start in enumerate(self.epoch_starts):
-            end = starts[k + 1]
-            epochs.append(
-                {
-                    "epoch": self.first_epoch + k,
-                    "first_step": start,
-                    # The epoch now running counts the batch now open (or next to open).
-                    "batches": (end if end is not None else model.step + 1) - start,
-                }
-            )
+        runs = [
+            {"epoch": r.epoch, "epochs": r.count, "first_step": r.step, "batches": r.batches or 0}
+            for r in self.epochs.runs
+        ]
+        # The epoch now running counts the batch now open (or next to open).
+        runs[-1]["open_batches"] = model.step + 1 - self.epochs.start(self.epochs.last)
         return {
             "start": self.moment_of(origin, self.checkpoints[0].epoch_start).as_dict(),
-            "now": self.moment_of(model, self.epoch_starts[-1]).as_dict(),
+            "now": self.moment_of(model, self.epochs.start(model.epoch)).as_dict(),
             "phases": [phase.as_dict() for phase in model.phases],
-            "epochs": epochs,
+            "epochs": runs,
             "checkpoints": len(self.checkpoints),
             "checkpoint_interval": self.interval,
             "checkpoint_bytes": self.bytes,
@@ -184,17 +224,16 @@ class Timeline:
         """The step count at ``moment``; ConfigError naming the field when the run never was
         there (before the timeline's start, or after now)."""
         model = session.model
-        last_epoch = self.first_epoch + len(self.epoch_starts) - 1
-        if not self.first_epoch <= moment.epoch <= last_epoch:
+        first_epoch, last_epoch = self.epochs.first, self.epochs.last
+        if not first_epoch <= moment.epoch <= last_epoch:
             raise ConfigError(
                 "epoch",
-                f"the timeline holds epochs {self.first_epoch}…{last_epoch}, not {moment.epoch}",
+                f"the timeline holds epochs {first_epoch}…{last_epoch}, not {moment.epoch}",
             )
         if not 0 <= moment.phase < len(model.phases):
             raise ConfigError("phase", f"must be 0…{len(model.phases) - 1}, got {moment.phase}")
-        k = moment.epoch - self.first_epoch
-        start = self.epoch_starts[k]
-        end = self.epoch_starts[k + 1] if k + 1 < len(self.epoch_starts) else model.step + 1
+        start = self.epochs.start(moment.epoch)
+        end = self.epochs.start(moment.epoch + 1) if moment.epoch < last_epoch else model.step + 1
         if not 0 <= moment.batch < end - start:
             raise ConfigError(
                 "batch", f"epoch {moment.epoch} has batches 0…{end - start - 1}, not {moment.batch}"

@@ -42,7 +42,8 @@ export class Scrubber {
     }
     const { epochs, phases, now, start } = this.timeline;
     const first = epochs[0].first_step + start.batch;
-    const last = epochs[epochs.length - 1].first_step + now.batch;
+    const lastRun = epochs[epochs.length - 1];
+    const last = lastRun.first_step + (lastRun.epochs - 1) * lastRun.batches + now.batch;
     this.stepInput.min = String(first);
     this.stepInput.max = String(last);
     this.stepInput.value = String(last);
@@ -56,12 +57,14 @@ export class Scrubber {
     await this.show();
   }
 
-  /** The (epoch, batch) of a batch step: the epoch it falls in. */
+  /** The (epoch, batch) of a batch step: the epoch it falls in, from the runs of epochs of
+   * equal length (GET …/timeline's `epochs`). */
   momentOf(step, phase) {
-    const epochs = this.timeline.epochs;
-    let chosen = epochs[0];
-    for (const epoch of epochs) if (epoch.first_step <= step) chosen = epoch;
-    return { epoch: chosen.epoch, batch: step - chosen.first_step, phase };
+    const runs = this.timeline.epochs;
+    let run = runs[0];
+    for (const candidate of runs) if (candidate.first_step <= step) run = candidate;
+    const k = run.batches ? Math.min(run.epochs - 1, Math.floor((step - run.first_step) / run.batches)) : 0;
+    return { epoch: run.epoch + k, batch: step - run.first_step - k * run.batches, phase };
   }
 
   scheduleShow() {
