@@ -66,6 +66,9 @@ class Settings(BaseSettings):
         ge=0,
         description="Checkpoint memory per session; past it every other one goes, gaps double.",
     )
+    timeline_max_replay_seconds: float = Field(
+        10.0, gt=0, description="CPU time of one rewind or branch replay; past it a 422."
+    )
     # Live streaming
     default_frame_rate: float = Field(30.0, gt=0, description="Frames/s a client gets.")
     max_frame_rate: float = Field(60.0, gt=0, description="Highest frame-rate cap.")

@@ -24,6 +24,7 @@ for bit to the original run. No FastAPI import here.
 from __future__ import annotations
 
 import copy
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
 
 CHECKPOINT_EVERY = 25  # batches between checkpoints at first; the manager sets the setting
 MAX_BYTES = 2_000_000  # checkpoint bytes per session; the manager sets the setting
+MAX_REPLAY_SECONDS = 10.0  # one replay's CPU time; the manager sets the setting
 
 
 @dataclass(frozen=True)
@@ -117,13 +119,18 @@ class Timeline:
     def __init__(self, session: Session) -> None:
         self.base_interval = self.interval = CHECKPOINT_EVERY
         self.max_bytes = MAX_BYTES
+        self.max_replay_seconds = MAX_REPLAY_SECONDS
         self.recording = True
         self.restart(session)
 
-    def configure(self, checkpoint_every: int, max_bytes: int) -> None:
-        """The settings: batches between checkpoints (at first), and their memory budget."""
+    def configure(
+        self, checkpoint_every: int, max_bytes: int, max_replay_seconds: float = MAX_REPLAY_SECONDS
+    ) -> None:
+        """The settings: batches between checkpoints (at first), their memory budget, and how
+        long one replay may run."""
         self.base_interval = self.interval = checkpoint_every
         self.max_bytes = max_bytes
+        self.max_replay_seconds = max_replay_seconds
         self._thin()
 
     # ----- recording -----------------------------------------------------------------------
@@ -271,7 +278,8 @@ class Timeline:
                 answer[:] = [inspect(replay)]
             return True
 
-        self._replay(replay, log, checkpoint.done, step, visit)
+        deadline = time.monotonic() + self.max_replay_seconds
+        self._replay(replay, log, checkpoint.done, step, visit, deadline)
         if not answer:  # step_of admitted it, so the run was there: a bug if not
             raise ConfigError("phase", "the replay did not reach that moment")
         return answer[0]
@@ -306,13 +314,18 @@ class Timeline:
         replay.model = copy.deepcopy(saved, memo)
         replay.history = history
         replay.max_trace_rows = session.max_trace_rows
-        replay.timeline.configure(self.base_interval, self.max_bytes)
+        replay.timeline.configure(self.base_interval, self.max_bytes, self.max_replay_seconds)
         replay.timeline.recording = False
         return replay
 
     @staticmethod
     def _replay(
-        replay: Session, log: list[LogEntry], skip: int, step: int, visit: Callable[[], bool]
+        replay: Session,
+        log: list[LogEntry],
+        skip: int,
+        step: int,
+        visit: Callable[[], bool],
+        deadline: float,
     ) -> None:
         """Run the log's primitives after the first ``skip`` through the same Session calls
         the original made; walk phase by phase through the batch that holds the moment."""
@@ -339,6 +352,14 @@ class Timeline:
                     replay.step("batch", 1)
                 if not visit():
                     return
+                if time.monotonic() > deadline:
+                    raise ConfigError(
+                        "batch",
+                        "replaying to that moment takes longer than "
+                        "PLAYGROUND_TIMELINE_MAX_REPLAY_SECONDS allows "
+                        f"({step - replay.model.step} batches still to go from the nearest "
+                        "checkpoint)",
+                    )
 
 
 def model_bytes(model: Model) -> int:

@@ -92,7 +92,9 @@ class SessionManager:
     def _apply_settings(self, session: Session) -> None:
         session.max_trace_rows = self.settings.max_trace_rows
         session.timeline.configure(
-            self.settings.timeline_checkpoint_every, self.settings.timeline_max_bytes
+            self.settings.timeline_checkpoint_every,
+            self.settings.timeline_max_bytes,
+            self.settings.timeline_max_replay_seconds,
         )
 
     def check_network_size(self, model: dict[str, Any]) -> None:

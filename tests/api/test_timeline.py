@@ -277,3 +277,25 @@ def test_a_long_run_stays_within_the_memory_budget(
         session.url("/at"), params={"epoch": 39, "batch": 24, "phase": 5}, headers=session.watch
     )
     assert at.status_code == 200 and at.json()["state"]["step"] == 999
+
+
+def test_a_replay_past_its_time_budget_is_refused(
+    open_client: OpenClient, settings: Settings, create_on: CreateOn
+) -> None:
+    client: TestClient = open_client(
+        settings.model_copy(
+            update={"timeline_checkpoint_every": 1000, "timeline_max_replay_seconds": 1e-9}
+        )
+    )
+    session = create_on(client, REQUEST)
+    run_script(session, [("batch", 30)])
+    response = client.get(
+        session.url("/at"), params={"epoch": 0, "batch": 20, "phase": 0}, headers=session.watch
+    )
+    assert response.status_code == 422
+    assert response.json()["field"] == "batch" and "REPLAY_SECONDS" in response.json()["detail"]
+    # The checkpoint itself needs no replay.
+    start = client.get(
+        session.url("/at"), params={"epoch": 0, "batch": 0, "phase": 0}, headers=session.watch
+    )
+    assert start.status_code == 200
