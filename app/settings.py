@@ -56,6 +56,22 @@ class Settings(BaseSettings):
     max_gradcheck_entries: int = Field(
         200, ge=1, description="Weights perturbed per layer by /gradcheck."
     )
+    max_worksheet_rows: int = Field(8, ge=1, description="Training rows on a printed worksheet.")
+    max_worksheet_units: int = Field(
+        16, ge=1, description="Units (and inputs) per layer a worksheet prints."
+    )
+    # Rewind and branch
+    timeline_checkpoint_every: int = Field(
+        25, ge=1, description="Batches between a session's timeline checkpoints (at first)."
+    )
+    timeline_max_bytes: int = Field(
+        2_000_000,
+        ge=0,
+        description="Checkpoint memory per session; past it every other one goes, gaps double.",
+    )
+    timeline_max_replay_seconds: float = Field(
+        10.0, gt=0, description="CPU time of one rewind or branch replay; past it a 422."
+    )
     # Live streaming
     default_frame_rate: float = Field(30.0, gt=0, description="Frames/s a client gets.")
     max_frame_rate: float = Field(60.0, gt=0, description="Highest frame-rate cap.")

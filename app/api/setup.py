@@ -17,7 +17,19 @@ from fastapi import APIRouter, Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 
-from app.api import datasets, health, lessons, pages, presets, sessions, ws
+from app.api import (
+    coach,
+    datasets,
+    grade,
+    handcheck,
+    health,
+    lessons,
+    pages,
+    presets,
+    sessions,
+    timeline,
+    ws,
+)
 from app.logs import RequestLogMiddleware, mask_tokens_in_server_logs
 from app.paths import static_dir
 from app.service.manager import SessionManager
@@ -56,6 +68,8 @@ Layer indices are 0-based: layer 0 is the first dense layer after the inputs.
 
 OPENAPI_TAGS = [
     {"name": "sessions", "description": "Create, train, inspect, export and import sessions."},
+    {"name": "timeline", "description": "Revisit any earlier moment of a session; branch it."},
+    {"name": "study", "description": "Grade your own backprop, the gradient coach, hand checks."},
     {"name": "presets", "description": "Named starting points: the lessons, TF Playground."},
     {"name": "datasets", "description": "Built-in datasets and CSV uploads."},
     {"name": "health", "description": "Liveness of the server and its store."},
@@ -68,7 +82,17 @@ def api_router() -> APIRouter:
         dependencies=[Depends(reject_unknown_query)],
         responses={422: {"model": ErrorMessage, "description": "A bad value; it is named."}},
     )
-    for resource in (sessions, lessons, presets, datasets, health):
+    for resource in (
+        sessions,
+        timeline,
+        grade,
+        coach,
+        handcheck,
+        lessons,
+        presets,
+        datasets,
+        health,
+    ):
         router.include_router(resource.router)
     return router
 

@@ -8,8 +8,8 @@ one lock per frame interval, whatever its rate; the loop only sends the frame.
 
 Phase play at a rate the frame cap can show runs one phase per slice with a frame each, so
 the page animates the backward pass layer by layer. Playing "as fast as possible" takes
-slices of FLAT_OUT_SECONDS back to back; every session's slices queue for the one training
-thread in turn, so a flat-out session gets one slice per round, as any other.
+slices of FLAT_OUT_SECONDS with a pause as long as each took: a session playing flat out
+holds the event loop (or the training thread) at most half the time, whatever it trains.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from .training import SliceOrder, SliceResult, StopConditions
 log = logging.getLogger("app.live")
 
 SLICE_SHARE = 0.5  # a paced slice trains for at most this share of its frame interval
-FLAT_OUT_SECONDS = 0.01  # a flat-out slice's length: the longest others wait for it
+FLAT_OUT_SECONDS = 0.01  # a flat-out slice's length (on the loop: INLINE_SECONDS at most)
 MAX_BACKLOG_SECONDS = 0.25  # a rate the machine can't reach drops its backlog past this
 BUSY_RETRY_SECONDS = 0.01  # the session's lock was held (a REST step): try again this soon
 FLAT_OUT_COUNT = {"phase": 1_000_000, "batch": 1_000_000, "epoch": 1_000}
@@ -156,9 +156,9 @@ class Player:
                 if ended is not None:
                     reason, message = ended
                     break
-                if self.rate is None:
-                    await asyncio.sleep(0)  # (a slice on the loop) let the others run
-                else:
+                if self.rate is None:  # flat out: as long a pause as the slice took, so a
+                    await self._pause_for(loop.time() - started)  # slice on the loop leaves
+                else:  # it at least half the time: sockets, REST calls, other sessions
                     await self._pause_for(started + interval - loop.time())
             else:
                 reason = self._stop_reason

@@ -88,7 +88,7 @@ class SessionManager:
         config["model"] = model_config_for(config["model"], dataset)
         self.check_network_size(config["model"])
         session = Session(config, dataset)
-        session.max_trace_rows = self.settings.max_trace_rows
+        self._apply_settings(session)
         self.save(session)
         with self._lock:
             self._sessions[session.id] = session
@@ -104,13 +104,27 @@ class SessionManager:
             self.check_network_size(config["model"])
         self.check_imported_data(exported.get("data"))
         session = Session.from_export(exported)
-        session.max_trace_rows = self.settings.max_trace_rows
         self.check_dataset_size(len(session.dataset.x_train) + len(session.dataset.x_test))
+        return self.add(session)
+
+    def add(self, session: Session) -> Session:
+        """Keep a session built elsewhere (an import, a branch): limits, settings, stored."""
+        if self.store.count_sessions() >= self.settings.max_sessions:
+            raise LimitReachedError(f"the server holds its maximum of {self.settings.max_sessions}")
+        self._apply_settings(session)
         session.playing = False
         self.save(session)
         with self._lock:
             self._sessions[session.id] = session
         return session
+
+    def _apply_settings(self, session: Session) -> None:
+        session.max_trace_rows = self.settings.max_trace_rows
+        session.timeline.configure(
+            self.settings.timeline_checkpoint_every,
+            self.settings.timeline_max_bytes,
+            self.settings.timeline_max_replay_seconds,
+        )
 
     def check_network_size(self, model: dict[str, Any]) -> None:
         """Layers, units and parameters within the configured limits (422 otherwise)."""
@@ -189,7 +203,7 @@ class SessionManager:
             reason = f"not a session export: {error}"
             self.set_aside(session_id, reason)
             raise SessionDamagedError(session_id, token, watch_token, reason) from None
-        session.max_trace_rows = self.settings.max_trace_rows
+        self._apply_settings(session)
         session.playing = False  # nothing plays it after a restart until a client says play
         with self._lock:
             if session_id in self._tombstones:  # deleted while it was being loaded

@@ -21,6 +21,7 @@ from app.engine import ConfigError, Model, config_as_dict, config_from_dict
 from app.engine.datasets import DATASETS, Dataset, from_arrays, make_dataset
 from app.engine.model import HYPERPARAMETERS
 
+from .history import Timeline
 from .presets import PRESETS
 
 Unit = Literal["phase", "batch", "epoch"]
@@ -150,6 +151,7 @@ class Session:
         # largest network on a full batch would otherwise answer gigabytes of JSON.
         self.max_trace_rows = MAX_TRACE_ROWS
         self._build()
+        self.timeline = Timeline(self)  # what ran since the last reset, to revisit any moment
 
     def _build(self) -> None:
         model_config = config_from_dict(self.config["model"])
@@ -186,10 +188,16 @@ class Session:
         """Fraction right: argmax for multiclass, the midpoint threshold for binary."""
         if self.dataset.task == "regression":
             return None
+        return float(np.mean(self.predicted_classes(y_pred) == self.predicted_classes(y)))
+
+    def predicted_classes(self, y: np.ndarray) -> np.ndarray:
+        """Classes: argmax per row for multiclass (n,); the midpoint threshold per output for
+        binary (n, outputs)."""
         if self.dataset.task == "multiclass":
-            return float(np.mean(y_pred.argmax(axis=1) == y.argmax(axis=1)))
+            classes: np.ndarray = y.argmax(axis=1)
+            return classes
         threshold = 0.0 if self.dataset.y_train.min() < 0 else 0.5
-        return float(np.mean((y_pred > threshold) == (y > threshold)))
+        return (y > threshold).astype(np.int64)
 
     def metrics(self) -> dict[str, Any]:
         """Train/test loss and accuracy of the current weights: one forward pass per split."""
@@ -262,6 +270,7 @@ class Session:
         model = self.model
         if unit == "phase":
             result = model.step_phase()
+            self.timeline.record_phase(self)
             entry: dict[str, Any] = {"phase": result.phase.as_dict(), "loss": result.loss}
             if result.diverged:
                 entry["diverged"] = result.diverged
@@ -270,6 +279,7 @@ class Session:
             return entry
         if unit == "batch":
             batch = model.step_batch()
+            self.timeline.record_batch(self)
             if batch.epoch_done:
                 self._record_history()
             return {"loss": batch.loss, "diverged": batch.diverged}
@@ -281,6 +291,7 @@ class Session:
             if deadline is not None and time.monotonic() > deadline:
                 return None
             batch = self.model.step_batch()
+            self.timeline.record_batch(self)
             if batch.diverged:
                 return {"loss": batch.loss, "diverged": batch.diverged}
         self._record_history()
@@ -302,6 +313,7 @@ class Session:
                 simple, dict(_activation_changes(activations, len(self.model.layers)))
             )
             self.config["model"] = config_as_dict(self.model.config)
+            self.timeline.record_set(self, changes, by)
             self._changed("set", {"changes": changes, "by": by})
 
     def reset(self, seed: int | None = None, by: str | None = None) -> None:
@@ -310,6 +322,7 @@ class Session:
             if seed is not None:
                 self.config["model"]["seed"] = seed
             self._build()
+            self.timeline.restart(self)
             self._changed("reset", {"seed": seed, "by": by})
 
     # ----- reading -------------------------------------------------------------------------
@@ -473,6 +486,7 @@ class Session:
             session.model.load_state_dict(saved)
             session.history = list(exported["history"])
             session.playing = bool(exported.get("playing", False))
+            session.timeline.restart(session)
             return session
         except ConfigError:
             raise

@@ -19,7 +19,7 @@ function describeDetail(detail) {
   return JSON.stringify(detail);
 }
 
-async function request(method, path, { token = null, json = undefined, form = undefined, signal } = {}) {
+export async function request(method, path, { token = null, json = undefined, form = undefined, signal } = {}) {
   const headers = { Accept: "application/json" };
   if (token) headers.Authorization = `Bearer ${token}`;
   let body;

@@ -9,6 +9,7 @@ import { ShareLinks, parseFragment, setupFragment, setupRequest, urlWith, watchF
 import { LiveSocket } from "./socket.js";
 import { ViewScheduler } from "./scheduler.js";
 import { PlaygroundState, isDrawable } from "./state.js";
+import { StudyPanels } from "./study/panels.js";
 import { TeachingPanel } from "./teaching.js";
 import { GradientsView } from "./views/gradients.js";
 import { HeatmapsView } from "./views/heatmaps.js";
@@ -56,6 +57,14 @@ export class Playground {
     this.presenter = new PresenterMode(elements, {
       onChange: () => this.presenterChanged(),
       onPace: () => this.repace(),
+    });
+    this.study = new StudyPanels({
+      session: () => this.state.session,
+      summary: () => this.state.summary(),
+      inputCount: () => this.state.config?.model.input_size ?? 0,
+      focus: (layer, i, j) => this.onDiagramClick(layer, i, j),
+      readOnly: () => this.readOnly,
+      notify: (message, kind) => this.status.notify(message, kind),
     });
     this.share = new ShareLinks(elements, {
       links: { watch: () => this.watchUrl(), setup: () => this.setupUrl() },

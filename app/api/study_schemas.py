@@ -1,0 +1,203 @@
+"""Bodies of the study endpoints: grade your own backprop, the gradient coach, hand checks."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, model_validator
+
+from .schemas import MAX_INT, Matrix, RequestBody, ResponseBody
+
+Rows = list[list[float]]
+
+
+# ----- grade --------------------------------------------------------------------------------
+
+
+class LayerProblem(ResponseBody):
+    activation: str
+    W: Matrix = Field(description="The weights the batch runs with, (inputs, units).")
+    b: list[float] | None = Field(description="Its biases; null without biases.")
+
+
+class GradeProblem(ResponseBody):
+    """The current batch, as a student's own backprop needs it."""
+
+    step: int
+    batch_rows: int
+    batch_indices: list[int]
+    x: Matrix = Field(description="The batch's input rows (n, inputs).")
+    y: Matrix = Field(description="Their targets (n, outputs).")
+    loss: str
+    learning_rate: float
+    momentum: float
+    l1: float
+    l2: float
+    layers: list[LayerProblem] = Field(description="Input side first.")
+
+
+class LayerGradients(RequestBody):
+    dW: Rows = Field(description="∂L/∂W, W's shape (inputs, units).")
+    db: list[float] | None = Field(None, description="∂L/∂b, one per unit; omit without biases.")
+
+
+class LayerWeights(RequestBody):
+    W: Rows = Field(description="W after your update, W − α·∂L/∂W.")
+    b: list[float] | None = None
+
+
+class GradeRequest(RequestBody):
+    """Your backprop's result for the current batch: gradients, or updated weights."""
+
+    gradients: list[LayerGradients] | None = Field(
+        None, description="One per layer, input side first."
+    )
+    weights: list[LayerWeights] | None = Field(None, description="One per layer (plain SGD only).")
+
+    @model_validator(mode="after")
+    def one_of_them(self) -> GradeRequest:
+        if (self.gradients is None) == (self.weights is None):
+            raise ValueError("give either gradients or weights")
+        return self
+
+
+GRADE_EXAMPLES: dict[str, Any] = {
+    "gradients": {
+        "summary": "Lesson 000's network (no biases): dW of both layers",
+        "value": {
+            "gradients": [
+                {"dW": [[0.01, 0.02, 0.0, -0.01], [0.0, 0.01, 0.0, 0.0], [0.02, 0.0, 0.01, 0.0]]},
+                {"dW": [[0.1], [0.2], [0.1], [0.05]]},
+            ]
+        },
+    }
+}
+
+Cause = Literal[
+    "sign",
+    "scale",
+    "sign_scale",
+    "transposed",
+    "z_for_a",
+    "a_for_z",
+    "sign_z_for_a",
+    "sign_a_for_z",
+    "downstream",
+    "bias",
+    "shape",
+]
+
+
+class LayerGrade(ResponseBody):
+    layer: int
+    shape: list[int] = Field(description="∂L/∂W's shape, (inputs, units).")
+    relative_error_W: float | None = Field(description="null when the shape is wrong.")
+    relative_error_b: float | None
+    passed: bool
+    cause: Cause | None = Field(description="The likely mistake; null when none matches.")
+    explanation: str
+
+
+class GradeResult(ResponseBody):
+    """Per layer, against the engine; the first wrong layer in backprop's order (output first)."""
+
+    step: int
+    batch_rows: int
+    submitted: Literal["gradients", "weights"]
+    tolerance: float
+    passed: bool
+    first_wrong_layer: int | None = Field(
+        description="The wrong layer backprop reaches first (the highest index): the bug's place."
+    )
+    diagnosis: str
+    layers: list[LayerGrade]
+
+
+Index = Annotated[int, Field(ge=0, le=MAX_INT)]
+
+
+# ----- coach --------------------------------------------------------------------------------
+
+
+class CoachFinding(ResponseBody):
+    """One problem, with the lesson's formula and where to look."""
+
+    kind: Literal["saturation", "dead_relu", "exploding", "lr_too_high", "majority_class"]
+    message: str = Field(description="One sentence: what, why, what to try.")
+    formula: str
+    layer: int | None = Field(description="The layer at fault, when one is.")
+    units: list[int] = Field(description="Its units at fault (0-based), for the inspector.")
+    values: dict[str, Any]
+
+
+class CoachReport(ResponseBody):
+    """The coach's findings on the current weights (training data) and the loss history."""
+
+    step: int
+    epoch: int
+    rows: int = Field(description="Training rows the checks ran on.")
+    findings: list[CoachFinding]
+
+
+# ----- hand check ---------------------------------------------------------------------------
+
+
+class CheckRequest(RequestBody):
+    """A value worked out by hand for the current batch: a weight's or a bias's gradient, or
+    a δ; marked against backprop and the central difference."""
+
+    quantity: Literal["W", "b", "delta"] = Field(
+        description="W: ∂L/∂W[layer][i, j]; b: ∂L/∂b[layer][j]; delta: δ[layer][row, j]."
+    )
+    layer: Index
+    j: Index = Field(description="The unit.")
+    i: Index | None = Field(None, description="W only: the input index.")
+    row: Index | None = Field(None, description="delta only: the batch row.")
+    value: float
+    tolerance: float = Field(0.01, gt=0, le=1, description="Relative: 0.01 is ±1 %.")
+    reveal: bool = Field(False, description="Answer the chain-rule factors too.")
+
+
+CHECK_EXAMPLES: dict[str, Any] = {
+    "weight": {
+        "summary": "∂L/∂W[1][0, 0], worked out by hand",
+        "value": {"quantity": "W", "layer": 1, "i": 0, "j": 0, "value": 0.0123},
+    },
+    "delta": {
+        "summary": "δ of unit 2 of layer 0, batch row 1, with the factors",
+        "value": {
+            "quantity": "delta",
+            "layer": 0,
+            "row": 1,
+            "j": 2,
+            "value": -0.05,
+            "reveal": True,
+        },
+    },
+}
+
+
+class CheckFactors(ResponseBody):
+    formula: str
+    upstream: list[float | None] = Field(description="∂L/∂a per batch row.")
+    local: list[float | None] = Field(description="f′(z) per batch row.")
+    input: list[float | None] = Field(description="x per batch row (1 for a bias or a δ).")
+    products: list[float | None]
+    penalty: float
+
+
+class CheckResult(ResponseBody):
+    """Right or wrong, by how much, and why when the sign is off."""
+
+    quantity: str
+    name: str
+    value: float
+    backprop: float | None
+    numeric: float | None = Field(description="The central difference (L(p + h) − L(p − h))/2h.")
+    tolerance: float
+    allowed: float | None = Field(description="tolerance × |backprop|: the ± that counts as right.")
+    difference: float | None
+    correct: bool
+    off_by_sign: bool
+    reason: str
+    factors: CheckFactors | None = None

@@ -1,0 +1,84 @@
+// Grade your own backprop: get the current batch, paste or upload your per-layer gradients
+// (or updated weights), and read per layer the relative error, the first wrong layer and
+// the likely mistake (POST …/grade). A row's click shows that layer in the inspector.
+import { studyApi } from "./api.js";
+import { button, byId, format, row } from "./dom.js";
+
+export class GraderPanel {
+  constructor(context) {
+    this.context = context; // {session(), notify(), focus(layer, i, j)}
+    this.problem = byId("grader-problem");
+    this.input = byId("grader-input");
+    this.file = byId("grader-file");
+    this.diagnosis = byId("grader-diagnosis");
+    this.layers = byId("grader-layers");
+    byId("grader-batch").addEventListener("click", () => this.loadBatch());
+    byId("grader-submit").addEventListener("click", () => this.submit());
+    this.file.addEventListener("change", () => this.readFile());
+  }
+
+  async loadBatch() {
+    const session = this.context.session();
+    if (!session) return;
+    try {
+      const problem = await studyApi.getGradeProblem(session.id, session.token);
+      this.problem.textContent = JSON.stringify(problem, null, 1);
+      this.problem.hidden = false;
+    } catch (error) {
+      this.context.notify(`Grade: ${error.message}`);
+    }
+  }
+
+  async readFile() {
+    const [file] = this.file.files;
+    if (file) this.input.value = await file.text();
+  }
+
+  async submit() {
+    const session = this.context.session();
+    if (!session) return;
+    let body;
+    try {
+      body = JSON.parse(this.input.value);
+    } catch (error) {
+      this.verdict(false, `Not JSON: ${error.message}`);
+      return;
+    }
+    try {
+      this.show(await studyApi.grade(session.id, session.token, body));
+    } catch (error) {
+      this.verdict(false, error.field ? `${error.field}: ${error.message}` : error.message);
+      this.layers.replaceChildren();
+    }
+  }
+
+  verdict(passed, text) {
+    this.diagnosis.textContent = text;
+    this.diagnosis.className = `study-verdict ${passed ? "right" : "wrong"}`;
+  }
+
+  show(result) {
+    const first = result.first_wrong_layer;
+    this.verdict(result.passed, result.passed ? `✓ ${result.diagnosis}` : `✗ First wrong layer: ${first}. ${result.diagnosis}`);
+    this.layers.replaceChildren(
+      row(["layer", "rel. error ∂L/∂W", "rel. error ∂L/∂b", "", "cause", ""], { header: true }),
+      ...result.layers.map((layer) => {
+        const tr = row(
+          [
+            String(layer.layer),
+            format(layer.relative_error_W, 3),
+            format(layer.relative_error_b, 3),
+            layer.passed ? "✓" : "✗",
+            layer.cause ?? "",
+            button("show", () => this.context.focus(layer.layer, 0, 0)),
+          ],
+          { className: layer.layer === first ? "first-wrong" : "" },
+        );
+        tr.title = layer.explanation;
+        tr.dataset.layer = String(layer.layer);
+        tr.dataset.cause = layer.cause ?? "";
+        return tr;
+      }),
+    );
+  }
+}

@@ -1,0 +1,36 @@
+// The study section (issue 13): rewind and branch, compare, grade, coach, hand checks. The
+// playground hands it what it may read and call; nothing else on the page knows these panels.
+import { CoachPanel } from "./coach.js";
+import { ComparePanel } from "./compare.js";
+import { GraderPanel } from "./grader.js";
+import { HandCheckPanel } from "./handcheck.js";
+import { Scrubber } from "./scrubber.js";
+
+const TICK_MS = 1000;
+
+export class StudyPanels {
+  /**
+   * @param {object} host  session(): {id, token, watch_token} | null; summary(): the page's
+   *   state summary; inputCount(); focus(layer, i, j): select in the inspector; readOnly();
+   *   notify(message, kind).
+   */
+  constructor(host) {
+    const context = {
+      session: () => host.session(),
+      notify: (message, kind) => host.notify(message, kind),
+      focus: (layer, i, j) => host.focus(layer, i, j),
+      readOnly: () => host.readOnly(),
+      inputCount: () => host.inputCount(),
+      layerCount: () => host.summary().layers.length,
+      compareWith: (id, token) => this.compare.compareWith(id, token),
+    };
+    this.compare = new ComparePanel(context);
+    this.scrubber = new Scrubber(context);
+    this.grader = new GraderPanel(context);
+    this.coach = new CoachPanel(context);
+    this.handcheck = new HandCheckPanel(context);
+    setInterval(() => {
+      if (host.session()) this.coach.tick(host.summary());
+    }, TICK_MS);
+  }
+}

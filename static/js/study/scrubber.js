@@ -1,0 +1,131 @@
+// Rewind: a scrubber over the run's batch steps and a batch's phases; each position is the
+// session exactly as it was (GET …/at), boundary and weights. Branch from it (POST …/branch).
+import { studyApi } from "./api.js";
+import { byId, drawBoundary, format, row } from "./dom.js";
+
+const BOUNDARY_RESOLUTION = 30;
+const SCRUB_DELAY_MS = 120; // a drag asks for the moment it stops at, not every one it passes
+
+export class Scrubber {
+  constructor(context) {
+    this.context = context; // {session(), notify(), compareWith(id, token)}
+    this.load = byId("scrubber-load");
+    this.extent = byId("scrubber-extent");
+    this.stepInput = byId("scrubber-step");
+    this.phaseSelect = byId("scrubber-phase");
+    this.momentReadout = byId("scrubber-moment");
+    this.boundary = byId("scrubber-boundary");
+    this.layers = byId("scrubber-layers");
+    this.branchButton = byId("branch-button");
+    this.branchRate = byId("branch-learning-rate");
+    this.branchActivation = byId("branch-activation");
+    this.timeline = null;
+    this.moment = null;
+    this.timer = null;
+    for (const name of (document.body.dataset.activations || "").split(" ")) {
+      if (name && name !== "softmax") this.branchActivation.append(new Option(name, name));
+    }
+    this.load.addEventListener("click", () => this.loadTimeline());
+    this.stepInput.addEventListener("input", () => this.scheduleShow());
+    this.phaseSelect.addEventListener("change", () => this.scheduleShow());
+    this.branchButton.addEventListener("click", () => this.branch());
+  }
+
+  async loadTimeline() {
+    const session = this.context.session();
+    if (!session) return;
+    try {
+      this.timeline = await studyApi.getTimeline(session.id, session.token);
+    } catch (error) {
+      this.context.notify(`Rewind: ${error.message}`);
+      return;
+    }
+    const { epochs, phases, now, start } = this.timeline;
+    const first = epochs[0].first_step + start.batch;
+    const lastRun = epochs[epochs.length - 1];
+    const last = lastRun.first_step + (lastRun.epochs - 1) * lastRun.batches + now.batch;
+    this.stepInput.min = String(first);
+    this.stepInput.max = String(last);
+    this.stepInput.value = String(last);
+    this.stepInput.disabled = this.phaseSelect.disabled = false;
+    this.phaseSelect.replaceChildren(
+      ...phases.map((phase, k) => new Option(`${k}: ${phase.kind}${phase.layer === null ? "" : ` ${phase.layer}`}`, String(k))),
+    );
+    this.phaseSelect.value = String(now.phase);
+    this.extent.textContent = `steps ${first}…${last} · ${this.timeline.checkpoints} checkpoints`;
+    this.branchButton.disabled = false;
+    await this.show();
+  }
+
+  /** The (epoch, batch) of a batch step: the epoch it falls in, from the runs of epochs of
+   * equal length (GET …/timeline's `epochs`). */
+  momentOf(step, phase) {
+    const runs = this.timeline.epochs;
+    let run = runs[0];
+    for (const candidate of runs) if (candidate.first_step <= step) run = candidate;
+    const k = run.batches ? Math.min(run.epochs - 1, Math.floor((step - run.first_step) / run.batches)) : 0;
+    return { epoch: run.epoch + k, batch: step - run.first_step - k * run.batches, phase };
+  }
+
+  scheduleShow() {
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.show(), SCRUB_DELAY_MS);
+  }
+
+  async show() {
+    const session = this.context.session();
+    if (!session || !this.timeline) return;
+    const moment = this.momentOf(Number(this.stepInput.value), Number(this.phaseSelect.value));
+    const twoInputs = this.context.inputCount() === 2;
+    let answer;
+    try {
+      answer = await studyApi.getMoment(session.id, session.token, moment, twoInputs ? BOUNDARY_RESOLUTION : null);
+    } catch (error) {
+      this.momentReadout.textContent = error.message;
+      this.moment = null;
+      return;
+    }
+    this.moment = moment;
+    const state = answer.state;
+    this.momentReadout.textContent =
+      `epoch ${moment.epoch}, batch ${moment.batch}, before ${state.phase.kind}` +
+      `${state.phase.layer === null ? "" : ` ${state.phase.layer}`} · loss ${format(state.loss, 4)}`;
+    this.momentReadout.dataset.step = String(state.step);
+    if (answer.boundary) drawBoundary(this.boundary, answer.boundary, `step ${state.step}`);
+    this.showLayers(state.layers);
+  }
+
+  showLayers(layers) {
+    const table = document.createElement("table");
+    table.className = "study-table";
+    table.append(row(["layer", "W", "∂L/∂W"], { header: true }));
+    for (const layer of layers) {
+      const weights = layer.W.map((r) => r.map((v) => format(v, 3)).join(" ")).join(" | ");
+      const grads = layer.dW ? layer.dW.map((r) => r.map((v) => format(v, 3)).join(" ")).join(" | ") : "–";
+      const tr = row([`${layer.index} (${layer.activation})`, weights, grads]);
+      tr.dataset.layer = String(layer.index);
+      table.append(tr);
+    }
+    this.layers.replaceChildren(table);
+  }
+
+  async branch() {
+    const session = this.context.session();
+    if (!session || !this.moment) return;
+    const changes = {};
+    const rate = Number(this.branchRate.value);
+    if (rate > 0) changes.learning_rate = rate;
+    const activation = this.branchActivation.value;
+    if (activation) {
+      const hidden = this.context.layerCount() - 1;
+      changes.activations = Object.fromEntries([...Array(hidden).keys()].map((k) => [String(k), activation]));
+    }
+    try {
+      const created = await studyApi.branch(session.id, session.token, { ...this.moment, changes });
+      this.context.notify(`Branched at epoch ${this.moment.epoch}, batch ${this.moment.batch}: session B.`, "info");
+      await this.context.compareWith(created.id, created.token);
+    } catch (error) {
+      this.context.notify(`Branch: ${error.message}`);
+    }
+  }
+}
