@@ -166,6 +166,11 @@ class UploadData(RequestBody):
     )
     train_ratio: float = Field(0.8, gt=0, le=1, description="Share of rows used for training.")
     seed: Seed = Field(0, description="Seed of the train/test split.")
+    standardize: bool = Field(
+        True,
+        description="Scale each feature by the train split's mean and std (shown in the "
+        "dataset's `scaling`); false keeps the numbers as uploaded.",
+    )
 
 
 def _data_kind(value: Any) -> str:
@@ -525,6 +530,15 @@ class ChainResult(ResponseBody):
     note: str
 
 
+class FeatureScaling(ExportBody):
+    """The train split's per-column mean and std the features were standardized with."""
+
+    model_config = ConfigDict(strict=True, allow_inf_nan=False)
+
+    mean: list[float]
+    std: list[float]
+
+
 class DatasetPublic(ExportBody):
     """A session's rows: x (n, features), y (n, outputs; one-hot for multiclass)."""
 
@@ -534,6 +548,12 @@ class DatasetPublic(ExportBody):
     task: Task
     feature_names: list[str]
     class_names: list[str] | None
+    scaling: FeatureScaling | None = Field(
+        None, description="Uploaded features standardized: x = (raw − mean) / std per column."
+    )
+    scale_ratio: float = Field(
+        1.0, description="Largest / smallest spread of the raw feature columns (train split)."
+    )
     x_train: list[list[float]]
     y_train: list[list[float]]
     x_test: list[list[float]]

@@ -59,6 +59,13 @@ class Dataset:
     task: Task
     feature_names: tuple[str, ...]
     class_names: tuple[str, ...] | None
+    # Uploaded data standardized with its train split's statistics: x = (raw − mean) / std,
+    # per column (f,). None: the features are as given (or a built-in set's own scale).
+    feature_mean: tuple[float, ...] | None = None
+    feature_std: tuple[float, ...] | None = None
+    # max / min of the raw columns' spreads (train split): past 100 a network given the raw
+    # numbers barely learns from the small columns.
+    scale_ratio: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -126,6 +133,21 @@ def load_iris() -> tuple[FloatArray, IntArray, tuple[str, ...], tuple[str, ...]]
     return features, class_index, feature_names, class_names
 
 
+def train_statistics(x_train: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Per-column mean and std of the train split (n, f) -> (f,), (f,); a constant column
+    (possible with a tiny train split) keeps its scale: std 1."""
+    mean = x_train.mean(axis=0)
+    std = x_train.std(axis=0)
+    return mean, np.where(std > 0, std, 1.0)
+
+
+def scale_ratio(x_train: FloatArray) -> float:
+    """How much the columns' spreads differ: max std / min std over non-constant columns."""
+    spreads = x_train.std(axis=0) if len(x_train) else np.zeros(0)
+    spreads = spreads[spreads > 0]
+    return float(spreads.max() / spreads.min()) if spreads.size else 1.0
+
+
 def _standardize_with_train_stats(
     x_train: FloatArray, x_test: FloatArray
 ) -> tuple[FloatArray, FloatArray]:
@@ -133,10 +155,7 @@ def _standardize_with_train_stats(
 
     Only train statistics are used so nothing about the test rows leaks into training.
     """
-    mean = x_train.mean(axis=0)
-    std = x_train.std(axis=0)
-    # A constant column (possible with a tiny train split) has std 0; leave its scale alone.
-    std = np.where(std > 0, std, 1.0)
+    mean, std = train_statistics(x_train)
     return (x_train - mean) / std, (x_test - mean) / std
 
 
@@ -484,8 +503,12 @@ def from_arrays(
     seed: int = 0,
     feature_names: Sequence[str] | None = None,
     class_names: Sequence[str] | None = None,
+    standardize: bool = False,
 ) -> Dataset:
     """Build a Dataset from user arrays (e.g. an uploaded CSV), shuffled and split by seed.
+
+    standardize: scale each feature column by the train split's mean and std (recorded in
+    ``feature_mean`` and ``feature_std``), so columns in different units (cm, kg) learn alike.
 
     features: (n, f). targets: (n,) or (n, k) for regression; (n,) or (n, 1) of 0/1 for binary
     (-> (n, 1)); (n,) or (n, 1) class indices 0..k-1 for multiclass (-> one-hot (n, k), where k
@@ -511,7 +534,25 @@ def from_arrays(
     y, classes = _encode_targets(t, task, class_names)
     rng = np.random.default_rng(seed)
     x_train, y_train, x_test, y_test = split_train_test(x, y, train_ratio, rng)
-    return Dataset(name, x_train, y_train, x_test, y_test, task, names, classes)
+    ratio = scale_ratio(x_train)
+    if not standardize:
+        return Dataset(
+            name, x_train, y_train, x_test, y_test, task, names, classes, scale_ratio=ratio
+        )
+    mean, std = train_statistics(x_train)
+    return Dataset(
+        name,
+        (x_train - mean) / std,
+        y_train,
+        (x_test - mean) / std,
+        y_test,
+        task,
+        names,
+        classes,
+        feature_mean=tuple(float(v) for v in mean),
+        feature_std=tuple(float(v) for v in std),
+        scale_ratio=ratio,
+    )
 
 
 def _as_float_array(parameter: str, values: NDArray[np.generic]) -> FloatArray:

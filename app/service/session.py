@@ -71,6 +71,7 @@ def build_dataset(data: dict[str, Any], uploaded: Callable[[str], dict[str, Any]
                 seed=int(data.get("seed", 0)),
                 feature_names=table["feature_names"],
                 class_names=table.get("class_names"),
+                standardize=bool(data.get("standardize", True)),
             )
         name = data.get("dataset")
         if name not in DATASETS:
@@ -392,6 +393,10 @@ class Session:
             "task": d.task,
             "feature_names": list(d.feature_names),
             "class_names": None if d.class_names is None else list(d.class_names),
+            "scaling": None
+            if d.feature_mean is None or d.feature_std is None
+            else {"mean": list(d.feature_mean), "std": list(d.feature_std)},
+            "scale_ratio": d.scale_ratio,
             "x_train": d.x_train.tolist(),
             "y_train": d.y_train.tolist(),
             "x_test": d.x_test.tolist(),
@@ -450,6 +455,7 @@ class Session:
                 task=data["task"],
                 feature_names=tuple(data["feature_names"]),
                 class_names=None if data["class_names"] is None else tuple(data["class_names"]),
+                **_scaling_of(data),
             )
             if keep_identity:
                 identity = {"session_id": exported["id"], **identity}
@@ -464,6 +470,16 @@ class Session:
             raise
         except (KeyError, TypeError, ValueError) as error:
             raise ConfigError("model", f"the export is incomplete or malformed: {error}") from None
+
+
+def _scaling_of(data: dict[str, Any]) -> dict[str, Any]:
+    """The standardization an export recorded (older exports have none)."""
+    scaling = data.get("scaling")
+    fields: dict[str, Any] = {"scale_ratio": float(data.get("scale_ratio", 1.0))}
+    if scaling:
+        fields["feature_mean"] = tuple(float(v) for v in scaling["mean"])
+        fields["feature_std"] = tuple(float(v) for v in scaling["std"])
+    return fields
 
 
 def layer_state(
