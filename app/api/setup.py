@@ -17,7 +17,7 @@ from fastapi import APIRouter, Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 
-from app.api import datasets, health, lessons, pages, presets, sessions, ws
+from app.api import classes, datasets, docs, health, lessons, pages, presets, sessions, ws
 from app.logs import RequestLogMiddleware, mask_tokens_in_server_logs
 from app.paths import static_dir
 from app.service.manager import SessionManager
@@ -56,6 +56,7 @@ OPENAPI_TAGS = [
     {"name": "sessions", "description": "Create, train, inspect, export and import sessions."},
     {"name": "presets", "description": "Named starting points: the lessons, TF Playground."},
     {"name": "datasets", "description": "Built-in datasets and CSV uploads."},
+    {"name": "classes", "description": "A class link that follows the teacher's current session."},
     {"name": "health", "description": "Liveness of the server and its store."},
 ]
 
@@ -66,7 +67,7 @@ def api_router() -> APIRouter:
         dependencies=[Depends(reject_unknown_query)],
         responses={422: {"model": ErrorMessage, "description": "A bad value; it is named."}},
     )
-    for resource in (sessions, lessons, presets, datasets, health):
+    for resource in (sessions, lessons, presets, datasets, classes, health):
         router.include_router(resource.router)
     return router
 
@@ -132,6 +133,8 @@ def configure_app(settings: Settings) -> FastAPI:
         openapi_tags=OPENAPI_TAGS,
         default_response_class=OrjsonResponse,
         lifespan=lifespan,
+        docs_url=None,  # /docs is ours (app/api/docs.py): Swagger UI served locally, no CDN
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.store = store
@@ -151,6 +154,8 @@ def configure_app(settings: Settings) -> FastAPI:
     app.add_middleware(RequestLogMiddleware)
     app.include_router(api_router(), prefix="/api")
     app.include_router(ws.router)
+    app.include_router(classes.ws_router)
     app.include_router(pages.router)
+    app.include_router(docs.router)
     app.mount("/static", StaticFilesIfPresent(directory=static_dir(), check_dir=False), "static")
     return app
