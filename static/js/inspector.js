@@ -9,6 +9,21 @@ import { numberElement } from "./tables.js";
 
 const ROWS_SHOWN_IN_FULL = 16; // a bigger batch: sums and means first, the rows scroll
 const GRADCHECK_TOLERANCE = 1e-5; // relative error, as GET …/gradcheck judges it
+// A gradient near zero: the central difference's own rounding, about ε·L/h ≈ 1e-11 with
+// h = 1e-5, is then larger than the gradient, so the relative error means nothing. The check
+// passes when |reported − numeric| ≤ ABSOLUTE_TOLERANCE + GRADCHECK_TOLERANCE · (|reported| + |numeric|).
+const ABSOLUTE_TOLERANCE = 1e-8;
+
+/** How the numeric check went: "relative" (it passes on its relative error), "absolute" (a
+ *  tiny gradient: it passes on the absolute difference) or "fail". */
+export function gradientVerdict(reported, numeric) {
+  if (reported === null || numeric === null) return "fail";
+  const difference = Math.abs(reported - numeric);
+  const scale = Math.abs(reported) + Math.abs(numeric);
+  if (difference <= GRADCHECK_TOLERANCE * scale) return "relative";
+  if (difference <= ABSOLUTE_TOLERANCE + GRADCHECK_TOLERANCE * scale) return "absolute";
+  return "fail";
+}
 const SAME_VALUE = 1e-12; // relative: Σ products and the reported ∂L/∂W are one number
 
 function sum(values) {
@@ -48,7 +63,7 @@ function factorNames({ output, bias, softmax }) {
 
 export class ChainInspector {
   /**
-   * session(): {id, token} of the session shown; describeLayer(k): "Hidden 1" / "Output";
+   * session(): {id, token} of the session shown; describeLayer(k): "Layer 0 · hidden";
    * layerCount(): how many dense layers the network has.
    */
   constructor(container, { session, describeLayer, layerCount }) {
@@ -122,7 +137,7 @@ export class ChainInspector {
     const what = this.isBias() ? `bias of unit ${j}` : `weight from input ${i} to unit ${j}`;
     return createElement("dl", { className: "inspector", "data-testid": "inspector-values" }, [
       createElement("dt", { text: this.isBias() ? "bias" : "weight" }),
-      createElement("dd", { text: `${this.selectionName()} · ${this.describeLayer(layer)}, ${what}` }),
+      createElement("dd", { text: `${this.selectionName()} (${this.describeLayer(layer).split(" · ")[1]}), ${what}` }),
     ]);
   }
 
@@ -167,7 +182,7 @@ export class ChainInspector {
       state = "waiting";
       message =
         `Layer ${layer} has no ∂L/∂W yet in this batch: step to the backward pass of layer ${layer} ` +
-        `(phase "backward ${layer}"), or a whole batch. The numbers appear here as soon as it has run.`;
+        `(phase "backward · layer ${layer}"), or a whole batch. The numbers appear here as soon as it has run.`;
     } else if (error.status === 422 && error.field === "i") {
       state = "no-bias";
       message = "This network has no biases: click a link to see a weight's gradient.";
@@ -277,7 +292,16 @@ export class ChainInspector {
   totals(result) {
     const symbol = this.isBias() ? "∂L/∂b" : "∂L/∂W";
     const matches = result.reported !== null && sameValue(result.gradient, result.reported);
-    const passes = result.relative_error !== null && result.relative_error < GRADCHECK_TOLERANCE;
+    const verdict = gradientVerdict(result.reported, result.numeric);
+    const difference = result.reported === null ? null : Math.abs(result.reported - result.numeric);
+    const verdictText = {
+      relative: ` ✓ below ${GRADCHECK_TOLERANCE.toExponential(0)}`,
+      absolute:
+        ` ✓ the difference ${Number(difference).toExponential(1)} is below ${ABSOLUTE_TOLERANCE.toExponential(0)}:` +
+        " this gradient is so close to 0 that rounding in the central difference (about 1e-11)" +
+        " decides its relative error, so the check uses the absolute difference",
+      fail: ` ✗ above ${GRADCHECK_TOLERANCE.toExponential(0)}`,
+    }[verdict];
     const line = (testid, children) => createElement("p", { className: "total-line", "data-testid": testid }, children);
     const lines = [
       line("chain-sum", [
@@ -305,8 +329,10 @@ export class ChainInspector {
           text: result.relative_error === null ? "–" : Number(result.relative_error).toExponential(1),
         }),
         createElement("span", {
-          className: `verdict ${passes ? "pass" : "fail"}`,
-          text: passes ? ` ✓ below ${GRADCHECK_TOLERANCE.toExponential(0)}` : ` ✗ above ${GRADCHECK_TOLERANCE.toExponential(0)}`,
+          className: `verdict ${verdict === "fail" ? "fail" : "pass"}`,
+          "data-testid": "chain-verdict",
+          "data-verdict": verdict,
+          text: verdictText,
         }),
       ]),
     ];

@@ -2,12 +2,9 @@
 // button for hidden layers. The shape of the network is the session's: a change builds a new
 // session, while an activation change is a hyperparameter and keeps the weights.
 import { createElement } from "./dom.js";
+import { layerTitle as layerLabel } from "./words.js";
 
 const NEW_LAYER = { units: 4, activation: "tanh" };
-
-function layerLabel(k, count) {
-  return k === count - 1 ? "Output" : `Hidden ${k + 1}`;
-}
 
 export class NetworkEditor {
   /**

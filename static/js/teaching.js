@@ -2,6 +2,7 @@
 // and the lesson guide — both kept current as frames arrive.
 import { LessonGuide } from "./guide.js";
 import { ChainInspector } from "./inspector.js";
+import { layerTitle } from "./words.js";
 
 export class TeachingPanel {
   /**
@@ -12,7 +13,7 @@ export class TeachingPanel {
   constructor(elements, { session, readOnly, actions, layerCount, onHighlight, notify }) {
     this.e = elements;
     this.lastVersion = null;
-    const describeLayer = (k) => (k === layerCount() - 1 ? "Output" : `Hidden ${k + 1}`);
+    const describeLayer = (k) => layerTitle(k, layerCount());
     this.inspector = new ChainInspector(elements.teachingContent, { session, describeLayer, layerCount });
     this.guide = new LessonGuide(
       {
@@ -43,6 +44,7 @@ export class TeachingPanel {
     ];
     for (const { name, tab } of this.tabs) tab.addEventListener("click", () => this.showTab(name));
     elements.teachingPanel.addEventListener("keydown", (event) => this.arrowKeys(event));
+    elements.drawerCloseButton.addEventListener("click", () => this.closeDrawer());
     this.tab = "inspector";
   }
 
@@ -76,6 +78,16 @@ export class TeachingPanel {
   select(layer, i, j) {
     this.showTab("inspector");
     this.inspector.select(layer, i, j);
+    this.openBeside();
+  }
+
+  /** Beside the views: a drawer where the panel would sit below them (CSS decides). */
+  openBeside() {
+    this.e.teachingPanel.classList.add("drawer");
+  }
+
+  closeDrawer() {
+    this.e.teachingPanel.classList.remove("drawer");
   }
 
   /** A new network shape: what was selected no longer exists. */

@@ -11,6 +11,7 @@ import { DIVERGING, IDLE_LINK, MAGNITUDE, NEGATIVE, POSITIVE, scaleInterpolator 
 import { createElement } from "../dom.js";
 import { PLOT_CONFIG, Plotly } from "../plotly.js";
 import { activeLayerOf } from "../state.js";
+import { layerTitle } from "../words.js";
 
 const MAX_DRAWN_UNITS = 16; // per column; a wider layer shows its first units, says how many more
 const MAX_LINKS = 320; // lines in all: past that, columns show fewer units
@@ -20,6 +21,8 @@ const NODE_PIXELS = 26;
 // Where along a link its hover/click target sits. Crossing links share their midpoint
 // (0.5 would make one of them unclickable); at 0.62 no two links of ≤ 16 units meet.
 const LINK_TARGET_AT = 0.62;
+const LABEL_CHAR_PIXELS = 7; // an input name's character at 12 px
+const LINK_CLICK_PIXELS = 6; // a click this close to a link selects it
 const HIGHLIGHT_FILL = "rgba(255, 196, 0, 0.18)";
 const HIGHLIGHT_LINE = "#c99700";
 const GUIDE_FILL = "rgba(46, 139, 87, 0.16)"; // the lesson guide's step: green, unlike a phase
@@ -31,9 +34,6 @@ const diverging = scaleInterpolator(DIVERGING);
 const magnitude = scaleInterpolator(MAGNITUDE);
 const css = ([r, g, b]) => `rgb(${r},${g},${b})`;
 
-function layerTitle(k, nLayers) {
-  return k === nLayers - 1 ? "Output" : `Hidden ${k + 1}`;
-}
 
 function fmt(value) {
   if (value === null || value === undefined) return "–";
@@ -57,6 +57,15 @@ function drawnUnits(columns) {
   const links = (d) => d.slice(1).reduce((sum, n, c) => sum + n * d[c], 0);
   while (cap > 2 && links(drawn()) > MAX_LINKS) cap -= 1;
   return drawn();
+}
+
+/** Pixels from (x, y) to the segment a–b (each {px, py}). */
+function distanceToSegment(x, y, a, b) {
+  const dx = b.px - a.px;
+  const dy = b.py - a.py;
+  const lengthSquared = dx * dx + dy * dy;
+  const t = lengthSquared ? Math.max(0, Math.min(1, ((x - a.px) * dx + (y - a.py) * dy) / lengthSquared)) : 0;
+  return Math.hypot(x - (a.px + t * dx), y - (a.py + t * dy));
 }
 
 /** A neuron: a square of fixed pixel size centred on its place in the diagram. */
@@ -214,12 +223,21 @@ export class NetworkDiagram {
         mode: "text",
         x: inputs.map((input) => input.x - 0.12),
         y: inputs.map((input) => input.y),
-        text: featureNames.slice(0, inputs.length),
+        text: featureNames.slice(0, inputs.length).map((name) => this.fitLabel(name)),
         textposition: "middle left",
         textfont: { size: 12, color: "#333" },
         hoverinfo: "skip",
       },
     ];
+  }
+
+  /** An input's name, shortened with "…" to the room left of its column (hovering the input
+   *  shows it in full), never cut at its start. */
+  fitLabel(name) {
+    const columnPixels = this.element.clientWidth / this.structure.columns.length;
+    const room = columnPixels * (0.5 - 0.12) - 4;
+    const fits = Math.max(4, Math.floor(room / LABEL_CHAR_PIXELS));
+    return name.length <= fits ? name : `${name.slice(0, fits - 1)}…`;
   }
 
   layout(shapes) {
@@ -392,9 +410,11 @@ export class NetworkDiagram {
   bindEvents() {
     if (this.eventsBound) return;
     this.eventsBound = true;
-    this.element.on("plotly_click", (event) => {
-      const point = event.points?.[0];
-      if (point?.customdata) this.onClick(...point.customdata);
+    // Clicks are ours, not Plotly's: a link answers anywhere along its length, not only at
+    // its hover target.
+    this.element.addEventListener("click", (event) => {
+      const hit = this.hitTest(event.clientX, event.clientY);
+      if (hit) this.onClick(...hit);
     });
     this.element.on("plotly_hover", (event) => {
       const point = event.points?.[0];
@@ -408,6 +428,41 @@ export class NetworkDiagram {
       this.hovered = null;
       this.tooltip.hidden = true;
     });
+  }
+
+  /** [layer, i, j] of the neuron or input under a page point, else of the nearest link
+   *  within LINK_CLICK_PIXELS; null when nothing is that close. */
+  hitTest(clientX, clientY) {
+    const full = this.element._fullLayout;
+    if (!this.structure || !full) return null;
+    const box = this.element.getBoundingClientRect();
+    const { xaxis, yaxis } = full;
+    const toPixels = ({ x, y }) => ({
+      px: xaxis._offset + ((x - xaxis.range[0]) / (xaxis.range[1] - xaxis.range[0])) * xaxis._length,
+      py: yaxis._offset + ((yaxis.range[1] - y) / (yaxis.range[1] - yaxis.range[0])) * yaxis._length,
+    });
+    const mx = clientX - box.left;
+    const my = clientY - box.top;
+    const half = NODE_PIXELS / 2 + 1;
+    const { units, inputs, links } = this.structure;
+    for (const unit of units) {
+      const { px, py } = toPixels(unit);
+      if (Math.abs(mx - px) <= half && Math.abs(my - py) <= half) return [unit.k, null, unit.j];
+    }
+    for (const input of inputs) {
+      const { px, py } = toPixels(input);
+      if (Math.abs(mx - px) <= half && Math.abs(my - py) <= half) return [-1, input.i, null];
+    }
+    let best = null;
+    let bestDistance = LINK_CLICK_PIXELS;
+    for (const link of links) {
+      const distance = distanceToSegment(mx, my, toPixels(link.from), toPixels(link.to));
+      if (distance <= bestDistance) {
+        best = link;
+        bestDistance = distance;
+      }
+    }
+    return best ? [best.k, best.i, best.j] : null;
   }
 
   /** The exact numbers of the hovered link or neuron, from the latest frame. */
