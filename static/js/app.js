@@ -503,6 +503,8 @@ export class Playground {
     if (key !== this.shape || dataset) {
       this.shape = key;
       this.network.setStructure(featureNames, layers);
+      const dataset = this.state.dataset;
+      this.network.setPlane(featureNames.length === 2 ? [...dataset.x_train, ...dataset.x_test] : null);
       const shapes = frame.layers.map((layer) => ({ inputs: layer.W.length, units: layer.W[0].length }));
       this.scheduleHeatmaps(shapes);
       this.gradients.setStructure(layers.length);

@@ -140,6 +140,10 @@ export class Controls {
       p.network.setMode(e.diagramMode.value);
       p.scheduler.redrawAll();
     });
+    on(e.discretize, "change", () => {
+      p.output.setDiscretize(e.discretize.checked);
+      p.scheduler.redrawAll();
+    });
     on(e.showTestData, "change", () => {
       p.output.setShowTest(e.showTestData.checked);
       p.scheduler.redrawAll();

@@ -76,6 +76,7 @@ const IDS = [
   "output-chart",
   "accuracy-legend",
   "show-test-data",
+  "discretize",
   "teaching-panel",
   "drawer-close-button",
   "tab-inspector",

@@ -44,6 +44,17 @@ export function forward(layers, rows) {
   });
 }
 
+/** Every layer's activations for `rows`: [(n, units of layer 0), (n, units of layer 1), …]. */
+export function forwardLayers(layers, rows) {
+  const outputs = [];
+  let a = rows;
+  for (const layer of layers) {
+    a = forward([layer], a);
+    outputs.push(a);
+  }
+  return outputs;
+}
+
 /** The grid the decision boundary is drawn on: the data's extent plus a 5 % margin. */
 export function gridOver(points, resolution) {
   const xs = points.map((p) => p[0]);

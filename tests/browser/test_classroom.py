@@ -360,3 +360,62 @@ def test_an_uploaded_real_units_csv_is_standardized_and_shown_in_full(
     page.wait_for_function(
         "() => document.getElementById('scaling-info').textContent.includes('as uploaded')"
     )
+
+
+# ----- TF Playground's comforts ---------------------------------------------------------------
+
+
+def neuron_pictures(playground: Playground) -> list[str]:
+    pictures: list[str] = playground.page.evaluate(
+        "() => (document.getElementById('network-diagram').layout.images || []).map(i => i.source)"
+    )
+    return pictures
+
+
+def test_every_neuron_shows_its_output_over_the_plane_and_it_changes_while_playing(
+    playground: Playground,
+) -> None:
+    playground.step()
+    before = neuron_pictures(playground)
+    units = sum(layer["units"] for layer in playground.state()["layers"])
+    assert len(before) == units and all(p.startswith("data:image/png") for p in before)
+    playground.play_until("state.epoch >= 5")
+    playground.pause()
+    playground.page.wait_for_timeout(400)  # past the pictures' redraw interval
+    after = neuron_pictures(playground)
+    assert len(after) == units
+    assert sum(a != b for a, b in zip(before, after, strict=True)) >= 1, "a picture changed"
+    playground.screenshot("classroom-neuron-pictures.png", "#network-panel")
+
+
+def boundary_colours(playground: Playground) -> int:
+    """How many distinct colours the decision boundary's picture has."""
+    count: int = playground.page.evaluate(
+        """async () => {
+            const source = document.getElementById('output-chart').layout.images[0].source;
+            const image = new Image();
+            image.src = source;
+            await image.decode();
+            const canvas = Object.assign(document.createElement('canvas'),
+                                         {width: image.width, height: image.height});
+            const context = canvas.getContext('2d');
+            context.drawImage(image, 0, 0);
+            const data = context.getImageData(0, 0, image.width, image.height).data;
+            const colours = new Set();
+            for (let k = 0; k < data.length; k += 4) colours.add(data.slice(k, k + 3).join());
+            return colours.size;
+        }"""
+    )
+    return count
+
+
+def test_discretize_output_paints_the_boundary_in_two_colours(playground: Playground) -> None:
+    playground.play_until("state.epoch >= 3")
+    playground.pause()
+    assert boundary_colours(playground) > 2
+    playground.page.check("#discretize")
+    playground.page.wait_for_function(
+        "() => document.getElementById('output-chart').layout.images[0].source !== ''"
+    )
+    playground.page.wait_for_timeout(300)
+    assert boundary_colours(playground) <= 2

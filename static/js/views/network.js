@@ -11,6 +11,7 @@ import { DIVERGING, IDLE_LINK, MAGNITUDE, NEGATIVE, POSITIVE, scaleInterpolator 
 import { createElement } from "../dom.js";
 import { PLOT_CONFIG, Plotly } from "../plotly.js";
 import { activeLayerOf } from "../state.js";
+import { forwardLayers, gridOver } from "../forward.js";
 import { layerTitle } from "../words.js";
 
 const MAX_DRAWN_UNITS = 16; // per column; a wider layer shows its first units, says how many more
@@ -21,6 +22,10 @@ const NODE_PIXELS = 26;
 // Where along a link its hover/click target sits. Crossing links share their midpoint
 // (0.5 would make one of them unclickable); at 0.62 no two links of ≤ 16 units meet.
 const LINK_TARGET_AT = 0.62;
+// Each neuron's picture: its output over the input plane (2-D data), a THUMB × THUMB grid,
+// redrawn at most every THUMB_INTERVAL_MS while frames arrive.
+const THUMB = 14;
+const THUMB_INTERVAL_MS = 250;
 const LABEL_CHAR_PIXELS = 7; // an input name's character at 12 px
 const LINK_CLICK_PIXELS = 6; // a click this close to a link selects it
 const HIGHLIGHT_FILL = "rgba(255, 196, 0, 0.18)";
@@ -113,6 +118,18 @@ export class NetworkDiagram {
     });
     element.after(this.tooltip);
     this.eventsBound = false;
+    this.plane = null; // the input plane's grid rows, for 2-D data
+    this.thumbnails = []; // layout images, one per drawn neuron
+    this.thumbnailsAt = 0;
+    this.thumbCanvas = Object.assign(document.createElement("canvas"), { width: THUMB, height: THUMB });
+  }
+
+  /** The data's points when they are 2-D (each neuron then shows its output over the plane),
+   *  else null. */
+  setPlane(points) {
+    this.plane = points ? gridOver(points, THUMB).rows : null;
+    this.thumbnails = [];
+    this.thumbnailsAt = 0;
   }
 
   setMode(mode) {
@@ -198,8 +215,56 @@ export class NetworkDiagram {
       ...this.linkShapes(frame, mode),
       ...this.nodeShapes(frame, mode, activeLayer),
     ];
-    Plotly.relayout(this.element, { shapes });
+    Plotly.relayout(this.element, { shapes, images: this.neuronPictures(frame, mode) });
     if (this.hovered) this.showTooltip();
+  }
+
+  /** Layout images: each neuron's output over the input plane, coloured as the boundary is
+   *  (orange negative, blue positive). None during the backward pass, when the neurons show
+   *  |δ| instead. */
+  neuronPictures(frame, mode) {
+    if (!this.plane || mode === "gradients") return [];
+    const now = performance.now();
+    if (this.thumbnails.length && now - this.thumbnailsAt < THUMB_INTERVAL_MS) return this.thumbnails;
+    this.thumbnailsAt = now;
+    const activations = forwardLayers(frame.layers, this.plane);
+    const box = this.element._fullLayout;
+    const xPerPixel = box ? (box.xaxis.range[1] - box.xaxis.range[0]) / box.xaxis._length : 0.01;
+    const yPerPixel = box ? (box.yaxis.range[1] - box.yaxis.range[0]) / box.yaxis._length : 0.01;
+    this.thumbnails = this.structure.units.map(({ k, j, x, y }) => {
+      const values = activations[k].map((row) => row[j]);
+      return {
+        source: this.paint(values),
+        xref: "x",
+        yref: "y",
+        x,
+        y,
+        sizex: NODE_PIXELS * xPerPixel,
+        sizey: NODE_PIXELS * yPerPixel,
+        xanchor: "center",
+        yanchor: "middle",
+        sizing: "stretch",
+        layer: "above",
+      };
+    });
+    this.element.dataset.thumbnails = String(this.thumbnails.length);
+    return this.thumbnails;
+  }
+
+  /** THUMB × THUMB values (row by row, y growing upwards) as a PNG data URL. */
+  paint(values) {
+    const context = this.thumbCanvas.getContext("2d");
+    const image = context.createImageData(THUMB, THUMB);
+    const limit = Math.max(1e-9, ...values.map(Math.abs));
+    values.forEach((value, index) => {
+      const row = THUMB - 1 - Math.floor(index / THUMB); // the grid's first row is its lowest y
+      const column = index % THUMB;
+      const [r, g, b] = diverging(0.5 + value / (2 * limit));
+      const at = 4 * (row * THUMB + column);
+      image.data.set([r, g, b, 255], at);
+    });
+    context.putImageData(image, 0, 0);
+    return this.thumbCanvas.toDataURL();
   }
 
   // ----- the figure: static traces, shapes per frame -----------------------------------
@@ -398,6 +463,7 @@ export class NetworkDiagram {
       const { bias, deltaMagnitude } = perLayer[k];
       let fill;
       if (gradients) fill = css(magnitude((deltaMagnitude?.[j] ?? 0) / limit));
+      else if (this.plane) fill = "rgba(0,0,0,0)"; // the neuron's picture shows through
       else fill = css(diverging(0.5 + (bias?.[j] ?? 0) / (2 * limit)));
       const active = k === activeLayer;
       return nodeShape(x, y, fill, active ? HIGHLIGHT_LINE : "#666", active ? 3 : 1);

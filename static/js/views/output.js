@@ -53,6 +53,11 @@ export class OutputView {
     this.showTest = show;
   }
 
+  /** TF Playground's "discretize output": each grid point shows its class, not a shade. */
+  setDiscretize(on) {
+    this.discretize = on;
+  }
+
   ingest(frame) {
     this.frame = frame;
   }
@@ -70,7 +75,11 @@ export class OutputView {
   /** z over the grid: the predicted class, or the (first) output. */
   surface(layers, encoding) {
     const outputs = forward(layers, this.grid.rows);
-    const values = outputs.map((row) => (encoding.kind === "classes" ? argmax(row) : row[0]));
+    const binary = (value) => (value >= encoding.threshold ? encoding.high : encoding.low);
+    const values = outputs.map((row) => {
+      if (encoding.kind === "classes") return argmax(row);
+      return this.discretize && encoding.kind === "binary" ? binary(row[0]) : row[0];
+    });
     const z = [];
     for (let r = 0; r < GRID; r += 1) z.push(values.slice(r * GRID, (r + 1) * GRID));
     return z;
