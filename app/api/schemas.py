@@ -18,7 +18,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator
 
 from app.engine import ACTIVATIONS, INITIALIZERS, LOSSES, ModelConfig
-from app.engine.datasets import DATASETS, MAX_SAMPLES, MIN_SAMPLES
+from app.engine.datasets import DATASETS, FEATURES, MAX_SAMPLES, MIN_SAMPLES
 from app.service.session import MAX_HISTORY
 
 # Every stored integer (seeds, counters, sizes) is exact in a JavaScript number (and in
@@ -155,6 +155,14 @@ class BuiltinData(RequestBody):
     seed: Seed = 0
     labels: Literal["01", "pm1"] = Field(
         "01", description="Binary targets as 0/1, or −1/+1 (TF Playground's, for tanh)."
+    )
+    features: list[Annotated[str, Field(max_length=NAME_LENGTH)]] | None = Field(
+        None,
+        max_length=len(FEATURES),
+        description="2-D datasets: TF Playground's inputs, any of "
+        + ", ".join(FEATURES)
+        + "; null: x1 and x2.",
+        examples=[["x1", "x2", "x1_squared"]],
     )
 
 
@@ -539,6 +547,15 @@ class FeatureScaling(ExportBody):
     std: list[float]
 
 
+class PlanePoints(ExportBody):
+    """The rows' points (x1, x2) on the plane, when the inputs are features of them."""
+
+    model_config = ConfigDict(strict=True, allow_inf_nan=False)
+
+    x_train: list[list[float]]
+    x_test: list[list[float]]
+
+
 class DatasetPublic(ExportBody):
     """A session's rows: x (n, features), y (n, outputs; one-hot for multiclass)."""
 
@@ -553,6 +570,9 @@ class DatasetPublic(ExportBody):
     )
     scale_ratio: float = Field(
         1.0, description="Largest / smallest spread of the raw feature columns (train split)."
+    )
+    plane: PlanePoints | None = Field(
+        None, description="With input features other than x1, x2: the points on the plane."
     )
     x_train: list[list[float]]
     y_train: list[list[float]]

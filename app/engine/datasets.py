@@ -20,7 +20,7 @@ import gzip
 import importlib.util
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal, get_args
 
@@ -66,6 +66,10 @@ class Dataset:
     # max / min of the raw columns' spreads (train split): past 100 a network given the raw
     # numbers barely learns from the small columns.
     scale_ratio: float = 1.0
+    # With input features other than (x1, x2) (see FEATURES): the points on the plane,
+    # (n_train, 2) and (n_test, 2), for the views drawn over it. None: x is the plane.
+    plane_train: FloatArray | None = None
+    plane_test: FloatArray | None = None
 
 
 @dataclass(frozen=True)
@@ -464,6 +468,47 @@ def make_dataset(
         y, class_names = targets.reshape(-1, 1), None
     x_train, y_train, x_test, y_test = split_train_test(points, y, train_ratio, rng)
     return Dataset(name, x_train, y_train, x_test, y_test, info.task, TF_FEATURE_NAMES, class_names)
+
+
+# --------------------------------------------------------------------------- input features
+
+# TF Playground's inputs over the plane (x1, x2): name -> (label, column from points (n, 2)).
+FEATURES: dict[str, tuple[str, Callable[[FloatArray], FloatArray]]] = {
+    "x1": ("x1", lambda p: p[:, 0]),
+    "x2": ("x2", lambda p: p[:, 1]),
+    "x1_squared": ("x1²", lambda p: p[:, 0] ** 2),
+    "x2_squared": ("x2²", lambda p: p[:, 1] ** 2),
+    "x1_x2": ("x1·x2", lambda p: p[:, 0] * p[:, 1]),
+    "sin_x1": ("sin x1", lambda p: np.sin(p[:, 0])),
+    "sin_x2": ("sin x2", lambda p: np.sin(p[:, 1])),
+}
+PLANE_FEATURES = ("x1", "x2")
+
+
+def feature_columns(points: FloatArray, names: Sequence[str]) -> FloatArray:
+    """The chosen features of points on the plane: (n, 2) -> (n, len(names))."""
+    return np.stack([FEATURES[name][1](points) for name in names], axis=1)
+
+
+def with_features(dataset: Dataset, names: Sequence[str]) -> Dataset:
+    """A 2-D dataset with TF Playground's input features instead of (x1, x2), in FEATURES'
+    order; ValueError for an unknown or repeated name, or data that is not on a plane."""
+    unknown = [name for name in names if name not in FEATURES]
+    if unknown:
+        raise ValueError(f"unknown feature {unknown[0]!r}; choose from: {', '.join(FEATURES)}")
+    if not names or len(set(names)) != len(names):
+        raise ValueError("features: give each feature once, at least one")
+    if dataset.x_train.shape[1] != len(PLANE_FEATURES) or dataset.plane_train is not None:
+        raise ValueError("features apply to the 2-D datasets (x1, x2) only")
+    chosen = [name for name in FEATURES if name in names]
+    return replace(
+        dataset,
+        x_train=feature_columns(dataset.x_train, chosen),
+        x_test=feature_columns(dataset.x_test, chosen),
+        feature_names=tuple(FEATURES[name][0] for name in chosen),
+        plane_train=dataset.x_train,
+        plane_test=dataset.x_test,
+    )
 
 
 def _all_train(

@@ -18,7 +18,14 @@ from typing import Any, Literal
 import numpy as np
 
 from app.engine import ConfigError, Model, config_as_dict, config_from_dict, get_loss
-from app.engine.datasets import DATASETS, Dataset, from_arrays, make_dataset
+from app.engine.datasets import (
+    DATASETS,
+    PLANE_FEATURES,
+    Dataset,
+    from_arrays,
+    make_dataset,
+    with_features,
+)
 from app.engine.model import HYPERPARAMETERS
 
 from .presets import PRESETS
@@ -52,6 +59,8 @@ def resolve_config(request: dict[str, Any]) -> dict[str, Any]:
         base = copy.deepcopy(PRESETS[preset_name])
     model = {**base["model"], **(request.get("model") or {})}
     data = {**base["data"], **(request.get("data") or {})}
+    if "features" in (request.get("data") or {}) and "input_size" not in (request.get("model") or {}):
+        model.pop("input_size", None)  # the chosen features decide it
     if "model" not in request and preset_name is None:
         raise ConfigError("model", "give a preset or a model config")
     return {"preset": preset_name, "model": model, "data": data}
@@ -77,7 +86,7 @@ def build_dataset(data: dict[str, Any], uploaded: Callable[[str], dict[str, Any]
         if name not in DATASETS:
             known = ", ".join(sorted(DATASETS))
             raise ConfigError("data.dataset", f"unknown dataset {name!r}; choose one of: {known}")
-        return make_dataset(
+        dataset = make_dataset(
             name,
             n_samples=data.get("n_samples"),
             noise=float(data.get("noise", 0.0)),
@@ -85,6 +94,13 @@ def build_dataset(data: dict[str, Any], uploaded: Callable[[str], dict[str, Any]
             seed=int(data.get("seed", 0)),
             labels=data.get("labels", "01"),
         )
+        features = data.get("features")
+        if features is None or list(features) == list(PLANE_FEATURES):
+            return dataset
+        try:
+            return with_features(dataset, list(features))
+        except ValueError as error:
+            raise ConfigError("data.features", str(error)) from None
     except ConfigError:
         raise
     except (ValueError, TypeError) as error:
@@ -397,6 +413,9 @@ class Session:
             if d.feature_mean is None or d.feature_std is None
             else {"mean": list(d.feature_mean), "std": list(d.feature_std)},
             "scale_ratio": d.scale_ratio,
+            "plane": None
+            if d.plane_train is None or d.plane_test is None
+            else {"x_train": d.plane_train.tolist(), "x_test": d.plane_test.tolist()},
             "x_train": d.x_train.tolist(),
             "y_train": d.y_train.tolist(),
             "x_test": d.x_test.tolist(),
@@ -476,6 +495,10 @@ def _scaling_of(data: dict[str, Any]) -> dict[str, Any]:
     """The standardization an export recorded (older exports have none)."""
     scaling = data.get("scaling")
     fields: dict[str, Any] = {"scale_ratio": float(data.get("scale_ratio", 1.0))}
+    plane = data.get("plane")
+    if plane:
+        fields["plane_train"] = _matrix("data.plane.x_train", plane["x_train"], width=2)
+        fields["plane_test"] = _matrix("data.plane.x_test", plane["x_test"], width=2)
     if scaling:
         fields["feature_mean"] = tuple(float(v) for v in scaling["mean"])
         fields["feature_std"] = tuple(float(v) for v in scaling["std"])

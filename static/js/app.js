@@ -4,6 +4,7 @@
 import { api } from "./api.js";
 import { ClassControls, ClassSocket } from "./classroom.js";
 import { Controls } from "./controls.js";
+import { planeOf } from "./forward.js";
 import { NetworkEditor } from "./network-editor.js";
 import { setChartTextScale } from "./plotly.js";
 import { PresenterMode } from "./presenter.js";
@@ -90,6 +91,7 @@ export class Playground {
       maxUnits: pageConfig.maxUnits,
       onLayersChange: (layers) => this.rebuild({ layers }),
       onActivationChange: (k, name) => this.setActivation(k, name),
+      onFeaturesChange: (features) => this.controls.changeData({ features }),
     });
     this.controls = new Controls(elements, this);
     this.socket = new LiveSocket(
@@ -503,14 +505,16 @@ export class Playground {
     if (key !== this.shape || dataset) {
       this.shape = key;
       this.network.setStructure(featureNames, layers);
-      const dataset = this.state.dataset;
-      this.network.setPlane(featureNames.length === 2 ? [...dataset.x_train, ...dataset.x_test] : null);
+      this.network.setPlane(this.state.dataset);
       const shapes = frame.layers.map((layer) => ({ inputs: layer.W.length, units: layer.W[0].length }));
       this.scheduleHeatmaps(shapes);
       this.gradients.setStructure(layers.length);
       this.output.setData(this.state.dataset, this.state.task);
       this.teaching.clear();
     }
+    const data = this.state.config.data;
+    const onPlane = Boolean(data.dataset) && planeOf(this.state.dataset) !== null;
+    this.editor.setFeatures(onPlane ? (data.features ?? ["x1", "x2"]) : null);
     this.editor.render(featureNames.length, layers);
     this.controls.sync(this.state.config);
     if (dataset && this.state.config.data.upload) this.controls.showScaling(this.state.dataset);

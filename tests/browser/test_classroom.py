@@ -419,3 +419,25 @@ def test_discretize_output_paints_the_boundary_in_two_colours(playground: Playgr
     )
     playground.page.wait_for_timeout(300)
     assert boundary_colours(playground) <= 2
+
+
+def test_a_feature_cross_toggled_on_the_input_column_trains(playground: Playground) -> None:
+    page = playground.page
+    first = playground.state()["sessionId"]
+    toggle = page.locator("[data-testid=feature-x1_squared]")
+    assert toggle.get_attribute("aria-pressed") == "false"
+    toggle.click()
+    playground.wait_new_session(first)
+    assert page.get_attribute("[data-testid=feature-x1_squared]", "aria-pressed") == "true"
+    server = playground.server_session()
+    assert server["config"]["data"]["features"] == ["x1", "x2", "x1_squared"]
+    assert server["config"]["model"]["input_size"] == 3
+    # The input column shows it: a third input node, named x1².
+    labels = page.evaluate("() => document.getElementById('network-diagram').data[1].text")
+    assert labels == ["x1", "x2", "x1²"]
+    assert page.locator("#network-editor .input-card").inner_text().startswith("Input\n3")
+    start = playground.state()["loss"]
+    playground.play_until("state.epoch >= 10 && state.loss !== null")
+    playground.pause()
+    assert playground.state()["loss"] < start
+    playground.screenshot("classroom-feature-cross.png", "#network-panel")

@@ -11,7 +11,7 @@ import { DIVERGING, IDLE_LINK, MAGNITUDE, NEGATIVE, POSITIVE, scaleInterpolator 
 import { createElement } from "../dom.js";
 import { PLOT_CONFIG, Plotly } from "../plotly.js";
 import { activeLayerOf } from "../state.js";
-import { forwardLayers, gridOver } from "../forward.js";
+import { forwardLayers, gridOver, planeOf } from "../forward.js";
 import { layerTitle } from "../words.js";
 
 const MAX_DRAWN_UNITS = 16; // per column; a wider layer shows its first units, says how many more
@@ -124,10 +124,11 @@ export class NetworkDiagram {
     this.thumbCanvas = Object.assign(document.createElement("canvas"), { width: THUMB, height: THUMB });
   }
 
-  /** The data's points when they are 2-D (each neuron then shows its output over the plane),
-   *  else null. */
-  setPlane(points) {
-    this.plane = points ? gridOver(points, THUMB).rows : null;
+  /** The dataset: when its inputs live on the plane (x1, x2), each neuron shows its output
+   *  over it. */
+  setPlane(dataset) {
+    const plane = planeOf(dataset);
+    this.plane = plane ? gridOver([...plane.train, ...plane.test], THUMB).rows.map(plane.inputs) : null;
     this.thumbnails = [];
     this.thumbnailsAt = 0;
   }

@@ -3,7 +3,7 @@
 // confusion matrix for classes).
 import { BASE_LAYOUT, StableRange } from "../charts.js";
 import { BINARY_CLASSES, CATEGORICAL, DIVERGING, classScale, rgb, scaleInterpolator } from "../colors.js";
-import { argmax, forward, gridOver } from "../forward.js";
+import { argmax, forward, gridOver, planeOf } from "../forward.js";
 import { PLOT_CONFIG, Plotly } from "../plotly.js";
 
 const GRID = 40; // grid side of the boundary; the browser smooths it as it scales the image
@@ -39,13 +39,14 @@ export class OutputView {
   setData(dataset, task) {
     this.dataset = dataset;
     this.task = task;
-    this.twoDimensional = dataset.feature_names.length === 2;
+    this.plane = planeOf(dataset); // the input plane, when the inputs live on one
+    this.twoDimensional = this.plane !== null;
     this.regressionRange.reset();
     this.pointTraces = null;
     this.figure = null; // what the drawn figure shows besides the surface
     if (this.twoDimensional) {
-      const points = [...dataset.x_train, ...dataset.x_test];
-      this.grid = gridOver(points, GRID);
+      this.grid = gridOver([...this.plane.train, ...this.plane.test], GRID);
+      this.gridInputs = this.grid.rows.map(this.plane.inputs);
     }
   }
 
@@ -74,7 +75,7 @@ export class OutputView {
 
   /** z over the grid: the predicted class, or the (first) output. */
   surface(layers, encoding) {
-    const outputs = forward(layers, this.grid.rows);
+    const outputs = forward(layers, this.gridInputs);
     const binary = (value) => (value >= encoding.threshold ? encoding.high : encoding.low);
     const values = outputs.map((row) => {
       if (encoding.kind === "classes") return argmax(row);
@@ -131,14 +132,14 @@ export class OutputView {
       this.pointTraces = {
         key,
         train: this.pointsTrace(
-          this.dataset.x_train,
+          this.plane.train,
           this.dataset.y_train,
           encoding,
           axis,
           "train",
           "#ffffff",
         ),
-        test: this.pointsTrace(this.dataset.x_test, this.dataset.y_test, encoding, axis, "test", "#000000"),
+        test: this.pointsTrace(this.plane.test, this.dataset.y_test, encoding, axis, "test", "#000000"),
       };
     }
     return this.pointTraces;
@@ -186,7 +187,7 @@ export class OutputView {
       return;
     }
     this.figure = figure;
-    const [xName, yName] = this.dataset.feature_names;
+    const [xName, yName] = this.dataset.plane ? ["x1", "x2"] : this.dataset.feature_names;
     const { x, y } = this.grid;
     const traces = [points.train, { ...points.test, visible: this.showTest }];
     const layout = {
