@@ -17,7 +17,18 @@ from fastapi import APIRouter, Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 
-from app.api import classes, datasets, docs, health, lessons, pages, presets, sessions, ws
+from app.api import (
+    classes,
+    datasets,
+    docs,
+    health,
+    lessons,
+    pages,
+    parameters,
+    presets,
+    sessions,
+    ws,
+)
 from app.logs import RequestLogMiddleware, mask_tokens_in_server_logs
 from app.paths import static_dir
 from app.service.manager import SessionManager
@@ -67,7 +78,7 @@ def api_router() -> APIRouter:
         dependencies=[Depends(reject_unknown_query)],
         responses={422: {"model": ErrorMessage, "description": "A bad value; it is named."}},
     )
-    for resource in (sessions, lessons, presets, datasets, classes, health):
+    for resource in (sessions, parameters, lessons, presets, datasets, classes, health):
         router.include_router(resource.router)
     return router
 

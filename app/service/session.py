@@ -59,7 +59,9 @@ def resolve_config(request: dict[str, Any]) -> dict[str, Any]:
         base = copy.deepcopy(PRESETS[preset_name])
     model = {**base["model"], **(request.get("model") or {})}
     data = {**base["data"], **(request.get("data") or {})}
-    if "features" in (request.get("data") or {}) and "input_size" not in (request.get("model") or {}):
+    if "features" in (request.get("data") or {}) and "input_size" not in (
+        request.get("model") or {}
+    ):
         model.pop("input_size", None)  # the chosen features decide it
     if "model" not in request and preset_name is None:
         raise ConfigError("model", "give a preset or a model config")
@@ -330,6 +332,29 @@ class Session:
                 raise
             self.config["model"] = config_as_dict(self.model.config)
             self._changed("set", {"changes": changes, "by": by})
+
+    def set_parameter(
+        self, layer: int, i: int | None, j: int, value: float, by: str | None = None
+    ) -> None:
+        """Set one weight W[layer][i, j] (or, with i None, the bias b[layer][j]) by hand, as
+        TF Playground lets a student type one; the next step trains from it."""
+        with self.lock:
+            if not 0 <= layer < len(self.model.layers):
+                raise ConfigError("layer", f"layer must be in 0..{len(self.model.layers) - 1}")
+            dense = self.model.layers[layer]
+            n_in, n_out = dense.W.shape
+            if not 0 <= j < n_out:
+                raise ConfigError("j", f"layer {layer} has units 0..{n_out - 1}")
+            if i is None:
+                if dense.b is None:
+                    raise ConfigError("i", "this network has no biases: give i for a weight")
+                dense.b[0, j] = value
+            else:
+                if not 0 <= i < n_in:
+                    raise ConfigError("i", f"layer {layer} has inputs 0..{n_in - 1}")
+                dense.W[i, j] = value
+            change = {"layer": layer, "i": i, "j": j, "value": value}
+            self._changed("set", {"changes": {"parameter": change}, "by": by})
 
     def reset(self, seed: int | None = None, by: str | None = None) -> None:
         """Fresh weights from the config (a new seed if given); history and counters cleared."""

@@ -48,6 +48,7 @@ export const api = {
   updateSession: (id, token, changes) => request("PATCH", `/api/sessions/${id}`, { token, json: changes }),
   stepSession: (id, token, unit, count = 1) =>
     request("POST", `/api/sessions/${id}/step?include_trace=false`, { token, json: { unit, count } }),
+  setParameter: (id, token, edit) => request("PATCH", `/api/sessions/${id}/parameter`, { token, json: edit }),
   deleteSession: (id, token) => request("DELETE", `/api/sessions/${id}`, { token }),
   openClass: (sessionId, token) => request("POST", "/api/classes", { token, json: { session_id: sessionId } }),
   readClass: (teacherToken) => request("GET", "/api/classes/current", { token: teacherToken }),

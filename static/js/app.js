@@ -55,7 +55,7 @@ export class Playground {
       },
       layerCount: () => this.state.config?.model.layers.length ?? 0,
       onHighlight: (step) => this.network.setGuideHighlight(step),
-      notify: (message) => this.status.notify(message),
+      notify: (message, kind) => this.status.notify(message, kind),
     });
     this.presenter = new PresenterMode(elements, {
       onChange: () => this.presenterChanged(),
@@ -586,7 +586,8 @@ export class Playground {
   /** Someone else (another tab, a REST call) changed hyperparameters: show them. */
   applyChanges(detail) {
     if (detail.kind !== "set" || !this.state.config) return;
-    const { activations, ...simple } = detail.changes || {};
+    // A weight typed by hand (parameter) reaches the views with the next frame.
+    const { activations, parameter: _parameter, ...simple } = detail.changes || {};
     Object.assign(this.state.config.model, simple);
     if (activations) {
       const layers = this.state.config.model.layers;

@@ -441,3 +441,26 @@ def test_a_feature_cross_toggled_on_the_input_column_trains(playground: Playgrou
     playground.pause()
     assert playground.state()["loss"] < start
     playground.screenshot("classroom-feature-cross.png", "#network-panel")
+
+
+def test_a_weight_is_edited_by_clicking_it_and_typing_a_value(playground: Playground) -> None:
+    playground.step()
+    point = point_along(playground, 1, 0, 0, 0.5)
+    playground.page.mouse.click(point["x"], point["y"])
+    form = playground.page.locator("[data-testid=edit-parameter-form]")
+    form.wait_for()
+    assert "W[0→0] of layer 1" in playground.page.inner_text("#edit-parameter-label")
+    shown = float(playground.page.input_value("#edit-parameter-value"))
+    assert abs(shown - playground.server_session()["layers"][1]["W"][0][0]) < 1e-5
+    playground.page.fill("#edit-parameter-value", "0.75")
+    playground.page.click("#edit-parameter-button")
+    playground.wait_server(lambda s: s["layers"][1]["W"][0][0] == 0.75)
+    # The diagram has the new value: its hover box reads the latest frame.
+    target = point_along(playground, 1, 0, 0, 0.62)  # the link's hover target
+    playground.page.mouse.move(target["x"], target["y"])
+    tooltip = playground.page.locator("#network-panel [data-testid=diagram-tooltip]")
+    tooltip.wait_for(state="visible")
+    playground.page.wait_for_function(
+        "() => document.querySelector('#network-panel [data-testid=diagram-tooltip]')"
+        ".innerText.includes('W = 0.7500')"
+    )
