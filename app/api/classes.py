@@ -34,6 +34,7 @@ from app.service.session import Session
 from .deps import ManagerDep
 from .errors import ApiError
 from .schemas import ErrorMessage, RequestBody, ResponseBody
+from .sessions import BODY_ERRORS
 
 CLOSE_NO_CLASS = 4404
 CODE_EXAMPLE = "K7M2QX"
@@ -214,6 +215,7 @@ router = APIRouter(prefix="/classes", tags=["classes"])
     response_model=ClassOpened,
     responses={
         **TEACHER_ERRORS,
+        **BODY_ERRORS,
         403: {**_ERROR, "description": "Not the session's control token."},
         429: {**_ERROR, "description": "The server runs its maximum number of classes."},
     },
@@ -242,6 +244,7 @@ async def read_class(token: BearerDep, request: Request) -> dict[str, Any]:
     response_model=ClassPublic,
     responses={
         **TEACHER_ERRORS,
+        **BODY_ERRORS,
         403: {**_ERROR, "description": "`session_token` is not that session's control token."},
         409: {**_ERROR, "description": "The class has ended."},
     },
@@ -278,7 +281,7 @@ async def end_class(token: BearerDep, request: Request) -> dict[str, Any]:
 @router.post(
     "/follow",
     response_model=ClassWhere,
-    responses={404: {**_ERROR, "description": "No class has this code."}},
+    responses={**BODY_ERRORS, 404: {**_ERROR, "description": "No class has this code."}},
 )
 async def follow_class(
     body: Annotated[ClassFollow, Body(openapi_examples=FOLLOW_EXAMPLES)], request: Request

@@ -12,7 +12,8 @@ from fastapi import APIRouter, Body
 from pydantic import Field
 
 from .deps import ControlledSession, ManagerDep
-from .schemas import ErrorMessage, RequestBody, ResponseBody
+from .schemas import RequestBody, ResponseBody
+from .sessions import CHANGE_ERRORS
 
 MAX_PARAMETER = 1e6  # larger hand-typed values only diverge
 
@@ -48,17 +49,12 @@ EDIT_EXAMPLES: dict[str, Any] = {
         "value": {"layer": 0, "i": None, "j": 0, "value": -0.1},
     },
 }
-_ERROR: dict[str, Any] = {"model": ErrorMessage}
 
 
 @router.patch(
     "/{id}/parameter",
     response_model=ParameterSet,
-    responses={
-        401: {**_ERROR, "description": "No bearer token."},
-        403: {**_ERROR, "description": "Not the control token (the watch token only reads)."},
-        404: {**_ERROR, "description": "No such session (it may have expired)."},
-    },
+    responses=CHANGE_ERRORS,
 )
 def set_parameter(
     body: Annotated[ParameterEdit, Body(openapi_examples=EDIT_EXAMPLES)],
