@@ -38,6 +38,20 @@ function scaledLayout(layout, scale) {
   };
   const scaled = scaleNode(layout);
   if (!scaled.font) scaled.font = { ...FONT, size: Math.round(FONT.size * scale) };
+  for (const [key, axis] of Object.entries(scaled)) {
+    // Fewer, larger tick labels: as many as fit without turning sideways.
+    if (/^xaxis\d*$/.test(key) && axis && typeof axis === "object" && axis.nticks === undefined) {
+      scaled[key] = { ...axis, nticks: 4 };
+    }
+  }
+  if (scaled.margin) {
+    // Larger tick labels and titles need room of their own.
+    const margin = {};
+    for (const [side, pixels] of Object.entries(scaled.margin)) {
+      margin[side] = typeof pixels === "number" ? Math.round(pixels * scale) : pixels;
+    }
+    scaled.margin = margin;
+  }
   return scaled;
 }
 

@@ -118,6 +118,8 @@ export class NetworkDiagram {
     });
     element.after(this.tooltip);
     this.eventsBound = false;
+    // A new size (presenter mode, a window resized): the pictures are sized in pixels.
+    new ResizeObserver(() => requestAnimationFrame(() => this.draw())).observe(element);
     this.plane = null; // the input plane's grid rows, for 2-D data
     this.thumbnails = []; // layout images, one per drawn neuron
     this.thumbnailsAt = 0;
@@ -226,30 +228,32 @@ export class NetworkDiagram {
   neuronPictures(frame, mode) {
     if (!this.plane || mode === "gradients") return [];
     const now = performance.now();
-    if (this.thumbnails.length && now - this.thumbnailsAt < THUMB_INTERVAL_MS) return this.thumbnails;
-    this.thumbnailsAt = now;
-    const activations = forwardLayers(frame.layers, this.plane);
-    const box = this.element._fullLayout;
-    const xPerPixel = box ? (box.xaxis.range[1] - box.xaxis.range[0]) / box.xaxis._length : 0.01;
-    const yPerPixel = box ? (box.yaxis.range[1] - box.yaxis.range[0]) / box.yaxis._length : 0.01;
-    this.thumbnails = this.structure.units.map(({ k, j, x, y }) => {
-      const values = activations[k].map((row) => row[j]);
-      return {
-        source: this.paint(values),
-        xref: "x",
-        yref: "y",
-        x,
-        y,
-        sizex: NODE_PIXELS * xPerPixel,
-        sizey: NODE_PIXELS * yPerPixel,
-        xanchor: "center",
-        yanchor: "middle",
-        sizing: "stretch",
-        layer: "above",
-      };
-    });
+    if (!this.thumbnails.length || now - this.thumbnailsAt >= THUMB_INTERVAL_MS) {
+      this.thumbnailsAt = now;
+      const activations = forwardLayers(frame.layers, this.plane);
+      this.thumbnails = this.structure.units.map(({ k, j }) =>
+        this.paint(activations[k].map((row) => row[j])),
+      );
+    }
+    // Sized from the element as it is now (the layout's margins are 0 left and right, 4 px
+    // top and bottom), so a resize never stretches them.
+    const top = (this.structure.tallest - 1) / 2;
+    const xPerPixel = this.structure.columns.length / Math.max(1, this.element.clientWidth);
+    const yPerPixel = (2 * top + 1.4) / Math.max(1, this.element.clientHeight - 8);
     this.element.dataset.thumbnails = String(this.thumbnails.length);
-    return this.thumbnails;
+    return this.structure.units.map(({ x, y }, n) => ({
+      source: this.thumbnails[n],
+      xref: "x",
+      yref: "y",
+      x,
+      y,
+      sizex: NODE_PIXELS * xPerPixel,
+      sizey: NODE_PIXELS * yPerPixel,
+      xanchor: "center",
+      yanchor: "middle",
+      sizing: "stretch",
+      layer: "above",
+    }));
   }
 
   /** THUMB × THUMB values (row by row, y growing upwards) as a PNG data URL. */
