@@ -30,6 +30,7 @@ const DISTRIBUTION_INTERVAL_MS = 250;
 const HEATMAP_REDRAWS_PER_SECOND = 12;
 const HEATMAP_MIN_INTERVAL_MS = 250;
 const PAUSE_WAIT_MS = 5000; // a guide step waits this long at most for play to stop
+const DATA_OPTIONS_OPEN_FROM = 800; // px of window height
 const PRESENTER_CHART_TEXT = 1.6; // chart text in presenter mode, as the page's type grows
 const WATCHING_NOTICE = "This page is watching the teacher's session: it is read-only.";
 
@@ -116,6 +117,9 @@ export class Playground {
     };
     setInterval(() => this.status.showStats(this.socket.stats), STATS_INTERVAL_MS);
     if (new URLSearchParams(location.search).has("debug")) document.body.classList.add("debug");
+    // A short screen (a 768-px projector) starts with the data panel folded to what is
+    // needed: the preset and the dataset.
+    if (window.innerHeight < DATA_OPTIONS_OPEN_FROM) elements.dataOptions.open = false;
     // Panels that fill the screen below the sticky top bar need its height (it grows in
     // presenter mode and when a banner opens).
     new ResizeObserver(() => {

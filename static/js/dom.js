@@ -54,6 +54,7 @@ const IDS = [
   "scaling-panel",
   "standardize",
   "scaling-info",
+  "data-options",
   "noise",
   "noise-value",
   "train-ratio",

@@ -146,6 +146,9 @@ def test_switch_preset_and_dataset(playground: Playground) -> None:
     assert points[0]["type"] == "scatter" and len(points[0]["x"]) > 50
 
     spiral = state["sessionId"]
+    # A short screen folds the data panel to the preset and the dataset: unfold it.
+    assert playground.page.get_attribute("#data-options", "open") is None
+    playground.page.click("#data-options summary")
     playground.page.focus("#noise")
     playground.page.keyboard.press("End")  # the keyboard moves a range: End is its maximum
     playground.wait_new_session(spiral)
