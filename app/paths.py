@@ -22,6 +22,16 @@ def templates_dir() -> Path:
     return _bundled("templates")
 
 
+def swagger_ui_dir() -> Path:
+    """Swagger UI 5's bundle and stylesheet, as the fastapi-offline package ships them."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("fastapi_offline")
+    if spec is None or spec.origin is None:
+        raise RuntimeError("the fastapi-offline package (Swagger UI's files) is not installed")
+    return Path(spec.origin).parent / "static"
+
+
 def plotly_js() -> Path:
     """plotly.min.js from the installed plotly package: served by us, never from a CDN."""
     import importlib.util

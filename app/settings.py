@@ -34,6 +34,11 @@ class Settings(BaseSettings):
     persist_interval_seconds: float = Field(
         1.0, gt=0, description="A playing session is stored at least this often."
     )
+    # Classes
+    max_classes: int = Field(100, ge=1, description="Open classes at once (429 past it).")
+    class_ttl_seconds: float = Field(
+        6 * 3600, gt=0, description="A class nobody follows or moves this long is forgotten."
+    )
     # Data
     max_dataset_rows: int = Field(10_000, ge=4, description="Rows in one dataset.")
     max_dataset_columns: int = Field(64, ge=2, description="Columns in an uploaded CSV.")

@@ -41,6 +41,9 @@ SESSION_EXPORT_EXAMPLE: dict[str, Any] = {
         "y_train": [[0.0], [1.0], [1.0], [0.0]],
         "x_test": [],
         "y_test": [],
+        "scaling": None,
+        "scale_ratio": 1.0,
+        "plane": None,
     },
     "model": {
         "layers": [

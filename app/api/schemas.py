@@ -18,7 +18,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator
 
 from app.engine import ACTIVATIONS, INITIALIZERS, LOSSES, ModelConfig
-from app.engine.datasets import DATASETS, MAX_SAMPLES, MIN_SAMPLES, Task
+from app.engine.datasets import DATASETS, FEATURES, MAX_SAMPLES, MIN_SAMPLES, Task
 from app.service.session import MAX_HISTORY, Unit
 
 # Every stored integer (seeds, counters, sizes) is exact in a JavaScript number (and in
@@ -157,6 +157,14 @@ class BuiltinData(RequestBody):
     labels: Literal["01", "pm1"] = Field(
         "01", description="Binary targets as 0/1, or −1/+1 (TF Playground's, for tanh)."
     )
+    features: list[Annotated[str, Field(max_length=NAME_LENGTH)]] | None = Field(
+        None,
+        max_length=len(FEATURES),
+        description="2-D datasets: TF Playground's inputs, any of "
+        + ", ".join(FEATURES)
+        + "; null: x1 and x2.",
+        examples=[["x1", "x2", "x1_squared"]],
+    )
 
 
 class UploadData(RequestBody):
@@ -167,6 +175,11 @@ class UploadData(RequestBody):
     )
     train_ratio: float = Field(0.8, gt=0, le=1, description="Share of rows used for training.")
     seed: Seed = Field(0, description="Seed of the train/test split.")
+    standardize: bool = Field(
+        True,
+        description="Scale each feature by the train split's mean and std (shown in the "
+        "dataset's `scaling`); false keeps the numbers as uploaded.",
+    )
 
 
 def _data_kind(value: Any) -> str:
@@ -569,6 +582,24 @@ class ChainResult(ResponseBody):
     )
 
 
+class FeatureScaling(ExportBody):
+    """The train split's per-column mean and std the features were standardized with."""
+
+    model_config = ConfigDict(strict=True, allow_inf_nan=False)
+
+    mean: list[float]
+    std: list[float]
+
+
+class PlanePoints(ExportBody):
+    """The rows' points (x1, x2) on the plane, when the inputs are features of them."""
+
+    model_config = ConfigDict(strict=True, allow_inf_nan=False)
+
+    x_train: list[list[float]]
+    x_test: list[list[float]]
+
+
 class DatasetPublic(ExportBody):
     """A session's rows: x (n, features), y (n, outputs; one-hot for multiclass)."""
 
@@ -578,6 +609,15 @@ class DatasetPublic(ExportBody):
     task: Task
     feature_names: list[str]
     class_names: list[str] | None
+    scaling: FeatureScaling | None = Field(
+        None, description="Uploaded features standardized: x = (raw − mean) / std per column."
+    )
+    scale_ratio: float = Field(
+        1.0, description="Largest / smallest spread of the raw feature columns (train split)."
+    )
+    plane: PlanePoints | None = Field(
+        None, description="With input features other than x1, x2: the points on the plane."
+    )
     x_train: list[list[float]]
     y_train: list[list[float]]
     x_test: list[list[float]]

@@ -18,13 +18,16 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 
 from app.api import (
+    classes,
     coach,
     datasets,
+    docs,
     grade,
     handcheck,
     health,
     lessons,
     pages,
+    parameters,
     presets,
     sessions,
     timeline,
@@ -72,6 +75,7 @@ OPENAPI_TAGS = [
     {"name": "study", "description": "Grade your own backprop, the gradient coach, hand checks."},
     {"name": "presets", "description": "Named starting points: the lessons, TF Playground."},
     {"name": "datasets", "description": "Built-in datasets and CSV uploads."},
+    {"name": "classes", "description": "A class link that follows the teacher's current session."},
     {"name": "health", "description": "Liveness of the server and its store."},
 ]
 
@@ -84,6 +88,7 @@ def api_router() -> APIRouter:
     )
     for resource in (
         sessions,
+        parameters,
         timeline,
         grade,
         coach,
@@ -91,6 +96,7 @@ def api_router() -> APIRouter:
         lessons,
         presets,
         datasets,
+        classes,
         health,
     ):
         router.include_router(resource.router)
@@ -158,6 +164,8 @@ def configure_app(settings: Settings) -> FastAPI:
         openapi_tags=OPENAPI_TAGS,
         default_response_class=OrjsonResponse,
         lifespan=lifespan,
+        docs_url=None,  # /docs is ours (app/api/docs.py): Swagger UI served locally, no CDN
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.store = store
@@ -177,6 +185,8 @@ def configure_app(settings: Settings) -> FastAPI:
     app.add_middleware(RequestLogMiddleware)
     app.include_router(api_router(), prefix="/api")
     app.include_router(ws.router)
+    app.include_router(classes.ws_router)
     app.include_router(pages.router)
+    app.include_router(docs.router)
     app.mount("/static", StaticFilesIfPresent(directory=static_dir(), check_dir=False), "static")
     return app

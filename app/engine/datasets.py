@@ -20,7 +20,7 @@ import gzip
 import importlib.util
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal, get_args
 
@@ -59,6 +59,17 @@ class Dataset:
     task: Task
     feature_names: tuple[str, ...]
     class_names: tuple[str, ...] | None
+    # Uploaded data standardized with its train split's statistics: x = (raw − mean) / std,
+    # per column (f,). None: the features are as given (or a built-in set's own scale).
+    feature_mean: tuple[float, ...] | None = None
+    feature_std: tuple[float, ...] | None = None
+    # max / min of the raw columns' spreads (train split): past 100 a network given the raw
+    # numbers barely learns from the small columns.
+    scale_ratio: float = 1.0
+    # With input features other than (x1, x2) (see FEATURES): the points on the plane,
+    # (n_train, 2) and (n_test, 2), for the views drawn over it. None: x is the plane.
+    plane_train: FloatArray | None = None
+    plane_test: FloatArray | None = None
 
 
 @dataclass(frozen=True)
@@ -126,6 +137,21 @@ def load_iris() -> tuple[FloatArray, IntArray, tuple[str, ...], tuple[str, ...]]
     return features, class_index, feature_names, class_names
 
 
+def train_statistics(x_train: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Per-column mean and std of the train split (n, f) -> (f,), (f,); a constant column
+    (possible with a tiny train split) keeps its scale: std 1."""
+    mean = x_train.mean(axis=0)
+    std = x_train.std(axis=0)
+    return mean, np.where(std > 0, std, 1.0)
+
+
+def scale_ratio(x_train: FloatArray) -> float:
+    """How much the columns' spreads differ: max std / min std over non-constant columns."""
+    spreads = x_train.std(axis=0) if len(x_train) else np.zeros(0)
+    spreads = spreads[spreads > 0]
+    return float(spreads.max() / spreads.min()) if spreads.size else 1.0
+
+
 def _standardize_with_train_stats(
     x_train: FloatArray, x_test: FloatArray
 ) -> tuple[FloatArray, FloatArray]:
@@ -133,10 +159,7 @@ def _standardize_with_train_stats(
 
     Only train statistics are used so nothing about the test rows leaks into training.
     """
-    mean = x_train.mean(axis=0)
-    std = x_train.std(axis=0)
-    # A constant column (possible with a tiny train split) has std 0; leave its scale alone.
-    std = np.where(std > 0, std, 1.0)
+    mean, std = train_statistics(x_train)
     return (x_train - mean) / std, (x_test - mean) / std
 
 
@@ -447,6 +470,47 @@ def make_dataset(
     return Dataset(name, x_train, y_train, x_test, y_test, info.task, TF_FEATURE_NAMES, class_names)
 
 
+# --------------------------------------------------------------------------- input features
+
+# TF Playground's inputs over the plane (x1, x2): name -> (label, column from points (n, 2)).
+FEATURES: dict[str, tuple[str, Callable[[FloatArray], FloatArray]]] = {
+    "x1": ("x1", lambda p: p[:, 0]),
+    "x2": ("x2", lambda p: p[:, 1]),
+    "x1_squared": ("x1²", lambda p: p[:, 0] ** 2),
+    "x2_squared": ("x2²", lambda p: p[:, 1] ** 2),
+    "x1_x2": ("x1·x2", lambda p: p[:, 0] * p[:, 1]),
+    "sin_x1": ("sin x1", lambda p: np.sin(p[:, 0])),
+    "sin_x2": ("sin x2", lambda p: np.sin(p[:, 1])),
+}
+PLANE_FEATURES = ("x1", "x2")
+
+
+def feature_columns(points: FloatArray, names: Sequence[str]) -> FloatArray:
+    """The chosen features of points on the plane: (n, 2) -> (n, len(names))."""
+    return np.stack([FEATURES[name][1](points) for name in names], axis=1)
+
+
+def with_features(dataset: Dataset, names: Sequence[str]) -> Dataset:
+    """A 2-D dataset with TF Playground's input features instead of (x1, x2), in FEATURES'
+    order; ValueError for an unknown or repeated name, or data that is not on a plane."""
+    unknown = [name for name in names if name not in FEATURES]
+    if unknown:
+        raise ValueError(f"unknown feature {unknown[0]!r}; choose from: {', '.join(FEATURES)}")
+    if not names or len(set(names)) != len(names):
+        raise ValueError("features: give each feature once, at least one")
+    if dataset.x_train.shape[1] != len(PLANE_FEATURES) or dataset.plane_train is not None:
+        raise ValueError("features apply to the 2-D datasets (x1, x2) only")
+    chosen = [name for name in FEATURES if name in names]
+    return replace(
+        dataset,
+        x_train=feature_columns(dataset.x_train, chosen),
+        x_test=feature_columns(dataset.x_test, chosen),
+        feature_names=tuple(FEATURES[name][0] for name in chosen),
+        plane_train=dataset.x_train,
+        plane_test=dataset.x_test,
+    )
+
+
 def _all_train(
     name: str, x: FloatArray, y01: FloatArray, feature_names: tuple[str, ...], labels: str
 ) -> Dataset:
@@ -484,8 +548,12 @@ def from_arrays(
     seed: int = 0,
     feature_names: Sequence[str] | None = None,
     class_names: Sequence[str] | None = None,
+    standardize: bool = False,
 ) -> Dataset:
     """Build a Dataset from user arrays (e.g. an uploaded CSV), shuffled and split by seed.
+
+    standardize: scale each feature column by the train split's mean and std (recorded in
+    ``feature_mean`` and ``feature_std``), so columns in different units (cm, kg) learn alike.
 
     features: (n, f). targets: (n,) or (n, k) for regression; (n,) or (n, 1) of 0/1 for binary
     (-> (n, 1)); (n,) or (n, 1) class indices 0..k-1 for multiclass (-> one-hot (n, k), where k
@@ -511,7 +579,25 @@ def from_arrays(
     y, classes = _encode_targets(t, task, class_names)
     rng = np.random.default_rng(seed)
     x_train, y_train, x_test, y_test = split_train_test(x, y, train_ratio, rng)
-    return Dataset(name, x_train, y_train, x_test, y_test, task, names, classes)
+    ratio = scale_ratio(x_train)
+    if not standardize:
+        return Dataset(
+            name, x_train, y_train, x_test, y_test, task, names, classes, scale_ratio=ratio
+        )
+    mean, std = train_statistics(x_train)
+    return Dataset(
+        name,
+        (x_train - mean) / std,
+        y_train,
+        (x_test - mean) / std,
+        y_test,
+        task,
+        names,
+        classes,
+        feature_mean=tuple(float(v) for v in mean),
+        feature_std=tuple(float(v) for v in std),
+        scale_ratio=ratio,
+    )
 
 
 def _as_float_array(parameter: str, values: NDArray[np.generic]) -> FloatArray:

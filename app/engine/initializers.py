@@ -4,6 +4,7 @@
 - ``lesson003``:  lesson 003's np.random.rand − 0.5 — W, b ~ U[−0.5, 0.5)
 - ``xavier``:     Glorot uniform, W ~ U(±√(6 / (n_in + n_out))), b = 0 (tanh, sigmoid)
 - ``he``:         He normal, W ~ N(0, 2 / n_in), b = 0 (relu)
+- ``tfp``:        TF Playground's nn.ts: W ~ U[−0.5, 0.5), b = 0.1
 """
 
 from __future__ import annotations
@@ -38,9 +39,15 @@ def he(rng: np.random.Generator, n_in: int, n_out: int) -> tuple[Array, Array]:
     return rng.normal(0.0, np.sqrt(2.0 / n_in), (n_in, n_out)), np.zeros((1, n_out))
 
 
+def tfp(rng: np.random.Generator, n_in: int, n_out: int) -> tuple[Array, Array]:
+    """TF Playground's Link and Node: weight = Math.random() − 0.5, bias = 0.1."""
+    return rng.random((n_in, n_out)) - 0.5, np.full((1, n_out), 0.1)
+
+
 INITIALIZERS: dict[str, Initializer] = {
     "uniform01": uniform01,
     "lesson003": lesson003,
     "xavier": xavier,
     "he": he,
+    "tfp": tfp,
 }

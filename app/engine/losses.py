@@ -4,6 +4,7 @@ Losses take ``(y_true, y_pred)`` as lesson 003 does, both of shape (n, outputs),
 a float. A ``*_prime`` returns ∂E/∂y_pred with y_pred's shape.
 
 - MSE (lesson 003): E = (1/N) Σ (y* − y)², N the number of elements; ∂E/∂Y = (2/N)(Y − Y*).
+- Square (TF Playground's "squared error"): E = ½ · mean of (o − t)²; ∂E/∂o = (o − t)/N.
 - SSE (lesson 000): E = Σ (y − ŷ)²; ∂E/∂ŷ = 2(ŷ − y). Lesson 000 adds the *adjustment*
   2(y − ŷ)·…, which is −∂E/∂W: the same step as W ← W − 1·∂E/∂W.
 - Binary cross-entropy on sigmoid outputs, and softmax cross-entropy on softmax outputs,
@@ -61,6 +62,21 @@ def sse(y_true: Array, y_pred: Array) -> float:
 def sse_prime(y_true: Array, y_pred: Array) -> Array:
     """∂SSE/∂ŷ = 2 (ŷ − y); lesson 000's adjustment carries the opposite sign, 2 (y − ŷ)."""
     return 2.0 * (y_pred - y_true)
+
+
+def square(y_true: Array, y_pred: Array) -> float:
+    """TF Playground's squared error: ½ · mean over every element of (y_pred − y_true)².
+
+    As ``mse``: np.mean's arithmetic without its wrapper, bit for bit (tests/engine).
+    """
+    squares = np.square(y_pred - y_true)
+    return float(0.5 * (np.add.reduce(squares, axis=None) / squares.size))
+
+
+def square_prime(y_true: Array, y_pred: Array) -> Array:
+    """∂E/∂y_pred = (y_pred − y_true) / N: TF Playground's ∂E/∂o = o − t, averaged over the
+    batch as its updateWeights does."""
+    return (y_pred - y_true) / y_true.size
 
 
 def _clip_probability(p: Array) -> Array:
@@ -157,6 +173,12 @@ LOSSES: dict[str, Loss] = {
         sse,
         sse_prime,
         "sum, no division: Σ(ŷ − y)² (lesson 000); ‖∂L/∂W‖ grows with the batch",
+    ),
+    "square": Loss(
+        "square",
+        square,
+        square_prime,
+        "TF Playground's: ½ · mean over batch rows × outputs: Σ(ŷ − y)² ÷ (2·n·k)",
     ),
     "binary_cross_entropy": Loss(
         "binary_cross_entropy",

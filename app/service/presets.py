@@ -11,17 +11,18 @@ TF_HIDDEN = [{"units": 4, "activation": "tanh"}, {"units": 2, "activation": "tan
 
 
 def _tf_playground(dataset: str, description: str) -> dict[str, Any]:
-    """TF Playground's defaults: 4-2 tanh hidden, tanh output on ±1 labels, squared loss,
-    learning rate 0.03, batch 10, 50 % train, no noise, 500 points."""
+    """TF Playground's defaults and conventions: 4-2 tanh hidden, tanh output on ±1 labels,
+    its squared error ½(o − t)² (``square``), its initial weights U[−0.5, 0.5) and biases 0.1
+    (``tfp``), learning rate 0.03, batch 10, 50 % train, no noise, 500 points."""
     return {
         "description": description,
         "model": {
             "input_size": 2,
             "layers": [*TF_HIDDEN, {"units": 1, "activation": "tanh"}],
-            "loss": "mse",
+            "loss": "square",
             "learning_rate": 0.03,
             "batch_size": 10,
-            "initializer": "xavier",
+            "initializer": "tfp",
             "seed": 0,
         },
         "data": {

@@ -18,7 +18,14 @@ from typing import Any, Literal
 import numpy as np
 
 from app.engine import ConfigError, Model, config_as_dict, config_from_dict
-from app.engine.datasets import DATASETS, Dataset, from_arrays, make_dataset
+from app.engine.datasets import (
+    DATASETS,
+    PLANE_FEATURES,
+    Dataset,
+    from_arrays,
+    make_dataset,
+    with_features,
+)
 from app.engine.model import HYPERPARAMETERS
 
 from .history import Timeline
@@ -53,6 +60,10 @@ def resolve_config(request: dict[str, Any]) -> dict[str, Any]:
         base = copy.deepcopy(PRESETS[preset_name])
     model = {**base["model"], **(request.get("model") or {})}
     data = {**base["data"], **(request.get("data") or {})}
+    if "features" in (request.get("data") or {}) and "input_size" not in (
+        request.get("model") or {}
+    ):
+        model.pop("input_size", None)  # the chosen features decide it
     if "model" not in request and preset_name is None:
         raise ConfigError("model", "give a preset or a model config")
     return {"preset": preset_name, "model": model, "data": data}
@@ -72,12 +83,13 @@ def build_dataset(data: dict[str, Any], uploaded: Callable[[str], dict[str, Any]
                 seed=int(data.get("seed", 0)),
                 feature_names=table["feature_names"],
                 class_names=table.get("class_names"),
+                standardize=bool(data.get("standardize", True)),
             )
         name = data.get("dataset")
         if name not in DATASETS:
             known = ", ".join(sorted(DATASETS))
             raise ConfigError("data.dataset", f"unknown dataset {name!r}; choose one of: {known}")
-        return make_dataset(
+        dataset = make_dataset(
             name,
             n_samples=data.get("n_samples"),
             noise=float(data.get("noise", 0.0)),
@@ -85,6 +97,13 @@ def build_dataset(data: dict[str, Any], uploaded: Callable[[str], dict[str, Any]
             seed=int(data.get("seed", 0)),
             labels=data.get("labels", "01"),
         )
+        features = data.get("features")
+        if features is None or list(features) == list(PLANE_FEATURES):
+            return dataset
+        try:
+            return with_features(dataset, list(features))
+        except ValueError as error:
+            raise ConfigError("data.features", str(error)) from None
     except ConfigError:
         raise
     except (ValueError, TypeError) as error:
@@ -316,6 +335,29 @@ class Session:
             self.timeline.record_set(self, changes, by)
             self._changed("set", {"changes": changes, "by": by})
 
+    def set_parameter(
+        self, layer: int, i: int | None, j: int, value: float, by: str | None = None
+    ) -> None:
+        """Set one weight W[layer][i, j] (or, with i None, the bias b[layer][j]) by hand, as
+        TF Playground lets a student type one; the next step trains from it."""
+        with self.lock:
+            if not 0 <= layer < len(self.model.layers):
+                raise ConfigError("layer", f"layer must be in 0..{len(self.model.layers) - 1}")
+            dense = self.model.layers[layer]
+            n_in, n_out = dense.W.shape
+            if not 0 <= j < n_out:
+                raise ConfigError("j", f"layer {layer} has units 0..{n_out - 1}")
+            if i is None:
+                if dense.b is None:
+                    raise ConfigError("i", "this network has no biases: give i for a weight")
+                dense.b[0, j] = value
+            else:
+                if not 0 <= i < n_in:
+                    raise ConfigError("i", f"layer {layer} has inputs 0..{n_in - 1}")
+                dense.W[i, j] = value
+            change = {"layer": layer, "i": i, "j": j, "value": value}
+            self._changed("set", {"changes": {"parameter": change}, "by": by})
+
     def reset(self, seed: int | None = None, by: str | None = None) -> None:
         """Fresh weights from the config (a new seed if given); history and counters cleared."""
         with self.lock:
@@ -419,6 +461,13 @@ class Session:
             "task": d.task,
             "feature_names": list(d.feature_names),
             "class_names": None if d.class_names is None else list(d.class_names),
+            "scaling": None
+            if d.feature_mean is None or d.feature_std is None
+            else {"mean": list(d.feature_mean), "std": list(d.feature_std)},
+            "scale_ratio": d.scale_ratio,
+            "plane": None
+            if d.plane_train is None or d.plane_test is None
+            else {"x_train": d.plane_train.tolist(), "x_test": d.plane_test.tolist()},
             "x_train": d.x_train.tolist(),
             "y_train": d.y_train.tolist(),
             "x_test": d.x_test.tolist(),
@@ -477,6 +526,7 @@ class Session:
                 task=data["task"],
                 feature_names=tuple(data["feature_names"]),
                 class_names=None if data["class_names"] is None else tuple(data["class_names"]),
+                **_scaling_of(data),
             )
             if keep_identity:
                 identity = {"session_id": exported["id"], **identity}
@@ -492,6 +542,20 @@ class Session:
             raise
         except (KeyError, TypeError, ValueError) as error:
             raise ConfigError("model", f"the export is incomplete or malformed: {error}") from None
+
+
+def _scaling_of(data: dict[str, Any]) -> dict[str, Any]:
+    """The standardization an export recorded (older exports have none)."""
+    scaling = data.get("scaling")
+    fields: dict[str, Any] = {"scale_ratio": float(data.get("scale_ratio", 1.0))}
+    plane = data.get("plane")
+    if plane:
+        fields["plane_train"] = _matrix("data.plane.x_train", plane["x_train"], width=2)
+        fields["plane_test"] = _matrix("data.plane.x_test", plane["x_test"], width=2)
+    if scaling:
+        fields["feature_mean"] = tuple(float(v) for v in scaling["mean"])
+        fields["feature_std"] = tuple(float(v) for v in scaling["std"])
+    return fields
 
 
 def layer_state(

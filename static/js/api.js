@@ -78,6 +78,16 @@ export const api = {
   updateSession: (id, token, changes) => request("PATCH", `/api/sessions/${id}`, { token, json: changes }),
   stepSession: (id, token, unit, count = 1) =>
     request("POST", `/api/sessions/${id}/step?include_trace=false`, { token, json: { unit, count } }),
+  setParameter: (id, token, edit) => request("PATCH", `/api/sessions/${id}/parameter`, { token, json: edit }),
+  deleteSession: (id, token) => request("DELETE", `/api/sessions/${id}`, { token }),
+  openClass: (sessionId, token) => request("POST", "/api/classes", { token, json: { session_id: sessionId } }),
+  readClass: (teacherToken) => request("GET", "/api/classes/current", { token: teacherToken }),
+  moveClass: (teacherToken, sessionId, sessionToken) =>
+    request("PATCH", "/api/classes/current", {
+      token: teacherToken,
+      json: { session_id: sessionId, session_token: sessionToken },
+    }),
+  endClass: (teacherToken) => request("DELETE", "/api/classes/current", { token: teacherToken }),
   /** A lesson's walk-through on the current batch (GET …/lesson?name=). */
   getLesson: (id, token, name, { signal } = {}) =>
     request("GET", `/api/sessions/${id}/lesson?${new URLSearchParams({ name })}`, { token, signal }),

@@ -2,8 +2,11 @@
 // call its verbs (play, step, setHyperparameters, rebuild …); the socket calls its handlers.
 // A page opened by a watch link is read-only: its verbs refuse and it never sends a command.
 import { api } from "./api.js";
+import { ClassControls, ClassSocket } from "./classroom.js";
 import { Controls } from "./controls.js";
+import { planeOf } from "./forward.js";
 import { NetworkEditor } from "./network-editor.js";
+import { setChartTextScale } from "./plotly.js";
 import { PresenterMode } from "./presenter.js";
 import { ShareLinks, parseFragment, setupFragment, setupRequest, urlWith, watchFragment } from "./share.js";
 import { LiveSocket } from "./socket.js";
@@ -28,6 +31,8 @@ const DISTRIBUTION_INTERVAL_MS = 250;
 const HEATMAP_REDRAWS_PER_SECOND = 12;
 const HEATMAP_MIN_INTERVAL_MS = 250;
 const PAUSE_WAIT_MS = 5000; // a guide step waits this long at most for play to stop
+const DATA_OPTIONS_OPEN_FROM = 800; // px of window height
+const PRESENTER_CHART_TEXT = 1.6; // chart text in presenter mode, as the page's type grows
 const WATCHING_NOTICE = "This page is watching the teacher's session: it is read-only.";
 
 /** The shape of a network as the views draw it: inputs and [{units, activation}]. */
@@ -52,7 +57,7 @@ export class Playground {
       },
       layerCount: () => this.state.config?.model.layers.length ?? 0,
       onHighlight: (step) => this.network.setGuideHighlight(step),
-      notify: (message) => this.status.notify(message),
+      notify: (message, kind) => this.status.notify(message, kind),
     });
     this.presenter = new PresenterMode(elements, {
       onChange: () => this.presenterChanged(),
@@ -70,6 +75,13 @@ export class Playground {
       links: { watch: () => this.watchUrl(), setup: () => this.setupUrl() },
       notify: (message, kind) => this.status.notify(message, kind),
     });
+    this.classControls = new ClassControls(elements, {
+      session: () => this.state.session,
+      notify: (message, kind) => this.status.notify(message, kind),
+      linkFor: (fragment) => urlWith(fragment),
+    });
+    this.following = null; // a student's class: {code, socket, version}
+    this.ended = false; // a watch page whose session or class has ended: it says so and stays
     this.writtenHash = "";
     this.network = new NetworkDiagram(elements.networkDiagram, {
       onClick: (layer, i, j) => this.onDiagramClick(layer, i, j),
@@ -89,6 +101,7 @@ export class Playground {
       maxUnits: pageConfig.maxUnits,
       onLayersChange: (layers) => this.rebuild({ layers }),
       onActivationChange: (k, name) => this.setActivation(k, name),
+      onFeaturesChange: (features) => this.controls.changeData({ features }),
     });
     this.controls = new Controls(elements, this);
     this.socket = new LiveSocket(
@@ -112,6 +125,15 @@ export class Playground {
       send: (message) => this.socket.send(message),
     };
     setInterval(() => this.status.showStats(this.socket.stats), STATS_INTERVAL_MS);
+    if (new URLSearchParams(location.search).has("debug")) document.body.classList.add("debug");
+    // A short screen (a 768-px projector) starts with the data panel folded to what is
+    // needed: the preset and the dataset.
+    if (window.innerHeight < DATA_OPTIONS_OPEN_FROM) elements.dataOptions.open = false;
+    // Panels that fill the screen below the sticky top bar need its height (it grows in
+    // presenter mode and when a banner opens).
+    new ResizeObserver(() => {
+      document.documentElement.style.setProperty("--topbar-height", `${elements.topbar.offsetHeight}px`);
+    }).observe(elements.topbar);
   }
 
   /** The Plotly views, drawn within each animation frame's budget (see scheduler.js). */
@@ -195,6 +217,10 @@ export class Playground {
       await this.watchSession(link.id, link.token);
       return;
     }
+    if (link.kind === "class") {
+      this.followClass(link.code);
+      return;
+    }
     const fallback = "starting the default preset instead";
     if (link.kind === "bad") this.status.notify(`${link.message}; ${fallback}.`);
     if (link.kind === "setup") {
@@ -202,6 +228,11 @@ export class Playground {
       if (await this.createSession(link.request, { failure })) return;
     }
     await this.createSession({ preset: this.pageConfig.defaultPreset });
+  }
+
+  /** A teacher's tab reloaded with a class open: the class moves to the session now shown. */
+  async resumeClass() {
+    await this.classControls.resume();
   }
 
   // ----- sessions -----------------------------------------------------------------------
@@ -212,10 +243,13 @@ export class Playground {
     this.controls.setBusy(true);
     try {
       const created = await api.createSession(request);
+      const replaced = this.state.session;
       this.state.setSession(created, created.state);
       this.teaching.sessionChanged();
       this.writeSetupUrl();
       this.socket.connect(created.id, created.token);
+      if (replaced) this.retire(replaced);
+      else this.resumeClass();
       return true;
     } catch (error) {
       this.status.notify(failure(error.message));
@@ -226,7 +260,14 @@ export class Playground {
     }
   }
 
-  /** Follow someone else's session, read-only (a watch link). */
+  /** The class follows the new session first; then the old one goes, so a watch link to it
+   *  says it has ended instead of showing a session nobody drives any more. */
+  async retire(old) {
+    await this.classControls.sessionChanged();
+    api.deleteSession(old.id, old.token).catch(() => {}); // gone already: nothing to retire
+  }
+
+  /** Follow someone else's session, read-only (a watch link, or a class's current one). */
   async watchSession(id, token) {
     this.setReadOnly();
     try {
@@ -234,10 +275,59 @@ export class Playground {
       this.state.setSession({ id, token, watch_token: token }, state);
       this.teaching.sessionChanged();
       this.socket.connect(id, token);
+      return true;
     } catch (error) {
-      this.status.notify(`This watch link does not open a session: ${error.message}`);
-      this.status.showConnection("closed", "nothing to watch");
+      if (!this.following) {
+        this.showEnded("this session has ended", `This watch link does not open a session: ${error.message}`);
+      }
+      return false;
     }
+  }
+
+  /** A student's class link: follow whatever session the teacher shows, read-only. */
+  followClass(code) {
+    this.setReadOnly();
+    this.elements.classBadge.textContent = `Class ${code}`;
+    this.elements.classBadge.hidden = false;
+    const socket = new ClassSocket({
+      onMessage: (message) => this.onClassMessage(message),
+      onGone: () =>
+        this.showEnded("no such class", `There is no class ${code} on this server: check the code with your teacher.`),
+    });
+    this.following = { code, socket, version: 0 };
+    socket.connect(code);
+  }
+
+  async onClassMessage(message) {
+    if (message.type !== "class") throw new Error(`unknown class message: ${JSON.stringify(message.type)}`);
+    const following = this.following;
+    if (message.ended) {
+      following.socket.close();
+      this.showEnded("the class has ended", `The teacher ended class ${following.code}.`);
+      return;
+    }
+    if (message.version <= following.version || message.session_id === this.state.session?.id) {
+      following.version = Math.max(following.version, message.version);
+      return;
+    }
+    const first = following.version === 0;
+    following.version = message.version;
+    if (!(await this.watchSession(message.session_id, message.watch_token))) return;
+    if (!first) {
+      const preset = this.state.config?.preset;
+      this.status.notify(`The teacher switched to a new session${preset ? ` (${preset})` : ""}: following it.`, "info");
+    }
+  }
+
+  /** The page watched a session that is gone (or a class that ended): it says so, plainly,
+   *  and stops reconnecting; what it showed last stays on screen. */
+  showEnded(detail, message) {
+    this.ended = true;
+    this.socket.close();
+    this.status.showConnection("ended", detail);
+    this.state.connection = "ended";
+    this.state.publish();
+    this.status.notify(message, "info");
   }
 
   /** Every control that would change the session is disabled, and the verbs refuse. */
@@ -395,6 +485,7 @@ export class Playground {
 
   /** Presenter mode on or off: play at its pace, charts follow their new boxes. */
   presenterChanged() {
+    setChartTextScale(this.presenter.on ? PRESENTER_CHART_TEXT : 1);
     this.repace();
     window.dispatchEvent(new Event("resize")); // Plotly's responsive charts listen for it
     this.scheduler.redrawAll();
@@ -403,6 +494,7 @@ export class Playground {
   // ----- socket handlers ----------------------------------------------------------------
 
   onStatus(connection, detail) {
+    if (this.ended) return;
     this.state.connection = connection;
     this.state.publish();
     this.status.showConnection(connection, detail);
@@ -426,14 +518,19 @@ export class Playground {
     if (key !== this.shape || dataset) {
       this.shape = key;
       this.network.setStructure(featureNames, layers);
+      this.network.setPlane(this.state.dataset);
       const shapes = frame.layers.map((layer) => ({ inputs: layer.W.length, units: layer.W[0].length }));
       this.scheduleHeatmaps(shapes);
       this.gradients.setStructure(layers.length);
       this.output.setData(this.state.dataset, this.state.task);
       this.teaching.clear();
     }
+    const data = this.state.config.data;
+    const onPlane = Boolean(data.dataset) && planeOf(this.state.dataset) !== null;
+    this.editor.setFeatures(onPlane ? (data.features ?? ["x1", "x2"]) : null);
     this.editor.render(featureNames.length, layers);
     this.controls.sync(this.state.config);
+    if (dataset && this.state.config.data.upload) this.controls.showScaling(this.state.dataset);
     this.metrics.reset(sessionState.history, this.state.task !== "regression");
     this.gradients.reset();
     this.network.setMode(this.elements.diagramMode.value);
@@ -486,7 +583,13 @@ export class Playground {
         break;
       case "deleted":
         this.state.wantPlaying = false;
-        this.status.notify(message.message);
+        if (this.following) break; // the class says where the teacher went
+        if (this.readOnly) {
+          this.showEnded(
+            "this session has ended",
+            "The teacher replaced or closed this session, so this watch link has ended. A class link always follows the teacher's current session.",
+          );
+        } else this.status.notify(message.message);
         break;
       default:
         throw new Error(`unknown event from the server: ${JSON.stringify(message.event)}`);
@@ -496,7 +599,8 @@ export class Playground {
   /** Someone else (another tab, a REST call) changed hyperparameters: show them. */
   applyChanges(detail) {
     if (detail.kind !== "set" || !this.state.config) return;
-    const { activations, ...simple } = detail.changes || {};
+    // A weight typed by hand (parameter) reaches the views with the next frame.
+    const { activations, parameter: _parameter, ...simple } = detail.changes || {};
     Object.assign(this.state.config.model, simple);
     if (activations) {
       const layers = this.state.config.model.layers;

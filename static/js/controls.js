@@ -3,8 +3,10 @@
 // session with the same settings.
 import { api } from "./api.js";
 import { createElement } from "./dom.js";
+import { formatNumber } from "./words.js";
 
 const UPLOAD_PREFIX = "upload:";
+const SCALE_WARNING_RATIO = 100; // raw columns whose spreads differ more than this: a notice
 // Everything that changes the session: disabled on a watch link (view settings stay).
 const SESSION_CONTROLS = [
   "resetButton",
@@ -25,6 +27,7 @@ const SESSION_CONTROLS = [
   "seed",
   "preset",
   "dataset",
+  "standardize",
   "noise",
   "trainRatio",
   "regenerateButton",
@@ -124,6 +127,7 @@ export class Controls {
       if (e.preset.value) p.createSession({ preset: e.preset.value });
     });
     on(e.dataset, "change", () => this.chooseDataset(e.dataset.value));
+    on(e.standardize, "change", () => this.changeData({ standardize: e.standardize.checked }));
     on(e.noise, "input", () => {
       e.noiseValue.textContent = `${e.noise.value} %`;
     });
@@ -142,6 +146,10 @@ export class Controls {
 
     on(e.diagramMode, "change", () => {
       p.network.setMode(e.diagramMode.value);
+      p.scheduler.redrawAll();
+    });
+    on(e.discretize, "change", () => {
+      p.output.setDiscretize(e.discretize.checked);
       p.scheduler.redrawAll();
     });
     on(e.showTestData, "change", () => {
@@ -296,6 +304,31 @@ export class Controls {
 
   // ----- showing the session's settings -------------------------------------------------
 
+  /** An upload's columns: their full names and the train split's mean and spread they were
+   *  standardized with, or a warning when raw columns differ in scale by over 100×. */
+  showScaling(dataset) {
+    const e = this.elements;
+    const names = dataset.feature_names;
+    const lines = [];
+    if (dataset.scaling) {
+      lines.push("Each column x becomes (x − mean) / spread, with the training rows' numbers:");
+      names.forEach((name, k) => {
+        lines.push(`${name}: mean ${formatNumber(dataset.scaling.mean[k], 3)}, spread ${formatNumber(dataset.scaling.std[k], 3)}`);
+      });
+    } else {
+      lines.push(`Columns as uploaded: ${names.join(", ")}.`);
+    }
+    const ratio = dataset.scale_ratio ?? 1;
+    const warn = !dataset.scaling && ratio > SCALE_WARNING_RATIO;
+    if (warn) {
+      const message = `The columns' scales differ by ${Math.round(ratio).toLocaleString("en")}×: standardize them, or the network learns only from the largest.`;
+      lines.push(message);
+      this.playground.status.notify(message, "info");
+    }
+    e.scalingInfo.replaceChildren(...lines.map((line) => createElement("span", { className: "scaling-line", text: line })));
+    e.scalingInfo.classList.toggle("warning", warn);
+  }
+
   setBusy(busy) {
     document.body.setAttribute("aria-busy", busy ? "true" : "false");
   }
@@ -337,6 +370,8 @@ export class Controls {
     e.trainRatio.value = String(Math.round((data.train_ratio ?? 0.5) * 100));
     e.trainRatioValue.textContent = `${e.trainRatio.value} %`;
     e.regenerateButton.disabled = !generated && !data.upload;
+    e.scalingPanel.hidden = !data.upload;
+    e.standardize.checked = data.standardize !== false;
     if (this.readOnly) this.applyReadOnly();
   }
 }

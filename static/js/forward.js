@@ -44,6 +44,45 @@ export function forward(layers, rows) {
   });
 }
 
+/** Every layer's activations for `rows`: [(n, units of layer 0), (n, units of layer 1), …]. */
+export function forwardLayers(layers, rows) {
+  const outputs = [];
+  let a = rows;
+  for (const layer of layers) {
+    a = forward([layer], a);
+    outputs.push(a);
+  }
+  return outputs;
+}
+
+// TF Playground's input features of a point (x1, x2) on the plane, by id (the API's
+// data.features) with the label the server gives the column (app/engine/datasets.py FEATURES).
+export const FEATURES = [
+  { id: "x1", label: "x1", of: (p) => p[0] },
+  { id: "x2", label: "x2", of: (p) => p[1] },
+  { id: "x1_squared", label: "x1²", of: (p) => p[0] * p[0] },
+  { id: "x2_squared", label: "x2²", of: (p) => p[1] * p[1] },
+  { id: "x1_x2", label: "x1·x2", of: (p) => p[0] * p[1] },
+  { id: "sin_x1", label: "sin x1", of: (p) => Math.sin(p[0]) },
+  { id: "sin_x2", label: "sin x2", of: (p) => Math.sin(p[1]) },
+];
+
+/** The data's points on the plane {train, test} — its rows, or the plane the server sent with
+ *  feature columns — and how a point becomes the network's inputs; null off the plane. */
+export function planeOf(dataset) {
+  if (dataset.plane) {
+    const columns = dataset.feature_names.map((name) => FEATURES.find((f) => f.label === name));
+    if (columns.some((column) => !column)) return null;
+    return {
+      train: dataset.plane.x_train,
+      test: dataset.plane.x_test,
+      inputs: (point) => columns.map((column) => column.of(point)),
+    };
+  }
+  if (dataset.feature_names.length !== 2) return null;
+  return { train: dataset.x_train, test: dataset.x_test, inputs: (point) => point };
+}
+
 /** The grid the decision boundary is drawn on: the data's extent plus a 5 % margin. */
 export function gridOver(points, resolution) {
   const xs = points.map((p) => p[0]);

@@ -8,6 +8,7 @@ import { ApiError, api } from "./api.js";
 import { createElement } from "./dom.js";
 import { LatestLoader } from "./loader.js";
 import { depthOf, matrixTable, numberElement } from "./tables.js";
+import { phaseText } from "./words.js";
 
 export const LESSON_PRESETS = { "lesson-000": "lesson-000", "lesson-003": "lesson-003-xor" };
 
@@ -58,9 +59,6 @@ function valueName(name) {
   return VALUE_NAMES[name] ?? name.replaceAll("_", " ");
 }
 
-function phaseText(phase) {
-  return phase.layer === null || phase.layer === undefined ? phase.kind : `${phase.kind} ${phase.layer}`;
-}
 
 /** One named value: a number, a vector, a matrix, or a list of them (one per layer). */
 function valueBlock(name, value) {
@@ -401,7 +399,7 @@ export class LessonGuide {
         ? "every layer's weights (the update)"
         : step.layer === null
           ? "the loss, after the output"
-          : `${this.describeLayer(step.layer)} (layer ${step.layer}), ${step.part} pass`;
+          : `${this.describeLayer(step.layer)}, ${step.part} pass`;
     const children = [
       createElement("h3", { text: `${this.index + 1} / ${this.guide.steps.length} · ${step.title}` }),
       createElement("p", { className: "formula guide-formula", "data-testid": "guide-formula", text: step.formula }),

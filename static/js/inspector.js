@@ -16,6 +16,23 @@ const SIGN_NOTE =
   "“delta output sum”, “layer1 error” and weight adjustment are their negatives: the lesson " +
   "builds them on y − ŷ and adds them (with the sse loss: −δ of the output, −upstream of " +
   "layer 0, −∂L/∂W).";
+// A gradient near zero: the central difference's own rounding, about ε·L/h ≈ 1e-11 with
+// h = 1e-5, is then larger than the gradient, so the relative error means nothing. The check
+// passes when |reported − numeric| ≤ ABSOLUTE_TOLERANCE + tolerance · (|reported| + |numeric|).
+const ABSOLUTE_TOLERANCE = 1e-8;
+const DEFAULT_TOLERANCE = 1e-5; // float64's, as GET …/gradcheck judges it
+
+/** How the numeric check went: "relative" (it passes on its relative error), "absolute" (a
+ *  tiny gradient: it passes on the absolute difference) or "fail". ``tolerance`` is the
+ *  relative one, fit for the session's dtype. */
+export function gradientVerdict(reported, numeric, tolerance = DEFAULT_TOLERANCE) {
+  if (reported === null || numeric === null) return "fail";
+  const difference = Math.abs(reported - numeric);
+  const scale = Math.abs(reported) + Math.abs(numeric);
+  if (difference <= tolerance * scale) return "relative";
+  if (difference <= ABSOLUTE_TOLERANCE + tolerance * scale) return "absolute";
+  return "fail";
+}
 
 function sum(values) {
   return values.reduce((total, value) => total + value, 0);
@@ -60,7 +77,7 @@ function factorNames({ output, bias, softmax, fused }) {
 
 export class ChainInspector {
   /**
-   * session(): {id, token} of the session shown; describeLayer(k): "Hidden 1" / "Output";
+   * session(): {id, token} of the session shown; describeLayer(k): "Layer 0 · hidden";
    * layerCount(): how many dense layers the network has.
    */
   constructor(container, { session, describeLayer, layerCount }) {
@@ -134,7 +151,7 @@ export class ChainInspector {
     const what = this.isBias() ? `bias of unit ${j}` : `weight from input ${i} to unit ${j}`;
     return createElement("dl", { className: "inspector", "data-testid": "inspector-values" }, [
       createElement("dt", { text: this.isBias() ? "bias" : "weight" }),
-      createElement("dd", { text: `${this.selectionName()} · ${this.describeLayer(layer)}, ${what}` }),
+      createElement("dd", { text: `${this.selectionName()} (${this.describeLayer(layer).split(" · ")[1]}), ${what}` }),
     ]);
   }
 
@@ -179,7 +196,7 @@ export class ChainInspector {
       state = "waiting";
       message =
         `Layer ${layer} has no ∂L/∂W yet in this batch: step to the backward pass of layer ${layer} ` +
-        `(phase "backward ${layer}"), or a whole batch. The numbers appear here as soon as it has run.`;
+        `(phase "backward · layer ${layer}"), or a whole batch. The numbers appear here as soon as it has run.`;
     } else if (error.status === 422 && error.field === "i") {
       state = "no-bias";
       message = "This network has no biases: click a link to see a weight's gradient.";
@@ -328,7 +345,16 @@ export class ChainInspector {
     const symbol = this.isBias() ? "∂L/∂b" : "∂L/∂W";
     const matches = result.reported !== null && result.equal_to_rounding;
     const tolerance = result.tolerance; // fit for the session's dtype, as GET …/gradcheck judges
-    const passes = result.relative_error !== null && result.relative_error < tolerance;
+    const verdict = gradientVerdict(result.reported, result.numeric, tolerance);
+    const difference = result.reported === null ? null : Math.abs(result.reported - result.numeric);
+    const verdictText = {
+      relative: ` ✓ below ${tolerance.toExponential(0)}`,
+      absolute:
+        ` ✓ the difference ${Number(difference).toExponential(1)} is below ${ABSOLUTE_TOLERANCE.toExponential(0)}:` +
+        " this gradient is so close to 0 that rounding in the central difference (about 1e-11)" +
+        " decides its relative error, so the check uses the absolute difference",
+      fail: ` ✗ above ${tolerance.toExponential(0)}`,
+    }[verdict];
     const line = (testid, children) => createElement("p", { className: "total-line", "data-testid": testid }, children);
     const lines = [
       line("chain-sum", [
@@ -357,8 +383,10 @@ export class ChainInspector {
           text: result.relative_error === null ? "–" : Number(result.relative_error).toExponential(1),
         }),
         createElement("span", {
-          className: `verdict ${passes ? "pass" : "fail"}`,
-          text: passes ? ` ✓ below ${tolerance.toExponential(0)}` : ` ✗ above ${tolerance.toExponential(0)}`,
+          className: `verdict ${verdict === "fail" ? "fail" : "pass"}`,
+          "data-testid": "chain-verdict",
+          "data-verdict": verdict,
+          text: verdictText,
         }),
       ]),
     ];

@@ -2,22 +2,21 @@
 // button for hidden layers. The shape of the network is the session's: a change builds a new
 // session, while an activation change is a hyperparameter and keeps the weights.
 import { createElement } from "./dom.js";
+import { FEATURES } from "./forward.js";
+import { layerTitle as layerLabel } from "./words.js";
 
 const NEW_LAYER = { units: 4, activation: "tanh" };
-
-function layerLabel(k, count) {
-  return k === count - 1 ? "Output" : `Hidden ${k + 1}`;
-}
 
 export class NetworkEditor {
   /**
    * onLayersChange(layers): the list of {units, activation} to rebuild with;
-   * onActivationChange(k, name): one layer's activation, weights kept.
+   * onActivationChange(k, name): one layer's activation, weights kept;
+   * onFeaturesChange(ids): the input features to rebuild with (2-D data).
    */
   constructor(
     container,
     addButton,
-    { activations, maxLayers, maxUnits, onLayersChange, onActivationChange },
+    { activations, maxLayers, maxUnits, onLayersChange, onActivationChange, onFeaturesChange },
   ) {
     this.container = container;
     this.addButton = addButton;
@@ -26,6 +25,8 @@ export class NetworkEditor {
     this.maxUnits = maxUnits;
     this.onLayersChange = onLayersChange;
     this.onActivationChange = onActivationChange;
+    this.onFeaturesChange = onFeaturesChange;
+    this.features = null; // ids of the chosen input features; null: the data is not on a plane
     this.layers = [];
     this.readOnly = false; // a watch link: shown, not editable
     addButton.addEventListener("click", () => this.addLayer());
@@ -56,14 +57,44 @@ export class NetworkEditor {
     if (focused) this.container.querySelector(`[data-testid="${focused}"]`)?.focus();
   }
 
+  /** The input features offered (TF Playground's column of inputs): ids chosen, or null when
+   *  the data is not on the plane (x1, x2). Shown at the next render. */
+  setFeatures(chosen) {
+    this.features = chosen;
+  }
+
   inputCard(featureCount) {
-    return createElement("div", { className: "layer-card input-card" }, [
+    const children = [
       createElement("span", { className: "layer-card-title", text: "Input" }),
       createElement("span", {
         className: "units",
         text: `${featureCount} feature${featureCount === 1 ? "" : "s"}`,
       }),
-    ]);
+    ];
+    if (this.features) children.push(this.featureToggles(this.features));
+    return createElement("div", { className: "layer-card input-card" }, children);
+  }
+
+  featureToggles(chosen) {
+    const buttons = FEATURES.map(({ id, label }) => {
+      const on = chosen.includes(id);
+      const button = createElement("button", {
+        type: "button",
+        className: `feature-toggle${on ? " on" : ""}`,
+        "data-testid": `feature-${id}`,
+        "aria-pressed": on ? "true" : "false",
+        title: on ? `Stop feeding ${label} to the network` : `Feed ${label} to the network too`,
+        text: label,
+      });
+      // The last feature stays: a network needs an input.
+      if (on && chosen.length === 1) button.disabled = true;
+      button.addEventListener("click", () => {
+        const next = on ? chosen.filter((other) => other !== id) : [...chosen, id];
+        this.onFeaturesChange(FEATURES.map((f) => f.id).filter((other) => next.includes(other)));
+      });
+      return button;
+    });
+    return createElement("div", { className: "feature-toggles", role: "group", "aria-label": "Input features" }, buttons);
   }
 
   layerCard(layer, k) {

@@ -1,7 +1,7 @@
 // Plotly.js is a classic script (/vendor/plotly.min.js, deferred before the module entry);
 // the modules reach it through this one import so a missing bundle fails in one place.
-export const Plotly = window.Plotly;
-if (!Plotly) {
+const PlotlyLibrary = window.Plotly;
+if (!PlotlyLibrary) {
   throw new Error("Plotly.js did not load: /vendor/plotly.min.js must come before the modules");
 }
 
@@ -17,3 +17,60 @@ export const FONT = Object.freeze({
   size: 11,
   color: "#333",
 });
+
+// Chart text grows with the page's type (presenter mode): every font size a layout names is
+// multiplied by this scale when the chart is drawn.
+let textScale = 1;
+
+/** A copy of a layout with every `font.size` (and the default font) scaled. */
+function scaledLayout(layout, scale) {
+  if (scale === 1 || !layout || typeof layout !== "object") return layout;
+  const scaleNode = (node) => {
+    if (Array.isArray(node)) return node.map(scaleNode);
+    if (!node || typeof node !== "object") return node;
+    const copy = {};
+    for (const [key, value] of Object.entries(node)) {
+      if (key === "font" && value && typeof value === "object") {
+        copy.font = { ...value, size: Math.round((value.size ?? FONT.size) * scale) };
+      } else copy[key] = scaleNode(value);
+    }
+    return copy;
+  };
+  const scaled = scaleNode(layout);
+  if (!scaled.font) scaled.font = { ...FONT, size: Math.round(FONT.size * scale) };
+  for (const [key, axis] of Object.entries(scaled)) {
+    // Fewer, larger tick labels: as many as fit without turning sideways.
+    if (/^xaxis\d*$/.test(key) && axis && typeof axis === "object" && axis.nticks === undefined) {
+      scaled[key] = { ...axis, nticks: 4 };
+    }
+  }
+  if (scaled.margin) {
+    // Larger tick labels and titles need room of their own.
+    const margin = {};
+    for (const [side, pixels] of Object.entries(scaled.margin)) {
+      margin[side] = typeof pixels === "number" ? Math.round(pixels * scale) : pixels;
+    }
+    scaled.margin = margin;
+  }
+  return scaled;
+}
+
+/** Plotly, with chart text following textScale; everything else is Plotly's own. */
+export const Plotly = {
+  ...PlotlyLibrary,
+  react: (element, data, layout, config) =>
+    PlotlyLibrary.react(element, data, scaledLayout(layout, textScale), config),
+  newPlot: (element, data, layout, config) =>
+    PlotlyLibrary.newPlot(element, data, scaledLayout(layout, textScale), config),
+};
+
+/** Set the chart text's scale and redraw the charts already drawn at the new size. */
+export function setChartTextScale(scale) {
+  if (scale === textScale) return;
+  const ratio = scale / textScale;
+  textScale = scale;
+  for (const element of document.querySelectorAll(".js-plotly-plot")) {
+    // A scaled copy: the drawn layout may share frozen objects (FONT) with the views' own.
+    PlotlyLibrary.react(element, element.data, scaledLayout(element.layout, ratio), PLOT_CONFIG);
+  }
+}

@@ -1,10 +1,13 @@
 // The page's links, all in the URL's fragment (#…), which the browser never sends to the
 // server, so tokens stay out of its logs:
 //   #watch=<session id>.<watch token>  follow a session live, read-only (students);
+//   #class=<code>                      follow a class: whatever session its teacher shows;
 //   #setup=<base64url JSON>            a create request: the same preset or custom network,
 //                                      data, hyperparameters and seed, so the same weights
 //                                      at step 0.
 // A setup that is a preset with a few changes stores only the changes.
+
+import { CLASS } from "./classroom.js";
 
 const WATCH = "watch=";
 const SETUP = "setup=";
@@ -22,8 +25,8 @@ function fromBase64Url(text) {
   return new TextDecoder().decode(Uint8Array.from(binary, (char) => char.charCodeAt(0)));
 }
 
-/** What the fragment asks for: {kind: "watch", id, token}, {kind: "setup", request},
- *  {kind: "none"}, or {kind: "bad", message}. */
+/** What the fragment asks for: {kind: "watch", id, token}, {kind: "class", code},
+ *  {kind: "setup", request}, {kind: "none"}, or {kind: "bad", message}. */
 export function parseFragment(hash) {
   const fragment = hash.startsWith("#") ? hash.slice(1) : hash;
   if (fragment.startsWith(WATCH)) {
@@ -44,6 +47,11 @@ export function parseFragment(hash) {
     } catch (error) {
       return { kind: "bad", message: `the setup link could not be read (${error.message})` };
     }
+  }
+  if (fragment.startsWith(CLASS)) {
+    const code = decodeURIComponent(fragment.slice(CLASS.length)).replace(/[\s-]/g, "").toUpperCase();
+    if (!/^[A-Z0-9]{4,12}$/.test(code)) return { kind: "bad", message: "the class link's code is not a class code" };
+    return { kind: "class", code };
   }
   return { kind: "none" };
 }
@@ -87,21 +95,20 @@ export function urlWith(fragment) {
 }
 
 /**
- * The share bar: "Share watch link" and "Copy setup link" fill its fields, open it, and copy
- * the link to the clipboard when the browser allows (the field stays for copying by hand).
+ * The share bar: "Share" fills its fields and opens it; each "Copy" copies its link to the
+ * clipboard when the browser allows (the field stays for copying by hand).
  */
 export class ShareLinks {
-  /** elements: watchLinkButton, setupLinkButton, sharePanel, watchLink, setupLink,
+  /** elements: shareButton, copyWatchLink, copySetupLink, sharePanel, watchLink, setupLink,
    *  shareCloseButton; links: watch() and setup() give the URLs; notify(message, kind). */
   constructor(elements, { links, notify }) {
     this.e = elements;
     this.links = links;
     this.notify = notify;
-    elements.watchLinkButton.addEventListener("click", () => this.share("watch"));
-    elements.setupLinkButton.addEventListener("click", () => this.share("setup"));
-    elements.shareCloseButton.addEventListener("click", () => {
-      elements.sharePanel.hidden = true;
-    });
+    elements.shareButton.addEventListener("click", () => this.toggle());
+    elements.copyWatchLink.addEventListener("click", () => this.share("watch"));
+    elements.copySetupLink.addEventListener("click", () => this.share("setup"));
+    elements.shareCloseButton.addEventListener("click", () => this.close());
     for (const field of [elements.watchLink, elements.setupLink]) {
       field.addEventListener("focus", () => field.select());
     }
@@ -113,9 +120,24 @@ export class ShareLinks {
     this.e.setupLink.value = this.links.setup() ?? "";
   }
 
-  share(which) {
+  toggle() {
+    if (this.e.sharePanel.hidden) this.open();
+    else this.close();
+  }
+
+  open() {
     this.update();
     this.e.sharePanel.hidden = false;
+    this.e.shareButton.setAttribute("aria-expanded", "true");
+  }
+
+  close() {
+    this.e.sharePanel.hidden = true;
+    this.e.shareButton.setAttribute("aria-expanded", "false");
+  }
+
+  share(which) {
+    this.open();
     const field = which === "watch" ? this.e.watchLink : this.e.setupLink;
     const what = which === "watch" ? "Watch link" : "Setup link";
     field.focus();

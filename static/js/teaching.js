@@ -1,7 +1,9 @@
 // The teaching panel: two tabs — the chain-rule inspector (what was clicked in the diagram)
 // and the lesson guide — both kept current as frames arrive.
 import { LessonGuide } from "./guide.js";
+import { api } from "./api.js";
 import { ChainInspector } from "./inspector.js";
+import { layerTitle } from "./words.js";
 
 export class TeachingPanel {
   /**
@@ -12,7 +14,7 @@ export class TeachingPanel {
   constructor(elements, { session, readOnly, actions, layerCount, onHighlight, notify }) {
     this.e = elements;
     this.lastVersion = null;
-    const describeLayer = (k) => (k === layerCount() - 1 ? "Output" : `Hidden ${k + 1}`);
+    const describeLayer = (k) => layerTitle(k, layerCount());
     this.inspector = new ChainInspector(elements.teachingContent, { session, describeLayer, layerCount });
     this.guide = new LessonGuide(
       {
@@ -43,6 +45,15 @@ export class TeachingPanel {
     ];
     for (const { name, tab } of this.tabs) tab.addEventListener("click", () => this.showTab(name));
     elements.teachingPanel.addEventListener("keydown", (event) => this.arrowKeys(event));
+    elements.drawerCloseButton.addEventListener("click", () => this.closeDrawer());
+    this.readOnly = readOnly;
+    this.notify = notify;
+    this.session = session;
+    this.editing = null; // {layer, i, j} the edit form sets
+    elements.editParameterForm.addEventListener("submit", (event) => {
+      event.preventDefault();
+      this.setParameter();
+    });
     this.tab = "inspector";
   }
 
@@ -76,11 +87,56 @@ export class TeachingPanel {
   select(layer, i, j) {
     this.showTab("inspector");
     this.inspector.select(layer, i, j);
+    this.openBeside();
+    this.offerEdit(layer, i, j);
+  }
+
+  /** The selected weight or bias can be typed in (TF Playground's click-to-edit); not on a
+   *  watch page, not for an input. */
+  offerEdit(layer, i, j) {
+    const form = this.e.editParameterForm;
+    const frameLayer = this.inspector.frame?.layers[layer];
+    const bias = i === null || i === undefined;
+    if (this.readOnly() || layer < 0 || !frameLayer || (bias && !frameLayer.b)) {
+      form.hidden = true;
+      this.editing = null;
+      return;
+    }
+    this.editing = { layer, i: bias ? null : i, j };
+    const current = bias ? frameLayer.b[j] : frameLayer.W[i][j];
+    this.e.editParameterLabel.textContent = bias
+      ? `Set b[${j}] of layer ${layer} to`
+      : `Set W[${i}→${j}] of layer ${layer} to`;
+    this.e.editParameterValue.value = String(Number(current.toPrecision(6)));
+    form.hidden = false;
+  }
+
+  async setParameter() {
+    const session = this.session();
+    const value = Number(this.e.editParameterValue.value);
+    if (!this.editing || !session || !Number.isFinite(value)) return;
+    try {
+      await api.setParameter(session.id, session.token, { ...this.editing, value });
+      this.notify(`${this.e.editParameterLabel.textContent.replace(/^Set /, "").replace(/ to$/, "")} is now ${value}.`, "info");
+    } catch (error) {
+      this.notify(`The value was refused: ${error.message}`);
+    }
+  }
+
+  /** Beside the views: a drawer where the panel would sit below them (CSS decides). */
+  openBeside() {
+    this.e.teachingPanel.classList.add("drawer");
+  }
+
+  closeDrawer() {
+    this.e.teachingPanel.classList.remove("drawer");
   }
 
   /** A new network shape: what was selected no longer exists. */
   clear() {
     this.inspector.clear();
+    this.e.editParameterForm.hidden = true;
+    this.editing = null;
     this.e.teachingContent.replaceChildren(this.e.teachingHint);
   }
 

@@ -40,7 +40,8 @@ def student_backprop(
         zs.append(z)
         outputs.append(a)
     n = 1 if problem["loss"] == "sse" or not mean else y.size  # SSE has no 1/n
-    error = 2 * (a - y) / n
+    # ∂E/∂ŷ: 2(ŷ − y)/n for mse and sse; (ŷ − y)/n for TF Playground's ½-mean square loss.
+    error = (1 if problem["loss"] == "square" else 2) * (a - y) / n
     grads: list[dict[str, Any]] = [{}] * len(layers)
     for k in reversed(range(len(layers))):
         derivative = F[layers[k]["activation"]][1]

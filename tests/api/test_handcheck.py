@@ -175,7 +175,7 @@ def test_the_worksheet_reproduces_from_its_seed(
 def test_the_answer_key_is_one_step_of_backprop(
     client: TestClient, create_session: CreateSession
 ) -> None:
-    session = create_session(preset="circle")  # 2 → 4 tanh → 2 tanh → 1 tanh, MSE
+    session = create_session(preset="circle")  # 2 → 4 tanh → 2 tanh → 1 tanh, square loss
     html = worksheet(client, session, seed=11, rows=4, answers=True)
     shown = cells(html)
     data = batch(html)
@@ -189,7 +189,9 @@ def test_the_answer_key_is_one_step_of_backprop(
         inputs.append(a)
         a = np.tanh(a @ W + b)
         outputs.append(a)
-    error = 2 * (a - y) / y.size
+    # ∂E/∂ŷ of the session's loss: mse's 2(ŷ − y)/n, or TF Playground's square (ŷ − y)/n.
+    factor = 1 if session.state["config"]["model"]["loss"] == "square" else 2
+    error = factor * (a - y) / y.size
     for k in reversed(range(3)):
         delta = error * (1 - outputs[k] ** 2)
         np.testing.assert_allclose(shown[f"delta{k}"], delta, rtol=1e-3, atol=1e-9)

@@ -502,7 +502,7 @@ def test_presenter_mode_is_large_plays_phases_at_the_teachers_pace(playground: P
 
 def test_a_watch_link_follows_the_teachers_session_read_only(playground: Playground) -> None:
     teacher = playground.page
-    teacher.click("#watch-link-button")
+    teacher.click("#share-button")
     link = teacher.input_value("#watch-link")
     session_id = playground.state()["sessionId"]
     assert link.startswith(f"{playground.url}/#watch={session_id}.")
@@ -608,7 +608,7 @@ def test_a_shared_setup_url_rebuilds_the_same_weights_at_step_0(playground: Play
     teacher.select_option("#learning-rate", "0.03")
     playground.wait_server(lambda s: s["config"]["model"]["learning_rate"] == 0.03)
     wait_setup(teacher, lambda setup: setup.get("model", {}).get("learning_rate") == 0.03)
-    teacher.click("#setup-link-button")
+    teacher.click("#share-button")
     shared = teacher.input_value("#setup-link")
     assert decoded_setup(shared) == {"preset": "iris", "model": {"learning_rate": 0.03}}
     iris = playground.server_session()

@@ -30,7 +30,9 @@ def test_play_makes_the_loss_fall(playground: Playground) -> None:
     start = playground.state()
     assert start["preset"] == "circle" and start["step"] == 0
 
-    playground.play_until("state.epoch >= 20 && state.loss !== null")
+    # TF Playground's conventions (square loss ½·mean (o − t)², its learning rate 0.03): half
+    # the gradient of mse, so the loss takes about twice the epochs it did with mse to halve.
+    playground.play_until("state.epoch >= 40 && state.loss !== null")
     playground.pause()
 
     end = playground.state()
@@ -144,6 +146,9 @@ def test_switch_preset_and_dataset(playground: Playground) -> None:
     assert points[0]["type"] == "scatter" and len(points[0]["x"]) > 50
 
     spiral = state["sessionId"]
+    # A short screen folds the data panel to the preset and the dataset: unfold it.
+    assert playground.page.get_attribute("#data-options", "open") is None
+    playground.page.click("#data-options summary")
     playground.page.focus("#noise")
     playground.page.keyboard.press("End")  # the keyboard moves a range: End is its maximum
     playground.wait_new_session(spiral)

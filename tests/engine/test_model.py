@@ -22,6 +22,7 @@ from app.engine import (
     mse,
     phases_of,
 )
+from app.engine.losses import square
 
 TRACE_FIELDS = [f.name for f in fields(LayerTrace)]
 FORWARD_FIELDS = ("input", "z", "output", "W")
@@ -695,8 +696,9 @@ def test_traced_batch_holds_references_not_copies() -> None:
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_mse_is_the_lessons_formula_bit_for_bit(dtype: type) -> None:
+def test_mse_and_square_are_their_formulas_bit_for_bit(dtype: type) -> None:
     rng = np.random.default_rng(7)
     for shape in [(1, 1), (10, 1), (7, 3), (64, 10), (1000, 2)]:
         y, p = rng.normal(size=shape).astype(dtype), rng.normal(size=shape).astype(dtype)
         assert mse(y, p) == float(np.mean(np.power(y - p, 2)))  # lesson 003, verbatim
+        assert square(y, p) == float(0.5 * np.mean(np.power(p - y, 2)))  # TF Playground's

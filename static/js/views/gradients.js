@@ -3,13 +3,11 @@
 import { BASE_LAYOUT, LineChart } from "../charts.js";
 import { CATEGORICAL } from "../colors.js";
 import { PLOT_CONFIG, Plotly } from "../plotly.js";
+import { layerName } from "../words.js";
 
 const SAMPLE_LIMIT = 400; // entries per layer in the distribution; a stride past that
 const TINY = 1e-30;
 
-function layerName(k, count) {
-  return k === count - 1 ? `output (${k})` : `hidden ${k + 1} (${k})`;
-}
 
 function logMagnitudes(rows) {
   const values = [];

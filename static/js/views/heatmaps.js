@@ -7,6 +7,7 @@ import { BASE_LAYOUT, StableRange } from "../charts.js";
 import { DIVERGING } from "../colors.js";
 import { createElement } from "../dom.js";
 import { PLOT_CONFIG, Plotly } from "../plotly.js";
+import { layerTitle } from "../words.js";
 
 const PANELS = [
   { key: "W", title: "W", yTitle: "input i", hover: "W[%{y}→%{x}] = %{z:.4g}" },
@@ -104,9 +105,8 @@ export class HeatmapsView {
     for (const figure of this.figures.flat()) Plotly.purge(figure.element);
     this.figures = shapes.map((shape, k) => PANELS.map((panel) => new MatrixHeatmap(panel, k, shape)));
     const rows = this.figures.map((figures, k) => {
-      const title = k === shapes.length - 1 ? "Output layer" : `Hidden layer ${k + 1}`;
       return createElement("div", { className: "layer-row", "data-testid": `heatmap-layer-${k}` }, [
-        createElement("h3", { className: "layer-heading", text: `${title} (layer ${k})` }),
+        createElement("h3", { className: "layer-heading", text: layerTitle(k, shapes.length) }),
         createElement(
           "div",
           { className: "matrix-row" },

@@ -1,9 +1,12 @@
 // Loss (train and test) and, for classification, accuracy, over batch steps.
 import { LineChart } from "../charts.js";
 import { CATEGORICAL } from "../colors.js";
+import { formatNumber } from "../words.js";
 
-function format(value, digits = 4) {
-  return value === null || value === undefined ? "–" : Number(value).toFixed(digits);
+/** A loss for reading: compact when huge, "∞ (diverged)" once training has diverged. */
+function formatLoss(value, diverged) {
+  if (diverged && (value === null || value === undefined || Math.abs(value) >= 1e5)) return "∞ (diverged)";
+  return formatNumber(value);
 }
 
 export class MetricsView {
@@ -73,8 +76,8 @@ export class MetricsView {
   }
 
   showReadouts(frame) {
-    this.readouts.train.textContent = format(frame.loss);
-    this.readouts.test.textContent = format(frame.test_loss);
+    this.readouts.train.textContent = formatLoss(frame.loss, Boolean(frame.diverged));
+    this.readouts.test.textContent = formatLoss(frame.test_loss, Boolean(frame.diverged));
     this.readouts.accuracy.textContent =
       frame.accuracy === null || frame.accuracy === undefined
         ? "–"

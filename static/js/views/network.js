@@ -11,6 +11,8 @@ import { DIVERGING, IDLE_LINK, MAGNITUDE, NEGATIVE, POSITIVE, scaleInterpolator 
 import { createElement } from "../dom.js";
 import { PLOT_CONFIG, Plotly } from "../plotly.js";
 import { activeLayerOf } from "../state.js";
+import { forwardLayers, gridOver, planeOf } from "../forward.js";
+import { layerTitle } from "../words.js";
 
 const MAX_DRAWN_UNITS = 16; // per column; a wider layer shows its first units, says how many more
 const MAX_LINKS = 320; // lines in all: past that, columns show fewer units
@@ -20,6 +22,12 @@ const NODE_PIXELS = 26;
 // Where along a link its hover/click target sits. Crossing links share their midpoint
 // (0.5 would make one of them unclickable); at 0.62 no two links of ≤ 16 units meet.
 const LINK_TARGET_AT = 0.62;
+// Each neuron's picture: its output over the input plane (2-D data), a THUMB × THUMB grid,
+// redrawn at most every THUMB_INTERVAL_MS while frames arrive.
+const THUMB = 14;
+const THUMB_INTERVAL_MS = 250;
+const LABEL_CHAR_PIXELS = 7; // an input name's character at 12 px
+const LINK_CLICK_PIXELS = 6; // a click this close to a link selects it
 const HIGHLIGHT_FILL = "rgba(255, 196, 0, 0.18)";
 const HIGHLIGHT_LINE = "#c99700";
 const GUIDE_FILL = "rgba(46, 139, 87, 0.16)"; // the lesson guide's step: green, unlike a phase
@@ -31,9 +39,6 @@ const diverging = scaleInterpolator(DIVERGING);
 const magnitude = scaleInterpolator(MAGNITUDE);
 const css = ([r, g, b]) => `rgb(${r},${g},${b})`;
 
-function layerTitle(k, nLayers) {
-  return k === nLayers - 1 ? "Output" : `Hidden ${k + 1}`;
-}
 
 function fmt(value) {
   if (value === null || value === undefined) return "–";
@@ -57,6 +62,15 @@ function drawnUnits(columns) {
   const links = (d) => d.slice(1).reduce((sum, n, c) => sum + n * d[c], 0);
   while (cap > 2 && links(drawn()) > MAX_LINKS) cap -= 1;
   return drawn();
+}
+
+/** Pixels from (x, y) to the segment a–b (each {px, py}). */
+function distanceToSegment(x, y, a, b) {
+  const dx = b.px - a.px;
+  const dy = b.py - a.py;
+  const lengthSquared = dx * dx + dy * dy;
+  const t = lengthSquared ? Math.max(0, Math.min(1, ((x - a.px) * dx + (y - a.py) * dy) / lengthSquared)) : 0;
+  return Math.hypot(x - (a.px + t * dx), y - (a.py + t * dy));
 }
 
 /** A neuron: a square of fixed pixel size centred on its place in the diagram. */
@@ -104,6 +118,21 @@ export class NetworkDiagram {
     });
     element.after(this.tooltip);
     this.eventsBound = false;
+    // A new size (presenter mode, a window resized): the pictures are sized in pixels.
+    new ResizeObserver(() => requestAnimationFrame(() => this.draw())).observe(element);
+    this.plane = null; // the input plane's grid rows, for 2-D data
+    this.thumbnails = []; // layout images, one per drawn neuron
+    this.thumbnailsAt = 0;
+    this.thumbCanvas = Object.assign(document.createElement("canvas"), { width: THUMB, height: THUMB });
+  }
+
+  /** The dataset: when its inputs live on the plane (x1, x2), each neuron shows its output
+   *  over it. */
+  setPlane(dataset) {
+    const plane = planeOf(dataset);
+    this.plane = plane ? gridOver([...plane.train, ...plane.test], THUMB).rows.map(plane.inputs) : null;
+    this.thumbnails = [];
+    this.thumbnailsAt = 0;
   }
 
   setMode(mode) {
@@ -189,8 +218,58 @@ export class NetworkDiagram {
       ...this.linkShapes(frame, mode),
       ...this.nodeShapes(frame, mode, activeLayer),
     ];
-    Plotly.relayout(this.element, { shapes });
+    Plotly.relayout(this.element, { shapes, images: this.neuronPictures(frame, mode) });
     if (this.hovered) this.showTooltip();
+  }
+
+  /** Layout images: each neuron's output over the input plane, coloured as the boundary is
+   *  (orange negative, blue positive). None during the backward pass, when the neurons show
+   *  |δ| instead. */
+  neuronPictures(frame, mode) {
+    if (!this.plane || mode === "gradients") return [];
+    const now = performance.now();
+    if (!this.thumbnails.length || now - this.thumbnailsAt >= THUMB_INTERVAL_MS) {
+      this.thumbnailsAt = now;
+      const activations = forwardLayers(frame.layers, this.plane);
+      this.thumbnails = this.structure.units.map(({ k, j }) =>
+        this.paint(activations[k].map((row) => row[j])),
+      );
+    }
+    // Sized from the element as it is now (the layout's margins are 0 left and right, 4 px
+    // top and bottom), so a resize never stretches them.
+    const top = (this.structure.tallest - 1) / 2;
+    const xPerPixel = this.structure.columns.length / Math.max(1, this.element.clientWidth);
+    const yPerPixel = (2 * top + 1.4) / Math.max(1, this.element.clientHeight - 8);
+    this.element.dataset.thumbnails = String(this.thumbnails.length);
+    return this.structure.units.map(({ x, y }, n) => ({
+      source: this.thumbnails[n],
+      xref: "x",
+      yref: "y",
+      x,
+      y,
+      sizex: NODE_PIXELS * xPerPixel,
+      sizey: NODE_PIXELS * yPerPixel,
+      xanchor: "center",
+      yanchor: "middle",
+      sizing: "stretch",
+      layer: "above",
+    }));
+  }
+
+  /** THUMB × THUMB values (row by row, y growing upwards) as a PNG data URL. */
+  paint(values) {
+    const context = this.thumbCanvas.getContext("2d");
+    const image = context.createImageData(THUMB, THUMB);
+    const limit = Math.max(1e-9, ...values.map(Math.abs));
+    values.forEach((value, index) => {
+      const row = THUMB - 1 - Math.floor(index / THUMB); // the grid's first row is its lowest y
+      const column = index % THUMB;
+      const [r, g, b] = diverging(0.5 + value / (2 * limit));
+      const at = 4 * (row * THUMB + column);
+      image.data.set([r, g, b, 255], at);
+    });
+    context.putImageData(image, 0, 0);
+    return this.thumbCanvas.toDataURL();
   }
 
   // ----- the figure: static traces, shapes per frame -----------------------------------
@@ -214,12 +293,21 @@ export class NetworkDiagram {
         mode: "text",
         x: inputs.map((input) => input.x - 0.12),
         y: inputs.map((input) => input.y),
-        text: featureNames.slice(0, inputs.length),
+        text: featureNames.slice(0, inputs.length).map((name) => this.fitLabel(name)),
         textposition: "middle left",
         textfont: { size: 12, color: "#333" },
         hoverinfo: "skip",
       },
     ];
+  }
+
+  /** An input's name, shortened with "…" to the room left of its column (hovering the input
+   *  shows it in full), never cut at its start. */
+  fitLabel(name) {
+    const columnPixels = this.element.clientWidth / this.structure.columns.length;
+    const room = columnPixels * (0.5 - 0.12) - 4;
+    const fits = Math.max(4, Math.floor(room / LABEL_CHAR_PIXELS));
+    return name.length <= fits ? name : `${name.slice(0, fits - 1)}…`;
   }
 
   layout(shapes) {
@@ -380,6 +468,7 @@ export class NetworkDiagram {
       const { bias, deltaMagnitude } = perLayer[k];
       let fill;
       if (gradients) fill = css(magnitude((deltaMagnitude?.[j] ?? 0) / limit));
+      else if (this.plane) fill = "rgba(0,0,0,0)"; // the neuron's picture shows through
       else fill = css(diverging(0.5 + (bias?.[j] ?? 0) / (2 * limit)));
       const active = k === activeLayer;
       return nodeShape(x, y, fill, active ? HIGHLIGHT_LINE : "#666", active ? 3 : 1);
@@ -392,9 +481,11 @@ export class NetworkDiagram {
   bindEvents() {
     if (this.eventsBound) return;
     this.eventsBound = true;
-    this.element.on("plotly_click", (event) => {
-      const point = event.points?.[0];
-      if (point?.customdata) this.onClick(...point.customdata);
+    // Clicks are ours, not Plotly's: a link answers anywhere along its length, not only at
+    // its hover target.
+    this.element.addEventListener("click", (event) => {
+      const hit = this.hitTest(event.clientX, event.clientY);
+      if (hit) this.onClick(...hit);
     });
     this.element.on("plotly_hover", (event) => {
       const point = event.points?.[0];
@@ -408,6 +499,41 @@ export class NetworkDiagram {
       this.hovered = null;
       this.tooltip.hidden = true;
     });
+  }
+
+  /** [layer, i, j] of the neuron or input under a page point, else of the nearest link
+   *  within LINK_CLICK_PIXELS; null when nothing is that close. */
+  hitTest(clientX, clientY) {
+    const full = this.element._fullLayout;
+    if (!this.structure || !full) return null;
+    const box = this.element.getBoundingClientRect();
+    const { xaxis, yaxis } = full;
+    const toPixels = ({ x, y }) => ({
+      px: xaxis._offset + ((x - xaxis.range[0]) / (xaxis.range[1] - xaxis.range[0])) * xaxis._length,
+      py: yaxis._offset + ((yaxis.range[1] - y) / (yaxis.range[1] - yaxis.range[0])) * yaxis._length,
+    });
+    const mx = clientX - box.left;
+    const my = clientY - box.top;
+    const half = NODE_PIXELS / 2 + 1;
+    const { units, inputs, links } = this.structure;
+    for (const unit of units) {
+      const { px, py } = toPixels(unit);
+      if (Math.abs(mx - px) <= half && Math.abs(my - py) <= half) return [unit.k, null, unit.j];
+    }
+    for (const input of inputs) {
+      const { px, py } = toPixels(input);
+      if (Math.abs(mx - px) <= half && Math.abs(my - py) <= half) return [-1, input.i, null];
+    }
+    let best = null;
+    let bestDistance = LINK_CLICK_PIXELS;
+    for (const link of links) {
+      const distance = distanceToSegment(mx, my, toPixels(link.from), toPixels(link.to));
+      if (distance <= bestDistance) {
+        best = link;
+        bestDistance = distance;
+      }
+    }
+    return best ? [best.k, best.i, best.j] : null;
   }
 
   /** The exact numbers of the hovered link or neuron, from the latest frame. */

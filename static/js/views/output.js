@@ -3,7 +3,7 @@
 // confusion matrix for classes).
 import { BASE_LAYOUT, StableRange } from "../charts.js";
 import { BINARY_CLASSES, CATEGORICAL, DIVERGING, classScale, rgb, scaleInterpolator } from "../colors.js";
-import { argmax, forward, gridOver } from "../forward.js";
+import { argmax, forward, gridOver, planeOf } from "../forward.js";
 import { PLOT_CONFIG, Plotly } from "../plotly.js";
 
 const GRID = 40; // grid side of the boundary; the browser smooths it as it scales the image
@@ -39,18 +39,24 @@ export class OutputView {
   setData(dataset, task) {
     this.dataset = dataset;
     this.task = task;
-    this.twoDimensional = dataset.feature_names.length === 2;
+    this.plane = planeOf(dataset); // the input plane, when the inputs live on one
+    this.twoDimensional = this.plane !== null;
     this.regressionRange.reset();
     this.pointTraces = null;
     this.figure = null; // what the drawn figure shows besides the surface
     if (this.twoDimensional) {
-      const points = [...dataset.x_train, ...dataset.x_test];
-      this.grid = gridOver(points, GRID);
+      this.grid = gridOver([...this.plane.train, ...this.plane.test], GRID);
+      this.gridInputs = this.grid.rows.map(this.plane.inputs);
     }
   }
 
   setShowTest(show) {
     this.showTest = show;
+  }
+
+  /** TF Playground's "discretize output": each grid point shows its class, not a shade. */
+  setDiscretize(on) {
+    this.discretize = on;
   }
 
   ingest(frame) {
@@ -69,8 +75,12 @@ export class OutputView {
 
   /** z over the grid: the predicted class, or the (first) output. */
   surface(layers, encoding) {
-    const outputs = forward(layers, this.grid.rows);
-    const values = outputs.map((row) => (encoding.kind === "classes" ? argmax(row) : row[0]));
+    const outputs = forward(layers, this.gridInputs);
+    const binary = (value) => (value >= encoding.threshold ? encoding.high : encoding.low);
+    const values = outputs.map((row) => {
+      if (encoding.kind === "classes") return argmax(row);
+      return this.discretize && encoding.kind === "binary" ? binary(row[0]) : row[0];
+    });
     const z = [];
     for (let r = 0; r < GRID; r += 1) z.push(values.slice(r * GRID, (r + 1) * GRID));
     return z;
@@ -122,14 +132,14 @@ export class OutputView {
       this.pointTraces = {
         key,
         train: this.pointsTrace(
-          this.dataset.x_train,
+          this.plane.train,
           this.dataset.y_train,
           encoding,
           axis,
           "train",
           "#ffffff",
         ),
-        test: this.pointsTrace(this.dataset.x_test, this.dataset.y_test, encoding, axis, "test", "#000000"),
+        test: this.pointsTrace(this.plane.test, this.dataset.y_test, encoding, axis, "test", "#000000"),
       };
     }
     return this.pointTraces;
@@ -177,7 +187,7 @@ export class OutputView {
       return;
     }
     this.figure = figure;
-    const [xName, yName] = this.dataset.feature_names;
+    const [xName, yName] = this.dataset.plane ? ["x1", "x2"] : this.dataset.feature_names;
     const { x, y } = this.grid;
     const traces = [points.train, { ...points.test, visible: this.showTest }];
     const layout = {

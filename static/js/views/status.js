@@ -1,18 +1,17 @@
 // The small things around the charts: counters, connection state, the frame-rate readout,
 // the divergence banner and the notice line for errors.
 
+import { phaseText } from "../words.js";
+
 const CONNECTION_TEXT = {
   connecting: "connecting…",
   live: "live",
   reconnecting: "reconnecting…",
   closed: "disconnected",
+  ended: "ended",
 };
 const NOTICE_SECONDS = 8;
 
-function phaseText(phase) {
-  if (!phase) return "–";
-  return phase.layer === null || phase.layer === undefined ? phase.kind : `${phase.kind} ${phase.layer}`;
-}
 
 export class StatusView {
   constructor(elements) {

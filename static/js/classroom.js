@@ -1,0 +1,192 @@
+// The class link (#class=<code>): a teacher opens a class on their session; students' pages
+// follow whatever session the teacher shows now. The code travels in the URL's fragment and
+// in a websocket's token= query (masked in the server's logs), never in a path.
+//
+// ClassSocket: /ws/classes?token=<code | teacher token>, reconnecting; it hands on `class`
+// messages (students: where the class is, or that it ended) and `students` counts (teacher).
+// ClassControls: the teacher's part of the share panel and the class badge in the top bar.
+import { api } from "./api.js";
+
+const RECONNECT_FIRST_MS = 500;
+const RECONNECT_MAX_MS = 8000;
+const CLOSE_NO_CLASS = 4404;
+const STORAGE_KEY = "playground.class"; // this tab's open class survives a reload
+
+export const CLASS = "class=";
+
+export function classFragment(code) {
+  return `${CLASS}${code}`;
+}
+
+export class ClassSocket {
+  /** onMessage(message); onGone(reason): the server does not know this class. */
+  constructor({ onMessage, onGone }) {
+    this.onMessage = onMessage;
+    this.onGone = onGone;
+    this.socket = null;
+    this.token = null;
+    this.attempt = 0;
+    this.timer = null;
+  }
+
+  connect(token) {
+    this.close();
+    this.token = token;
+    this.open();
+  }
+
+  open() {
+    const scheme = location.protocol === "https:" ? "wss" : "ws";
+    const socket = new WebSocket(`${scheme}://${location.host}/ws/classes?token=${encodeURIComponent(this.token)}`);
+    this.socket = socket;
+    socket.addEventListener("message", (event) => {
+      if (socket !== this.socket) return;
+      this.attempt = 0;
+      this.onMessage(JSON.parse(event.data));
+    });
+    socket.addEventListener("close", (event) => {
+      if (socket !== this.socket) return;
+      this.socket = null;
+      if (event.code === CLOSE_NO_CLASS) {
+        this.token = null;
+        this.onGone(event.reason || "no such class");
+        return;
+      }
+      if (!this.token) return;
+      const delay = Math.min(RECONNECT_FIRST_MS * 2 ** this.attempt, RECONNECT_MAX_MS);
+      this.attempt += 1;
+      this.timer = setTimeout(() => this.token && this.open(), delay * (0.8 + 0.4 * Math.random()));
+    });
+  }
+
+  close() {
+    this.token = null;
+    clearTimeout(this.timer);
+    if (this.socket) {
+      const socket = this.socket;
+      this.socket = null;
+      socket.close(1000, "client closed");
+    }
+  }
+}
+
+function studentsText(count) {
+  return count === 1 ? "1 student following" : `${count} students following`;
+}
+
+/**
+ * The teacher's class: "Open a class" in the share panel, the code and link, the number of
+ * students, "End the class"; the top bar's badge says the same in short.
+ * elements: openClassButton, endClassButton, classOpen, classCode, classLink, copyClassLink,
+ * classStudents, classBadge, joinClassForm, joinClassCode.
+ * session(): {id, token} of the session shown; notify(message, kind); linkFor(fragment).
+ */
+export class ClassControls {
+  constructor(elements, { session, notify, linkFor }) {
+    this.e = elements;
+    this.session = session;
+    this.notify = notify;
+    this.linkFor = linkFor;
+    this.classroom = null; // {code, teacherToken}
+    this.socket = new ClassSocket({
+      onMessage: (message) => this.onMessage(message),
+      onGone: () => this.forget("The class is no longer known to the server: open a new one."),
+    });
+    elements.openClassButton.addEventListener("click", () => this.open());
+    elements.endClassButton.addEventListener("click", () => this.end());
+    elements.copyClassLink.addEventListener("click", () => this.copyLink());
+    elements.classLink.addEventListener("focus", () => elements.classLink.select());
+    elements.joinClassForm.addEventListener("submit", (event) => {
+      event.preventDefault();
+      const code = elements.joinClassCode.value.replace(/[\s-]/g, "").toUpperCase();
+      if (code) location.hash = classFragment(code); // the page starts again from the link
+    });
+  }
+
+  /** A class this tab opened before a reload: resumed on the session now shown. */
+  async resume() {
+    const saved = JSON.parse(sessionStorage.getItem(STORAGE_KEY) || "null");
+    if (!saved?.teacherToken) return;
+    try {
+      const current = await api.readClass(saved.teacherToken);
+      if (current.ended) throw new Error("ended");
+      this.show({ code: current.code, teacherToken: saved.teacherToken });
+      await this.sessionChanged();
+    } catch {
+      sessionStorage.removeItem(STORAGE_KEY);
+    }
+  }
+
+  async open() {
+    const { id, token } = this.session();
+    try {
+      const opened = await api.openClass(id, token);
+      this.show({ code: opened.code, teacherToken: opened.teacher_token });
+      this.notify(`Class ${opened.code} is open: students follow ${this.e.classLink.value}`, "info");
+    } catch (error) {
+      this.notify(`The class could not be opened: ${error.message}`);
+    }
+  }
+
+  show(classroom) {
+    this.classroom = classroom;
+    sessionStorage.setItem(STORAGE_KEY, JSON.stringify(classroom));
+    this.e.classCode.textContent = classroom.code;
+    this.e.classLink.value = this.linkFor(classFragment(classroom.code));
+    this.e.classOpen.hidden = false;
+    this.e.openClassButton.hidden = true;
+    this.showStudents(0);
+    this.socket.connect(classroom.teacherToken);
+  }
+
+  showStudents(count) {
+    this.e.classStudents.textContent = studentsText(count);
+    this.e.classStudents.dataset.count = String(count);
+    this.e.classBadge.textContent = `Class ${this.classroom.code} · ${studentsText(count)}`;
+    this.e.classBadge.hidden = false;
+  }
+
+  onMessage(message) {
+    if (message.type === "students") this.showStudents(message.count);
+    // "class" messages echo the teacher's own moves: nothing to do.
+  }
+
+  /** The teacher now shows another session: the class moves there, students follow. */
+  async sessionChanged() {
+    if (!this.classroom) return;
+    const { id, token } = this.session();
+    try {
+      await api.moveClass(this.classroom.teacherToken, id, token);
+    } catch (error) {
+      this.notify(`The class could not follow the new session: ${error.message}`);
+    }
+  }
+
+  async end() {
+    if (!this.classroom) return;
+    try {
+      await api.endClass(this.classroom.teacherToken);
+      this.forget(`Class ${this.classroom.code} has ended: its link now says so.`);
+    } catch (error) {
+      this.notify(`The class could not be ended: ${error.message}`);
+    }
+  }
+
+  forget(message) {
+    this.socket.close();
+    this.classroom = null;
+    sessionStorage.removeItem(STORAGE_KEY);
+    this.e.classOpen.hidden = true;
+    this.e.openClassButton.hidden = false;
+    this.e.classBadge.hidden = true;
+    this.notify(message, "info");
+  }
+
+  copyLink() {
+    const link = this.e.classLink.value;
+    const copied = navigator.clipboard?.writeText(link);
+    const fallback = () => this.notify("Class link ready: copy it from the field.", "info");
+    if (!copied) return fallback();
+    copied.then(() => this.notify("Class link copied to the clipboard.", "info"), fallback);
+  }
+}

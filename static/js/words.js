@@ -1,0 +1,36 @@
+// Words and numbers as a student reads them, in one place.
+//
+// Layers: one numbering everywhere, the API's — "layer k", k from 0 for the first dense layer
+// after the inputs, with its role beside it ("layer 0 · hidden", "layer 2 · output"). Phases
+// say the same ("backward · layer 2").
+
+/** "Layer 0 · hidden" / "Layer 2 · output" (capitalised for a title). */
+export function layerTitle(k, count) {
+  return `Layer ${k} · ${k === count - 1 ? "output" : "hidden"}`;
+}
+
+/** "layer 0 (hidden)" / "layer 2 (output)", inside a sentence or a legend. */
+export function layerName(k, count) {
+  return `layer ${k} (${k === count - 1 ? "output" : "hidden"})`;
+}
+
+/** A training phase: "forward · layer 0", "loss", "backward · layer 2", "update". */
+export function phaseText(phase) {
+  if (!phase) return "–";
+  return phase.layer === null || phase.layer === undefined ? phase.kind : `${phase.kind} · layer ${phase.layer}`;
+}
+
+const COMPACT_FROM = 1e5; // past this (or below 1e-3) a number is written as 1.23e+5
+
+/** A number that fits its box: fixed digits when moderate, compact scientific otherwise,
+ *  "∞ (diverged)" when it is not finite. */
+export function formatNumber(value, digits = 4) {
+  if (value === null || value === undefined) return "–";
+  const number = Number(value);
+  if (!Number.isFinite(number)) return "∞ (diverged)";
+  const magnitude = Math.abs(number);
+  if (magnitude !== 0 && (magnitude >= COMPACT_FROM || magnitude < 1e-3)) {
+    return number.toExponential(2).replace("e+", "e");
+  }
+  return number.toFixed(digits);
+}
