@@ -118,3 +118,8 @@ def test_the_command_serves_from_postgresql(postgres_url: str, tmp_path: Path) -
     assert run_sql(settings, "SELECT id FROM sessions") == [(created["id"],)]
     assert not (data_dir / "playground.sqlite3").exists()
     assert postgres_url.split(":")[2].split("@")[0] not in output  # the password, never logged
+
+
+def test_the_settings_never_show_the_database_password(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path, database_url="postgresql://u:s3cret-pw@db/x")
+    assert "s3cret-pw" not in repr(settings) and "s3cret-pw" not in str(settings)
