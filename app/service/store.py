@@ -15,7 +15,7 @@ import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Collection, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
@@ -77,17 +77,20 @@ class Store(ABC):
 
     @contextmanager
     def _transaction(self) -> Iterator[None]:
+        """One transaction; the COMMIT runs on the connection that ran the rest (it is never
+        retried elsewhere), so a change is reported done only once it was committed."""
         with self._lock:
             self._execute(self.begin)
             self._in_transaction = True
             try:
                 yield
+                self._execute("COMMIT")
             except BaseException:
-                self._in_transaction = False
-                self._execute("ROLLBACK")
+                with suppress(*self.errors):  # the transaction's own error is the one to raise
+                    self._execute("ROLLBACK")
                 raise
-            self._in_transaction = False
-            self._execute("COMMIT")
+            finally:
+                self._in_transaction = False
 
     def _one(self, sql: str, params: Sequence[Any] = ()) -> Any:
         with self._lock:

@@ -185,3 +185,27 @@ def test_a_broken_connection_is_opened_again(postgres: Any, postgres_url: str) -
         assert store.count_sessions() == 2
     finally:
         store.close()
+
+
+def test_a_change_whose_connection_broke_is_never_reported_done(
+    postgres: Any, postgres_url: str
+) -> None:
+    """The connection dies inside a transaction: the change raises (the API answers an
+    error), is not in the database, and the next call works on a new connection."""
+    store = open_store(Path("unused"), postgres_url)
+    database = postgres_url.rsplit("/", 1)[1]
+    try:
+        with pytest.raises(psycopg.OperationalError), store._transaction():
+            store._execute(
+                "INSERT INTO sessions VALUES (?, ?, ?, ?, ?)", ("lost", "t", "w", b"{}", 0.0)
+            )
+            with psycopg.connect(postgres.url(), autocommit=True) as admin:
+                admin.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
+                    (database,),
+                )
+        assert store.load_session("lost") is None
+        store.save_session(export_of("next", 0.5), "t", "w")
+        assert store.count_sessions() == 1
+    finally:
+        store.close()
