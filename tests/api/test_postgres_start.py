@@ -92,7 +92,7 @@ def test_the_command_serves_from_postgresql(postgres_url: str, tmp_path: Path) -
     and nothing is written to the data folder."""
     port = free_port()
     data_dir = tmp_path / "data"
-    options = ["--data-dir", str(data_dir), "--port", str(port), "--log-level", "warning"]
+    options = ["--data-dir", str(data_dir), "--port", str(port), "--log-level", "debug"]
     process = subprocess.Popen(
         [sys.executable, "-m", "app", *options, "--database-url", postgres_url],
         cwd=ROOT,
