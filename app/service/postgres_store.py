@@ -103,10 +103,6 @@ class PostgresStore(Store):
                 f"({one_line(error, self._password)}): the user needs CREATE on the database"
             ) from None
 
-    @property
-    def where(self) -> str:
-        return f"PostgreSQL at {self._where}"
-
     def _connect(self) -> psycopg.Connection[tuple[Any, ...]]:
         options: dict[str, Any] = {"autocommit": True}
         if "connect_timeout" not in self._url:

@@ -113,10 +113,6 @@ class SqliteStore(Store):
         self.path = data_dir / FILE_NAME
         self._db = connect(self.path)
 
-    @property
-    def where(self) -> str:
-        return str(self.path)
-
     def _execute(self, sql: str, params: Sequence[Any] = ()) -> Cursor:
         return self._db.execute(sql, params)
 

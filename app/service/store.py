@@ -63,11 +63,6 @@ class Store(ABC):
         self._lock = threading.Lock()
         self._in_transaction = False
 
-    @property
-    @abstractmethod
-    def where(self) -> str:
-        """The store in words, for messages: a file, or user@host:port/db (no password)."""
-
     @abstractmethod
     def _execute(self, sql: str, params: Sequence[Any] = ()) -> Cursor:
         """Run one statement (``?`` placeholders) on the connection; the caller holds the lock."""
