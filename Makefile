@@ -6,12 +6,12 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: run test lint typecheck pytest install browser-deps bench clean
+.PHONY: run test lint typecheck pytest install browser-deps postgres-deps bench clean
 
 $(STAMP): pyproject.toml setup.py
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --upgrade pip
-	$(PY) -m pip install -e '.[dev]'
+	$(PY) -m pip install -e '.[dev,cluster]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -27,6 +27,15 @@ browser-deps:
 	  $$SUDO apt-get update -q && \
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q chromium fonts-dejavu-core; }
 
+# Debian's PostgreSQL for the store tests; the tests start a cluster of their own (initdb in a
+# temporary folder, loopback, a free port) and stop it: the system's default one is not used.
+postgres-deps:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+	  echo "installing Debian postgresql for the store tests"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -q && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q postgresql; }
+
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
@@ -37,7 +46,7 @@ typecheck: $(STAMP)
 # The browser tests get a pytest process of their own: Playwright's sync API keeps an event
 # loop running in the main thread for the whole session, and tests that start their own
 # (asyncio.run) cannot share a process with it.
-pytest: $(STAMP) browser-deps
+pytest: $(STAMP) browser-deps postgres-deps
 ifeq ($(strip $(PYTEST_ARGS)),)
 	$(PY) -m pytest --ignore=tests/browser
 	$(PY) -m pytest tests/browser

@@ -30,6 +30,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="folder for the SQLite file (sessions, uploads)",
     )
     parser.add_argument(
+        "--database-url",
+        default=env("PLAYGROUND_DATABASE_URL", ""),
+        metavar="URL",
+        help="postgresql://USER:PASSWORD@HOST:PORT/DATABASE: keep sessions and uploads in "
+        "PostgreSQL instead of the SQLite file (needs the [cluster] extra; prefer the "
+        "environment variable, which other users cannot see in the process list)",
+    )
+    parser.add_argument(
         "--log-level",
         default=env("PLAYGROUND_LOG_LEVEL", "info"),
         choices=LOG_LEVELS,
@@ -47,15 +55,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     os.environ["PLAYGROUND_HOST"] = args.host
     os.environ["PLAYGROUND_PORT"] = str(args.port)
     os.environ["PLAYGROUND_DATA_DIR"] = args.data_dir
+    os.environ["PLAYGROUND_DATABASE_URL"] = args.database_url
     os.environ["PLAYGROUND_LOG_LEVEL"] = args.log_level
     import uvicorn
 
     from app.logs import configure_logging
-    from app.service.store import Store, StoreUnusableError
+    from app.service.store import StoreUnusableError, open_store
     from app.settings import get_settings
 
     try:  # a store that cannot be used ends here, in one line, before anything is served
-        Store(Path(args.data_dir)).close()
+        open_store(Path(args.data_dir), args.database_url).close()
     except StoreUnusableError as error:
         raise SystemExit(f"backprop-playground: {error}") from None
 

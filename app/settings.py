@@ -20,6 +20,13 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="Address the server listens on.")
     port: int = Field(8000, ge=1, le=65535, description="TCP port.")
     data_dir: Path = Field(Path("data"), description="Folder of the SQLite file and uploads.")
+    database_url: str = Field(
+        "",
+        repr=False,  # it may hold a password: never in a log or a traceback's locals
+        description="A `postgresql://user:password@host:port/database` URL: sessions and "
+        "uploads go to that PostgreSQL database (shared by several web processes; needs the "
+        "`[cluster]` extra); empty: the SQLite file in the data folder.",
+    )
     log_level: str = Field("info", description="debug, info, warning or error.")
 
     # Network size

@@ -47,7 +47,8 @@ from fastapi.testclient import TestClient  # noqa: E402
 from app.main import create_app  # noqa: E402
 from app.service.manager import SessionManager  # noqa: E402
 from app.service.session import Session  # noqa: E402
-from app.service.store import Store, dumps  # noqa: E402
+from app.service.sqlite_store import SqliteStore  # noqa: E402
+from app.service.store import dumps  # noqa: E402
 from app.settings import Settings  # noqa: E402
 
 LARGE_LAYERS = [{"units": 256, "activation": "tanh"}] * 3 + [{"units": 1, "activation": "tanh"}]
@@ -88,7 +89,7 @@ def step_seconds(session: Session, minimum_seconds: float) -> float:
 def measure(name: str, body: dict[str, Any], data_dir: Path, quick: bool) -> dict[str, Any]:
     repeats = 7 if quick else 25
     settings = Settings(data_dir=data_dir / name.replace(" ", "-"))
-    store = Store(settings.data_dir)
+    store = SqliteStore(settings.data_dir)
     manager = SessionManager(settings, store)
     session = manager.create(body)
     session.step("epoch", EPOCHS_BEFORE_SAVING)  # a fixed state: 11 history points

@@ -3,7 +3,11 @@
 - ``create_session(...)`` posts a create request (the XOR lesson by default) and returns a
   ``CreatedSession`` that knows its URLs and both tokens' headers;
 - ``open_client(settings)`` is a TestClient on a new app with other settings (limits);
-- ``create_on(client, body)`` creates a session through any client.
+- ``create_on(client, body)`` creates a session through any client;
+- ``postgres`` is the tests' own PostgreSQL cluster (started once, stopped at the end),
+  ``postgres_url`` a new empty database in it, and ``any_store_settings`` default settings on
+  each backend in turn (SQLite, then PostgreSQL): a module whose tests must hold on both
+  defines ``settings`` as it.
 
 Tests take these as fixtures and never import this module.
 """
@@ -23,6 +27,8 @@ from fastapi.testclient import TestClient
 from app.main import create_app
 from app.settings import Settings
 
+STORE_BACKENDS = ("sqlite", "postgresql")
+
 
 @pytest.fixture
 def data_dir(tmp_path: Path) -> Path:
@@ -33,6 +39,35 @@ def data_dir(tmp_path: Path) -> Path:
 def settings(data_dir: Path) -> Settings:
     """Default settings, with the SQLite file in a fresh temporary directory."""
     return Settings(data_dir=data_dir)
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Any]:
+    """The tests' own PostgreSQL (``stores.Cluster``); a test needing it fails, never skips,
+    when PostgreSQL cannot be installed or started: the backend must be proven to work."""
+    from stores import PostgresUnavailableError, start_cluster
+
+    try:
+        cluster = start_cluster()
+    except PostgresUnavailableError as error:
+        pytest.fail(f"the PostgreSQL tests need a PostgreSQL cluster: {error}", pytrace=False)
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres: Any) -> str:
+    """The URL of a new, empty database in the tests' PostgreSQL."""
+    url: str = postgres.new_database()
+    return url
+
+
+@pytest.fixture(params=STORE_BACKENDS)
+def any_store_settings(request: pytest.FixtureRequest, data_dir: Path) -> Settings:
+    """Default settings on the SQLite file, then on a new PostgreSQL database."""
+    if request.param == "sqlite":
+        return Settings(data_dir=data_dir)
+    return Settings(data_dir=data_dir, database_url=request.getfixturevalue("postgres_url"))
 
 
 @pytest.fixture

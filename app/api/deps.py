@@ -27,7 +27,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from app.service.access import HasTokens, role_of
 from app.service.manager import SessionDamagedError, SessionManager
 from app.service.session import Session
-from app.service.store import Store
+from app.service.store import open_store
 from app.settings import Settings
 
 from .errors import ApiError
@@ -52,13 +52,15 @@ _reopening = threading.Lock()
 
 
 def reopen_store(app: FastAPI) -> None:
-    """A fresh handle on the same SQLite file once the app's lifespan has closed it: for an
+    """A fresh handle on the same store once the app's lifespan has closed it: for an
     app started again, or called again after it stopped (TestClient, test tools)."""
     with _reopening:
         if not app.state.store_closed:
             return
         manager: SessionManager = app.state.manager
-        app.state.store = manager.store = Store(manager.settings.data_dir)
+        app.state.store = manager.store = open_store(
+            manager.settings.data_dir, manager.settings.database_url
+        )
         app.state.store_closed = False
 
 

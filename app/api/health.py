@@ -1,8 +1,7 @@
-"""``/api/health``: the server is up and its SQLite store answers (for HEALTHCHECK, probes)."""
+"""``/api/health``: the server is up and its store answers (for HEALTHCHECK, probes)."""
 
 from __future__ import annotations
 
-import sqlite3
 from typing import Any
 
 from fastapi import APIRouter
@@ -25,7 +24,7 @@ def read_health(manager: ManagerDep, settings: SettingsDep) -> dict[str, Any]:
     try:
         stored = manager.store.count_sessions()
         damaged = manager.damaged_ids()
-    except sqlite3.Error as error:
+    except manager.store.errors as error:
         raise ApiError(503, f"the session store does not answer: {error}") from None
     return {
         "status": "degraded" if damaged else "ok",

@@ -36,7 +36,7 @@ from app.api import (
 from app.logs import RequestLogMiddleware, mask_tokens_in_server_logs
 from app.paths import static_dir
 from app.service.manager import SessionManager
-from app.service.store import Store
+from app.service.store import open_store
 from app.settings import Settings
 
 from .deps import reject_unknown_query, reopen_store
@@ -155,7 +155,7 @@ def app_version() -> str:
 def configure_app(settings: Settings) -> FastAPI:
     """A new app serving the REST API, the websocket, the page and its static files."""
     mask_tokens_in_server_logs()
-    store = Store(settings.data_dir)
+    store = open_store(settings.data_dir, settings.database_url)
     manager = SessionManager(settings, store)
     app = FastAPI(
         title="Backprop Playground",

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import sqlite3
 import subprocess
 import sys
 from collections.abc import Callable
@@ -14,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from stores import run_sql
 from ws.server import free_port
 
 from app.settings import Settings
@@ -22,9 +22,14 @@ ROOT = Path(__file__).resolve().parents[2]
 DB_NAME = "playground.sqlite3"
 
 
-def damage(data_dir: Path, session_id: str, export: bytes) -> None:
-    with sqlite3.connect(data_dir / DB_NAME) as db:
-        db.execute("UPDATE sessions SET export = ? WHERE id = ?", (export, session_id))
+@pytest.fixture
+def settings(any_store_settings: Settings) -> Settings:
+    """The damaged rows are set aside on the SQLite file, then on PostgreSQL."""
+    return any_store_settings
+
+
+def damage(settings: Settings, session_id: str, export: bytes) -> None:
+    run_sql(settings, "UPDATE sessions SET export = ? WHERE id = ?", (export, session_id))
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -39,8 +44,8 @@ def test_an_unreadable_row_is_set_aside_reported_and_deletable(
         first.post("/api/sessions", json={"preset": "circle"}).json() for _ in range(3)
     )
     first.__exit__(None, None, None)
-    damage(settings.data_dir, garbage["id"], b"\x00\xff{ truncated")
-    damage(settings.data_dir, not_export["id"], b'{"format": "something else"}')
+    damage(settings, garbage["id"], b"\x00\xff{ truncated")
+    damage(settings, not_export["id"], b'{"format": "something else"}')
 
     client = open_client(settings)  # starts on a store with two damaged rows
     health = client.get("/api/health").json()

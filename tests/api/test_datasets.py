@@ -1,5 +1,6 @@
 """/api/datasets: built-ins, private uploads (listed, used and deleted by their token only,
-quotas per client, expiry), and sessions trained on an uploaded CSV."""
+quotas per client, expiry), and sessions trained on an uploaded CSV; on both stores (the
+SQLite file and PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from stores import run_sql
 
 from app.settings import Settings
 
@@ -16,6 +18,12 @@ THREE_CLASSES = (
     "sepal,petal,species\n"
     "5.1,1.4,0\n4.9,1.4,0\n7.0,4.7,1\n6.4,4.5,1\n6.3,6.0,2\n5.8,5.1,2\n5.0,1.5,0\n6.9,4.9,1\n"
 )
+
+
+@pytest.fixture
+def settings(any_store_settings: Settings) -> Settings:
+    """Every test here runs on the SQLite file, then on PostgreSQL."""
+    return any_store_settings
 
 
 def upload(client: TestClient, text: str | bytes, token: str | None = None, **form: str) -> Any:
@@ -164,15 +172,14 @@ def test_upload_without_a_file_answers_422(client: TestClient) -> None:
 
 
 @pytest.fixture
-def small_client(open_client: OpenClient, data_dir: Any) -> TestClient:
-    settings = Settings(
-        data_dir=data_dir,
-        max_upload_bytes=500,
-        max_dataset_rows=6,
-        max_dataset_columns=3,
-        max_datasets=1,
-    )
-    client: TestClient = open_client(settings)
+def small_client(open_client: OpenClient, settings: Settings) -> TestClient:
+    limits = {
+        "max_upload_bytes": 500,
+        "max_dataset_rows": 6,
+        "max_dataset_columns": 3,
+        "max_datasets": 1,
+    }
+    client: TestClient = open_client(settings.model_copy(update=limits))
     return client
 
 
@@ -287,15 +294,16 @@ def test_one_clients_uploads_do_not_stop_anothers(settings: Settings) -> None:
 
 
 def test_an_upload_no_session_uses_expires_after_the_ttl(
-    data_dir: Any, open_client: OpenClient
+    settings: Settings, open_client: OpenClient
 ) -> None:
-    client: TestClient = open_client(Settings(data_dir=data_dir, session_ttl_seconds=60))
+    settings = settings.model_copy(update={"session_ttl_seconds": 60})
+    client: TestClient = open_client(settings)
     manager = client.app.state.manager  # type: ignore[attr-defined]
     idle, used = upload(client, BINARY).json(), upload(client, BINARY).json()
     session = create_on_upload(client, used["id"], used["token"]).json()
-    with manager.store._transaction() as db:  # both uploaded two minutes ago
-        db.execute("UPDATE datasets SET last_used = last_used - 120")
-        db.execute("UPDATE sessions SET last_used = last_used - 120")
+    # Both uploaded two minutes ago:
+    run_sql(settings, "UPDATE datasets SET last_used = last_used - 120")
+    run_sql(settings, "UPDATE sessions SET last_used = last_used - 120")
     # A session using it is stored again (it steps): that use keeps its upload.
     assert client.post(
         f"/api/sessions/{session['id']}/step",

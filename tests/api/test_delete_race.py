@@ -1,14 +1,14 @@
 """A DELETE that was answered is final: no call racing it brings the session back, in memory
-or in the SQLite file, before or after a restart."""
+or in the store (the SQLite file or PostgreSQL), before or after a restart."""
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 from collections.abc import Callable
-from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
+from stores import run_sql
 
 from app.settings import Settings
 
@@ -18,9 +18,14 @@ STEPS_BEFORE_DELETE = 2  # each stepper has stepped this often when the DELETE i
 MAX_CALLS = 400  # per stepper and trial: a bound, never reached when the DELETE works
 
 
-def stored_ids(data_dir: Path) -> set[str]:
-    with sqlite3.connect(data_dir / "playground.sqlite3") as db:
-        return {row[0] for row in db.execute("SELECT id FROM sessions")}
+@pytest.fixture
+def settings(any_store_settings: Settings) -> Settings:
+    """Every test here runs on the SQLite file, then on PostgreSQL."""
+    return any_store_settings
+
+
+def stored_ids(settings: Settings) -> set[str]:
+    return {row[0] for row in run_sql(settings, "SELECT id FROM sessions")}
 
 
 def delete_while_stepping(client: TestClient, session_id: str, token: str) -> None:
@@ -70,11 +75,11 @@ def test_a_deleted_session_never_comes_back(
     for _ in range(TRIALS):
         created = client.post("/api/sessions", json={"preset": "circle"}).json()
         delete_while_stepping(client, created["id"], created["token"])
-        assert created["id"] not in stored_ids(settings.data_dir)
+        assert created["id"] not in stored_ids(settings)
         deleted.append((created["id"], created["token"]))
     client.__exit__(None, None, None)  # stop the first app: its store is closed
 
-    assert stored_ids(settings.data_dir).isdisjoint(sid for sid, _ in deleted)
+    assert stored_ids(settings).isdisjoint(sid for sid, _ in deleted)
     restarted = open_client(settings)
     for session_id, token in deleted:
         answer = restarted.get(
@@ -110,7 +115,7 @@ def test_a_call_landing_inside_the_delete_cannot_store_the_session(
         f"/api/sessions/{created['id']}", headers={"Authorization": f"Bearer {created['token']}"}
     )
     assert found_meanwhile == []
-    assert created["id"] not in stored_ids(settings.data_dir)
+    assert created["id"] not in stored_ids(settings)
     answer = client.get(
         f"/api/sessions/{created['id']}", headers={"Authorization": f"Bearer {created['token']}"}
     )

@@ -1,8 +1,9 @@
 """A real uvicorn process, killed with SIGKILL mid-session, loses nothing a client was told.
 
 The server is started as ``python -m uvicorn --factory app.main:create_app`` on a free port
-with ``PLAYGROUND_DATA_DIR`` in a temporary directory; after ``kill -9`` a new process on the
-same directory must answer the session with bit-identical weights, counters and RNG, and
+with ``PLAYGROUND_DATA_DIR`` in a temporary directory (and, the second time round,
+``PLAYGROUND_DATABASE_URL`` naming a PostgreSQL database); after ``kill -9`` a new process on
+the same store must answer the session with bit-identical weights, counters and RNG, and
 train on exactly as the original would have (compared with an import into a TestClient app).
 """
 
@@ -27,11 +28,15 @@ REQUEST_TIMEOUT = 30.0
 
 
 @contextmanager
-def server(data_dir: Path) -> Iterator[tuple[subprocess.Popen[bytes], httpx.Client]]:
-    """A uvicorn process on ``data_dir`` (the shared ``running_server``) and a client on its
-    API; the process is always killed."""
+def server(settings: Settings) -> Iterator[tuple[subprocess.Popen[bytes], httpx.Client]]:
+    """A uvicorn process on the store ``settings`` names (the shared ``running_server``) and
+    a client on its API; the process is always killed."""
     with (
-        running_server(data_dir, PLAYGROUND_LOG_LEVEL="warning") as running,
+        running_server(
+            settings.data_dir,
+            PLAYGROUND_LOG_LEVEL="warning",
+            PLAYGROUND_DATABASE_URL=settings.database_url,
+        ) as running,
         httpx.Client(base_url=f"{running.http}/api", timeout=REQUEST_TIMEOUT) as client,
     ):
         yield running.process, client
@@ -56,9 +61,10 @@ def export(client: httpx.Client, session_id: str, token: str) -> Any:
 
 
 @pytest.mark.slow
-def test_a_session_survives_sigkill_and_restart(tmp_path: Path) -> None:
-    data_dir = tmp_path / "data"
-    with server(data_dir) as (process, client):
+def test_a_session_survives_sigkill_and_restart(
+    any_store_settings: Settings, tmp_path: Path
+) -> None:
+    with server(any_store_settings) as (process, client):
         body = {"preset": "spiral", "model": {"momentum": 0.9, "l2": 0.001}}
         session = client.post("/sessions", json=body).json()
         step(client, session, "epoch", 2)
@@ -76,7 +82,7 @@ def test_a_session_survives_sigkill_and_restart(tmp_path: Path) -> None:
         process.wait(timeout=10)
         assert process.returncode == -signal.SIGKILL
 
-    with server(data_dir) as (_, client):
+    with server(any_store_settings) as (_, client):
         after = export(client, session["id"], session["watch_token"])
         assert after == before  # weights bit-exact, counters, RNG, history, config
         assert after["model"]["layers"][0]["W"] == weights_before
@@ -84,6 +90,10 @@ def test_a_session_survives_sigkill_and_restart(tmp_path: Path) -> None:
         continued = step(client, session, "batch", 20)
         assert continued["state"]["step"] == before["model"]["step"] + 20
         restarted_weights = continued["state"]["layers"]
+
+    # The store the settings name was the one used: the SQLite file only without a URL.
+    sqlite_file = any_store_settings.data_dir / "playground.sqlite3"
+    assert sqlite_file.exists() == (not any_store_settings.database_url)
 
     # The continuation equals the original's own future: replay it from the export.
     with TestClient(create_app(Settings(data_dir=tmp_path / "reference"))) as reference:
