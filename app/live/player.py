@@ -15,7 +15,6 @@ holds the event loop (or the training thread) at most half the time, whatever it
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import math
 from typing import Any, Protocol
@@ -69,6 +68,7 @@ class Player:
         self.rate: float | None = None
         self.task: asyncio.Task[None] | None = None
         self._stop_requested = asyncio.Event()
+        self._waking: asyncio.Future[None] | None = None  # the pause under way, if any
         self._stop_reason = "pause"
         self._origin = 0.0  # when pacing (re)started, loop time
         self._done = 0  # units done since then
@@ -98,6 +98,8 @@ class Player:
         assert self.task is not None
         self._stop_reason = reason
         self._stop_requested.set()
+        if self._waking is not None:
+            _wake(self._waking)
         self.host.interrupt()
         await asyncio.shield(self.task)
 
@@ -119,10 +121,18 @@ class Player:
         return self.unit == "phase" and self.rate is not None and self.rate * interval <= 1.0
 
     async def _pause_for(self, seconds: float) -> None:
-        """Sleep, but wake at once when asked to stop."""
-        if seconds > 0:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop_requested.wait(), seconds)
+        """Sleep, but wake at once when asked to stop (a future and a timer: once per frame
+        interval, ``asyncio.wait_for``'s task and timeout cost more than a slice's bookkeeping)."""
+        if seconds <= 0 or self._stop_requested.is_set():
+            return
+        loop = asyncio.get_running_loop()
+        self._waking = loop.create_future()
+        timer = loop.call_later(seconds, _wake, self._waking)
+        try:
+            await self._waking
+        finally:
+            timer.cancel()
+            self._waking = None
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -185,3 +195,8 @@ class Player:
         if self._stop_requested.is_set():
             return self._stop_reason, ""
         return None
+
+
+def _wake(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
