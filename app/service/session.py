@@ -8,6 +8,7 @@ listeners (the live stream), from whatever thread made it.
 from __future__ import annotations
 
 import copy
+import functools
 import secrets
 import threading
 import time
@@ -215,8 +216,12 @@ class Session:
         if self.dataset.task == "multiclass":
             classes: np.ndarray = y.argmax(axis=1)
             return classes
-        threshold = 0.0 if self.dataset.y_train.min() < 0 else 0.5
-        return (y > threshold).astype(np.int64)
+        return (y > self._class_threshold).astype(np.int64)
+
+    @functools.cached_property
+    def _class_threshold(self) -> float:
+        """The binary labels' midpoint: 0 for ±1 labels, 0.5 for 0/1 (the data never changes)."""
+        return 0.0 if self.dataset.y_train.min() < 0 else 0.5
 
     def metrics(self) -> dict[str, Any]:
         """Train/test loss and accuracy of the current weights: one forward pass per split."""
