@@ -127,7 +127,10 @@ def test_a_branch_is_compared_side_by_side(playground: Playground) -> None:
 
 
 def student_gradients(problem: dict[str, Any]) -> list[dict[str, Any]]:
-    """Lesson 003's backward pass in NumPy, tanh layers and MSE (the circle preset)."""
+    """Lesson 003's backward pass in NumPy, tanh layers, for the problem's squared-error loss:
+    mse (∂E/∂ŷ = 2(ŷ − y)/N) or TF Playground's square, the circle preset's (½·mean, so
+    ∂E/∂ŷ = (ŷ − y)/N)."""
+    factor = {"mse": 2.0, "square": 1.0}[problem["loss"]]
     x, y = np.array(problem["x"]), np.array(problem["y"])
     inputs, outputs = [], []
     a = x
@@ -135,7 +138,7 @@ def student_gradients(problem: dict[str, Any]) -> list[dict[str, Any]]:
         inputs.append(a)
         a = np.tanh(a @ np.array(layer["W"]) + np.array(layer["b"]))
         outputs.append(a)
-    error = 2 * (a - y) / y.size
+    error = factor * (a - y) / y.size
     grads: list[dict[str, Any]] = [{}] * len(problem["layers"])
     for k in reversed(range(len(problem["layers"]))):
         delta = error * (1 - outputs[k] ** 2)

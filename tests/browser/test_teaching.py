@@ -535,6 +535,9 @@ def test_a_watch_link_follows_the_teachers_session_read_only(playground: Playgro
         student.wait_for("state.playing && state.step > 20", timeout=15_000)
         seen = student.state()["step"]
         student.wait_for("state.step > arg + 20", seen, timeout=15_000)
+        # The teacher's page (behind the student's) may apply its frames later than the
+        # student's: pause once it too shows play, or pause() would find nothing to pause.
+        playground.wait_for("state.playing", timeout=15_000)
         playground.pause()
         student.wait_for("!state.playing")
         playground.wait_for("!state.playing")

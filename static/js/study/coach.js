@@ -21,10 +21,11 @@ export class CoachPanel {
     if (!this.follow.checked || summary.epoch === this.lastEpoch) return;
     if (performance.now() - this.lastAsked < MIN_INTERVAL_MS) return;
     this.lastEpoch = summary.epoch;
-    this.ask();
+    this.ask({ quiet: true });
   }
 
-  async ask() {
+  /** quiet: an automatic ask (after an epoch) says nothing when it fails; a click does. */
+  async ask({ quiet = false } = {}) {
     const session = this.context.session();
     if (!session) return;
     this.lastAsked = performance.now();
@@ -32,7 +33,7 @@ export class CoachPanel {
     try {
       report = await studyApi.getCoach(session.id, session.token);
     } catch (error) {
-      this.context.notify(`Coach: ${error.message}`);
+      if (!quiet) this.context.notify(`Coach: ${error.message}`);
       return;
     }
     this.lastEpoch = report.epoch;

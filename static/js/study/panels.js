@@ -30,7 +30,10 @@ export class StudyPanels {
     this.coach = new CoachPanel(context);
     this.handcheck = new HandCheckPanel(context);
     setInterval(() => {
-      if (host.session()) this.coach.tick(host.summary());
+      if (!host.session()) return;
+      const summary = host.summary();
+      // An ended session (a watch link whose session was replaced) has nothing to coach.
+      if (summary.connection !== "ended") this.coach.tick(summary);
     }, TICK_MS);
   }
 }
