@@ -62,6 +62,7 @@ bench: $(STAMP) browser-deps
 	$(PY) bench/store.py
 	$(PY) bench/page.py
 	$(PY) bench/load.py
+	$(PY) bench/class.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info tests/artifacts
