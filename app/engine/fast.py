@@ -30,6 +30,9 @@ if TYPE_CHECKING:
     from .model import DenseLayer, Model
 
 
+UPDATE_OVERFLOW = "the update would make the weights non-finite"  # the walk's words too
+
+
 @dataclass(frozen=True)
 class Span:
     """Where one layer lies in θ: its W (n_in, n_out) then its b (1, n_out), row after row —
@@ -186,7 +189,7 @@ def train_batch(model: Model) -> str | None:
         velocity = -lr * grad if velocity is None else mu * velocity - lr * grad
         theta = flat.theta + velocity
     if not math.isfinite(float(np.add.reduce(theta, axis=None))):
-        return model._diverge("the update would make the weights non-finite")
+        return model._diverge(UPDATE_OVERFLOW)
     model._before_update = flat  # the last good weights, should these overflow
     model.flat = Flat(theta, velocity, flat.spans)
     point_layers(layers, model.flat)

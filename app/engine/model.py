@@ -522,7 +522,7 @@ class Model:
             new_params.append((W, b, vW, vb))
         # (So does overflow, which only weights of ~1e308 reach: diverged as well.)
         if not math.isfinite(total):
-            return self._diverge("the update would make the weights non-finite")
+            return self._diverge(fast.UPDATE_OVERFLOW)
         self._before_update = [
             (layer.W, layer.b, layer.velocity_W, layer.velocity_b) for layer in self.layers
         ]

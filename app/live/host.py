@@ -48,6 +48,10 @@ class SessionHost(Protocol):
         """(the whole state, the dataset summary), read together."""
         ...
 
+    async def state(self) -> dict[str, Any]:
+        """The whole state (without the dataset)."""
+        ...
+
     async def input_size(self) -> int: ...
 
     async def advance(self, order: SliceOrder) -> SliceResult:
@@ -121,6 +125,9 @@ class LocalHost:
     def _hello(self) -> tuple[dict[str, Any], dict[str, Any]]:
         with self.session.lock:
             return self.session.state(), self.session.dataset_summary()
+
+    async def state(self) -> dict[str, Any]:
+        return await self._run(self._workers, self.session.state)
 
     async def input_size(self) -> int:
         return self.session.model.config.input_size

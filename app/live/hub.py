@@ -300,7 +300,7 @@ class Hub:
 
     async def _after_reset(self) -> None:
         await self.player.stop("reset")
-        state, _ = await self.host.hello()
+        state = await self.host.state()  # (not hello: the dataset did not change)
         self.send_event("reset", "the session was reset: new weights, counters at 0", state=state)
 
     async def _after_delete(self) -> None:
