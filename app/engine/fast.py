@@ -10,6 +10,11 @@ bookkeeping only:
   written into one flat vector ∇θ, so the update is a single ``θ − α·∇θ`` (with momentum:
   ``v ← μv − α·∇θ; θ + v``) instead of four operations per layer — elementwise, hence the
   same numbers;
+- the update writes θ (and v) into memory kept for it, and the layers take views of it made
+  once: three Flats take turns — the current weights, the ones before the last update (kept
+  for a divergence to restore), and the spare the next update writes into. So an array a
+  layer or a trace holds is rewritten two batch steps later; ∇θ, and with it a trace's dW and
+  db, by the next one. Readers that keep values across steps copy them (frames do);
 - the loop over layers runs here, with the arrays in local variables.
 
 Shapes as in ``model.py``: x (n, n_in), W (n_in, n_out), b (1, n_out), z / a / δ (n, n_out).
@@ -17,9 +22,9 @@ Shapes as in ``model.py``: x (n, n_in), W (n_in, n_out), b (1, n_out), z / a / �
 
 from __future__ import annotations
 
-import math
+import copy
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -33,6 +38,12 @@ if TYPE_CHECKING:
 UPDATE_OVERFLOW = "the update would make the weights non-finite"  # the walk's words too
 
 
+def all_finite(values: Array) -> bool:
+    """No NaN or ±inf among the entries: the test both batch paths make of new weights.
+    (Not a sum: a sum of huge finite weights overflows or not depending on its order.)"""
+    return bool(np.logical_and.reduce(np.isfinite(values), axis=None))
+
+
 @dataclass(frozen=True)
 class Span:
     """Where one layer lies in θ: its W (n_in, n_out) then its b (1, n_out), row after row —
@@ -43,18 +54,74 @@ class Span:
     n_in: int
     n_out: int
 
+    @property
+    def has_bias(self) -> bool:
+        return self.rows > self.n_in
+
     def block(self, flat: Array) -> Array:
         """The layer's (rows, n_out) block of a flat vector: W is its first n_in rows."""
         return flat[self.at].reshape(self.rows, self.n_out)
 
 
-@dataclass
-class Flat:
-    """θ, the velocities v (or None), and where each layer lies in them."""
+@dataclass(frozen=True)
+class Views:
+    """One layer's views of a flat vector θ (and v): W, b, v_W, v_b as the layer holds them."""
 
-    theta: Array
-    velocity: Array | None
-    spans: list[Span]
+    W: Array
+    b: Array | None
+    velocity_W: Array | None
+    velocity_b: Array | None
+
+
+class Layout:
+    """Where each layer lies in θ, and the gradient vector ∇θ with each layer's (dW, db) views.
+
+    One ∇θ per model, written by every batch step: a trace's dW and db are views of it, valid
+    until the next batch step rewrites the trace anyway.
+    """
+
+    def __init__(self, spans: list[Span], like: Array) -> None:
+        self.spans = spans
+        self.grad = np.empty_like(like)
+        self.grads: list[tuple[Array, Array | None]] = []
+        for span in spans:
+            block = span.block(self.grad)
+            self.grads.append((block[: span.n_in], block[span.n_in :] if span.has_bias else None))
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Layout:
+        return Layout(self.spans, self.grad)  # ∇θ is scratch: a copy needs its own, not these
+
+
+class Flat:
+    """θ, the velocities v (or None), and each layer's views of them, made once."""
+
+    def __init__(self, theta: Array, velocity: Array | None, layout: Layout) -> None:
+        self.theta, self.velocity, self.layout = theta, velocity, layout
+        self.views = [_views(span, theta, velocity) for span in layout.spans]
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Flat:
+        velocity = None if self.velocity is None else self.velocity.copy()
+        return Flat(self.theta.copy(), velocity, copy.deepcopy(self.layout, memo))
+
+
+class Spare:
+    """The Flat the next update writes into (the one before the last good weights, reused).
+    Not copied with the model: it holds nothing worth keeping."""
+
+    def __init__(self, flat: Flat | None = None) -> None:
+        self.flat = flat
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Spare:
+        return Spare()
+
+
+def _views(span: Span, theta: Array, velocity: Array | None) -> Views:
+    block = span.block(theta)
+    W, b = block[: span.n_in], block[span.n_in :] if span.has_bias else None
+    if velocity is None:
+        return Views(W, b, None, None)
+    block = span.block(velocity)
+    return Views(W, b, block[: span.n_in], block[span.n_in :] if span.has_bias else None)
 
 
 def spans_of(layers: list[DenseLayer]) -> list[Span]:
@@ -68,32 +135,30 @@ def spans_of(layers: list[DenseLayer]) -> list[Span]:
 
 
 def is_packed(flat: Flat | None, layers: list[DenseLayer]) -> bool:
-    """Are the layers' parameters (still) the views of ``flat``? Anyone may have set
-    ``layer.W`` to an array of their own: the phase walk's update, an import, a test."""
+    """Do the layers (still) hold ``flat``'s views? Anyone may have set ``layer.W`` to an
+    array of their own: the phase walk's update, an import, a test."""
     if flat is None:
         return False
-    theta, velocity = flat.theta, flat.velocity
-    for layer in layers:
-        if layer.W.base is not theta or (layer.b is not None and layer.b.base is not theta):
-            return False
-        if velocity is None:
-            if layer.velocity_W is not None:
-                return False
-        elif layer.velocity_W is None or layer.velocity_W.base is not velocity:
+    for layer, views in zip(layers, flat.views, strict=True):
+        if (
+            layer.W is not views.W
+            or layer.b is not views.b
+            or layer.velocity_W is not views.velocity_W
+            or layer.velocity_b is not views.velocity_b
+        ):
             return False
     return True
 
 
 def pack(layers: list[DenseLayer]) -> Flat:
     """Copy the layers' parameters (and velocities) into flat vectors; the layers now view them."""
-    spans = spans_of(layers)
     theta = np.concatenate([p.ravel() for layer in layers for p in _params(layer)])
     velocity = None
     if all(layer.velocity_W is not None for layer in layers):
         velocity = np.concatenate(
             [v.ravel() for layer in layers for v in _velocities(layer) if v is not None]
         )
-    flat = Flat(theta, velocity, spans)
+    flat = Flat(theta, velocity, Layout(spans_of(layers), theta))
     point_layers(layers, flat)
     return flat
 
@@ -108,27 +173,17 @@ def _velocities(layer: DenseLayer) -> list[Array | None]:
 
 def point_layers(layers: list[DenseLayer], flat: Flat) -> None:
     """Make each layer's W, b (and velocities) the views of θ (and v)."""
-    theta, velocity = flat.theta, flat.velocity
-    for layer, span in zip(layers, flat.spans, strict=True):
-        block = span.block(theta)
-        layer.W = block[: span.n_in]
-        if layer.b is not None:
-            layer.b = block[span.n_in :]
-        if velocity is None:
-            layer.velocity_W = layer.velocity_b = None
-        else:
-            block = span.block(velocity)
-            layer.velocity_W = block[: span.n_in]
-            if layer.b is not None:
-                layer.velocity_b = block[span.n_in :]
+    for layer, views in zip(layers, flat.views, strict=True):
+        layer.W, layer.b = views.W, views.b
+        layer.velocity_W, layer.velocity_b = views.velocity_W, views.velocity_b
 
 
 def train_batch(model: Model) -> str | None:
     """One new batch, every phase; returns why it diverged, if it did (as the walk would)."""
-    if not is_packed(model.flat, model.layers):
-        model.flat = pack(model.layers)
     flat = model.flat
-    assert flat is not None
+    if flat is None or not is_packed(flat, model.layers):
+        flat = model.flat = pack(model.layers)
+        model._spare = Spare()
     layers, traces, config = model.layers, model.traces, model.config
     model._draw_batch()  # (every trace field is written below: none needs clearing first)
 
@@ -142,7 +197,7 @@ def train_batch(model: Model) -> str | None:
         if layer.b is not None:
             z += layer.b
         trace.z = z
-        a = trace.output = layer.activation.forward(z)
+        a = trace.output = layer.activation.f(z)
 
     diverged = model._loss_phase()  # E(y, ŷ) and ∂E/∂ŷ, as the walk's loss phase
     if diverged:  # leave the trace as the walk does: this batch's forward pass and ∂E/∂ŷ
@@ -154,10 +209,11 @@ def train_batch(model: Model) -> str | None:
         return diverged
 
     # backward k: δ = ∂E/∂a ⊙ f'(z); ∂E/∂W = xᵀ·δ (+ penalty) and ∂E/∂b = Σδ into ∇θ
-    grad = np.empty_like(flat.theta)
+    layout = flat.layout
     l1, l2 = config.l1, config.l2
+    penalised = l1 != 0.0 or l2 != 0.0
     for k in range(len(layers) - 1, -1, -1):
-        layer, trace, span = layers[k], traces[k], flat.spans[k]
+        layer, trace = layers[k], traces[k]
         assert trace.output_error is not None and trace.z is not None
         assert trace.output is not None and trace.input is not None
         if trace.loss_delta is not None:  # a fused loss gave the output layer's δ itself
@@ -166,34 +222,57 @@ def train_batch(model: Model) -> str | None:
             delta = trace.delta = layer.activation.backward(
                 trace.output_error, trace.z, trace.output
             )
-        block = span.block(grad)
-        dW = block[: span.n_in]
+        dW, db = layout.grads[k]
         np.dot(trace.input.T, delta, out=dW)
-        trace.dW_penalty = penalty_gradient(layer.W, l1, l2)
+        trace.dW_penalty = penalty_gradient(layer.W, l1, l2) if penalised else None
         if trace.dW_penalty is not None:
             np.add(dW, trace.dW_penalty, out=dW)
         trace.dW = dW
-        if layer.b is not None:
-            trace.db = np.add.reduce(delta, axis=0, keepdims=True, out=block[span.n_in :])
-        else:
-            trace.db = None
+        trace.db = None if db is None else np.add.reduce(delta, axis=0, keepdims=True, out=db)
         if k > 0:
             traces[k - 1].output_error = np.dot(delta, layer.W.T)
 
-    # update: θ ← θ − α·∇θ, or v ← μv − α·∇θ, θ ← θ + v
-    lr, mu = config.learning_rate, config.momentum
-    velocity = flat.velocity
+    # update, into the spare θ: θ' = θ − α·∇θ, or v' = μv − α·∇θ, θ' = θ + v'
+    grad, lr, mu = layout.grad, config.learning_rate, config.momentum
+    new = model._spare.flat
+    if new is None or not _fits(new, flat, mu):
+        new = _twin_for(flat, mu)
     if mu == 0.0:
-        theta = flat.theta - lr * grad
+        np.subtract(flat.theta, lr * grad, out=new.theta)
     else:
-        velocity = -lr * grad if velocity is None else mu * velocity - lr * grad
-        theta = flat.theta + velocity
-    if not math.isfinite(float(np.add.reduce(theta, axis=None))):
+        assert new.velocity is not None
+        if flat.velocity is None:
+            np.multiply(-lr, grad, out=new.velocity)
+        else:
+            np.subtract(mu * flat.velocity, lr * grad, out=new.velocity)
+        np.add(flat.theta, new.velocity, out=new.theta)
+    if not all_finite(new.theta):
+        model._spare.flat = new
         return model._diverge(UPDATE_OVERFLOW)
-    model._before_update = flat  # the last good weights, should these overflow
-    model.flat = Flat(theta, velocity, flat.spans)
-    point_layers(layers, model.flat)
+    # The last good weights, should these overflow; the ones before them become the spare.
+    before = model._before_update
+    model._spare.flat = before if isinstance(before, Flat) else None
+    model._before_update = flat
+    model.flat = new
+    point_layers(layers, new)
     model.step += 1
     model._epoch_just_ended = model._advance_position()
     model.cursor = 0
     return None
+
+
+def _fits(new: Flat, flat: Flat, mu: float) -> bool:
+    """Can ``new`` take the next θ? Plain SGD keeps the velocities as they are (none, or the
+    last ones, the very arrays); momentum writes fresh ones, never over the current ones."""
+    if new.layout is not flat.layout:
+        return False
+    if mu == 0.0:
+        return new.velocity is flat.velocity
+    return new.velocity is not None and new.velocity is not flat.velocity
+
+
+def _twin_for(flat: Flat, mu: float) -> Flat:
+    """A Flat of ``flat``'s layout for the next θ (see ``_fits``)."""
+    if mu == 0.0:
+        return Flat(np.empty_like(flat.theta), flat.velocity, flat.layout)
+    return Flat(np.empty_like(flat.theta), np.empty_like(flat.theta), flat.layout)

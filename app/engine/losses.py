@@ -54,6 +54,12 @@ def mse_prime(y_true: Array, y_pred: Array) -> Array:
     return 2.0 * (y_pred - y_true) / y_true.size
 
 
+def mse_with_prime(y_true: Array, y_pred: Array) -> tuple[float, Array]:
+    """``mse`` and ``mse_prime`` from one difference r = ŷ − y (squaring −r gives r²'s bits)."""
+    r = y_pred - y_true
+    return float(np.add.reduce(np.square(r), axis=None) / r.size), 2.0 * r / r.size
+
+
 def sse(y_true: Array, y_pred: Array) -> float:
     """Sum of squared errors (lesson 000): Σ (y − ŷ)²."""
     return float(np.sum(np.power(y_true - y_pred, 2)))
@@ -77,6 +83,12 @@ def square_prime(y_true: Array, y_pred: Array) -> Array:
     """∂E/∂y_pred = (y_pred − y_true) / N: TF Playground's ∂E/∂o = o − t, averaged over the
     batch as its updateWeights does."""
     return (y_pred - y_true) / y_true.size
+
+
+def square_with_prime(y_true: Array, y_pred: Array) -> tuple[float, Array]:
+    """``square`` and ``square_prime`` from one difference r = ŷ − y."""
+    r = y_pred - y_true
+    return float(0.5 * (np.add.reduce(np.square(r), axis=None) / r.size)), r / r.size
 
 
 def _clip_probability(p: Array) -> Array:
@@ -158,6 +170,8 @@ class Loss:
     # Cross-entropies need probabilities: only these output activations make them meaningful.
     output_activations: frozenset[str] | None = None
     from_logits: LossFn | None = None
+    # E and ∂E/∂ŷ from one pass, where that saves work (the squared errors: one difference).
+    with_prime: Callable[[Array, Array], tuple[float, Array]] | None = None
 
     @property
     def fused(self) -> bool:
@@ -166,7 +180,11 @@ class Loss:
 
 LOSSES: dict[str, Loss] = {
     "mse": Loss(
-        "mse", mse, mse_prime, "mean over batch rows × outputs: Σ(ŷ − y)² ÷ (n·k) (lesson 003)"
+        "mse",
+        mse,
+        mse_prime,
+        "mean over batch rows × outputs: Σ(ŷ − y)² ÷ (n·k) (lesson 003)",
+        with_prime=mse_with_prime,
     ),
     "sse": Loss(
         "sse",
@@ -179,6 +197,7 @@ LOSSES: dict[str, Loss] = {
         square,
         square_prime,
         "TF Playground's: ½ · mean over batch rows × outputs: Σ(ŷ − y)² ÷ (2·n·k)",
+        with_prime=square_with_prime,
     ),
     "binary_cross_entropy": Loss(
         "binary_cross_entropy",

@@ -275,6 +275,9 @@ def loss_and_gradients(
     Returns E, ∂E/∂ŷ and — for a fused loss (a cross-entropy) — ∂E/∂z = (p − y)/n, else None.
     Any batch path computes the loss through this one function.
     """
+    if loss_fn.with_prime is not None:
+        value, prime = loss_fn.with_prime(y, a)
+        return value, prime, None
     if loss_fn.from_logits is None:
         return loss_fn.f(y, a), loss_fn.prime(y, a), None
     return loss_fn.from_logits(y, z), loss_fn.prime(y, a), fused_delta(y, a)
@@ -317,6 +320,7 @@ class Model:
         # (fast.py keeps them as the θ they are views of.)
         self._before_update: Saved | fast.Flat = []
         self.flat: fast.Flat | None = fast.pack(self.layers)  # W, b as views of one vector
+        self._spare = fast.Spare()  # the Flat the next one-go update writes into
 
     # ----- data -------------------------------------------------------------------------
 
@@ -509,19 +513,18 @@ class Model:
         """W ← W − α·∂E/∂W (or with momentum); refused if it would leave non-finite weights."""
         lr, mu = self.config.learning_rate, self.config.momentum
         new_params: list[tuple[Array, Array | None, Array | None, Array | None]] = []
-        total = 0.0  # Σ of every new weight and bias: NaN and ±inf survive a sum
+        finite = True  # every new weight and bias
         for layer, trace in zip(self.layers, self.traces, strict=True):
             assert trace.dW is not None
             W, vW = _descend(layer.W, trace.dW, layer.velocity_W, lr, mu)
-            total += _total(W)
+            finite = finite and fast.all_finite(W)
             b, vb = (None, None)
             if layer.b is not None:
                 assert trace.db is not None
                 b, vb = _descend(layer.b, trace.db, layer.velocity_b, lr, mu)
-                total += _total(b)
+                finite = finite and fast.all_finite(b)
             new_params.append((W, b, vW, vb))
-        # (So does overflow, which only weights of ~1e308 reach: diverged as well.)
-        if not math.isfinite(total):
+        if not finite:
             return self._diverge(fast.UPDATE_OVERFLOW)
         self._before_update = [
             (layer.W, layer.b, layer.velocity_W, layer.velocity_b) for layer in self.layers
@@ -684,12 +687,6 @@ class Model:
         # first phases on the same rows recomputes exactly the values the saved model held.
         for _ in range(open_phases):
             self.step_phase()
-
-
-def _total(values: Array) -> float:
-    """Σ of every entry (np.add.reduce: ndarray.sum without its Python wrapper, which costs
-    more than the sum of a small layer)."""
-    return float(np.add.reduce(values, axis=None))
 
 
 def _descend(

@@ -235,13 +235,15 @@ def layer_frame(k: int, layer: DenseLayer, trace: LayerTrace) -> dict[str, Any]:
     """Layer k's parameters and, once this batch computed them, its gradients and summaries.
 
     W (n_in, n_out), b (n_out,), dW = ∂L/∂W (n_in, n_out), db = ∂L/∂b (n_out,),
-    delta = ∂L/∂z, the first MAX_DELTA_ROWS rows of (n, n_out).
+    delta = ∂L/∂z, the first MAX_DELTA_ROWS rows of (n, n_out). W, b, dW and db are copies:
+    the batch step writes the next ones into the same memory (``engine/fast.py``), and a
+    frame may be encoded for a new view after the lock is gone.
     """
     out: dict[str, Any] = {
         "index": k,
         "activation": layer.activation.name,
-        "W": layer.W,
-        "b": None if layer.b is None else layer.b[0],
+        "W": layer.W.copy(),
+        "b": None if layer.b is None else layer.b[0].copy(),
     }
     if trace.output is not None:
         out["activation_summary"] = summary(trace.output)
@@ -250,12 +252,12 @@ def layer_frame(k: int, layer: DenseLayer, trace: LayerTrace) -> dict[str, Any]:
         out["delta_rows"] = len(trace.delta)
         out["delta_summary"] = summary(trace.delta)
     if trace.dW is not None:
-        out["dW"] = trace.dW
+        out["dW"] = trace.dW.copy()
         with np.errstate(all="ignore"):  # Frobenius ‖∂L/∂W‖, as np.linalg.norm: √(Σ dW²)
             flat = trace.dW.ravel()
             out["grad_norm"] = float(np.sqrt(np.dot(flat, flat)))
     if trace.db is not None:
-        out["db"] = trace.db[0]
+        out["db"] = trace.db[0].copy()
     return out
 
 

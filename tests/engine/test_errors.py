@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import re
 from dataclasses import replace
 
@@ -441,6 +442,43 @@ def test_a_diverging_batch_ends_the_same_by_phase_and_by_batch(
                 assert (va is None) == (vb is None), name
                 if va is not None:
                     assert np.array_equal(va, vb, equal_nan=True), name
+        if result.diverged:
+            return
+    pytest.fail("did not diverge")
+
+
+@pytest.mark.parametrize("rate", [1e6, 1e308])
+@pytest.mark.parametrize("layers", DIVERGING)
+def test_diverging_after_momentum_changes_and_a_copy_restores_as_the_walk(
+    layers: tuple[LayerConfig, ...], rate: float
+) -> None:
+    """The one-go step reuses memory for θ and v (engine/fast.py). Momentum on, off and on
+    again, then a copy of the model (a checkpoint's), then a rate that diverges: the weights
+    and velocities kept or restored equal the walk's, bit for bit."""
+    by_phase, by_batch = diverging_model(layers, 0.01), diverging_model(layers, 0.01)
+    for momentum, steps in ((0.9, 5), (0.0, 3), (0.5, 2)):
+        for m in (by_phase, by_batch):
+            m.apply_changes({"momentum": momentum})
+        for _ in range(steps):
+            assert not by_batch.step_batch().diverged
+            for _ in by_phase.phases:
+                assert not by_phase.step_phase().diverged
+    by_batch = copy.deepcopy(by_batch)
+    for m in (by_phase, by_batch):
+        m.apply_changes({"learning_rate": rate})
+        if rate > 1e300:
+            m.set_data(m.x_train, 100 * m.y_train)
+    for _ in range(500):
+        with np.errstate(all="ignore"):
+            for _ in by_phase.phases:
+                walked = by_phase.step_phase()
+                if walked.diverged:
+                    break
+        result = by_batch.step_batch()
+        assert result.diverged == walked.diverged
+        for la, lb in zip(by_phase.layers, by_batch.layers, strict=True):
+            for name in ("W", "b", "velocity_W", "velocity_b"):
+                assert np.array_equal(getattr(la, name), getattr(lb, name)), name
         if result.diverged:
             return
     pytest.fail("did not diverge")

@@ -19,10 +19,13 @@ from app.engine import (
     Phase,
     chain_terms,
     check_one,
+    fast,
     mse,
     phases_of,
 )
-from app.engine.losses import square
+from app.engine.dense import Array
+from app.engine.losses import get_loss, square
+from app.engine.model import DenseLayer
 
 TRACE_FIELDS = [f.name for f in fields(LayerTrace)]
 FORWARD_FIELDS = ("input", "z", "output", "W")
@@ -225,6 +228,84 @@ def test_phases_equal_batch_step_exactly(name: str) -> None:
         assert result.loss == by_phase.loss
         assert_same_state(by_phase, by_batch)
         assert_same_traces(by_phase, by_batch)
+
+
+def walk_batch(model: Model) -> None:
+    """Finish the open batch (or run a new one) phase by phase."""
+    while True:
+        result = model.step_phase()
+        if result.batch_done or result.diverged:
+            return
+
+
+@pytest.mark.parametrize("name", list(ARCHITECTURES))
+def test_batch_steps_equal_the_walk_through_any_schedule(name: str) -> None:
+    """The one-go step writes each θ into memory it reuses (engine/fast.py): through momentum
+    switched on and off, rate changes, half-walked batches and copies taken midway, the
+    weights, velocities and losses still equal a pure phase walk's, bit for bit."""
+    config = ARCHITECTURES[name]
+    fast, walk = make(config), make(config)
+    rng = np.random.default_rng(7)
+    schedule = [
+        {"momentum": 0.9},
+        {"learning_rate": config.learning_rate / 2},
+        {"momentum": 0.0},
+        {"momentum": 0.5, "learning_rate": config.learning_rate},
+    ]
+    for round_ in range(40):
+        if round_ % 10 == 9:
+            changes = schedule[round_ // 10]
+            fast.apply_changes(changes)
+            walk.apply_changes(changes)
+        if round_ % 7 == 3:  # a few phases walked, then the batch finished in one call
+            for _ in range(int(rng.integers(1, len(fast.phases)))):
+                fast.step_phase()
+        if round_ == 20:
+            fast = copy.deepcopy(fast)  # a checkpoint's copy trains on the same way
+        result = fast.step_batch()
+        walk_batch(walk)
+        assert not result.diverged
+        assert_same_state(fast, walk)
+        assert_same_traces(fast, walk)
+
+
+def test_the_weights_kept_for_a_restore_are_those_before_the_step() -> None:
+    """What a divergence would restore — the weights and velocities before the last update —
+    is never written over by that update, though the one-go step reuses memory (fast.py)."""
+    model = make(ARCHITECTURES["tanh-sigmoid-mse"])
+    for momentum in (0.9, 0.0, 0.0, 0.0, 0.5, 0.5, 0.0, 0.9):
+        model.apply_changes({"momentum": momentum})
+        for _ in range(3):
+            kept = [
+                tuple(None if v is None else v.copy() for v in vars_of(layer))
+                for layer in model.layers
+            ]
+            assert not model.step_batch().diverged
+            before = model._before_update
+            assert isinstance(before, fast.Flat)
+            for views, expected in zip(before.views, kept, strict=True):
+                got = (views.W, views.b, views.velocity_W, views.velocity_b)
+                for value, want in zip(got, expected, strict=True):
+                    assert (value is None and want is None) or np.array_equal(value, want)
+
+
+def vars_of(layer: DenseLayer) -> tuple[Array | None, ...]:
+    return (layer.W, layer.b, layer.velocity_W, layer.velocity_b)
+
+
+def test_a_copy_trains_apart_from_its_original() -> None:
+    config = ARCHITECTURES["tanh-sigmoid-mse"]
+    model = make(config)
+    for _ in range(3):
+        model.step_batch()
+    copied = copy.deepcopy(model)
+    before = [layer.W.copy() for layer in model.layers]
+    for _ in range(5):
+        copied.step_batch()
+    assert all(np.array_equal(layer.W, W) for layer, W in zip(model.layers, before, strict=True))
+    for _ in range(5):
+        model.step_batch()
+    assert_same_state(model, copied)
 
 
 @pytest.mark.parametrize("name", list(ARCHITECTURES))
@@ -702,3 +783,10 @@ def test_mse_and_square_are_their_formulas_bit_for_bit(dtype: type) -> None:
         y, p = rng.normal(size=shape).astype(dtype), rng.normal(size=shape).astype(dtype)
         assert mse(y, p) == float(np.mean(np.power(y - p, 2)))  # lesson 003, verbatim
         assert square(y, p) == float(0.5 * np.mean(np.power(p - y, 2)))  # TF Playground's
+        for name in ("mse", "square"):  # the one-pass E and ∂E/∂ŷ the batch step takes
+            loss = get_loss(name)
+            assert loss.with_prime is not None
+            value, prime = loss.with_prime(y, p)
+            assert value == loss.f(y, p)
+            assert prime.dtype == loss.prime(y, p).dtype
+            assert np.array_equal(prime, loss.prime(y, p))
