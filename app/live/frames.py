@@ -152,6 +152,13 @@ class Throttled:
         self.identity, self.step = identity, step
         return self.value
 
+    def offer(self, identity: tuple[Any, ...], step: int, value: Any, computed_at: float) -> None:
+        """Take a value computed elsewhere (at ``computed_at``, perf_counter) for these
+        weights at ``step``, if it is newer; ``get`` then ages it from that time."""
+        if self.identity is None or not _same(self.identity, identity) or step > self.step:
+            self.value, self.identity, self.step = value, identity, step
+            self.computed_at = computed_at
+
 
 def _same(a: tuple[Any, ...], b: tuple[Any, ...]) -> bool:
     # The model compares by identity (a reset builds a new one), the config by value.
@@ -177,8 +184,11 @@ def build_frame(
     resolutions = {view.boundary_resolution for view in views if view.boundary_resolution > 0}
     with session.lock:
         model = session.model
-        identity = (model, model.config)
+        identity = (model, model.config, session.edits)
         playing = play is not None  # another frame follows soon: it may show newer metrics
+        last = session.last_metrics  # e.g. the history's point at an epoch's end, just now
+        if playing and last is not None and last.model is model and last.edits == session.edits:
+            caches.metrics.offer(identity, last.step, last.value, last.at)  # it may lag a bit
         metrics = caches.metrics.get(
             identity, model.step, session.metrics, playing, PLAYING_METRICS_INTERVAL
         )

@@ -146,6 +146,18 @@ class StepOutcome:
     diverged: str | None = None
 
 
+@dataclass(frozen=True)
+class Metrics:
+    """``Session.metrics()`` as computed at one moment: the model, its counters, the edits."""
+
+    model: Model
+    step: int
+    cursor: int
+    edits: int
+    value: dict[str, Any]
+    at: float = field(default_factory=time.perf_counter)  # when it was worked out
+
+
 class Session:
     """One model on one dataset, driven by REST calls and the live stream."""
 
@@ -170,6 +182,11 @@ class Session:
         # A state carries at most this many batch rows of each per-row trace field: the
         # largest network on a full batch would otherwise answer gigabytes of JSON.
         self.max_trace_rows = MAX_TRACE_ROWS
+        # Changes other than training (a setting, an edited weight, a reset): with the model
+        # and its counters, they say whether metrics computed earlier still hold.
+        self.edits = 0
+        self.last_metrics: Metrics | None = None
+        self._labels: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self._build()
         self.timeline = Timeline(self)  # what ran since the last reset, to revisit any moment
 
@@ -195,6 +212,8 @@ class Session:
 
     def _changed(self, kind: str, detail: dict[str, Any] | None = None) -> None:
         self.version += 1
+        if kind != "step":
+            self.edits += 1
         self.last_used = time.time()
         for listener in list(self.listeners):
             listener(self, kind, detail or {})
@@ -208,7 +227,15 @@ class Session:
         """Fraction right: argmax for multiclass, the midpoint threshold for binary."""
         if self.dataset.task == "regression":
             return None
-        return float(np.mean(self.predicted_classes(y_pred) == self.predicted_classes(y)))
+        right: np.ndarray = self.predicted_classes(y_pred) == self._label_classes(y)
+        return int(np.count_nonzero(right)) / right.size  # np.mean's value exactly: count ÷ size
+
+    def _label_classes(self, y: np.ndarray) -> np.ndarray:
+        """The classes of a split's labels, worked out once (the data never changes)."""
+        known = self._labels.get(id(y))
+        if known is None or known[0] is not y:
+            known = self._labels[id(y)] = (y, self.predicted_classes(y))
+        return known[1]
 
     def predicted_classes(self, y: np.ndarray) -> np.ndarray:
         """Classes: argmax per row for multiclass (n,); the midpoint threshold per output for
@@ -224,10 +251,19 @@ class Session:
         return 0.0 if self.dataset.y_train.min() < 0 else 0.5
 
     def metrics(self) -> dict[str, Any]:
-        """Train/test loss and accuracy of the current weights: one forward pass per split."""
+        """Train/test loss and accuracy of the current weights: one forward pass per split,
+        once per moment (the history's point and a frame at the same moment share them)."""
+        model = self.model
+        last = self.last_metrics
+        if (
+            last is not None
+            and last.model is model
+            and (last.step, last.cursor, last.edits) == (model.step, model.cursor, self.edits)
+        ):
+            return last.value
         train_loss, train_accuracy = self._split_metrics(self.dataset.x_train, self.dataset.y_train)
         test_loss, test_accuracy = self._split_metrics(self.dataset.x_test, self.dataset.y_test)
-        return {
+        value = {
             "step": self.model.step,
             "epoch": self.model.epoch,
             "train_loss": train_loss,
@@ -235,6 +271,8 @@ class Session:
             "train_accuracy": train_accuracy,
             "test_accuracy": test_accuracy,
         }
+        self.last_metrics = Metrics(model, model.step, model.cursor, self.edits, value)
+        return value
 
     def _split_metrics(self, x: np.ndarray, y: np.ndarray) -> tuple[float | None, float | None]:
         """(loss, accuracy) of one split from a single prediction; (None, None) when empty."""

@@ -11,6 +11,7 @@ import pytest
 from app.live.frames import (
     FRAME_FIELDS,
     MAX_DELTA_ROWS,
+    PLAYING_METRICS_INTERVAL,
     FrameCaches,
     View,
     build_frame,
@@ -130,6 +131,7 @@ def test_metrics_of_an_expensive_network_are_throttled_while_playing(
         return original(self)
 
     monkeypatch.setattr(Session, "metrics", slow)
+    time.sleep(PLAYING_METRICS_INTERVAL)  # the creation's metrics are too old to show
     caches, play = FrameCaches(), {"unit": "batch", "rate": None}
     frames = []
     for seq in range(5):
@@ -140,6 +142,28 @@ def test_metrics_of_an_expensive_network_are_throttled_while_playing(
     assert frames[-1]["step"] == 5
     # Paused, no frame follows: the one built now shows this step's metrics, however slow.
     assert build_frame(session, 9, [View()], caches, None).payload["metrics_step"] == 5
+
+
+def test_a_playing_frame_shows_the_metrics_an_epoch_end_just_worked_out(
+    manager: SessionManager, monkeypatch: pytest.MonkeyPatch
+):
+    """The history's point at an epoch's end is the metrics of that moment: a frame built
+    soon after, while playing, shows it (metrics_step says which step) and counts nothing."""
+    session = manager.create({"preset": "circle"})
+    session.step("epoch", 1)
+    epoch_end = session.model.step
+    session.step("batch", 3)
+    calls = []
+    original = Session.metrics
+    monkeypatch.setattr(Session, "metrics", lambda self: calls.append(1) or original(self))
+    play = {"unit": "batch", "rate": None}
+    payload = build_frame(session, 1, [View()], FrameCaches(), play).payload
+    assert calls == []
+    assert payload["metrics_step"] == epoch_end and payload["step"] == epoch_end + 3
+    assert payload["loss"] == session.history[-1]["train_loss"]
+    time.sleep(PLAYING_METRICS_INTERVAL)  # older than a playing frame may show: counted anew
+    payload = build_frame(session, 2, [View()], FrameCaches(), play).payload
+    assert calls == [1] and payload["metrics_step"] == epoch_end + 3
 
 
 def test_frame_pacer_keeps_the_long_run_rate_and_absorbs_jitter():
@@ -191,6 +215,7 @@ def test_while_playing_metrics_are_recomputed_at_most_ten_times_a_second(
     manager: SessionManager, monkeypatch: pytest.MonkeyPatch
 ):
     session = manager.create({"preset": "circle"})
+    time.sleep(PLAYING_METRICS_INTERVAL)  # the creation's metrics are too old to show
     calls = []
     original = Session.metrics
     monkeypatch.setattr(Session, "metrics", lambda self: calls.append(1) or original(self))
