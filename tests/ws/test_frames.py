@@ -166,6 +166,17 @@ def test_a_playing_frame_shows_the_metrics_an_epoch_end_just_worked_out(
     assert calls == [1] and payload["metrics_step"] == epoch_end + 3
 
 
+def test_a_frame_after_an_edited_weight_shows_the_new_metrics(manager: SessionManager):
+    session = manager.create({"preset": "circle"})
+    caches = FrameCaches()
+    before = build_frame(session, 1, [View()], caches, None).payload
+    session.set_parameter(0, 0, 0, 4.0)  # the same step: only an edit tells the weights moved
+    after = build_frame(session, 2, [View()], caches, None).payload
+    assert after["step"] == before["step"]
+    assert after["loss"] != before["loss"]
+    assert after["loss"] == session.model.evaluate(session.dataset.x_train, session.dataset.y_train)
+
+
 def test_frame_pacer_keeps_the_long_run_rate_and_absorbs_jitter():
     pacer = FramePacer(20.0)
     sent, now = 0, 0.0
