@@ -59,6 +59,7 @@ from .model import (
     PhaseResult,
     config_as_dict,
     config_from_dict,
+    errors_ignored,
     phases_of,
 )
 from .network import Network
@@ -90,6 +91,7 @@ __all__ = [
     "check_one",
     "config_as_dict",
     "config_from_dict",
+    "errors_ignored",
     "get_activation",
     "get_loss",
     "gradient_check",

@@ -22,8 +22,10 @@ Shapes: x (n, n_in), W (n_in, n_out), b (1, n_out), z / a / δ (n, n_out), with 
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import math
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any, Literal
 
@@ -288,6 +290,25 @@ def data_loss(loss_fn: Loss, y: Array, z: Array, a: Array) -> float:
     return loss_fn.f(y, a) if loss_fn.from_logits is None else loss_fn.from_logits(y, z)
 
 
+# Inside ``errors_ignored()``: the floating-point error state that step_batch would set is
+# set already (NumPy keeps it per thread and task, as a context variable: so is this).
+_ERRORS_IGNORED: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "errors_ignored", default=False
+)
+
+
+@contextlib.contextmanager
+def errors_ignored() -> Iterator[None]:
+    """Floating-point errors ignored (each step reports divergence itself) for a run of batch
+    steps: one ``np.errstate`` for them all instead of one per ``step_batch``."""
+    with np.errstate(all="ignore"):
+        token = _ERRORS_IGNORED.set(True)
+        try:
+            yield
+        finally:
+            _ERRORS_IGNORED.reset(token)
+
+
 class Model:
     """A dense network with its data, counters and the trace of the current batch."""
 
@@ -377,20 +398,25 @@ class Model:
         way the weights equal those of a walk with ``step_phase``, bit for bit
         (tests/engine/test_model.py says so).
         """
-        with np.errstate(all="ignore"):  # overflow is reported as divergence, not warned
-            if self.cursor == 0:
-                if not len(self.x_train):
-                    raise ConfigError("data", "no training data: call set_data(x, y) first")
-                diverged = fast.train_batch(self)
-            else:
-                while True:
-                    phase = self.phases[self.cursor]
-                    diverged = self._run_phase(phase)
-                    if diverged or phase.kind == "update":
-                        break
+        if _ERRORS_IGNORED.get():
+            diverged = self._step_batch()
+        else:
+            with np.errstate(all="ignore"):  # overflow is reported as divergence, not warned
+                diverged = self._step_batch()
         if diverged:
             return BatchResult(float(self.loss or np.nan), False, diverged)
         return BatchResult(float(self.loss or 0.0), self._epoch_just_ended)
+
+    def _step_batch(self) -> str | None:
+        if self.cursor == 0:
+            if not len(self.x_train):
+                raise ConfigError("data", "no training data: call set_data(x, y) first")
+            return fast.train_batch(self)
+        while True:
+            phase = self.phases[self.cursor]
+            diverged = self._run_phase(phase)
+            if diverged or phase.kind == "update":
+                return diverged
 
     def _run_phase(self, phase: Phase) -> str | None:
         """Run one phase and move the cursor; returns why it diverged, if it did."""

@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from app.engine import ConfigError, Model, config_as_dict, config_from_dict
+from app.engine import ConfigError, Model, config_as_dict, config_from_dict, errors_ignored
 from app.engine.datasets import (
     DATASETS,
     PLANE_FEATURES,
@@ -307,7 +307,7 @@ class Session:
             raise ConfigError("count", f"must be at least 1, got {count}")
         deadline = None if budget_seconds is None else time.monotonic() + budget_seconds
         outcome = StepOutcome(unit, count)
-        with self.lock:
+        with self.lock, errors_ignored():
             for _ in range(count):
                 if interrupted is not None and interrupted():
                     outcome.stopped = "interrupted"
