@@ -67,6 +67,14 @@ class ClassroomHub:
         for queue in (*room.students, *room.teachers):
             _put_latest(queue, message)
 
+    def tell_teachers(self, code: str, message: Message) -> None:
+        """Only the teachers of the class get `message` (the answers to a question)."""
+        room = self._rooms.get(code)
+        if room is None:
+            return
+        for queue in room.teachers:
+            _put_latest(queue, message)
+
     def _tell_count(self, code: str) -> None:
         room = self._rooms.get(code)
         if room is None:

@@ -31,6 +31,7 @@ from app.engine.model import HYPERPARAMETERS
 
 from .history import Timeline
 from .presets import PRESETS
+from .questions import QuestionBook
 
 Unit = Literal["phase", "batch", "epoch"]
 Listener = Callable[["Session", str, dict[str, Any]], None]
@@ -172,6 +173,7 @@ class Session:
         self.max_trace_rows = MAX_TRACE_ROWS
         self._build()
         self.timeline = Timeline(self)  # what ran since the last reset, to revisit any moment
+        self.questions = QuestionBook()  # predict, then reveal: asked of a class, with answers
 
     def _build(self) -> None:
         model_config = config_from_dict(self.config["model"])
@@ -507,6 +509,8 @@ class Session:
                 },
                 "history": list(self.history),
                 "playing": self.playing,
+                # Stored with the session; REST's export leaves them out (students' names).
+                "questions": self.questions.export(),
             }
 
     @classmethod
@@ -542,6 +546,8 @@ class Session:
             session.history = list(exported["history"])
             session.playing = bool(exported.get("playing", False))
             session.timeline.restart(session)
+            if keep_identity:  # the same session, reloaded: its class's answers with it
+                session.questions = QuestionBook.from_export(exported.get("questions"))
             return session
         except ConfigError:
             raise
