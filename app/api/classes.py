@@ -12,7 +12,8 @@ class code travels in bodies only, never in a path, so it stays out of access lo
 
 The socket ``/ws/classes?token=<code or teacher token>`` (``token=`` is masked in the logs)
 sends a student ``class`` messages (where the class is now, or that it ended) and a teacher
-``students`` messages (how many follow).
+``students`` messages (how many follow); it carries predict-then-reveal's questions, answers
+and reveals too (``questions.py``; the REST routes are in ``class_questions.py``).
 """
 
 from __future__ import annotations

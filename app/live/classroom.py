@@ -1,5 +1,5 @@
 """Who listens to each class, and telling them: students hear where the class is now (or that
-it ended), teachers hear how many students follow.
+it ended) and the teacher's questions, teachers hear how many students follow and the answers.
 
 One ``ClassroomHub`` per app, on the event loop. A listener is a queue of JSON messages; the
 socket that owns it drains it. Nothing here knows about sessions or FastAPI.
