@@ -320,6 +320,10 @@ class QuestionBook:
         self._questions: list[Question] = questions or []
         self._lock = threading.Lock()
 
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._questions)
+
     def open_question(self) -> Question | None:
         with self._lock:
             last = self._questions[-1] if self._questions else None

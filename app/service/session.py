@@ -509,8 +509,8 @@ class Session:
                 },
                 "history": list(self.history),
                 "playing": self.playing,
-                # Stored with the session; REST's export leaves them out (students' names).
-                "questions": self.questions.export(),
+                # Stored with the session (REST's export leaves them out: students' names).
+                **({"questions": self.questions.export()} if len(self.questions) else {}),
             }
 
     @classmethod
