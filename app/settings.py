@@ -57,7 +57,7 @@ class Settings(BaseSettings):
         0.1, gt=0, le=1, description="Relative tolerance of a value question when none is given."
     )
     question_max_kept: int = Field(
-        200, ge=1, description="Questions (with their answers) kept per session; oldest go."
+        50, ge=1, description="Questions (with their answers) kept per session; oldest go."
     )
     question_histogram_bins: int = Field(
         10, ge=1, le=100, description="Bars of the teacher's live histogram of answers."

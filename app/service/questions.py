@@ -40,6 +40,7 @@ Kind = Literal["delta_sign", "largest_change", "gradient"]
 KINDS: tuple[str, ...] = get_args(Kind)
 SIGNS = ("+", "-", "0")
 SIGN_WORDS = {"+": "positive", "-": "negative", "0": "zero"}
+MAX_TIED = 100  # weights kept as "changes most" when several change exactly as much
 # A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -203,7 +204,10 @@ def truth_of(model: Model, q: Question) -> dict[str, Any]:
     if q.kind == "largest_change":
         change = np.abs(copied.layers[q.layer].W.astype(np.float64) - before)
         largest = float(change.max())
-        tied = [[int(i), int(j)] for i, j in zip(*np.nonzero(change == largest), strict=True)]
+        if not largest > 0:
+            raise ConfigError("layer", f"the update changes no weight of layer {q.layer}")
+        rows, columns = np.nonzero(change == largest)
+        tied = [[int(i), int(j)] for i, j in zip(rows[:MAX_TIED], columns[:MAX_TIED], strict=True)]
         i, j = tied[0]
         delta_w = float(copied.layers[q.layer].W[i, j] - before[i, j])
         return {
