@@ -247,12 +247,21 @@ async def save_if_due(app: FastAPI, classroom: Classroom) -> None:
     """Answers are stored with the session at most every ``persist_interval_seconds`` (and
     always on ask and reveal)."""
     manager = manager_of(app)
+    saving: set[str] | None = getattr(app.state, "answers_saving", None)
+    if saving is None:
+        saving = app.state.answers_saving = set()
+    if classroom.session_id in saving:
+        return  # one save at a time: a class answering at once must not start one each
     try:
         session = manager.get(classroom.session_id)
     except SessionNotFoundError:
         return
     if manager.save_due(session):
-        await asyncio.to_thread(manager.save, session)
+        saving.add(session.id)
+        try:
+            await asyncio.to_thread(manager.save, session)
+        finally:
+            saving.discard(session.id)
 
 
 # ----- the class socket's part ----------------------------------------------------------------

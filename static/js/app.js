@@ -315,6 +315,7 @@ export class Playground {
     }
     const first = following.version === 0;
     following.version = message.version;
+    if (!first) following.questions.hide();
     if (!(await this.watchSession(message.session_id, message.watch_token))) return;
     if (!first) {
       const preset = this.state.config?.preset;

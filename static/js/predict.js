@@ -260,6 +260,12 @@ export class StudentQuestions {
     e.send.addEventListener("click", () => this.answer());
   }
 
+  /** The class moved to another session: its question, if any, stays with the old one. */
+  hide() {
+    this.question = null;
+    this.e.card.hidden = true;
+  }
+
   chooseSign(sign) {
     this.sign = sign;
     for (const choice of this.e.signs.children) choice.setAttribute("aria-pressed", String(choice.dataset.sign === sign));

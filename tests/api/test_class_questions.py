@@ -438,3 +438,31 @@ def test_answers_export_as_escaped_csv_and_outlive_a_restart(
     restarted = open_client(settings)
     again = restarted.get(session.url("/answers"), headers=session.control)
     assert again.status_code == 200 and again.text == exported.text
+
+
+def test_answers_before_reveal_are_stored_as_they_come(
+    open_client: OpenClient, settings: Settings, create_on: Any
+) -> None:
+    settings = settings.model_copy(update={"persist_interval_seconds": 0.001})
+    client = open_client(settings)
+    session = create_on(client, {"preset": "circle"})
+    opened = open_class(client, session)
+    last = len(session.read()["layers"]) - 1
+    step_to(session, "backward", last)
+    question = ask(client, opened["teacher_token"], kind="delta_sign", layer=last, j=0)
+    with client.websocket_connect(f"/ws/classes?token={opened['code']}") as student:
+        student.receive_json()
+        student.receive_json()
+        sent = {"type": "answer", "question": question["id"], "name": "Ana", "answer": "0"}
+        student.send_json(sent)
+        assert student.receive_json()["type"] == "answered"
+    client.close()  # no Reveal: the answer was stored when it came
+    restarted = open_client(settings)
+    rows = list(
+        csv.DictReader(
+            io.StringIO(restarted.get(session.url("/answers"), headers=session.control).text)
+        )
+    )
+    assert [(row["name"], row["answer"], row["status"]) for row in rows] == [
+        ("Ana", "zero", "open")
+    ]
