@@ -122,6 +122,8 @@ def ask(
     ``version``: the session's, so Reveal knows whether it changed since."""
     if kind not in KINDS:
         raise ConfigError("kind", f"must be one of {', '.join(KINDS)}, got {kind!r}")
+    if not 0 <= layer < len(model.layers):
+        raise ConfigError("layer", f"must be 0…{len(model.layers) - 1}, got {layer}")
     phase = model.next_phase
     wanted = "update" if kind == "largest_change" else "backward"
     if phase.kind != wanted or (wanted == "backward" and phase.layer != layer):
@@ -131,13 +133,10 @@ def ask(
             f"a {kind} question is asked before {where}; the next phase is {phase.kind}"
             + ("" if phase.layer is None else f" of layer {phase.layer}"),
         )
-    if not 0 <= layer < len(model.layers):
-        raise ConfigError("layer", f"must be 0…{len(model.layers) - 1}, got {layer}")
     n_in, n_out = model.layers[layer].W.shape
     if not 0 <= j < n_out:
         raise ConfigError("j", f"layer {layer} has units 0…{n_out - 1}, got {j}")
-    needs_i = kind == "largest_change"
-    if needs_i and i is not None:
+    if kind == "largest_change" and i is not None:
         raise ConfigError("i", "a largest_change question names a layer only: leave i out")
     if kind == "gradient" and i is not None and not 0 <= i < n_in:
         raise ConfigError("i", f"layer {layer} has inputs 0…{n_in - 1}, got {i}")

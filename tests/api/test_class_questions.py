@@ -307,6 +307,7 @@ def test_asking_and_revealing_need_the_teacher_and_the_right_phase(
     for bad, field in (
         ({"kind": "sign"}, "kind"),
         ({"layer": 0}, "kind"),  # layer 0's backward is not next
+        ({"layer": 99}, "layer"),
         ({"j": 99, "layer": last}, "j"),
         ({"row": 10_000, "layer": last}, "row"),
         ({"layer": last, "tolerance": 0.1}, None),  # a sign needs no tolerance: ignored
