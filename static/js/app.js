@@ -81,6 +81,7 @@ export class Playground {
       notify: (message, kind) => this.status.notify(message, kind),
       linkFor: (fragment) => urlWith(fragment),
       nextPhase: () => this.state.frame?.next_phase ?? null,
+      highlight: (layer, i, j) => this.network.setSelected([layer, i, j]),
     });
     this.following = null; // a student's class: {code, socket, version}
     this.ended = false; // a watch page whose session or class has ended: it says so and stays
@@ -296,7 +297,10 @@ export class Playground {
       onGone: () =>
         this.showEnded("no such class", `There is no class ${code} on this server: check the code with your teacher.`),
     });
-    const questions = new StudentQuestions({ send: (message) => socket.send(message) });
+    const questions = new StudentQuestions({
+      send: (message) => socket.send(message),
+      highlight: (layer, i, j) => this.network.setSelected([layer, i, j]),
+    });
     this.following = { code, socket, version: 0, questions };
     socket.connect(code);
   }

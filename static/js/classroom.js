@@ -88,10 +88,11 @@ function studentsText(count) {
  * elements: openClassButton, endClassButton, classOpen, classCode, classLink, copyClassLink,
  * classStudents, classBadge, joinClassForm, joinClassCode.
  * session(): {id, token} of the session shown; notify(message, kind); linkFor(fragment);
- * nextPhase(): the phase the session runs next (the class's questions are about it).
+ * nextPhase(): the phase the session runs next (the class's questions are about it);
+ * highlight(layer, i, j): show a revealed answer on the diagram.
  */
 export class ClassControls {
-  constructor(elements, { session, notify, linkFor, nextPhase }) {
+  constructor(elements, { session, notify, linkFor, nextPhase, highlight }) {
     this.e = elements;
     this.session = session;
     this.notify = notify;
@@ -101,6 +102,7 @@ export class ClassControls {
       teacherToken: () => this.classroom?.teacherToken ?? null,
       nextPhase,
       notify,
+      highlight,
     });
     this.socket = new ClassSocket({
       onMessage: (message) => this.onMessage(message),

@@ -45,13 +45,20 @@ function answerText(question, answer) {
   return String(answer);
 }
 
+/** Where the truth lives on the diagram: [layer, i, j] (i null: the neuron). */
+function target(question, truth) {
+  if (question.kind === "largest_change") return [question.layer, truth.i, truth.j];
+  return [question.layer, question.kind === "gradient" ? question.i : null, question.j];
+}
+
 /** The teacher's card. teacherToken(): the class's token or null; nextPhase(): the session's
- *  next phase {kind, layer}; notify(message, kind). */
+ *  next phase {kind, layer}; notify(message, kind); highlight(layer, i, j) on the diagram. */
 export class TeacherQuestions {
-  constructor({ teacherToken, nextPhase, notify }) {
+  constructor({ teacherToken, nextPhase, notify, highlight }) {
     this.teacherToken = teacherToken;
     this.nextPhase = nextPhase;
     this.notify = notify;
+    this.highlight = highlight;
     this.picked = null; // {layer, i, j} from the diagram
     this.question = null;
     const e = (this.e = {});
@@ -183,6 +190,7 @@ export class TeacherQuestions {
 
   showReveal({ truth, tally, ran }) {
     this.e.reveal.disabled = true;
+    this.highlight(...target(this.question, truth));
     const note = ran ? "" : " (the session moved since the question: the phase was not run again)";
     this.e.truth.textContent = `Answer: ${truth.text}. ${tally.right} of ${tally.answers} right${note}.`;
     this.e.truth.dataset.right = String(tally.right);
@@ -223,10 +231,11 @@ export class TeacherQuestions {
   }
 }
 
-/** A student's card. send(message): over the class socket. */
+/** A student's card. send(message): over the class socket; highlight(layer, i, j). */
 export class StudentQuestions {
-  constructor({ send }) {
+  constructor({ send, highlight }) {
     this.send = send;
+    this.highlight = highlight;
     this.question = null;
     this.sign = null;
     const e = (this.e = {});
@@ -331,6 +340,7 @@ export class StudentQuestions {
       case "reveal": {
         if (message.question.id !== this.question?.id) this.showQuestion(message.question);
         this.e.send.disabled = true;
+        this.highlight(...target(message.question, message.truth));
         const mark = message.mark === null ? "" : message.mark ? " You were right." : " You were wrong.";
         this.say(`Answer: ${message.truth.text}.${mark}`);
         if (message.mark !== null) this.e.result.dataset.mark = message.mark ? "right" : "wrong";

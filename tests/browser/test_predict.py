@@ -58,6 +58,11 @@ def test_the_teacher_asks_a_student_answers_and_the_reveal_marks_them(
         assert ("You were right" if right else "You were wrong") in page.inner_text(
             "#predict-result"
         )
+        # The truth is highlighted on the student's diagram (they never clicked it).
+        page.wait_for_function(
+            "() => (document.getElementById('network-diagram').layout.shapes || [])"
+            ".some((shape) => shape.name === 'selected')"
+        )
         teacher.wait_for_selector("#predict-truth[data-right]")
         assert f"{int(right)} of 1 right" in teacher.inner_text("#predict-truth")
         student.screenshot("predict-student-mark.png", "#predict-student")
