@@ -13,7 +13,7 @@ with it and its answers outlive the class. The class socket carries the live par
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Literal
+from typing import Any
 
 from fastapi import FastAPI
 from pydantic import Field
@@ -24,6 +24,7 @@ from app.service.classes import Classroom
 from app.service.manager import SessionManager, SessionNotFoundError
 from app.service.questions import (
     AnswerRefusedError,
+    Kind,
     Question,
     QuestionClosedError,
     QuestionNotFoundError,
@@ -46,7 +47,7 @@ Message = dict[str, Any]
 class QuestionAsk(RequestBody):
     """A question about the phase the class's session runs next, picked on the diagram."""
 
-    kind: Literal["delta_sign", "largest_change", "gradient"] = Field(
+    kind: Kind = Field(
         description="delta_sign: the sign of δ[layer][row, j] (before that layer's backward "
         "phase); largest_change: which weight of the layer the update changes most (before "
         "the update); gradient: the value of ∂L/∂W[layer][i, j], or ∂L/∂b[layer][j] without "
