@@ -46,6 +46,22 @@ class Settings(BaseSettings):
     class_ttl_seconds: float = Field(
         6 * 3600, gt=0, description="A class nobody follows or moves this long is forgotten."
     )
+    # Predict, then reveal (questions to a class)
+    question_max_answers: int = Field(
+        500, ge=1, description="Answers one class question takes (the next one is refused)."
+    )
+    question_max_name_length: int = Field(
+        40, ge=1, le=200, description="Characters of the name a student answers under."
+    )
+    question_tolerance: float = Field(
+        0.1, gt=0, le=1, description="Relative tolerance of a value question when none is given."
+    )
+    question_max_kept: int = Field(
+        50, ge=1, description="Questions (with their answers) kept per session; oldest go."
+    )
+    question_histogram_bins: int = Field(
+        10, ge=1, le=100, description="Bars of the teacher's live histogram of answers."
+    )
     # Data
     max_dataset_rows: int = Field(10_000, ge=4, description="Rows in one dataset.")
     max_dataset_columns: int = Field(64, ge=2, description="Columns in an uploaded CSV.")

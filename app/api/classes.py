@@ -12,7 +12,8 @@ class code travels in bodies only, never in a path, so it stays out of access lo
 
 The socket ``/ws/classes?token=<code or teacher token>`` (``token=`` is masked in the logs)
 sends a student ``class`` messages (where the class is now, or that it ended) and a teacher
-``students`` messages (how many follow).
+``students`` messages (how many follow); it carries predict-then-reveal's questions, answers
+and reveals too (``questions.py``; the REST routes are in ``class_questions.py``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
+import json
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, FastAPI, Request, WebSocket, WebSocketDisconnect
@@ -33,10 +36,12 @@ from app.service.session import Session
 
 from .deps import ManagerDep
 from .errors import ApiError
+from .questions import opening_messages, personal, record_answer, save_if_due
 from .schemas import ErrorMessage, RequestBody, ResponseBody
 from .sessions import BODY_ERRORS
 
 CLOSE_NO_CLASS = 4404
+MAX_ANSWER_MESSAGE = 4096  # characters of one message a page sends on the class socket
 CODE_EXAMPLE = "K7M2QX"
 SESSION_EXAMPLE = "Jm3o9oV1W1x7d8ZcQe2xXw2k6z3b0b8cT3vQ1kq7v5E"
 OPEN_EXAMPLES: dict[str, Any] = {
@@ -303,8 +308,9 @@ ws_router = APIRouter(tags=["live"])
 
 @ws_router.websocket("/ws/classes")
 async def stream_class(websocket: WebSocket) -> None:
-    """A student (``token=<code>``) hears where the class is; its teacher (``token=<teacher
-    token>``) hears how many students follow. Unknown: closed with 4404."""
+    """A student (``token=<code>``) hears where the class is and its questions, and answers
+    them; its teacher (``token=<teacher token>``) hears how many students follow and the
+    answers as they come. Unknown: closed with 4404."""
     registry = get_classes(websocket.app)
     hub = get_hub(websocket.app)
     token = websocket.query_params.get("token", "")
@@ -317,18 +323,25 @@ async def stream_class(websocket: WebSocket) -> None:
         except ClassNotFoundError:
             await websocket.close(CLOSE_NO_CLASS, "no such class: check the code")
             return
-    async with hub.listen(classroom.code, "student" if who == "student" else "teacher") as queue:
+    teacher = who == "teacher"
+    answered: dict[int, str] = {}  # question id → the name this socket answered under
+    sending = asyncio.Lock()  # the reader answers a student while the loop sends the class's
+
+    async def send(message: dict[str, Any]) -> None:
+        async with sending:
+            await websocket.send_json(message)
+
+    async with hub.listen(classroom.code, "teacher" if teacher else "student") as queue:
         first = (
-            {"type": "class", **where(classroom)}
-            if who == "student"
-            else {
-                "type": "students",
-                "count": hub.students(classroom.code),
-            }
+            {"type": "students", "count": hub.students(classroom.code)}
+            if teacher
+            else {"type": "class", **where(classroom)}
         )
-        await websocket.send_json(first)
-        receiver = asyncio.create_task(drain(websocket))
+        receiver = asyncio.create_task(read_answers(websocket, classroom, teacher, answered, send))
         try:
+            await send(first)
+            for message in opening_messages(websocket.app, classroom, teacher):
+                await send(message)
             while not receiver.done():
                 getter = asyncio.create_task(queue.get())
                 done, _ = await asyncio.wait(
@@ -338,7 +351,7 @@ async def stream_class(websocket: WebSocket) -> None:
                     getter.cancel()
                     break
                 registry.touch(classroom.code)
-                await websocket.send_json(getter.result())
+                await send(personal(getter.result(), teacher, answered))
         except (WebSocketDisconnect, RuntimeError):
             pass  # the page went away while we were sending
         finally:
@@ -347,8 +360,59 @@ async def stream_class(websocket: WebSocket) -> None:
                 await receiver
 
 
-async def drain(websocket: WebSocket) -> None:
-    """Read (and ignore) what the page sends, until it goes away: the class socket only talks."""
+async def read_answers(
+    websocket: WebSocket,
+    classroom: Classroom,
+    teacher: bool,
+    answered: dict[int, str],
+    send: Callable[[dict[str, Any]], Awaitable[None]],
+) -> None:
+    """Until the page goes away: a student's ``answer`` messages, each answered with
+    ``answered`` or an ``error`` naming the field (the socket stays open)."""
     with contextlib.suppress(WebSocketDisconnect):
         while True:
-            await websocket.receive_text()
+            text = await websocket.receive_text()
+            try:
+                reply = answer_message(websocket, classroom, teacher, answered, text)
+            except ApiError as error:
+                reply = {"type": "error", "field": error.field, "message": error.detail}
+            await send(reply)
+            if reply["type"] == "answered":
+                await save_if_due(websocket.app, classroom)
+
+
+def answer_message(
+    websocket: WebSocket, classroom: Classroom, teacher: bool, answered: dict[int, str], text: str
+) -> dict[str, Any]:
+    """One message a page sent: ``{"type": "answer", "question", "name", "answer"}``."""
+    if len(text) > MAX_ANSWER_MESSAGE:
+        raise ApiError(413, f"a message is at most {MAX_ANSWER_MESSAGE} characters", "body")
+    try:
+        message = json.loads(text)
+    except ValueError:
+        raise ApiError(422, 'not JSON: send {"type": "answer", …}', "body") from None
+    if not isinstance(message, dict) or message.get("type") != "answer":
+        raise ApiError(422, "unknown message type: a class socket takes only 'answer'", "type")
+    if teacher:
+        raise ApiError(403, "the teacher asks and reveals; students answer", "type")
+    unknown = sorted(set(message) - {"type", "question", "name", "answer"})
+    if unknown:
+        raise ApiError(422, f"an answer has no field {unknown[0][:40]!r}", unknown[0][:40])
+    for needed in ("question", "name", "answer"):
+        if needed not in message:
+            raise ApiError(422, f"an answer needs '{needed}'", needed)
+    question = message["question"]
+    if isinstance(question, int) and question in answered:
+        raise ApiError(
+            409, "this page has answered this question already: one answer each", "question"
+        )
+    kept = record_answer(
+        websocket.app,
+        get_hub(websocket.app),
+        classroom,
+        question,
+        message["name"],
+        message["answer"],
+    )
+    answered[kept["question"]] = kept["name"]
+    return {"type": "answered", **kept}

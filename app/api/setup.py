@@ -18,6 +18,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 
 from app.api import (
+    class_questions,
     classes,
     coach,
     datasets,
@@ -97,6 +98,7 @@ def api_router() -> APIRouter:
         presets,
         datasets,
         classes,
+        class_questions,
         health,
     ):
         router.include_router(resource.router)

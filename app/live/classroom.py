@@ -1,5 +1,5 @@
 """Who listens to each class, and telling them: students hear where the class is now (or that
-it ended), teachers hear how many students follow.
+it ended) and the teacher's questions, teachers hear how many students follow and the answers.
 
 One ``ClassroomHub`` per app, on the event loop. A listener is a queue of JSON messages; the
 socket that owns it drains it. Nothing here knows about sessions or FastAPI.
@@ -65,6 +65,14 @@ class ClassroomHub:
         if room is None:
             return
         for queue in (*room.students, *room.teachers):
+            _put_latest(queue, message)
+
+    def tell_teachers(self, code: str, message: Message) -> None:
+        """Only the teachers of the class get `message` (the answers to a question)."""
+        room = self._rooms.get(code)
+        if room is None:
+            return
+        for queue in room.teachers:
             _put_latest(queue, message)
 
     def _tell_count(self, code: str) -> None:

@@ -31,6 +31,7 @@ from app.engine.model import HYPERPARAMETERS
 
 from .history import Timeline
 from .presets import PRESETS
+from .questions import QuestionBook
 
 Unit = Literal["phase", "batch", "epoch"]
 Listener = Callable[["Session", str, dict[str, Any]], None]
@@ -189,6 +190,7 @@ class Session:
         self._labels: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self._build()
         self.timeline = Timeline(self)  # what ran since the last reset, to revisit any moment
+        self.questions = QuestionBook()  # predict, then reveal: asked of a class, with answers
 
     def _build(self) -> None:
         model_config = config_from_dict(self.config["model"])
@@ -545,6 +547,8 @@ class Session:
                 },
                 "history": list(self.history),
                 "playing": self.playing,
+                # Stored with the session (REST's export leaves them out: students' names).
+                **({"questions": self.questions.export()} if len(self.questions) else {}),
             }
 
     @classmethod
@@ -580,6 +584,8 @@ class Session:
             session.history = list(exported["history"])
             session.playing = bool(exported.get("playing", False))
             session.timeline.restart(session)
+            if keep_identity:  # the same session, reloaded: its class's answers with it
+                session.questions = QuestionBook.from_export(exported.get("questions"))
             return session
         except ConfigError:
             raise

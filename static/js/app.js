@@ -3,6 +3,7 @@
 // A page opened by a watch link is read-only: its verbs refuse and it never sends a command.
 import { api } from "./api.js";
 import { ClassControls, ClassSocket } from "./classroom.js";
+import { StudentQuestions } from "./predict.js";
 import { Controls } from "./controls.js";
 import { planeOf } from "./forward.js";
 import { NetworkEditor } from "./network-editor.js";
@@ -79,6 +80,8 @@ export class Playground {
       session: () => this.state.session,
       notify: (message, kind) => this.status.notify(message, kind),
       linkFor: (fragment) => urlWith(fragment),
+      nextPhase: () => this.state.frame?.next_phase ?? null,
+      highlight: (layer, i, j) => this.network.setSelected([layer, i, j]),
     });
     this.following = null; // a student's class: {code, socket, version}
     this.ended = false; // a watch page whose session or class has ended: it says so and stays
@@ -294,13 +297,17 @@ export class Playground {
       onGone: () =>
         this.showEnded("no such class", `There is no class ${code} on this server: check the code with your teacher.`),
     });
-    this.following = { code, socket, version: 0 };
+    const questions = new StudentQuestions({
+      send: (message) => socket.send(message),
+      highlight: (layer, i, j) => this.network.setSelected([layer, i, j]),
+    });
+    this.following = { code, socket, version: 0, questions };
     socket.connect(code);
   }
 
   async onClassMessage(message) {
-    if (message.type !== "class") throw new Error(`unknown class message: ${JSON.stringify(message.type)}`);
     const following = this.following;
+    if (message.type !== "class") return following.questions.onMessage(message); // predict, then reveal
     if (message.ended) {
       following.socket.close();
       this.showEnded("the class has ended", `The teacher ended class ${following.code}.`);
@@ -312,6 +319,7 @@ export class Playground {
     }
     const first = following.version === 0;
     following.version = message.version;
+    if (!first) following.questions.hide();
     if (!(await this.watchSession(message.session_id, message.watch_token))) return;
     if (!first) {
       const preset = this.state.config?.preset;
@@ -481,6 +489,8 @@ export class Playground {
   onDiagramClick(layer, i, j) {
     this.network.setSelected(layer >= 0 ? [layer, i, j] : null);
     this.teaching.select(layer, i, j);
+    this.classControls.questions.pick(layer, i, j);
+    this.following?.questions.pick(layer, i, j);
   }
 
   /** Presenter mode on or off: play at its pace, charts follow their new boxes. */

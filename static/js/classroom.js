@@ -6,6 +6,7 @@
 // messages (students: where the class is, or that it ended) and `students` counts (teacher).
 // ClassControls: the teacher's part of the share panel and the class badge in the top bar.
 import { api } from "./api.js";
+import { TeacherQuestions } from "./predict.js";
 
 const RECONNECT_FIRST_MS = 500;
 const RECONNECT_MAX_MS = 8000;
@@ -59,6 +60,13 @@ export class ClassSocket {
     });
   }
 
+  /** Send a message (a student's answer); false when the socket is not open. */
+  send(message) {
+    if (this.socket?.readyState !== WebSocket.OPEN) return false;
+    this.socket.send(JSON.stringify(message));
+    return true;
+  }
+
   close() {
     this.token = null;
     clearTimeout(this.timer);
@@ -79,15 +87,23 @@ function studentsText(count) {
  * students, "End the class"; the top bar's badge says the same in short.
  * elements: openClassButton, endClassButton, classOpen, classCode, classLink, copyClassLink,
  * classStudents, classBadge, joinClassForm, joinClassCode.
- * session(): {id, token} of the session shown; notify(message, kind); linkFor(fragment).
+ * session(): {id, token} of the session shown; notify(message, kind); linkFor(fragment);
+ * nextPhase(): the phase the session runs next (the class's questions are about it);
+ * highlight(layer, i, j): show a revealed answer on the diagram.
  */
 export class ClassControls {
-  constructor(elements, { session, notify, linkFor }) {
+  constructor(elements, { session, notify, linkFor, nextPhase, highlight }) {
     this.e = elements;
     this.session = session;
     this.notify = notify;
     this.linkFor = linkFor;
     this.classroom = null; // {code, teacherToken}
+    this.questions = new TeacherQuestions({
+      teacherToken: () => this.classroom?.teacherToken ?? null,
+      nextPhase,
+      notify,
+      highlight,
+    });
     this.socket = new ClassSocket({
       onMessage: (message) => this.onMessage(message),
       onGone: () => this.forget("The class is no longer known to the server: open a new one."),
@@ -136,6 +152,7 @@ export class ClassControls {
     this.e.classOpen.hidden = false;
     this.e.openClassButton.hidden = true;
     this.showStudents(0);
+    this.questions.show();
     this.socket.connect(classroom.teacherToken);
   }
 
@@ -148,6 +165,7 @@ export class ClassControls {
 
   onMessage(message) {
     if (message.type === "students") this.showStudents(message.count);
+    else if (message.type !== "class") this.questions.onMessage(message);
     // "class" messages echo the teacher's own moves: nothing to do.
   }
 
@@ -175,6 +193,7 @@ export class ClassControls {
   forget(message) {
     this.socket.close();
     this.classroom = null;
+    this.questions.hide();
     sessionStorage.removeItem(STORAGE_KEY);
     this.e.classOpen.hidden = true;
     this.e.openClassButton.hidden = false;

@@ -65,8 +65,13 @@ def request_of(case: Any, created: dict[str, Any]) -> dict[str, Any]:
     return arguments
 
 
-# Operations whose answer is a printable page; their errors are JSON like every other.
-HTML_OPERATIONS = {"GET /api/sessions/{id}/worksheet"}
+# Operations whose answer is a printable page or a CSV file; their errors are JSON like
+# every other.
+DOCUMENT_OPERATIONS = {
+    "GET /api/sessions/{id}/worksheet": "text/html",
+    "GET /api/sessions/{id}/answers": "text/csv",
+    "GET /api/classes/current/answers": "text/csv",
+}
 
 
 @pytest.mark.parametrize("operation", operations(), ids=lambda operation: operation.label)
@@ -88,8 +93,8 @@ def test_no_generated_request_answers_500(
         response = client.request(**arguments)
         assert response.status_code < 500, (arguments, response.text[:500])
         content_type = response.headers["content-type"]
-        printable = operation.label in HTML_OPERATIONS and response.status_code == 200
-        assert content_type.startswith("text/html" if printable else "application/json") or (
+        document = DOCUMENT_OPERATIONS.get(operation.label) if response.status_code == 200 else None
+        assert content_type.startswith(document or "application/json") or (
             response.status_code == 204
         )
 

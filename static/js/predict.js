@@ -1,0 +1,353 @@
+// Predict, then reveal (on the class link). The teacher, paused before a phase, picks a
+// neuron or a weight on the diagram and asks the class what that phase will compute; the
+// answers come in live (count and histogram); Reveal runs the phase on every screen and
+// marks each student. Two cards, built here and shown over the page:
+//
+// TeacherQuestions: ask, watch the answers, reveal, download them as CSV (teacher token).
+// StudentQuestions: the question, a name of the student's choosing, one answer, the mark.
+// Both take the class socket's question/answers/answered/reveal/error messages.
+import { request } from "./api.js";
+import { createElement } from "./dom.js";
+
+const NAME_KEY = "playground.answer-name";
+const KINDS = {
+  delta_sign: "Sign of a neuron's δ (backward)",
+  largest_change: "Weight that changes most (update)",
+  gradient: "Value of ∂L/∂w (backward)",
+};
+const SIGNS = [
+  ["+", "plus", "+ positive"],
+  ["-", "minus", "− negative"],
+  ["0", "zero", "0 zero"],
+];
+const SIGN_TEXT = Object.fromEntries(SIGNS.map(([sign, , text]) => [sign, text]));
+
+function phaseText(phase) {
+  if (!phase) return "—";
+  return phase.layer === null || phase.layer === undefined ? phase.kind : `${phase.kind} ${phase.layer}`;
+}
+
+function card(id, title) {
+  const element = createElement("aside", { id, className: "predict-card", "data-testid": id, hidden: true }, [
+    createElement("h2", { text: title }),
+  ]);
+  document.body.append(element);
+  return element;
+}
+
+function button(id, text, className = "secondary small") {
+  return createElement("button", { type: "button", id, className, "data-testid": id, text });
+}
+
+function answerText(question, answer) {
+  if (question.kind === "delta_sign") return SIGN_TEXT[answer] ?? answer;
+  if (question.kind === "largest_change") return `W[${answer.i}, ${answer.j}]`;
+  return String(answer);
+}
+
+/** Where the truth lives on the diagram: [layer, i, j] (i null: the neuron). */
+function target(question, truth) {
+  if (question.kind === "largest_change") return [question.layer, truth.i, truth.j];
+  return [question.layer, question.kind === "gradient" ? question.i : null, question.j];
+}
+
+/** The teacher's card. teacherToken(): the class's token or null; nextPhase(): the session's
+ *  next phase {kind, layer}; notify(message, kind); highlight(layer, i, j) on the diagram. */
+export class TeacherQuestions {
+  constructor({ teacherToken, nextPhase, notify, highlight }) {
+    this.teacherToken = teacherToken;
+    this.nextPhase = nextPhase;
+    this.notify = notify;
+    this.highlight = highlight;
+    this.picked = null; // {layer, i, j} from the diagram
+    this.question = null;
+    const e = (this.e = {});
+    e.card = card("predict-teacher", "Ask the class");
+    e.next = createElement("p", { id: "predict-next", className: "hint" });
+    e.kind = createElement(
+      "select",
+      { id: "predict-kind", "data-testid": "predict-kind", "aria-label": "Question" },
+      Object.entries(KINDS).map(([value, text]) => createElement("option", { value, text })),
+    );
+    e.pick = createElement("p", { id: "predict-pick", "data-testid": "predict-pick", className: "hint" });
+    e.tolerance = createElement("input", {
+      id: "predict-tolerance", "data-testid": "predict-tolerance", type: "number",
+      min: "1", max: "100", step: "1", value: "10", "aria-label": "Tolerance in percent",
+    });
+    e.toleranceField = createElement("label", { className: "predict-tolerance", hidden: true }, [
+      "within ± ", e.tolerance, " %",
+    ]);
+    e.ask = button("predict-ask", "Ask", "primary small");
+    e.text = createElement("p", { id: "predict-question", "data-testid": "predict-question" });
+    e.count = createElement("span", { id: "predict-count", "data-testid": "predict-count", "data-count": "0" });
+    e.histogram = createElement("div", { id: "predict-histogram", className: "predict-histogram", "data-testid": "predict-histogram" });
+    e.reveal = button("predict-reveal", "Reveal", "primary small");
+    e.truth = createElement("p", { id: "predict-truth", "data-testid": "predict-truth", role: "status" });
+    e.csv = button("predict-csv", "Answers (CSV)");
+    e.live = createElement("div", { className: "predict-live", hidden: true }, [
+      e.text, e.count, e.histogram, createElement("div", { className: "predict-row" }, [e.reveal, e.csv]), e.truth,
+    ]);
+    e.card.append(e.next, e.kind, e.pick, e.toleranceField, e.ask, e.live);
+    e.kind.addEventListener("change", () => this.render());
+    e.ask.addEventListener("click", () => this.ask());
+    e.reveal.addEventListener("click", () => this.reveal());
+    e.csv.addEventListener("click", () => this.download());
+    this.timer = null;
+    this.render();
+  }
+
+  show() {
+    this.e.card.hidden = false;
+    clearInterval(this.timer);
+    this.timer = setInterval(() => this.renderNext(), 500); // the teacher steps meanwhile
+    this.render();
+  }
+
+  hide() {
+    this.e.card.hidden = true;
+    clearInterval(this.timer);
+    this.question = null;
+    this.e.live.hidden = true;
+  }
+
+  /** A click on the diagram: a neuron (i null) or a weight W[i→j] of `layer`. */
+  pick(layer, i, j) {
+    if (this.e.card.hidden || layer < 0) return;
+    this.picked = { layer, i, j };
+    if (this.nextPhase()?.kind === "update") this.e.kind.value = "largest_change";
+    this.render();
+  }
+
+  renderNext() {
+    const text = `Next phase: ${phaseText(this.nextPhase())}`;
+    if (this.e.next.textContent !== text) this.e.next.textContent = text;
+  }
+
+  render() {
+    this.renderNext();
+    const kind = this.e.kind.value;
+    const p = this.picked;
+    this.e.toleranceField.hidden = kind !== "gradient";
+    let text = "Click a neuron or a weight on the diagram.";
+    if (p && kind === "delta_sign") text = `δ of neuron ${p.j} in layer ${p.layer}`;
+    if (p && kind === "largest_change") text = `the weights of layer ${p.layer}`;
+    if (p && kind === "gradient") text = p.i === null ? `∂L/∂b[${p.layer}][${p.j}]` : `∂L/∂W[${p.layer}][${p.i}, ${p.j}]`;
+    this.e.pick.textContent = text;
+    this.e.ask.disabled = !p;
+  }
+
+  async ask() {
+    const p = this.picked;
+    const kind = this.e.kind.value;
+    if (!p) return;
+    const body = { kind, layer: p.layer };
+    if (kind !== "largest_change") body.j = p.j;
+    if (kind === "gradient") {
+      if (p.i !== null) body.i = p.i;
+      body.tolerance = Number(this.e.tolerance.value) / 100;
+    }
+    try {
+      const question = await request("POST", "/api/classes/current/questions", { token: this.teacherToken(), json: body });
+      this.showQuestion(question);
+    } catch (error) {
+      this.notify(`The question was not asked: ${error.message}`);
+    }
+  }
+
+  showQuestion(question) {
+    this.question = question;
+    this.e.text.textContent = question.text;
+    this.e.truth.textContent = "";
+    this.e.reveal.disabled = question.status !== "open";
+    this.e.live.hidden = false;
+    this.showAnswers({ count: 0, histogram: [] });
+  }
+
+  showAnswers({ count, histogram }) {
+    this.e.count.textContent = count === 1 ? "1 answer" : `${count} answers`;
+    this.e.count.dataset.count = String(count);
+    const most = Math.max(1, ...histogram.map((bar) => bar.count));
+    this.e.histogram.replaceChildren(
+      ...histogram.map((bar) =>
+        createElement("div", { className: "predict-bar", "data-label": bar.label, "data-count": bar.count }, [
+          createElement("span", { className: "predict-bar-label", text: bar.label }),
+          createElement("span", { className: "predict-bar-fill", style: `width: ${(100 * bar.count) / most}%` }),
+          createElement("span", { className: "predict-bar-count", text: String(bar.count) }),
+        ]),
+      ),
+    );
+  }
+
+  async reveal() {
+    if (!this.question) return;
+    try {
+      const url = `/api/classes/current/questions/${this.question.id}/reveal`;
+      this.showReveal(await request("POST", url, { token: this.teacherToken() }));
+    } catch (error) {
+      this.notify(`The answer could not be revealed: ${error.message}`);
+    }
+  }
+
+  showReveal({ truth, tally, ran }) {
+    this.e.reveal.disabled = true;
+    this.highlight(...target(this.question, truth));
+    const note = ran ? "" : " (the session moved since the question: the phase was not run again)";
+    this.e.truth.textContent = `Answer: ${truth.text}. ${tally.right} of ${tally.answers} right${note}.`;
+    this.e.truth.dataset.right = String(tally.right);
+  }
+
+  onMessage(message) {
+    switch (message.type) {
+      case "question":
+        if (message.question.id !== this.question?.id) this.showQuestion(message.question);
+        break;
+      case "answers":
+        if (message.question === this.question?.id) this.showAnswers(message);
+        break;
+      case "reveal":
+        if (message.question.id === this.question?.id) this.showReveal(message);
+        break;
+      case "error":
+        this.notify(message.message);
+        break;
+      default:
+        throw new Error(`unknown class message: ${JSON.stringify(message.type)}`);
+    }
+  }
+
+  async download() {
+    try {
+      const response = await fetch("/api/classes/current/answers", {
+        headers: { Authorization: `Bearer ${this.teacherToken()}` },
+      });
+      if (!response.ok) throw new Error(`HTTP ${response.status}`);
+      const url = URL.createObjectURL(await response.blob());
+      const link = createElement("a", { href: url, download: "answers.csv" });
+      link.click();
+      setTimeout(() => URL.revokeObjectURL(url), 1000);
+    } catch (error) {
+      this.notify(`The answers could not be downloaded: ${error.message}`);
+    }
+  }
+}
+
+/** A student's card. send(message): over the class socket; highlight(layer, i, j). */
+export class StudentQuestions {
+  constructor({ send, highlight }) {
+    this.send = send;
+    this.highlight = highlight;
+    this.question = null;
+    this.sign = null;
+    const e = (this.e = {});
+    e.card = card("predict-student", "Your teacher asks");
+    e.text = createElement("p", { id: "predict-student-question", "data-testid": "predict-student-question" });
+    e.name = createElement("input", {
+      id: "predict-name", "data-testid": "predict-name", type: "text", maxlength: "40",
+      placeholder: "Your name (any name)", "aria-label": "Your name", autocomplete: "nickname",
+    });
+    e.name.value = localStorage.getItem(NAME_KEY) ?? "";
+    e.signs = createElement(
+      "div",
+      { className: "predict-row predict-signs" },
+      SIGNS.map(([sign, word, text]) => {
+        const choice = button(`predict-sign-${word}`, text);
+        choice.dataset.sign = sign;
+        choice.setAttribute("aria-pressed", "false");
+        choice.addEventListener("click", () => this.chooseSign(sign));
+        return choice;
+      }),
+    );
+    const number = (id, label) =>
+      createElement("input", { id, "data-testid": id, type: "number", step: "any", "aria-label": label });
+    e.i = number("predict-i", "Input i");
+    e.j = number("predict-j", "Unit j");
+    e.weight = createElement("div", { className: "predict-row" }, ["W[", e.i, ", ", e.j, "]"]);
+    e.value = number("predict-value", "Your value");
+    e.send = button("predict-send", "Answer", "primary small");
+    e.result = createElement("p", { id: "predict-result", "data-testid": "predict-result", role: "status" });
+    e.card.append(e.text, e.name, e.signs, e.weight, e.value, e.send, e.result);
+    e.send.addEventListener("click", () => this.answer());
+  }
+
+  /** The class moved to another session: its question, if any, stays with the old one. */
+  hide() {
+    this.question = null;
+    this.e.card.hidden = true;
+  }
+
+  chooseSign(sign) {
+    this.sign = sign;
+    for (const choice of this.e.signs.children) choice.setAttribute("aria-pressed", String(choice.dataset.sign === sign));
+  }
+
+  /** A click on the diagram fills the weight of a "which changes most" question. */
+  pick(layer, i, j) {
+    if (this.question?.kind !== "largest_change" || layer !== this.question.layer || i === null) return;
+    this.e.i.value = String(i);
+    this.e.j.value = String(j);
+  }
+
+  showQuestion(question) {
+    this.question = question;
+    this.sign = null;
+    this.chooseSign(null);
+    const e = this.e;
+    e.text.textContent = question.text;
+    e.signs.hidden = question.kind !== "delta_sign";
+    e.weight.hidden = question.kind !== "largest_change";
+    e.value.hidden = question.kind !== "gradient";
+    e.send.disabled = false;
+    e.result.textContent = "";
+    delete e.result.dataset.mark;
+    e.card.hidden = false;
+  }
+
+  answerValue() {
+    const kind = this.question.kind;
+    if (kind === "delta_sign") return this.sign;
+    if (kind === "largest_change") {
+      const [i, j] = [this.e.i.value, this.e.j.value];
+      return i === "" || j === "" ? null : { i: Number(i), j: Number(j) };
+    }
+    return this.e.value.value === "" ? null : Number(this.e.value.value);
+  }
+
+  answer() {
+    const name = this.e.name.value.trim();
+    const value = this.answerValue();
+    if (!name) return this.say("Type a name first: any name, no account.");
+    if (value === null) return this.say("Choose or type your answer first.");
+    localStorage.setItem(NAME_KEY, name);
+    this.send({ type: "answer", question: this.question.id, name, answer: value });
+  }
+
+  say(text) {
+    this.e.result.textContent = text;
+  }
+
+  onMessage(message) {
+    switch (message.type) {
+      case "question":
+        this.showQuestion(message.question);
+        break;
+      case "answered":
+        this.e.send.disabled = true;
+        this.say(`Sent: ${answerText(this.question, message.answer)} as ${message.name}. Wait for the reveal.`);
+        break;
+      case "error":
+        this.say(message.message);
+        break;
+      case "reveal": {
+        if (message.question.id !== this.question?.id) this.showQuestion(message.question);
+        this.e.send.disabled = true;
+        this.highlight(...target(message.question, message.truth));
+        const mark = message.mark === null ? "" : message.mark ? " You were right." : " You were wrong.";
+        this.say(`Answer: ${message.truth.text}.${mark}`);
+        if (message.mark !== null) this.e.result.dataset.mark = message.mark ? "right" : "wrong";
+        break;
+      }
+      default:
+        throw new Error(`unknown class message: ${JSON.stringify(message.type)}`);
+    }
+  }
+}
