@@ -74,8 +74,8 @@ class RequestLogMiddleware:
                 status["code"] = message["status"]
             await send(message)
 
-        try:
-            await self.app(scope, receive, send_and_note)
+        try:  # a socket's messages pass unwrapped: only an HTTP answer has a status to note
+            await self.app(scope, receive, send_and_note if scope["type"] == "http" else send)
         finally:
             elapsed_ms = (time.perf_counter() - start) * 1000
             path = mask_tokens(scope.get("path", ""))

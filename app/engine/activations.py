@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -96,6 +97,9 @@ class Activation:
     f: ElementwiseFn
     prime: ElementwiseFn | None
     prime_of_output: ElementwiseFn | None = None
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Activation:
+        return self  # immutable (a name and functions): a copy of a model shares it
 
     def forward(self, z: Array) -> Array:
         """a = f(z), z and a of shape (n, units)."""

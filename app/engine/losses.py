@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -172,6 +173,9 @@ class Loss:
     from_logits: LossFn | None = None
     # E and ∂E/∂ŷ from one pass, where that saves work (the squared errors: one difference).
     with_prime: Callable[[Array, Array], tuple[float, Array]] | None = None
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Loss:
+        return self  # immutable (a name and functions): a copy of a model shares it
 
     @property
     def fused(self) -> bool:

@@ -59,6 +59,9 @@ class LayerConfig:
     units: int
     activation: str = "tanh"
 
+    def __deepcopy__(self, memo: dict[int, Any]) -> LayerConfig:
+        return self  # immutable: a copy of a model shares it
+
 
 @dataclass(frozen=True)
 class ModelConfig:
@@ -80,6 +83,9 @@ class ModelConfig:
 
     def __post_init__(self) -> None:
         validate_config(self)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> ModelConfig:
+        return self  # immutable all through: a copy of a model shares it
 
 
 # Settings that may change between steps without rebuilding the weights.
@@ -210,6 +216,9 @@ class Phase:
 
     def as_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "layer": self.layer}
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Phase:
+        return self  # immutable: a copy of a model shares it
 
 
 @dataclass
