@@ -200,10 +200,11 @@ def build_frame(
             cache = caches.boundaries.setdefault(resolution, Throttled())
             grid = functools.partial(session.boundary, resolution)
             boundaries[resolution] = cache.get(identity, model.step, grid, playing)
-        layers = [
-            layer_frame(k, layer, trace)
-            for k, (layer, trace) in enumerate(zip(model.layers, model.traces, strict=True))
-        ]
+        with np.errstate(all="ignore"):  # NaN and ±inf after a divergence: the encoder nulls them
+            layers = [
+                layer_frame(k, layer, trace)
+                for k, (layer, trace) in enumerate(zip(model.layers, model.traces, strict=True))
+            ]
         payload: dict[str, Any] = {
             "type": "frame",
             "seq": seq,
@@ -247,7 +248,9 @@ def layer_frame(k: int, layer: DenseLayer, trace: LayerTrace) -> dict[str, Any]:
     W (n_in, n_out), b (n_out,), dW = ∂L/∂W (n_in, n_out), db = ∂L/∂b (n_out,),
     delta = ∂L/∂z, the first MAX_DELTA_ROWS rows of (n, n_out). W, b, dW and db are copies:
     the batch step writes the next ones into the same memory (``engine/fast.py``), and a
-    frame may be encoded for a new view after the lock is gone.
+    frame may be encoded for a new view after the lock is gone. Call it (and ``summary``)
+    with floating-point errors ignored, as ``build_frame`` does: after a divergence the
+    values hold NaN and ±inf.
     """
     out: dict[str, Any] = {
         "index": k,
@@ -263,31 +266,30 @@ def layer_frame(k: int, layer: DenseLayer, trace: LayerTrace) -> dict[str, Any]:
         out["delta_summary"] = summary(trace.delta)
     if trace.dW is not None:
         out["dW"] = trace.dW.copy()
-        with np.errstate(all="ignore"):  # Frobenius ‖∂L/∂W‖, as np.linalg.norm: √(Σ dW²)
-            flat = trace.dW.ravel()
-            out["grad_norm"] = float(np.sqrt(np.dot(flat, flat)))
+        flat = trace.dW.ravel()  # Frobenius ‖∂L/∂W‖, as np.linalg.norm: √(Σ dW²)
+        out["grad_norm"] = float(np.sqrt(np.dot(flat, flat)))
     if trace.db is not None:
         out["db"] = trace.db[0].copy()
     return out
 
 
 def summary(values: np.ndarray) -> dict[str, float]:
-    """mean, std, min, max over every entry (NaN stays NaN: the encoder sends null).
+    """mean, std, min, max over every entry (NaN stays NaN: the encoder sends null; call it
+    with floating-point errors ignored).
 
     np.mean and np.std's arithmetic (the mean, then the root of the mean squared deviation),
     with the ufuncs called directly: their Python wrappers cost more than a small layer's sums.
     """
     n = values.size
-    with np.errstate(all="ignore"):
-        mean = np.add.reduce(values, axis=None) / n
-        deviation = values - mean
-        variance = np.add.reduce(deviation * deviation, axis=None) / n
-        return {
-            "mean": float(mean),
-            "std": float(np.sqrt(variance)),
-            "min": float(np.minimum.reduce(values, axis=None)),
-            "max": float(np.maximum.reduce(values, axis=None)),
-        }
+    mean = np.add.reduce(values, axis=None) / n
+    deviation = values - mean
+    variance = np.add.reduce(deviation * deviation, axis=None) / n
+    return {
+        "mean": float(mean),
+        "std": float(np.sqrt(variance)),
+        "min": float(np.minimum.reduce(values, axis=None)),
+        "max": float(np.maximum.reduce(values, axis=None)),
+    }
 
 
 def last_phase(model: Model) -> dict[str, Any] | None:
