@@ -64,6 +64,11 @@ def reopen_store(app: FastAPI) -> None:
         app.state.store_closed = False
 
 
+# The dependencies that only read the request or the app's state are ``async``: FastAPI runs a
+# plain ``def`` dependency on a worker thread, and each such hop waits for the GIL behind the
+# training on the event loop. Those that may read the store (get_session) stay plain.
+
+
 def query_names(dependant: Dependant) -> set[str]:
     """The query parameters a route takes, its dependencies' included."""
     names = {param.alias for param in dependant.query_params}
@@ -72,7 +77,7 @@ def query_names(dependant: Dependant) -> set[str]:
     return names
 
 
-def reject_unknown_query(request: Request) -> None:
+async def reject_unknown_query(request: Request) -> None:
     """422 for a query parameter the route does not take (a typo must not pass unnoticed)."""
     route = request.scope.get("route")
     if not isinstance(route, APIRoute):
@@ -88,13 +93,13 @@ def reject_unknown_query(request: Request) -> None:
         )
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     """The app's settings (``app.state.settings``)."""
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_manager(request: Request) -> SessionManager:
+async def get_manager(request: Request) -> SessionManager:
     """The app's session manager (``app.state.manager``), its store open."""
     if request.app.state.store_closed:
         reopen_store(request.app)
@@ -115,7 +120,7 @@ SessionId = Annotated[
 ]
 
 
-def get_token(
+async def get_token(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> str:
     """The bearer token of the request; 401 without one."""
@@ -132,7 +137,7 @@ def get_token(
 TokenDep = Annotated[str, Depends(get_token)]
 
 
-def get_upload_token(
+async def get_upload_token(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(upload_bearer)],
 ) -> str | None:
     """The upload token of the request, if it sent one."""
@@ -141,7 +146,7 @@ def get_upload_token(
     return credentials.credentials
 
 
-def get_client_address(request: Request) -> str:
+async def get_client_address(request: Request) -> str:
     """The caller's address (the proxy's X-Forwarded-For when it is trusted): the key of
     per-client quotas."""
     return request.client.host if request.client is not None else "unknown"
@@ -160,7 +165,7 @@ def get_session(session_id: SessionId, manager: ManagerDep) -> Session:
     return session
 
 
-def get_readable_session(
+async def get_readable_session(
     token: TokenDep, session: Annotated[Session, Depends(get_session)]
 ) -> Session:
     """The session, if the token is its control or watch token (403 otherwise)."""
@@ -182,7 +187,7 @@ def require_control(owner: HasTokens, token: str) -> None:
         raise ApiError(403, "the token is not this session's", field="Authorization")
 
 
-def get_controlled_session(
+async def get_controlled_session(
     token: TokenDep, session: Annotated[Session, Depends(get_session)]
 ) -> Session:
     """The session, if the token is its control token (403 for the watch token or another)."""
