@@ -212,6 +212,13 @@ class SessionManager:
             session = self._sessions.setdefault(session_id, session)
         return session
 
+    def forget(self, session_id: str) -> None:
+        """Drop the session from memory only; the store keeps it. For a worker that built or
+        read a session another worker hosts: one copy in memory, on the host."""
+        with self._lock:
+            self._sessions.pop(session_id, None)
+            self._saved_at.pop(session_id, None)
+
     def set_aside(self, session_id: str, reason: str) -> None:
         """Move an unreadable stored session out of the way (health lists it)."""
         self.store.set_aside(session_id, reason)

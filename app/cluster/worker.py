@@ -1,0 +1,141 @@
+"""``SessionWorker``: the ordinary app (``app.main.create_app``) in a Ray worker process.
+
+The web process forwards a request as plain data; the worker runs it through its own app,
+in-process, and answers plain data (``asgi.Request`` → ``asgi.Response``). A forwarded
+websocket is a ``SocketBridge`` kept here by the web process's connection id. Sessions live in
+this worker's memory only if their id hashes here (``owner.owner_of``): one it created or read
+for another worker (a new session, a class's session) is forgotten after the call, so a
+session is in one worker's memory at a time. Any worker loads a session it does not hold from
+the shared store, so a restarted worker (Ray restarts it, maybe on another node) carries on
+from the store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import time
+from typing import Any
+
+from .asgi import ASGIApp, Message, Request, Response, SocketBridge, call_http
+from .owner import owner_of
+
+log = logging.getLogger("app.cluster")
+
+STALE_BRIDGE_SECONDS = 60.0  # a bridge no web process took from this long is closed
+SWEEP_SECONDS = 10.0
+
+
+class SessionWorker:
+    """Hosts the sessions whose ids hash to ``index`` of ``workers`` (a Ray async actor)."""
+
+    def __init__(self, index: int, workers: int, environment: dict[str, str]) -> None:
+        os.environ.update(environment)  # the web process's PLAYGROUND_* settings
+        from app.logs import configure_logging
+        from app.main import create_app
+        from app.settings import Settings
+
+        settings = Settings()
+        configure_logging(settings.log_level)
+        self.index = index
+        self.workers = workers
+        self.app = create_app(settings)
+        self.asgi: ASGIApp = self.app
+        self.bridges: dict[str, SocketBridge] = {}
+        self._taken_at: dict[str, float] = {}
+        self._lifespan: contextlib.AbstractAsyncContextManager[Any] | None = None
+        self._starting = asyncio.Lock()  # bound to the actor's loop at first use
+        self._sweeper: asyncio.Task[None] | None = None
+
+    async def _started(self) -> None:
+        """Run the app's lifespan once (its session sweeper), on the actor's event loop."""
+        if self._lifespan is not None:
+            return
+        async with self._starting:
+            if self._lifespan is None:
+                lifespan = self.app.router.lifespan_context(self.app)
+                await lifespan.__aenter__()
+                self._lifespan = lifespan
+                self._sweeper = asyncio.create_task(self._sweep_bridges())
+
+    async def info(self) -> dict[str, Any]:
+        """Who this worker is: index, process, sessions in memory (for tests and logs)."""
+        await self._started()
+        import ray
+
+        context = ray.get_runtime_context()
+        return {
+            "index": self.index,
+            "pid": os.getpid(),
+            "node_id": context.get_node_id(),
+            "restarted": context.was_current_actor_reconstructed,
+            "sessions": sorted(s.id for s in self.app.state.manager.loaded()),
+            "sockets": len(self.bridges),
+        }
+
+    async def http(self, request: Request) -> Response:
+        """One forwarded HTTP request, answered by this worker's app."""
+        await self._started()
+        response = await call_http(self.asgi, request)
+        if request.method != "GET":
+            self._forget_foreign()
+        return response
+
+    def _forget_foreign(self) -> None:
+        manager = self.app.state.manager
+        for session in manager.loaded():
+            if owner_of(session.id, self.workers) != self.index:
+                manager.forget(session.id)
+
+    # ----- websockets ------------------------------------------------------------------------
+
+    async def ws_open(self, connection: str, request: Request) -> None:
+        """Start the app's side of a forwarded websocket (the client has connected)."""
+        await self._started()
+        old = self.bridges.pop(connection, None)
+        if old is not None:
+            await old.stop()
+        self.bridges[connection] = SocketBridge(self.asgi, request)
+        self._taken_at[connection] = time.monotonic()
+
+    async def ws_push(self, connection: str, message: Message) -> None:
+        """A message from the client to the app."""
+        bridge = self.bridges.get(connection)
+        if bridge is not None:
+            await bridge.push(message)
+
+    async def ws_take(self, connection: str, wait: float) -> list[Message]:
+        """The app's messages for the client; ``bridge.lost`` if this worker has no such
+        bridge (it restarted since it was opened)."""
+        bridge = self.bridges.get(connection)
+        if bridge is None:
+            return [{"type": "bridge.lost"}]
+        self._taken_at[connection] = float("inf")  # taking now: not stale
+        try:
+            messages = await bridge.take(wait)
+        finally:
+            self._taken_at[connection] = time.monotonic()
+        if messages and messages[-1]["type"] == "bridge.end":
+            self._drop(connection)
+        return messages
+
+    async def ws_close(self, connection: str) -> None:
+        """The client is gone: end the app's side."""
+        bridge = self._drop(connection)
+        if bridge is not None:
+            await bridge.stop()
+
+    def _drop(self, connection: str) -> SocketBridge | None:
+        self._taken_at.pop(connection, None)
+        return self.bridges.pop(connection, None)
+
+    async def _sweep_bridges(self) -> None:
+        """Close bridges whose web process stopped taking (it died): no socket leaks here."""
+        while True:
+            await asyncio.sleep(SWEEP_SECONDS)
+            cutoff = time.monotonic() - STALE_BRIDGE_SECONDS
+            for connection in [c for c, t in self._taken_at.items() if t < cutoff]:
+                log.info("closing a socket its web process left: %s", connection[:8])
+                await self.ws_close(connection)
