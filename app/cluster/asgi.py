@@ -2,7 +2,7 @@
 
 A worker receives a forwarded request as plain data (``Request``) and answers plain data
 (``Response``); a forwarded websocket is a ``SocketBridge``: the client's messages go in
-through ``push``, the app's come out through ``take``. Its outgoing queue is short: when the
+through ``push``, the app's come out through ``drain``. Its outgoing queue is short: when the
 web process reads slowly, the app's ``send`` waits, so its latest-wins clients skip frames
 instead of a queue growing here.
 """
@@ -24,7 +24,6 @@ ASGIApp = Callable[
 
 OUTGOING_LIMIT = 4  # the app's messages waiting for the web process to take them
 INCOMING_LIMIT = 64  # the client's messages waiting for the app to read them
-TAKE_AT_MOST = 16  # messages handed over by one take
 
 
 @dataclass
@@ -95,40 +94,42 @@ async def call_http(app: ASGIApp, request: Request) -> Response:
 
 
 class SocketBridge:
-    """One forwarded websocket: the app runs it here; the web process pushes and takes."""
+    """One forwarded websocket: the app runs it here; the web process pushes and drains.
 
-    def __init__(self, app: ASGIApp, request: Request) -> None:
+    ``notify`` is called whenever the app has sent a message (the worker wakes the web
+    process's waiting take)."""
+
+    def __init__(self, app: ASGIApp, request: Request, notify: Callable[[], None]) -> None:
         self.incoming: asyncio.Queue[Message] = asyncio.Queue(INCOMING_LIMIT)
         self.outgoing: asyncio.Queue[Message] = asyncio.Queue(OUTGOING_LIMIT)
         self.incoming.put_nowait({"type": "websocket.connect"})
+        self.notify = notify
         self.closed = False
         self.task = asyncio.create_task(self._run(app, request))
 
+    async def _send(self, message: Message) -> None:
+        await self.outgoing.put(message)  # waits while the queue is full: latest-wins upstream
+        self.notify()
+
     async def _run(self, app: ASGIApp, request: Request) -> None:
         try:
-            await app(request.scope("websocket"), self.incoming.get, self.outgoing.put)
+            await app(request.scope("websocket"), self.incoming.get, self._send)
         finally:
             self.closed = True
-            # The app is done: tell the web process, even past a full queue (it takes it last).
-            with contextlib.suppress(asyncio.QueueFull):
-                self.outgoing.put_nowait({"type": "bridge.end"})
+            self.notify()
 
     async def push(self, message: Message) -> None:
         """A message from the client (``websocket.receive`` or ``websocket.disconnect``)."""
         if not self.closed:
             await self.incoming.put(message)
 
-    async def take(self, wait: float) -> list[Message]:
-        """The app's messages waiting now (at least one, or none after ``wait`` seconds);
-        ``bridge.end`` last once the app is done with the socket."""
+    def drain(self) -> list[Message]:
+        """The app's messages waiting now (at most ``OUTGOING_LIMIT``); ``bridge.end`` last
+        once the app is done with the socket."""
         messages: list[Message] = []
-        if self.outgoing.empty() and not self.closed:
-            with contextlib.suppress(TimeoutError):
-                messages.append(await asyncio.wait_for(self.outgoing.get(), wait))
-        while len(messages) < TAKE_AT_MOST and not self.outgoing.empty():
+        while not self.outgoing.empty():
             messages.append(self.outgoing.get_nowait())
-        ended = bool(messages) and messages[-1]["type"] == "bridge.end"
-        if self.closed and self.outgoing.empty() and not ended:
+        if self.closed and self.outgoing.empty():
             messages.append({"type": "bridge.end"})
         return messages
 

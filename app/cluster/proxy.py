@@ -30,6 +30,7 @@ Send = Callable[[Message], Awaitable[None]]
 
 RETRY_SECONDS = 60.0  # how long a read, or a bridged socket, waits for a restarting worker
 TAKE_WAIT_SECONDS = 10.0  # one take waits this long for the app's next message
+INBOX_LIMIT = 2  # takes waiting for one client's socket; past it, the pump leaves it out
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 RECOVERED = {
     "type": "event",
@@ -59,16 +60,20 @@ class ClusterProxy:
         self.workers = list(workers)
         self.max_request_bytes = max_request_bytes
         self.retryable = worker_errors()
+        self.pumps: dict[int, WorkerPump] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket") or not forwarded(scope["path"]):
             await self.app(scope, receive, send)
             return
-        worker = self.workers[worker_for(scope["path"], len(self.workers))]
+        index = worker_for(scope["path"], len(self.workers))
         if scope["type"] == "http":
-            await self.forward_http(worker, scope, receive, send)
-        else:
-            await SocketRelay(worker, request_of(scope), self.retryable).run(receive, send)
+            await self.forward_http(self.workers[index], scope, receive, send)
+            return
+        pump = self.pumps.get(index)
+        if pump is None:
+            pump = self.pumps[index] = WorkerPump(self.workers[index], self.retryable)
+        await SocketRelay(pump, request_of(scope), self.retryable).run(receive, send)
 
     async def forward_http(self, worker: Any, scope: Scope, receive: Receive, send: Send) -> None:
         body = await read_body(receive, self.max_request_bytes + 1)  # the worker answers 413
@@ -146,48 +151,124 @@ def is_subscribe(message: Message) -> bool:
     return isinstance(parsed, dict) and parsed.get("type") == "subscribe"
 
 
+class WorkerPump:
+    """This web process's sockets on one worker: one ``ws_take`` call at a time brings the
+    messages of all of them (one Ray call per frame interval, not one per socket).
+
+    A socket whose client is slow (its inbox full) is left out of the take, so the worker's
+    short queue for it fills and the app skips frames for it; when it drains, the pump wakes
+    the waiting take to add it back."""
+
+    def __init__(self, worker: Any, retryable: tuple[type[BaseException], ...]) -> None:
+        self.worker = worker
+        self.retryable = retryable
+        self.relay = secrets.token_urlsafe(12)  # this web process, as the worker knows it
+        self.sockets: dict[str, SocketRelay] = {}
+        self.in_take: set[str] = set()  # the sockets of the take in flight
+        self.taking = False
+        self.changed = asyncio.Event()
+        self.task: asyncio.Task[None] | None = None
+
+    def add(self, socket: SocketRelay) -> None:
+        self.sockets[socket.connection] = socket
+        if self.task is None or self.task.done():
+            self.task = asyncio.create_task(self.run())
+        self.wake(socket.connection)
+
+    def remove(self, connection: str) -> None:
+        self.sockets.pop(connection, None)
+
+    def wake(self, connection: str) -> None:
+        """The socket can take messages again: make sure the next take includes it."""
+        if self.taking and connection not in self.in_take:
+            self.in_take.add(connection)  # one wake is enough
+            self.worker.ws_wake.remote(self.relay)  # the answer is not needed
+        self.changed.set()
+
+    async def run(self) -> None:
+        while self.sockets:
+            ready = [c for c, s in self.sockets.items() if s.open and not s.inbox.full()]
+            if not ready:
+                self.changed.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.changed.wait(), 1.0)
+                continue
+            self.in_take = set(ready)
+            self.taking = True
+            try:
+                taken = await self.worker.ws_take.remote(self.relay, ready, TAKE_WAIT_SECONDS)
+            except self.retryable:
+                for socket in self.sockets.values():
+                    socket.lost()
+                await asyncio.sleep(0.25)
+                continue
+            finally:
+                self.taking = False
+            for connection, messages in taken.items():
+                relay = self.sockets.get(connection)
+                if relay is not None and relay.open:
+                    if messages[-1]["type"] == "bridge.lost":
+                        relay.lost()
+                    else:
+                        relay.inbox.put_nowait(messages)
+
+
 class SocketRelay:
     """One client socket bridged to its worker: the client's messages in, the app's out."""
 
     def __init__(
-        self, worker: Any, request: Request, retryable: tuple[type[BaseException], ...]
+        self, pump: WorkerPump, request: Request, retryable: tuple[type[BaseException], ...]
     ) -> None:
-        self.worker = worker
+        self.pump = pump
+        self.worker = pump.worker
         self.request = request
         self.retryable = retryable
         self.connection = secrets.token_urlsafe(12)
+        self.inbox: asyncio.Queue[list[Message]] = asyncio.Queue(INBOX_LIMIT)
+        self.open = False  # the worker has this socket's bridge (as far as we know)
         self.accepted = False
         self.client_gone = False
         self.last_subscribe: Message | None = None
 
+    def lost(self) -> None:
+        """The worker restarted: what waits is moot; the relay reopens the socket."""
+        self.open = False
+        while not self.inbox.empty():
+            self.inbox.get_nowait()
+        self.inbox.put_nowait([{"type": "bridge.lost"}])
+
     async def run(self, receive: Receive, send: Send) -> None:
         if (await receive())["type"] != "websocket.connect":
             return
-        if not await self.open():
+        if not await self.open_bridge():
             await send({"type": "websocket.close", "code": 1011, "reason": "no worker answered"})
             return
         pushing = asyncio.create_task(self.push_client_messages(receive))
         try:
             await self.relay_app_messages(send)
         finally:
+            self.pump.remove(self.connection)
             pushing.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await pushing
             with contextlib.suppress(Exception):
                 await self.worker.ws_close.remote(self.connection)
 
-    async def open(self) -> bool:
+    async def open_bridge(self) -> bool:
         """Open the app's side on the worker, waiting for a restarting one."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + RETRY_SECONDS
         while True:
             try:
-                await self.worker.ws_open.remote(self.connection, self.request)
-                return True
+                await self.worker.ws_open.remote(self.pump.relay, self.connection, self.request)
+                break
             except self.retryable:
                 if loop.time() > deadline:
                     return False
                 await asyncio.sleep(0.25)
+        self.open = True
+        self.pump.add(self)
+        return True
 
     async def push_client_messages(self, receive: Receive) -> None:
         while True:
@@ -203,10 +284,10 @@ class SocketRelay:
 
     async def relay_app_messages(self, send: Send) -> None:
         while True:
-            try:
-                messages = await self.worker.ws_take.remote(self.connection, TAKE_WAIT_SECONDS)
-            except self.retryable:
-                messages = [{"type": "bridge.lost"}]
+            was_full = self.inbox.full()
+            messages = await self.inbox.get()
+            if was_full:
+                self.pump.wake(self.connection)
             for message in messages:
                 kind = message["type"]
                 if kind == "bridge.lost":
@@ -230,7 +311,7 @@ class SocketRelay:
         if self.client_gone:
             return False
         log.warning("a worker restarted under socket %s: reopening", self.connection[:8])
-        if not await self.open():
+        if not await self.open_bridge():
             await send({"type": "websocket.close", "code": 1011, "reason": "worker lost"})
             return False
         if self.accepted:

@@ -43,7 +43,11 @@ class SessionWorker:
         self.workers = workers
         self.app = create_app(settings)
         self.asgi: ASGIApp = self.app
-        self.bridges: dict[str, SocketBridge] = {}
+        self.bridges: dict[str, SocketBridge] = {}  # by connection id
+        self._relay_of: dict[str, str] = {}  # connection → the web process ("relay") taking it
+        # Per web process, set when one of its sockets has output (kept: a few web processes).
+        self._relay_ready: dict[str, asyncio.Event] = {}
+        self._woken: set[str] = set()
         self._taken_at: dict[str, float] = {}
         self._lifespan: contextlib.AbstractAsyncContextManager[Any] | None = None
         self._starting = asyncio.Lock()  # bound to the actor's loop at first use
@@ -90,14 +94,21 @@ class SessionWorker:
                 manager.forget(session.id)
 
     # ----- websockets ------------------------------------------------------------------------
+    # A web process ("relay") takes the messages of all its sockets on this worker with one
+    # call: one Ray call per frame interval, not one per socket (each costs ~1 ms of CPU).
 
-    async def ws_open(self, connection: str, request: Request) -> None:
+    def _ready(self, relay: str) -> asyncio.Event:
+        return self._relay_ready.setdefault(relay, asyncio.Event())
+
+    async def ws_open(self, relay: str, connection: str, request: Request) -> None:
         """Start the app's side of a forwarded websocket (the client has connected)."""
         await self._started()
-        old = self.bridges.pop(connection, None)
+        old = self._drop(connection)
         if old is not None:
             await old.stop()
-        self.bridges[connection] = SocketBridge(self.asgi, request)
+        ready = self._ready(relay)
+        self.bridges[connection] = SocketBridge(self.asgi, request, ready.set)
+        self._relay_of[connection] = relay
         self._taken_at[connection] = time.monotonic()
 
     async def ws_push(self, connection: str, message: Message) -> None:
@@ -106,20 +117,44 @@ class SessionWorker:
         if bridge is not None:
             await bridge.push(message)
 
-    async def ws_take(self, connection: str, wait: float) -> list[Message]:
-        """The app's messages for the client; ``bridge.lost`` if this worker has no such
-        bridge (it restarted since it was opened)."""
-        bridge = self.bridges.get(connection)
-        if bridge is None:
-            return [{"type": "bridge.lost"}]
-        self._taken_at[connection] = float("inf")  # taking now: not stale
-        try:
-            messages = await bridge.take(wait)
-        finally:
-            self._taken_at[connection] = time.monotonic()
-        if messages and messages[-1]["type"] == "bridge.end":
-            self._drop(connection)
-        return messages
+    async def ws_take(
+        self, relay: str, connections: list[str], wait: float
+    ) -> dict[str, list[Message]]:
+        """The app's messages for these sockets of one web process, as soon as one has any
+        (at most ``wait`` seconds; sooner, empty, after ``ws_wake``). A socket this worker
+        does not know (it restarted since it was opened) gets ``bridge.lost``."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait
+        ready = self._ready(relay)
+        self._woken.discard(relay)
+        while True:
+            ready.clear()
+            now = time.monotonic()
+            for connection, owner in self._relay_of.items():
+                if owner == relay:
+                    self._taken_at[connection] = now  # its web process is alive
+            taken: dict[str, list[Message]] = {}
+            for connection in connections:
+                bridge = self.bridges.get(connection)
+                if bridge is None:
+                    taken[connection] = [{"type": "bridge.lost"}]
+                    continue
+                messages = bridge.drain()
+                if messages:
+                    taken[connection] = messages
+                    if messages[-1]["type"] == "bridge.end":
+                        self._drop(connection)
+            remaining = deadline - loop.time()
+            if taken or remaining <= 0 or relay in self._woken:
+                self._woken.discard(relay)
+                return taken
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(ready.wait(), remaining)
+
+    async def ws_wake(self, relay: str) -> None:
+        """End the web process's waiting take now (it has a new or a ready socket to add)."""
+        self._woken.add(relay)
+        self._ready(relay).set()
 
     async def ws_close(self, connection: str) -> None:
         """The client is gone: end the app's side."""
@@ -129,6 +164,7 @@ class SessionWorker:
 
     def _drop(self, connection: str) -> SocketBridge | None:
         self._taken_at.pop(connection, None)
+        self._relay_of.pop(connection, None)
         return self.bridges.pop(connection, None)
 
     async def _sweep_bridges(self) -> None:

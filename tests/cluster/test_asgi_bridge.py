@@ -71,11 +71,18 @@ def test_a_session_is_found_by_another_app_on_the_store_and_forgotten_by_its_mak
     asyncio.run(run())
 
 
-async def take_until(bridge: SocketBridge, want: str) -> list[dict[str, Any]]:
+async def take(bridge: SocketBridge, ready: asyncio.Event) -> list[dict[str, Any]]:
+    """What the bridge holds once it has said it has something (as a worker's take does)."""
+    await asyncio.wait_for(ready.wait(), 10)
+    ready.clear()
+    return bridge.drain()
+
+
+async def take_until(bridge: SocketBridge, ready: asyncio.Event, want: str) -> list[dict[str, Any]]:
     """The app's messages up to the first ``websocket.send`` whose JSON type is ``want``."""
     seen: list[dict[str, Any]] = []
     for _ in range(200):
-        for message in await bridge.take(5.0):
+        for message in await take(bridge, ready):
             seen.append(message)
             sent = message["type"] == "websocket.send"
             if sent and orjson.loads(message["text"])["type"] == want:
@@ -92,17 +99,18 @@ def test_a_socket_bridge_plays_stays_bounded_and_skips_frames_for_a_slow_taker(
             session = await create(app)
             ws = request("GET", f"/ws/sessions/{session['id']}", token=None)
             ws.query = f"token={session['token']}".encode()
-            bridge = SocketBridge(app, ws)
-            opened = await take_until(bridge, "hello")
+            ready = asyncio.Event()
+            bridge = SocketBridge(app, ws, ready.set)
+            opened = await take_until(bridge, ready, "hello")
             assert opened[0]["type"] == "websocket.accept"
             play = {"type": "play", "unit": "batch", "rate": None}
             await bridge.push({"type": "websocket.receive", "text": orjson.dumps(play).decode()})
-            await take_until(bridge, "frame")
+            await take_until(bridge, ready, "frame")
             await asyncio.sleep(1.0)  # nobody takes: the app must wait, not queue
             assert bridge.outgoing.qsize() <= OUTGOING_LIMIT
             seqs = []
             for _ in range(6):
-                for message in await bridge.take(5.0):
+                for message in await take(bridge, ready):
                     if message["type"] == "websocket.send":
                         parsed = orjson.loads(message["text"])
                         if parsed["type"] == "frame":
@@ -112,9 +120,9 @@ def test_a_socket_bridge_plays_stays_bounded_and_skips_frames_for_a_slow_taker(
             # the newest: latest wins.
             assert seqs[-1] - seqs[0] > len(seqs)
             await bridge.push({"type": "websocket.disconnect", "code": 1000})
-            ends = [m["type"] for m in await bridge.take(5.0)]
+            ends = [m["type"] for m in await take(bridge, ready)]
             while "bridge.end" not in ends:
-                ends += [m["type"] for m in await bridge.take(5.0)]
+                ends += [m["type"] for m in await take(bridge, ready)]
             assert bridge.closed
 
     asyncio.run(run())
