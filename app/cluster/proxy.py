@@ -31,6 +31,10 @@ Send = Callable[[Message], Awaitable[None]]
 RETRY_SECONDS = 60.0  # how long a read, or a bridged socket, waits for a restarting worker
 TAKE_WAIT_SECONDS = 10.0  # one take waits this long for the app's next message
 INBOX_LIMIT = 2  # takes waiting for one client's socket; past it, the pump leaves it out
+# At most one take per worker per default frame interval: messages that come meanwhile go
+# together, so a class costs ≤ 30 Ray calls a second per worker, however many sockets (a
+# frame waits ≤ 33 ms; measured at 10 students: 0.91 → 0.77 core against a 20 ms interval).
+TAKE_INTERVAL_SECONDS = 0.033
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 RECOVERED = {
     "type": "event",
@@ -166,6 +170,7 @@ class WorkerPump:
         self.sockets: dict[str, SocketRelay] = {}
         self.in_take: set[str] = set()  # the sockets of the take in flight
         self.taking = False
+        self.next_take = 0.0  # event-loop time of the earliest next take
         self.changed = asyncio.Event()
         self.task: asyncio.Task[None] | None = None
 
@@ -193,6 +198,8 @@ class WorkerPump:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.changed.wait(), 1.0)
                 continue
+            await asyncio.sleep(self.next_take - asyncio.get_running_loop().time())
+            self.next_take = asyncio.get_running_loop().time() + TAKE_INTERVAL_SECONDS
             self.in_take = set(ready)
             self.taking = True
             try:
