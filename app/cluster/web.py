@@ -20,4 +20,6 @@ def create_web_app() -> ASGIApp:
     settings = get_settings()
     connect(settings)
     workers = find_workers() or start_workers(settings)
-    return ClusterProxy(create_app(settings), workers, settings.max_request_bytes)
+    app = create_app(settings)
+    app.state.manager.hosts = lambda session_id: False  # the workers expire their sessions
+    return ClusterProxy(app, workers, settings.max_request_bytes)

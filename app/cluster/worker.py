@@ -42,6 +42,8 @@ class SessionWorker:
         self.index = index
         self.workers = workers
         self.app = create_app(settings)
+        # Its expiry deletes stored sessions of its own only: another worker's may be live.
+        self.app.state.manager.hosts = lambda session_id: owner_of(session_id, workers) == index
         self.asgi: ASGIApp = self.app
         self.bridges: dict[str, SocketBridge] = {}  # by connection id
         self._relay_of: dict[str, str] = {}  # connection → the web process ("relay") taking it
