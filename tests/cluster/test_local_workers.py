@@ -5,6 +5,7 @@ folder."""
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -30,15 +31,17 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 
 def worker_processes(server: Server) -> list[int]:
-    """The Ray actor processes hosting our workers (their process title says so)."""
+    """The Ray actor processes hosting this server's workers (their process title says so;
+    they run in the server's session, which ``running`` started)."""
     found = []
     for proc in Path("/proc").iterdir():
         if proc.name.isdigit():
             try:
                 command = (proc / "cmdline").read_bytes()
+                session = os.getsid(int(proc.name))
             except OSError:
                 continue
-            if command.startswith(b"ray::SessionWorker"):
+            if command.startswith(b"ray::SessionWorker") and session == server.process.pid:
                 found.append(int(proc.name))
     return found
 
