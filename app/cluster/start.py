@@ -22,6 +22,9 @@ log = logging.getLogger("app.cluster")
 
 LOCAL_OBJECT_STORE_BYTES = 128 * 1024 * 1024  # frames and requests are small; Ray's least is 75 MB
 CONNECT_SECONDS = 5.0  # to reach the Ray head's port
+# A gRPC server (Ray's GCS) answers HTTP/2's connection preface with a SETTINGS frame.
+HTTP2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes([0, 0, 0, 4, 0, 0, 0, 0, 0])
+HTTP2_SETTINGS = 4  # the frame type, 4th byte of a frame header
 READY_SECONDS = 120.0  # for the workers to build their apps
 EXTRA_MISSING = (
     "--workers and --ray-address need the [cluster] extra: "
@@ -60,16 +63,25 @@ def worker_environment(settings: Settings) -> dict[str, str]:
 
 
 def check_reachable(address: str) -> None:
-    """A ``HOST:PORT`` that takes no TCP connection fails here at once: ``ray.init`` itself
-    would retry for minutes, printing as it goes."""
+    """A ``HOST:PORT`` where no gRPC server answers (Ray's head is one) fails here at once:
+    ``ray.init`` itself would retry for minutes, printing as it goes."""
     host, _, port = address.rpartition(":")
     if not host or not port.isdigit():
         return  # "auto" and other forms: Ray decides
     try:
-        socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_SECONDS).close()
+        with socket.create_connection(
+            (host.strip("[]"), int(port)), timeout=CONNECT_SECONDS
+        ) as probe:
+            probe.sendall(HTTP2_PREFACE)
+            reply = probe.recv(9)
     except OSError as error:
         reason = error.strerror or type(error).__name__
         raise ClusterUnavailableError(f"Ray could not be reached at {address}: {reason}") from None
+    if len(reply) < 9 or reply[3] != HTTP2_SETTINGS:
+        raise ClusterUnavailableError(
+            f"Ray could not be reached at {address}: something answers there, but not a Ray "
+            "head (give its GCS port, 6379 unless `ray start --port` said otherwise)"
+        )
 
 
 def connect(settings: Settings) -> None:

@@ -5,8 +5,10 @@ Ray."""
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -42,6 +44,27 @@ def test_an_unreachable_ray_is_named_with_its_address(tmp_path: Path) -> None:
     address = f"127.0.0.1:{free_port()}"
     output = one_line(run_command(tmp_path, "--workers", "2", "--ray-address", address))
     assert f"Ray could not be reached at {address}" in output
+
+
+@pytest.mark.slow
+def test_an_address_where_something_else_answers_is_named(tmp_path: Path) -> None:
+    with socket.socket() as listener:  # answers like an HTTP/1 server, not Ray's gRPC
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        address = f"127.0.0.1:{listener.getsockname()[1]}"
+
+        def answer() -> None:
+            connection, _ = listener.accept()
+            with connection:
+                connection.recv(100)
+                connection.sendall(b"HTTP/1.1 400 Bad Request\r\n\r\n")
+
+        thread = threading.Thread(target=answer, daemon=True)
+        thread.start()
+        done = run_command(tmp_path, "--workers", "2", "--ray-address", address)
+        thread.join(5)
+    output = one_line(done)
+    assert f"Ray could not be reached at {address}" in output and "not a Ray head" in output
 
 
 @pytest.mark.slow
