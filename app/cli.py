@@ -38,6 +38,20 @@ def build_parser() -> argparse.ArgumentParser:
         "environment variable, which other users cannot see in the process list)",
     )
     parser.add_argument(
+        "--workers",
+        default=env("PLAYGROUND_WORKERS", ""),
+        metavar="N|auto",
+        help="run sessions on N worker processes (auto: one per core), hosted by Ray (needs "
+        "the [cluster] extra); default: sessions in this process",
+    )
+    parser.add_argument(
+        "--ray-address",
+        default=env("PLAYGROUND_RAY_ADDRESS", ""),
+        metavar="HOST:PORT",
+        help="join this Ray cluster (its session workers) instead of starting Ray here; "
+        "several web processes can serve the same sessions (needs the [cluster] extra)",
+    )
+    parser.add_argument(
         "--log-level",
         default=env("PLAYGROUND_LOG_LEVEL", "info"),
         choices=LOG_LEVELS,
@@ -57,6 +71,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     os.environ["PLAYGROUND_DATA_DIR"] = args.data_dir
     os.environ["PLAYGROUND_DATABASE_URL"] = args.database_url
     os.environ["PLAYGROUND_LOG_LEVEL"] = args.log_level
+    clustered = bool(args.workers or args.ray_address)
+    if clustered:
+        valid = args.workers in ("", "auto") or (args.workers.isdigit() and int(args.workers) > 0)
+        if not valid:
+            raise SystemExit(f"--workers must be a number ≥ 1 or auto, got {args.workers!r}")
+        os.environ["PLAYGROUND_WORKERS"] = args.workers
+        os.environ["PLAYGROUND_RAY_ADDRESS"] = args.ray_address
     import uvicorn
 
     from app.logs import configure_logging
@@ -69,12 +90,14 @@ def main(argv: Sequence[str] | None = None) -> None:
         raise SystemExit(f"backprop-playground: {error}") from None
 
     configure_logging(args.log_level)
+    if clustered:
+        start_cluster()
     url = f"http://{'127.0.0.1' if args.host in ('0.0.0.0', '::') else args.host}:{args.port}/"
     if args.open:
         threading.Timer(1.0, webbrowser.open, args=(url,)).start()
     logging.getLogger("app").info("serving the playground at %s", url)
     uvicorn.run(
-        "app.main:create_app",
+        "app.cluster.web:create_web_app" if clustered else "app.main:create_app",
         factory=True,
         host=args.host,
         port=args.port,
@@ -84,3 +107,16 @@ def main(argv: Sequence[str] | None = None) -> None:
         # Deflate is per socket: every watcher's copy of a frame is compressed anew.
         ws_per_message_deflate=get_settings().ws_compression,
     )
+
+
+def start_cluster() -> None:
+    """Join or start Ray and its session workers before serving; one line if that fails."""
+    from app.cluster.start import ClusterUnavailableError, connect, start_workers
+    from app.settings import get_settings
+
+    settings = get_settings()
+    try:
+        connect(settings)
+        start_workers(settings)
+    except ClusterUnavailableError as error:
+        raise SystemExit(f"backprop-playground: {error}") from None

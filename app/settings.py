@@ -28,6 +28,20 @@ class Settings(BaseSettings):
         "`[cluster]` extra); empty: the SQLite file in the data folder.",
     )
     log_level: str = Field("info", description="debug, info, warning or error.")
+    workers: str = Field(
+        "",
+        pattern=r"^(|auto|[1-9][0-9]*)$",
+        description="Sessions on this many worker processes (a number, or `auto`: the "
+        "machine's cores), hosted by Ray (needs the `[cluster]` extra); this process keeps "
+        "the page and the sockets and forwards to the session's worker. Empty: sessions in "
+        "the server process.",
+    )
+    ray_address: str = Field(
+        "",
+        description="Join the Ray cluster whose head is at this `HOST:PORT` instead of "
+        "starting one (needs the `[cluster]` extra): its session workers are used, or "
+        "`workers` of them started once; several web processes may join one cluster.",
+    )
 
     # Network size
     max_layers: int = Field(8, ge=1, description="Dense layers per network.")

@@ -17,6 +17,7 @@ possible (fairness). Loopback only, bounded: every socket and session is closed 
     .venv/bin/python bench/class.py                     # K = 1 5 10 20 25 30 40
     .venv/bin/python bench/class.py --sizes 10 25 --json
     .venv/bin/python bench/class.py --sizes 20 --flat-out
+    .venv/bin/python bench/class.py --sizes 10 20 -- --workers 2   # sessions on 2 workers
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import contextlib
 import json
 import os
 import re
+import signal
 import socket
 import statistics
 import subprocess
@@ -72,9 +74,22 @@ def free_port() -> int:
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU of a process and its threads so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+    """User + system CPU so far of a process and every process under it (with ``--workers``:
+    Ray's processes and the session workers), their threads included."""
+    parents: dict[int, int] = {}
+    used: dict[int, float] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            child = int(stat.parent.name)
+            parents[child] = int(fields[1])
+            used[child] = (int(fields[11]) + int(fields[12])) / CLK_TCK
+    tree, grew = {pid}, True
+    while grew:
+        below = {child for child, parent in parents.items() if parent in tree} - tree
+        tree |= below
+        grew = bool(below)
+    return sum(used.get(member, 0.0) for member in tree)
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -88,7 +103,11 @@ def start_server(data_dir: str, port: int, extra: list[str]) -> subprocess.Popen
     env = {**os.environ, "PLAYGROUND_LOG_LEVEL": "warning", "PLAYGROUND_MAX_SESSIONS": "1000"}
     command = [sys.executable, "-m", "app", "--host", "127.0.0.1", "--port", str(port)]
     server = subprocess.Popen(
-        [*command, "--data-dir", data_dir, *extra], cwd=ROOT, env=env, stdout=subprocess.DEVNULL
+        [*command, "--data-dir", data_dir, *extra],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        start_new_session=True,  # its group is killed whole at the end (Ray's processes too)
     )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -256,9 +275,11 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             server.terminate()
             try:
-                server.wait(10)
+                server.wait(30)
             except subprocess.TimeoutExpired:
                 server.kill()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(server.pid, signal.SIGKILL)
     capacity = max((row["students"] for row in rows if row["holds"]), default=0)
     at_10 = next((row for row in rows if row["students"] == 10), None)
     share = at_10["server_cores"] / 10 if at_10 else None

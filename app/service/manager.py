@@ -10,6 +10,7 @@ import logging
 import threading
 import time
 import weakref
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from app.engine import ConfigError
@@ -50,8 +51,32 @@ def not_found(session_id: str) -> SessionNotFoundError:
     return SessionNotFoundError(f"no session {session_id!r} (it may have expired)")
 
 
+class KeptIds:
+    """The ids an expiry of the store must not delete: those live here, and those another
+    process hosts (it expires its own)."""
+
+    def __init__(self, live: set[str], hosts: Callable[[str], bool]) -> None:
+        self.live = live
+        self.hosts = hosts
+
+    def __contains__(self, session_id: object) -> bool:
+        if session_id in self.live:
+            return True
+        return isinstance(session_id, str) and not self.hosts(session_id)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.live)
+
+    def __len__(self) -> int:
+        return len(self.live)
+
+
 class SessionManager:
     """Owns every Session object and the Store behind them."""
+
+    # Which sessions this process hosts, when it shares the store with others that host the
+    # rest (app.cluster's workers; its web process hosts none); None: every session.
+    hosts: Callable[[str], bool] | None = None
 
     def __init__(self, settings: Settings, store: Store) -> None:
         self.settings = settings
@@ -212,6 +237,13 @@ class SessionManager:
             session = self._sessions.setdefault(session_id, session)
         return session
 
+    def forget(self, session_id: str) -> None:
+        """Drop the session from memory only; the store keeps it. For a worker that built or
+        read a session another worker hosts: one copy in memory, on the host."""
+        with self._lock:
+            self._sessions.pop(session_id, None)
+            self._saved_at.pop(session_id, None)
+
     def set_aside(self, session_id: str, reason: str) -> None:
         """Move an unreadable stored session out of the way (health lists it)."""
         self.store.set_aside(session_id, reason)
@@ -298,7 +330,8 @@ class SessionManager:
                 self._sessions.pop(sid, None)
                 self._saved_at.pop(sid, None)
         live = {s.id for s in self.loaded()}
-        expired = self.store.expire_sessions(cutoff, keep=live)  # live ones stay stored
+        keep = live if self.hosts is None else KeptIds(live, self.hosts)
+        expired = self.store.expire_sessions(cutoff, keep=keep)  # live ones stay stored
         uploads = self.store.expire_datasets(cutoff)  # unused by any session for the TTL
         if uploads:
             log.info("expired %d unused upload(s)", len(uploads))

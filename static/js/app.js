@@ -591,6 +591,10 @@ export class Playground {
       case "limit":
         this.status.notify(message.message, "info");
         break;
+      case "recovered": // the session's worker restarted (docs/protocol.md); a hello follows
+        this.state.wantPlaying = false;
+        this.status.notify(message.message, "info");
+        break;
       case "deleted":
         this.state.wantPlaying = false;
         if (this.following) break; // the class says where the teacher went
