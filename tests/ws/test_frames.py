@@ -8,6 +8,7 @@ import time
 import numpy as np
 import pytest
 
+from app.live import frames
 from app.live.frames import (
     FRAME_FIELDS,
     MAX_DELTA_ROWS,
@@ -157,11 +158,12 @@ def test_a_playing_frame_shows_the_metrics_an_epoch_end_just_worked_out(
     original = Session.metrics
     monkeypatch.setattr(Session, "metrics", lambda self: calls.append(1) or original(self))
     play = {"unit": "batch", "rate": None}
+    monkeypatch.setattr(frames, "PLAYING_METRICS_INTERVAL", 60.0)  # young enough, however slow
     payload = build_frame(session, 1, [View()], FrameCaches(), play).payload
     assert calls == []
     assert payload["metrics_step"] == epoch_end and payload["step"] == epoch_end + 3
     assert payload["loss"] == session.history[-1]["train_loss"]
-    time.sleep(PLAYING_METRICS_INTERVAL)  # older than a playing frame may show: counted anew
+    monkeypatch.setattr(frames, "PLAYING_METRICS_INTERVAL", 0.0)  # too old to show: counted anew
     payload = build_frame(session, 2, [View()], FrameCaches(), play).payload
     assert calls == [1] and payload["metrics_step"] == epoch_end + 3
 
