@@ -89,7 +89,10 @@ class Layout:
             self.grads.append((block[: span.n_in], block[span.n_in :] if span.has_bias else None))
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Layout:
-        return Layout(self.spans, self.grad)  # ∇θ is scratch: a copy needs its own, not these
+        # Shared, not copied: a copied model's layers hold arrays of their own, not views of
+        # its copied θ, so its first step packs them anew (a Layout of its own, ``is_packed``)
+        # and no copied Flat is ever written into (``_fits`` wants the current Layout).
+        return self
 
 
 class Flat:

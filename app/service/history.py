@@ -382,10 +382,11 @@ def model_bytes(model: Model) -> int:
         for value in vars(trace).values():
             add(value)
     before = model._before_update
-    if isinstance(before, Flat):  # the one-go batch step keeps the flat vectors
-        add(before.theta)
-        add(before.velocity)
-    else:
+    for flat in (model.flat, before):  # the one-go batch step keeps flat vectors
+        if isinstance(flat, Flat):
+            add(flat.theta)
+            add(flat.velocity)
+    if not isinstance(before, Flat):
         for pair in before:
             for value in pair:
                 add(value)
