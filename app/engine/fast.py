@@ -203,12 +203,8 @@ def train_batch(model: Model) -> str | None:
         a = trace.output = layer.activation.f(z)
 
     diverged = model._loss_phase()  # E(y, ŷ) and ∂E/∂ŷ, as the walk's loss phase
-    if diverged:  # leave the trace as the walk does: this batch's forward pass and ∂E/∂ŷ
-        last = traces[-1]
-        output_error, loss_delta = last.output_error, last.loss_delta
-        for trace in traces:
-            trace.clear_backward()
-        last.output_error, last.loss_delta = output_error, loss_delta
+    if diverged:
+        keep_loss_trace(model)
         return diverged
 
     # backward k: δ = ∂E/∂a ⊙ f'(z); ∂E/∂W = xᵀ·δ (+ penalty) and ∂E/∂b = Σδ into ∇θ
@@ -237,9 +233,7 @@ def train_batch(model: Model) -> str | None:
 
     # update, into the spare θ: θ' = θ − α·∇θ, or v' = μv − α·∇θ, θ' = θ + v'
     grad, lr, mu = layout.grad, config.learning_rate, config.momentum
-    new = model._spare.flat
-    if new is None or not _fits(new, flat, mu):
-        new = _twin_for(flat, mu)
+    new = spare_for(model, flat)
     if mu == 0.0:
         np.subtract(flat.theta, lr * grad, out=new.theta)
     else:
@@ -249,15 +243,40 @@ def train_batch(model: Model) -> str | None:
         else:
             np.subtract(mu * flat.velocity, lr * grad, out=new.velocity)
         np.add(flat.theta, new.velocity, out=new.theta)
-    if not all_finite(new.theta):
+    return take_update(model, new, all_finite(new.theta))
+
+
+def keep_loss_trace(model: Model) -> None:
+    """After a loss that diverged, leave the trace as the walk does: this batch's forward
+    pass and ∂E/∂ŷ, nothing of a backward pass."""
+    last = model.traces[-1]
+    output_error, loss_delta = last.output_error, last.loss_delta
+    for trace in model.traces:
+        trace.clear_backward()
+    last.output_error, last.loss_delta = output_error, loss_delta
+
+
+def spare_for(model: Model, flat: Flat) -> Flat:
+    """The Flat the update writes θ' (and v') into: the spare, when it fits."""
+    new = model._spare.flat
+    if new is None or not _fits(new, flat, model.config.momentum):
+        new = _twin_for(flat, model.config.momentum)
+    return new
+
+
+def take_update(model: Model, new: Flat, finite: bool) -> str | None:
+    """End the batch with the weights in ``new`` — or, if they are not all finite, refuse
+    them (``new`` stays the spare) and diverge."""
+    if not finite:
         model._spare.flat = new
         return model._diverge(UPDATE_OVERFLOW)
     # The last good weights, should these overflow; the ones before them become the spare.
-    before = model._before_update
+    flat, before = model.flat, model._before_update
+    assert flat is not None
     model._spare.flat = before if isinstance(before, Flat) else None
     model._before_update = flat
     model.flat = new
-    point_layers(layers, new)
+    point_layers(model.layers, new)
     model.step += 1
     model._epoch_just_ended = model._advance_position()
     model.cursor = 0

@@ -61,6 +61,13 @@ def mse_with_prime(y_true: Array, y_pred: Array) -> tuple[float, Array]:
     return float(np.add.reduce(np.square(r), axis=None) / r.size), 2.0 * r / r.size
 
 
+def mse_stacked(y_true: Array, y_pred: Array) -> tuple[Array, Array]:
+    """``mse_with_prime`` for S models at once: y, ŷ (S, n, k) → E (S,), ∂E/∂ŷ (S, n, k)."""
+    r = y_pred - y_true
+    size = r.shape[1] * r.shape[2]
+    return np.add.reduce(np.square(r), axis=(1, 2)) / size, 2.0 * r / size
+
+
 def sse(y_true: Array, y_pred: Array) -> float:
     """Sum of squared errors (lesson 000): Σ (y − ŷ)²."""
     return float(np.sum(np.power(y_true - y_pred, 2)))
@@ -90,6 +97,13 @@ def square_with_prime(y_true: Array, y_pred: Array) -> tuple[float, Array]:
     """``square`` and ``square_prime`` from one difference r = ŷ − y."""
     r = y_pred - y_true
     return float(0.5 * (np.add.reduce(np.square(r), axis=None) / r.size)), r / r.size
+
+
+def square_stacked(y_true: Array, y_pred: Array) -> tuple[Array, Array]:
+    """``square_with_prime`` for S models at once: y, ŷ (S, n, k) → E (S,), ∂E/∂ŷ (S, n, k)."""
+    r = y_pred - y_true
+    size = r.shape[1] * r.shape[2]
+    return 0.5 * (np.add.reduce(np.square(r), axis=(1, 2)) / size), r / size
 
 
 def _clip_probability(p: Array) -> Array:
@@ -173,6 +187,8 @@ class Loss:
     from_logits: LossFn | None = None
     # E and ∂E/∂ŷ from one pass, where that saves work (the squared errors: one difference).
     with_prime: Callable[[Array, Array], tuple[float, Array]] | None = None
+    # with_prime for a stack of S models' batches (engine/together.py), each its own numbers.
+    stacked: Callable[[Array, Array], tuple[Array, Array]] | None = None
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Loss:
         return self  # immutable (a name and functions): a copy of a model shares it
@@ -189,6 +205,7 @@ LOSSES: dict[str, Loss] = {
         mse_prime,
         "mean over batch rows × outputs: Σ(ŷ − y)² ÷ (n·k) (lesson 003)",
         with_prime=mse_with_prime,
+        stacked=mse_stacked,
     ),
     "sse": Loss(
         "sse",
@@ -202,6 +219,7 @@ LOSSES: dict[str, Loss] = {
         square_prime,
         "TF Playground's: ½ · mean over batch rows × outputs: Σ(ŷ − y)² ÷ (2·n·k)",
         with_prime=square_with_prime,
+        stacked=square_stacked,
     ),
     "binary_cross_entropy": Loss(
         "binary_cross_entropy",

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import functools
 import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, fields, replace
@@ -86,6 +87,13 @@ class ModelConfig:
 
     def __deepcopy__(self, memo: dict[int, Any]) -> ModelConfig:
         return self  # immutable all through: a copy of a model shares it
+
+    @functools.cached_property
+    def architecture(self) -> tuple[Any, ...]:
+        """The network's shapes and functions: what two models must share to compute alike
+        (``together.py`` stacks such models), not their rates, penalties or data."""
+        layers = tuple((layer.units, layer.activation) for layer in self.layers)
+        return self.input_size, layers, self.use_bias, self.loss, self.dtype
 
 
 # Settings that may change between steps without rebuilding the weights.
@@ -448,7 +456,9 @@ class Model:
 
     def _loss_phase(self) -> str | None:
         """The loss; a non-finite one diverges (back to the weights before the last update)."""
-        loss = self._compute_loss()
+        return self._check_loss(self._compute_loss())
+
+    def _check_loss(self, loss: float) -> str | None:
         if not math.isfinite(loss):
             return self._diverge(f"the loss became {loss}", restore=True)
         return None

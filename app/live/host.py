@@ -30,8 +30,9 @@ from typing import Any, Protocol, TypeVar
 from app.service.manager import SessionManager
 from app.service.session import Session, StepOutcome, Unit
 
+from .cohort import Cohort
 from .frames import Frame, FrameCaches, View, build_frame, frame_key
-from .training import SliceOrder, SliceResult, run_slice
+from .training import Slice, SliceOrder, SliceResult, run_slice
 
 log = logging.getLogger("app.live")
 T = TypeVar("T")
@@ -95,13 +96,19 @@ class LocalHost:
     """A session of this process; its calls run on the registry's threads."""
 
     def __init__(
-        self, session: Session, manager: SessionManager, trainer: Executor, workers: Executor
+        self,
+        session: Session,
+        manager: SessionManager,
+        trainer: Executor,
+        workers: Executor,
+        cohort: Cohort,
     ) -> None:
         self.session = session
         self.session_id = session.id
         self.manager = manager
         self._trainer = trainer
         self._workers = workers
+        self._cohort = cohort
         self._caches = FrameCaches()
         self._seq = 0
         self._interrupted = threading.Event()
@@ -155,9 +162,17 @@ class LocalHost:
         seq = self._next_seq() if order.views is not None else 0
         if self._unit_seconds < INLINE_SECONDS:
             order = replace(order, budget=min(order.budget, INLINE_SECONDS))
-            result = self._timed_slice(order, seq)
+            if order.together:
+                part = Slice(
+                    self.session, self.manager, order, self._interrupted, self._caches, seq
+                )
+                result = await self._cohort.run(part)
+            else:
+                result = self._timed_slice(order, seq)
         else:
             result = await self._run(self._trainer, self._timed_slice, order, seq)
+        if not result.busy:  # the CPU a unit costs here: on the loop, or on the trainer?
+            self._unit_seconds = result.cpu / max(1, result.done)
         self._store_if_due(result)
         return result
 
@@ -165,8 +180,7 @@ class LocalHost:
         # The CPU the slice took (thread time): not the time it waited for the GIL or a core.
         started = time.thread_time()
         result = run_slice(self.session, self.manager, order, self._interrupted, self._caches, seq)
-        if not result.busy:
-            self._unit_seconds = (time.thread_time() - started) / max(1, result.done)
+        result.cpu = time.thread_time() - started
         return result
 
     def _store_if_due(self, result: SliceResult) -> None:

@@ -1,6 +1,24 @@
-"""Rate tools: a frame pacer (at most N sends per second) and a command token bucket."""
+"""Rate tools: frame ticks, a frame pacer (at most N sends per second) and a command token
+bucket."""
 
 from __future__ import annotations
+
+import math
+
+# Paced play wakes on the loop clock's multiples of its frame interval — the same ticks for
+# every session at the same frame rate — so a class's slices come due in one turn of the loop
+# and run together (cohort.py). A wake this share of an interval early is on its tick.
+TICK_TOLERANCE = 0.05
+
+
+def tick_after(now: float, interval: float) -> float:
+    """The first frame tick after ``now``."""
+    return (math.floor(now / interval + TICK_TOLERANCE) + 1) * interval
+
+
+def tick_at(when: float, interval: float) -> float:
+    """The first frame tick at or after ``when``."""
+    return math.ceil(when / interval - TICK_TOLERANCE) * interval
 
 
 class FramePacer:

@@ -23,6 +23,7 @@ from app.service.session import Unit
 
 from .frames import Frame, View
 from .host import SessionHost
+from .pacing import tick_after, tick_at
 from .training import SliceOrder, SliceResult, StopConditions
 
 log = logging.getLogger("app.live")
@@ -121,13 +122,17 @@ class Player:
         return self.unit == "phase" and self.rate is not None and self.rate * interval <= 1.0
 
     async def _pause_for(self, seconds: float) -> None:
-        """Sleep, but wake at once when asked to stop (a future and a timer: once per frame
-        interval, ``asyncio.wait_for``'s task and timeout cost more than a slice's bookkeeping)."""
-        if seconds <= 0 or self._stop_requested.is_set():
-            return
+        await self._pause_until(asyncio.get_running_loop().time() + seconds)
+
+    async def _pause_until(self, when: float) -> None:
+        """Sleep until loop time ``when``, but wake at once when asked to stop (a future and
+        a timer: once per frame interval, ``asyncio.wait_for``'s task and timeout cost more
+        than a slice's bookkeeping)."""
         loop = asyncio.get_running_loop()
+        if when <= loop.time() or self._stop_requested.is_set():
+            return
         self._waking = loop.create_future()
-        timer = loop.call_later(seconds, _wake, self._waking)
+        timer = loop.call_at(when, _wake, self._waking)
         try:
             await self._waking
         finally:
@@ -142,10 +147,10 @@ class Player:
             while not self._stop_requested.is_set():
                 started = loop.time()
                 wait, due = self._due(started)
-                if due == 0:
-                    await self._pause_for(wait)
-                    continue
                 interval = self.listener.frame_interval()
+                if due == 0:  # (paced play wakes on a frame tick, flat out at once)
+                    await self._pause_until(tick_at(started + wait, interval))
+                    continue
                 per_phase = self._frame_per_phase()
                 if per_phase:
                     due = 1
@@ -157,6 +162,7 @@ class Player:
                     self.listener.stop_conditions,
                     self.listener.frame_views(per_phase),
                     self.describe(),
+                    together=self.rate is not None and self.unit == "batch",
                 )
                 result = await self.host.advance(order)
                 if result.busy:
@@ -169,7 +175,7 @@ class Player:
                 if self.rate is None:  # flat out: as long a pause as the slice took, so a
                     await self._pause_for(loop.time() - started)  # slice on the loop leaves
                 else:  # it at least half the time: sockets, REST calls, other sessions
-                    await self._pause_for(started + interval - loop.time())
+                    await self._pause_until(tick_after(started, interval))
             else:
                 reason = self._stop_reason
         except Exception:

@@ -17,6 +17,7 @@ from app.service.manager import SessionManager
 from app.service.session import Session
 from app.settings import Settings
 
+from .cohort import Cohort
 from .host import LocalHost
 from .hub import Hub
 
@@ -37,6 +38,7 @@ class LiveRegistry:
         self._sessions: dict[str, Session] = {}  # the session each hub's host holds
         self.trainer = ThreadPoolExecutor(1, thread_name_prefix="train")
         self.workers = ThreadPoolExecutor(WORKER_THREADS, thread_name_prefix="live")
+        self.cohort = Cohort()  # batch play due at one frame tick, run together
 
     def hub_for(self, session: Session) -> Hub:
         """The session's hub (a new one if its session object was replaced, by a reload)."""
@@ -46,7 +48,7 @@ class LiveRegistry:
                 hub.close()
             hub = None
         if hub is None:
-            host = LocalHost(session, self.manager, self.trainer, self.workers)
+            host = LocalHost(session, self.manager, self.trainer, self.workers, self.cohort)
             hub = self.hubs[session.id] = Hub(
                 host, self.settings, self.changes_schema, self._discard
             )

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import math
 import threading
+import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from app.engine import ConfigError, Model
 from app.service.manager import SessionManager
 from app.service.session import Session, Unit
+from app.service.together import Play, step_together
 
 from .frames import Frame, FrameCaches, View, build_frame
 
@@ -49,6 +52,7 @@ class SliceOrder:
     stop: StopConditions
     views: frozenset[View] | None
     play: dict[str, Any] | None  # the frame's ``play`` field
+    together: bool = False  # paced batch play on the frame ticks: may run with others due
 
 
 @dataclass
@@ -62,6 +66,7 @@ class SliceResult:
     error: str | None = None
     frame: Frame | None = None
     save_due: bool = False  # persist_interval_seconds have passed: the host stores it (off here)
+    cpu: float = 0.0  # thread CPU seconds it took (run together: its units' share)
 
 
 def run_slice(
@@ -82,9 +87,7 @@ def run_slice(
         result.busy = True
         return result
     try:
-        count = order.count
-        if order.stop.epochs is not None:  # end exactly where the epoch count is reached
-            count = min(count, units_until_epoch(session.model, order.unit, order.stop.epochs))
+        count = _count(session, order)
         if count > 0:
             try:
                 outcome = session.step(
@@ -94,15 +97,86 @@ def run_slice(
                 result.error = error.message
                 return result
             result.done, result.diverged = outcome.done, outcome.diverged
-        if not result.diverged and not order.stop.empty:
-            result.stop_met = stop_condition_met(session, order.stop)
-        result.save_due = manager.save_due(session)
-        if order.views is not None:
-            result.frame = build_frame(session, seq, order.views, caches, order.play)
-            result.frame.encode_all()
+        _finish(session, manager, order, caches, seq, result)
     finally:
         session.lock.release()
     return result
+
+
+@dataclass(frozen=True)
+class Slice:
+    """One session's slice, with what ``run_slice`` takes besides the order."""
+
+    session: Session
+    manager: SessionManager
+    order: SliceOrder
+    interrupted: threading.Event
+    caches: FrameCaches
+    seq: int
+
+
+def run_together(slices: Sequence[Slice]) -> list[SliceResult]:
+    """``run_slice`` for several sessions of batch play at once: their batches run together
+    (``app.service.together``: alike networks share the engine's calls), then each session
+    gets its stop conditions, save and frame, as alone. Their budgets add up."""
+    started = time.thread_time()
+    results = [SliceResult() for _ in slices]
+    held: list[int] = []  # the slices whose session's lock this run holds
+    plays: list[Play] = []
+    members: list[int] = []  # the slices with batches to run, in the order of ``plays``
+    try:
+        for i, part in enumerate(slices):
+            session = part.session
+            if not session.model.n_samples:  # its ConfigError is its own: run it alone
+                results[i] = run_slice(
+                    session, part.manager, part.order, part.interrupted, part.caches, part.seq
+                )
+                continue
+            if not session.lock.acquire(blocking=False):
+                results[i].busy = True
+                continue
+            held.append(i)
+            count = _count(session, part.order)
+            if count > 0:
+                plays.append(Play(session, count, part.interrupted.is_set))
+                members.append(i)
+        budget = sum(part.order.budget for part in slices)
+        for i, outcome in zip(members, step_together(plays, budget, PLAY), strict=True):
+            results[i].done, results[i].diverged = outcome.done, outcome.diverged
+        for i in held:
+            part = slices[i]
+            _finish(part.session, part.manager, part.order, part.caches, part.seq, results[i])
+    finally:
+        for i in held:
+            slices[i].session.lock.release()
+    per_unit = (time.thread_time() - started) / max(1, sum(r.done for r in results))
+    for result in results:
+        result.cpu = per_unit * result.done
+    return results
+
+
+def _count(session: Session, order: SliceOrder) -> int:
+    """The units to run: the order's, ending exactly where the epoch count is reached."""
+    if order.stop.epochs is None:
+        return order.count
+    return min(order.count, units_until_epoch(session.model, order.unit, order.stop.epochs))
+
+
+def _finish(
+    session: Session,
+    manager: SessionManager,
+    order: SliceOrder,
+    caches: FrameCaches,
+    seq: int,
+    result: SliceResult,
+) -> None:
+    """After the training: the stop conditions, whether a save is due, the frame."""
+    if not result.diverged and not order.stop.empty:
+        result.stop_met = stop_condition_met(session, order.stop)
+    result.save_due = manager.save_due(session)
+    if order.views is not None:
+        result.frame = build_frame(session, seq, order.views, caches, order.play)
+        result.frame.encode_all()
 
 
 def units_until_epoch(model: Model, unit: Unit, epochs: int) -> int:

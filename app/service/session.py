@@ -27,7 +27,7 @@ from app.engine.datasets import (
     make_dataset,
     with_features,
 )
-from app.engine.model import HYPERPARAMETERS
+from app.engine.model import HYPERPARAMETERS, BatchResult
 
 from .history import Timeline
 from .presets import PRESETS
@@ -145,6 +145,15 @@ class StepOutcome:
     units: list[dict[str, Any]] = field(default_factory=list)
     stopped: str | None = None  # "diverged", "time budget" …
     diverged: str | None = None
+
+    def add(self, entry: dict[str, Any]) -> bool:
+        """Count one unit run; True when it diverged (no more units after it)."""
+        self.units.append(entry)
+        self.done += 1
+        if entry.get("diverged"):
+            self.stopped, self.diverged = "diverged", entry["diverged"]
+            return True
+        return False
 
 
 @dataclass(frozen=True)
@@ -318,17 +327,17 @@ class Session:
                 if entry is None:
                     outcome.stopped = "time budget"
                     break
-                outcome.units.append(entry)
-                outcome.done += 1
-                if entry.get("diverged"):
-                    outcome.stopped = "diverged"
-                    outcome.diverged = entry["diverged"]
+                if outcome.add(entry):
                     break
                 if deadline is not None and time.monotonic() > deadline and outcome.done < count:
                     outcome.stopped = "time budget"
                     break
-            self._changed("step", {"unit": unit, "count": outcome.done, "by": by})
+            self.stepped(outcome, by)
         return outcome
+
+    def stepped(self, outcome: StepOutcome, by: str | None) -> None:
+        """Tell the listeners about a step call's units (the caller holds the lock)."""
+        self._changed("step", {"unit": outcome.unit, "count": outcome.done, "by": by})
 
     def _run_unit(self, unit: Unit, deadline: float | None) -> dict[str, Any] | None:
         model = self.model
@@ -342,12 +351,16 @@ class Session:
                 self._record_history()
             return entry
         if unit == "batch":
-            batch = model.step_batch()
-            self.timeline.record_batch(self)
-            if batch.epoch_done:
-                self._record_history()
-            return {"loss": batch.loss, "diverged": batch.diverged}
+            return self.batch_done(model.step_batch())
         return self._run_epoch(deadline)
+
+    def batch_done(self, batch: BatchResult) -> dict[str, Any]:
+        """Record a batch step the model has just run (by ``step`` or with other sessions'
+        models, ``together.py``): the timeline, the history at an epoch's end; its entry."""
+        self.timeline.record_batch(self)
+        if batch.epoch_done:
+            self._record_history()
+        return {"loss": batch.loss, "diverged": batch.diverged}
 
     def _run_epoch(self, deadline: float | None) -> dict[str, Any] | None:
         start_epoch = self.model.epoch

@@ -1,0 +1,181 @@
+"""Many models' batch steps in one go (engine/together.py) equal each model's own phase walk,
+bit for bit: weights, velocities, losses, traces, counters and divergences."""
+
+from __future__ import annotations
+
+from dataclasses import fields, replace
+from typing import Any
+
+import numpy as np
+import pytest
+
+from app.engine import LayerConfig, LayerTrace, Model, ModelConfig
+from app.engine import together
+
+TRACE_FIELDS = [f.name for f in fields(LayerTrace)]
+
+ARCHITECTURES = {  # the circle preset's network first: what a class plays
+    "circle-tanh-square": ModelConfig(
+        input_size=2,
+        layers=(LayerConfig(8, "tanh"), LayerConfig(8, "tanh"), LayerConfig(1, "tanh")),
+        loss="square",
+        batch_size=10,
+    ),
+    "relu-softmax-ce-float32": ModelConfig(
+        input_size=4,
+        layers=(LayerConfig(6, "relu"), LayerConfig(3, "softmax")),
+        loss="softmax_cross_entropy",
+        batch_size=4,
+        dtype="float32",
+    ),
+    "sigmoid-bce": ModelConfig(
+        input_size=3,
+        layers=(LayerConfig(5, "leaky_relu"), LayerConfig(2, "sigmoid")),
+        loss="binary_cross_entropy",
+        batch_size=7,
+    ),
+    "linear-sse-nobias": ModelConfig(
+        input_size=2,
+        layers=(LayerConfig(3, "sigmoid"), LayerConfig(1, "linear")),
+        loss="sse",
+        batch_size=1,
+        learning_rate=0.01,
+        use_bias=False,
+    ),
+    "mse-float32": ModelConfig(
+        input_size=2,
+        layers=(LayerConfig(8, "tanh"), LayerConfig(2, "linear")),
+        loss="mse",
+        batch_size=5,
+        dtype="float32",
+    ),
+}
+
+
+def data(config: ModelConfig, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, config.input_size))
+    k = config.layers[-1].units
+    if config.loss == "softmax_cross_entropy":
+        return x, np.eye(k)[rng.integers(0, k, n)]
+    if config.loss == "binary_cross_entropy":
+        return x, rng.integers(0, 2, (n, k)).astype(float)
+    return x, rng.normal(size=(n, k))
+
+
+def pair(config: ModelConfig, n: int, seed: int) -> tuple[Model, Model]:
+    """Two equal models: one for step_batches, one for the phase walk."""
+    models = []
+    for _ in range(2):
+        model = Model(replace(config, seed=seed))
+        model.set_data(*data(config, n, seed))
+        models.append(model)
+    return models[0], models[1]
+
+
+def walk_batch(model: Model) -> Any:
+    while True:
+        result = model.step_phase()
+        if result.batch_done or result.diverged:
+            return result
+
+
+def assert_same(a: Model, b: Model) -> None:
+    for la, lb in zip(a.layers, b.layers, strict=True):
+        for name in ("W", "b", "velocity_W", "velocity_b"):
+            va, vb = getattr(la, name), getattr(lb, name)
+            assert (va is None) == (vb is None), name
+            assert va is None or np.array_equal(va, vb), name
+    assert a.loss == b.loss or (np.isnan(a.loss) and np.isnan(b.loss))
+    assert (a.step, a.epoch, a.position, a.cursor) == (b.step, b.epoch, b.position, b.cursor)
+    assert a.diverged == b.diverged
+    for k, (ta, tb) in enumerate(zip(a.traces, b.traces, strict=True)):
+        for name in TRACE_FIELDS:
+            va, vb = getattr(ta, name), getattr(tb, name)
+            assert (va is None) == (vb is None), (k, name)
+            if va is not None:
+                assert np.array_equal(va, vb, equal_nan=True), (k, name)
+
+
+@pytest.fixture
+def stacked_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The size of every stack run: the test must see models really stacked."""
+    sizes: list[int] = []
+    run = together._train_stacked
+
+    def counted(models: list[Model]) -> list[str | None]:
+        sizes.append(len(models))
+        return run(models)
+
+    monkeypatch.setattr(together, "_train_stacked", counted)
+    return sizes
+
+
+@pytest.mark.parametrize("name", list(ARCHITECTURES))
+def test_stacked_steps_equal_each_models_walk(name: str, stacked_calls: list[int]) -> None:
+    """Five models of one architecture — their own data (two sizes, so their batches part at
+    epoch ends), seeds and rates — through momentum on and off, a half-walked batch and a
+    penalty on one of them, step together and stay equal to their walks."""
+    config = ARCHITECTURES[name]
+    pairs = [pair(config, n=23 if i % 2 else 30, seed=i) for i in range(5)]
+    rng = np.random.default_rng(3)
+    for round_ in range(30):
+        if round_ in (8, 16, 24):
+            changes = [
+                {"momentum": 0.9},
+                {"momentum": 0.0, "l2": 0.01},
+                {"momentum": 0.5, "l2": 0.0},
+            ][round_ // 8 - 1]
+            for fast, walk in pairs[: 3 if round_ == 16 else 5]:
+                for model in (fast, walk):
+                    model.apply_changes(changes)
+        if round_ % 6 == 2:  # one model half-walks a batch: it steps alone this round
+            fast, _ = pairs[int(rng.integers(0, 5))]
+            for _ in range(int(rng.integers(1, len(fast.phases)))):
+                fast.step_phase()
+        for i, (fast, walk) in enumerate(pairs):
+            fast.apply_changes({"learning_rate": config.learning_rate * (1 + i / 10)})
+            walk.apply_changes({"learning_rate": config.learning_rate * (1 + i / 10)})
+        results = together.step_batches([fast for fast, _ in pairs])
+        for (fast, walk), result in zip(pairs, results, strict=True):
+            walked = walk_batch(walk)
+            assert result.diverged == walked.diverged
+            assert_same(fast, walk)
+    assert stacked_calls and max(stacked_calls) == 5  # they really ran stacked
+
+
+def test_a_diverging_model_diverges_alone(stacked_calls: list[int]) -> None:
+    """One student's huge learning rate overflows: that model diverges (restored to its last
+    good weights, as its walk is), its classmates in the same stack step on unharmed."""
+    config = ARCHITECTURES["circle-tanh-square"]
+    config = replace(config, layers=(LayerConfig(8, "relu"), LayerConfig(1, "linear")))
+    pairs = [pair(config, n=30, seed=i) for i in range(4)]
+    for fast, walk in pairs[:1]:
+        for model in (fast, walk):
+            model.apply_changes({"learning_rate": 1e150})
+    seen = []
+    for _ in range(8):
+        results = together.step_batches([fast for fast, _ in pairs])
+        for (fast, walk), result in zip(pairs, results, strict=True):
+            walked = walk_batch(walk)
+            assert result.diverged == walked.diverged
+            assert_same(fast, walk)
+        seen.append([bool(result.diverged) for result in results])
+    assert any(row[0] for row in seen)  # the first model did diverge…
+    assert not any(any(row[1:]) for row in seen)  # …and none of the others
+    assert max(stacked_calls) == 4
+
+
+def test_unlike_models_step_apart_but_all_step(stacked_calls: list[int]) -> None:
+    """Models of different shapes are grouped by shape: each group stacked, a lone one alone,
+    and the results come back in the order asked."""
+    a = [pair(ARCHITECTURES["circle-tanh-square"], 30, seed) for seed in (1, 2)]
+    b = [pair(ARCHITECTURES["sigmoid-bce"], 30, seed) for seed in (3, 4, 5)]
+    c = [pair(ARCHITECTURES["mse-float32"], 30, 6)]
+    mixed = [a[0], b[0], c[0], a[1], b[1], b[2]]
+    for _ in range(6):
+        results = together.step_batches([fast for fast, _ in mixed])
+        for (fast, walk), result in zip(mixed, results, strict=True):
+            assert result.loss == walk_batch(walk).loss
+            assert_same(fast, walk)
+    assert sorted(set(stacked_calls)) == [2, 3]
