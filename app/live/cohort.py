@@ -10,8 +10,11 @@ calls instead of each paying for its own — the work of a class, not of its loo
 from __future__ import annotations
 
 import asyncio
+import logging
 
-from .training import Slice, SliceResult, run_together
+from .training import Slice, SliceResult, run_slice, run_together
+
+log = logging.getLogger("app.live")
 
 
 class Cohort:
@@ -33,11 +36,27 @@ class Cohort:
         waiting, self._waiting = self._waiting, []
         try:
             results = run_together([part for part, _ in waiting])
-        except Exception as error:  # each player logs it and ends its play
-            for _, future in waiting:
-                if not future.done():
-                    future.set_exception(error)
+        except Exception:  # a fault in one session must not end the others' play
+            log.exception(
+                "a run of %d slices together failed; running them one by one", len(waiting)
+            )
+            for part, future in waiting:
+                _settle(future, part)
             return
         for (_, future), result in zip(waiting, results, strict=True):
             if not future.done():  # (a player cancelled meanwhile: its slice ran all the same)
                 future.set_result(result)
+
+
+def _settle(future: asyncio.Future[SliceResult], part: Slice) -> None:
+    """Run ``part`` alone; its result, or its exception (its player logs it and ends play)."""
+    try:
+        result = run_slice(
+            part.session, part.manager, part.order, part.interrupted, part.caches, part.seq
+        )
+    except Exception as error:
+        if not future.done():
+            future.set_exception(error)
+        return
+    if not future.done():
+        future.set_result(result)

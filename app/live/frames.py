@@ -95,7 +95,7 @@ class Frame:
     diverged: str | None
     views: frozenset[View] = frozenset()  # the views it was built for
     texts: dict[View, str] = field(default_factory=dict)
-    published_at: float = 0.0  # event-loop time the hub made it the latest
+    published_at: float = 0.0  # its pacing slot (loop time): when play asked for it, or came
 
     def covers(self, view: View) -> bool:
         """Was this frame built with the boundary grid this view asks for?"""

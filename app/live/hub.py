@@ -145,14 +145,19 @@ class Hub:
         self._dirty.clear()
         return frozenset(client.view for client in self.clients)
 
-    def frame_ready(self, frame: Frame) -> None:
+    def frame_ready(self, frame: Frame, asked_at: float | None = None) -> None:
         """A frame from the host: the newest now (unless a newer one, or one showing the same,
-        came first from the other source: play's slices or the publisher); wake the senders."""
+        came first from the other source: play's slices or the publisher); wake the senders.
+
+        ``asked_at``: when play asked for it (loop time), which is the frame's slot in the
+        clients' pacing; not when it came (a class's slices run together, and the last
+        student's frame comes as much later as the run took: pacing by that would make the
+        next tick's frame look early and skip it)."""
         latest = self.latest
         if latest is not None and (frame.seq < latest.seq or frame.key == latest.key):
             return
-        self._pacer.record(self.loop.time())
-        frame.published_at = self.loop.time()
+        frame.published_at = self.loop.time() if asked_at is None else asked_at
+        self._pacer.record(frame.published_at)
         self.latest = frame
         if frame.diverged is None:
             self._announced_divergence = None

@@ -17,8 +17,8 @@ def tick_after(now: float, interval: float) -> float:
 
 
 def tick_at(when: float, interval: float) -> float:
-    """The first frame tick at or after ``when``."""
-    return math.ceil(when / interval - TICK_TOLERANCE) * interval
+    """The first frame tick at or after ``when`` (a unit due then is not woken for early)."""
+    return math.ceil(when / interval - 1e-9) * interval
 
 
 class FramePacer:

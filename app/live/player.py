@@ -48,7 +48,7 @@ class PlayListener(Protocol):
         """The views a frame should be built for now, or None if no client is due one."""
         ...
 
-    def frame_ready(self, frame: Frame) -> None: ...
+    def frame_ready(self, frame: Frame, asked_at: float | None = None) -> None: ...
 
     def diverged(self, message: str) -> None: ...
 
@@ -168,7 +168,7 @@ class Player:
                 if result.busy:
                     await self._pause_for(BUSY_RETRY_SECONDS)
                     continue
-                ended = self._take(result)
+                ended = self._take(result, started)
                 if ended is not None:
                     reason, message = ended
                     break
@@ -185,11 +185,11 @@ class Player:
             step = await self.host.end_play()
         await self.listener.play_ended(reason, message, step)
 
-    def _take(self, result: SliceResult) -> tuple[str, str] | None:
+    def _take(self, result: SliceResult, asked_at: float) -> tuple[str, str] | None:
         """Pass the slice's frame and news on; (reason, message) when play must end."""
         self._done += result.done
         if result.frame is not None:
-            self.listener.frame_ready(result.frame)
+            self.listener.frame_ready(result.frame, asked_at)
         if result.error:
             return "error", result.error
         if result.diverged:

@@ -9,8 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from app.engine import LayerConfig, LayerTrace, Model, ModelConfig
-from app.engine import together
+from app.engine import LayerConfig, LayerTrace, Model, ModelConfig, together
 
 TRACE_FIELDS = [f.name for f in fields(LayerTrace)]
 

@@ -83,7 +83,9 @@ def test_an_interrupted_session_stops_alone_and_the_budget_stops_all(tmp_path: P
         asked["n"] += 1
         return asked["n"] > 3
 
-    plays = [Play(together[0], 10, after_three)] + [Play(s, 10, lambda: False) for s in together[1:]]
+    plays = [Play(together[0], 10, after_three)] + [
+        Play(s, 10, lambda: False) for s in together[1:]
+    ]
     outcomes = step_together(plays, 60.0, "play")
     assert [(o.done, o.stopped) for o in outcomes] == [(3, "interrupted"), (10, None), (10, None)]
     for session, twin, outcome in zip(together, alone, outcomes, strict=True):
