@@ -21,7 +21,8 @@ Playground's training loop in plain NumPy — circle data, 2-8-8-1 tanh, batch 1
 float64): its epochs/s and the engine's ``step_batch`` on the same data, initial weights and
 math (our MSE's gradient is twice the ½(o − t)² one: half the learning rate), interleaved in
 one run; ``ratio_vs_reference`` is engine ÷ reference (target ≥ 0.9). The two are checked to
-train to the same weights first.
+train to the same weights first. ``ratio_together_vs_reference``: the same for each of 25
+copies of the engine's model stepped together (``engine/together.py``, as a class at play).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ for _variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[_variable] = "1"
 
 import argparse  # noqa: E402
+import copy  # noqa: E402
 import importlib.util  # noqa: E402
 import itertools  # noqa: E402
 import json  # noqa: E402
@@ -49,6 +51,7 @@ import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from app.engine import LayerConfig, Model, ModelConfig  # noqa: E402
+from app.engine.together import step_batches  # noqa: E402
 
 try:
     import torch
@@ -65,6 +68,7 @@ TARGET_SMALL = 8.0  # engine ≥ 8× PyTorch steps/s on 2-8-8-1 (float32, untrac
 TARGET_LARGE = 2.0  # engine ≥ 2× PyTorch on 784-128-64-10
 TARGET_TRACED = 1.3  # traced step time ≤ 1.3× untraced on 2-8-8-1
 TARGET_REFERENCE = 0.9  # engine ≥ 0.9× the plain-NumPy TF Playground loop's epochs/s
+CLASS = 25  # students whose models step together on the reference workload
 REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "tfp_numpy.py"
 
 
@@ -234,11 +238,24 @@ def reference_epochs() -> dict[str, Callable[[int], None]] | None:
         for _ in range(epochs * batches_per_epoch):
             model.step_batch()
 
+    # A class of CLASS students on this workload, their models stepped together
+    # (engine/together.py); a run of ``epochs`` is an epoch of each: CLASS × epochs in all.
+    class_ = [copy.deepcopy(model) for _ in range(CLASS)]
+
+    def together(epochs: int) -> None:
+        for _ in range(epochs * batches_per_epoch):
+            step_batches(class_)
+
     reference(20)
     engine(20)
     for got, want in zip(model.layers, net.W, strict=True):  # the same training, not just speed
         np.testing.assert_allclose(got.W, want, rtol=1e-6, atol=1e-9)
-    return {"reference_numpy": reference, "engine_float64_untraced": engine}
+    together(1)
+    return {
+        "reference_numpy": reference,
+        "engine_float64_untraced": engine,
+        f"engine_float64_{CLASS}_together": together,
+    }
 
 
 # ----------------------------------------------------------------- timing
@@ -314,12 +331,14 @@ def run(quick: bool) -> dict[str, Any]:
         results[f"ratio_vs_torch_{net.name}"] = ratio
     runners = reference_epochs()
     results["reference"] = None if runners is None else measure(runners, rounds * 3, seconds)
-    results["ratio_vs_reference"] = (
-        None
-        if runners is None
-        else results["reference"]["engine_float64_untraced"]
-        / results["reference"]["reference_numpy"]
-    )
+    results["ratio_vs_reference"] = results["ratio_together_vs_reference"] = None
+    if runners is not None:
+        rates = results["reference"]
+        rates[f"engine_float64_{CLASS}_together"] *= CLASS  # epochs/s of each model
+        results["ratio_vs_reference"] = rates["engine_float64_untraced"] / rates["reference_numpy"]
+        results["ratio_together_vs_reference"] = (
+            rates[f"engine_float64_{CLASS}_together"] / rates["reference_numpy"]
+        )
     small = results["steps_per_s"]["2-8-8-1"]
     # Step time traced ÷ untraced = untraced steps/s ÷ traced steps/s.
     results["traced_overhead_2-8-8-1"] = (
@@ -361,7 +380,8 @@ def report(results: dict[str, Any]) -> None:
         for variant, rate in rates.items():
             print(f"{name:<15} {variant:<26} {rate:>10.0f} {1e6 / rate:>9.1f}")
     if results["reference"] is not None:
-        print(f"{'tfp reference':<15} {'(epochs/s, 25 steps each)':<26}")
+        print(f"{'tfp reference':<15} {'(epochs/s, 25 steps each;':<26}")
+        print(f"{'':<15} {f' {CLASS} together: each)':<26}")
         for variant, rate in results["reference"].items():
             print(f"{'circle 2-8-8-1':<15} {variant:<26} {rate:>10.0f} {1e6 / rate:>9.1f}")
     print()
@@ -375,6 +395,9 @@ def report(results: dict[str, Any]) -> None:
         value = results[key]
         shown = "null" if value is None else f"{value:.2f}×"
         print(f"{key:<30} {shown:>8}   target {sign} {target}×   {targets[key]}")
+    value = results["ratio_together_vs_reference"]
+    shown = "null" if value is None else f"{value:.2f}×"
+    print(f"{'ratio_together_vs_reference':<30} {shown:>8}   (no target: a class's share)")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -9,10 +9,11 @@ another machine, with the hub unchanged.
 on the event loop itself, for at most INLINE_SECONDS: a slice there needs no thread hop
 and, above all, no hand-over of the GIL, which a second busy Python thread would make the
 loop wait for at every turn (measured: that wait, not the work, held a class to a few
-students). A session whose one unit costs more (a big network) plays on the registry's one
-training thread, where such sessions queue in turn. Everything else (hello, frames after
-a REST change, commands, saves) runs on the registry's general threads, where waiting for
-the session's lock is allowed.
+students); paced batch play there goes through the registry's cohort, which runs the slices
+due at one frame tick together. A session whose one unit costs more (a big network) plays
+on the registry's one training thread, where such sessions queue in turn. Everything else
+(hello, frames after a REST change, commands, saves) runs on the registry's general threads,
+where waiting for the session's lock is allowed.
 """
 
 from __future__ import annotations

@@ -6,6 +6,10 @@ slice, then — if a client is due a frame — the frame, built and encoded righ
 training, in the same visit to the session. So a playing session costs one thread hop and
 one lock per frame interval, whatever its rate; the loop only sends the frame.
 
+Paced play wakes on frame ticks — multiples of the interval on the loop's clock, the same
+for every session at the same frame rate — so a class's batch slices come due in the same
+turn of the loop and run together (``cohort.py``).
+
 Phase play at a rate the frame cap can show runs one phase per slice with a frame each, so
 the page animates the backward pass layer by layer. Playing "as fast as possible" takes
 slices of FLAT_OUT_SECONDS with a pause as long as each took: a session playing flat out

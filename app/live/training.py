@@ -1,5 +1,6 @@
 """One slice of play: the units due in one frame interval, then the stop conditions and,
-when a client is due one, the frame — all in one visit to the session.
+when a client is due one, the frame — all in one visit to the session. Several sessions'
+batch slices may run together (``run_together``): their batches in one go, the rest as alone.
 
 This is the host's side of play (see ``host.py``): it reads and changes the Session, and runs
 wherever the session lives. The player on the event loop only says what is due
