@@ -183,6 +183,7 @@ class Session:
         self.token = token or new_token()
         self.watch_token = watch_token or new_token()
         self.dataset = dataset
+        self._summary: tuple[Dataset, dict[str, Any]] | None = None  # see dataset_summary
         self.config = config  # {"preset", "model", "data"}: what reset rebuilds
         self.lock = threading.RLock()
         self.version = 0
@@ -513,6 +514,17 @@ class Session:
             return float(used[0, j] if i is None else used[i, j])
 
     def dataset_summary(self) -> dict[str, Any]:
+        """The dataset as JSON data — made once per dataset (a session keeps its dataset;
+        every save and hello reads this, and 500 points' lists cost more than the rest of
+        a save): callers only read it."""
+        cached = self._summary
+        if cached is not None and cached[0] is self.dataset:
+            return cached[1]
+        summary = self._summarize()
+        self._summary = (self.dataset, summary)
+        return summary
+
+    def _summarize(self) -> dict[str, Any]:
         d = self.dataset
         return {
             "name": d.name,
