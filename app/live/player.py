@@ -152,7 +152,7 @@ class Player:
                 started = loop.time()
                 wait, due = self._due(started)
                 interval = self.listener.frame_interval()
-                if due == 0:  # (paced play wakes on a frame tick, flat out at once)
+                if due == 0:  # (paced play only) wake on the tick by which a unit is due
                     await self._pause_until(tick_at(started + wait, interval))
                     continue
                 per_phase = self._frame_per_phase()
