@@ -27,10 +27,27 @@ function phaseText(phase) {
   return phase.layer === null || phase.layer === undefined ? phase.kind : `${phase.kind} ${phase.layer}`;
 }
 
+/** A card with its title and a fold button: folded, only the title row shows, so the card
+ * never hides the teaching panel on a small projector (click again to unfold). */
 function card(id, title) {
+  const fold = createElement("button", {
+    type: "button",
+    id: `${id}-fold`,
+    className: "secondary small predict-fold",
+    "data-testid": `${id}-fold`,
+    "aria-expanded": "true",
+    title: "Fold the card",
+    text: "–",
+  });
   const element = createElement("aside", { id, className: "predict-card", "data-testid": id, hidden: true }, [
-    createElement("h2", { text: title }),
+    createElement("div", { className: "predict-head" }, [createElement("h2", { text: title }), fold]),
   ]);
+  fold.addEventListener("click", () => {
+    const folded = element.classList.toggle("folded");
+    fold.setAttribute("aria-expanded", String(!folded));
+    fold.title = folded ? "Unfold the card" : "Fold the card";
+    fold.textContent = folded ? "+" : "–";
+  });
   document.body.append(element);
   return element;
 }

@@ -32,6 +32,17 @@ def test_the_teacher_asks_a_student_answers_and_the_reveal_marks_them(
         assert f"δ of neuron 0 in layer {output}" in teacher.inner_text("#predict-pick")
         teacher.click("#predict-ask")
         teacher.wait_for_selector("#predict-question:has-text('sign of δ of unit 0')")
+        # Folded, the card is its title row alone (a projector's teaching panel stays in
+        # view); unfolded, all of it again.
+        card = teacher.locator("#predict-teacher")
+        tall = card.bounding_box()
+        teacher.click("#predict-teacher-fold")
+        assert teacher.get_attribute("#predict-teacher-fold", "aria-expanded") == "false"
+        assert not teacher.is_visible("#predict-reveal")
+        folded = card.bounding_box()
+        assert tall is not None and folded is not None and folded["height"] < tall["height"] / 2
+        teacher.click("#predict-teacher-fold")
+        assert teacher.is_visible("#predict-reveal")
 
         page = student.page
         page.locator("#predict-student").wait_for(timeout=FOLLOW_MS)
