@@ -36,7 +36,7 @@ from app.service.session import Session
 
 from .deps import ManagerDep
 from .errors import ApiError
-from .questions import opening_messages, personal, record_answer, save_if_due
+from .questions import claim_answer, opening_messages, personal, record_answer, save_if_due
 from .schemas import ErrorMessage, RequestBody, ResponseBody
 from .sessions import BODY_ERRORS
 
@@ -373,35 +373,54 @@ async def read_answers(
         while True:
             text = await websocket.receive_text()
             try:
-                reply = answer_message(websocket, classroom, teacher, answered, text)
+                replies = answer_message(websocket, classroom, teacher, answered, text)
             except ApiError as error:
-                reply = {"type": "error", "field": error.field, "message": error.detail}
-            await send(reply)
-            if reply["type"] == "answered":
+                replies = [{"type": "error", "field": error.field, "message": error.detail}]
+            for reply in replies:
+                await send(personal(reply, teacher, answered))
+            if replies[0]["type"] == "answered":
                 await save_if_due(websocket.app, classroom)
+
+
+MESSAGE_FIELDS = {"answer": ("question", "name", "answer"), "claim": ("question", "receipt")}
 
 
 def answer_message(
     websocket: WebSocket, classroom: Classroom, teacher: bool, answered: dict[int, str], text: str
-) -> dict[str, Any]:
-    """One message a page sent: ``{"type": "answer", "question", "name", "answer"}``."""
+) -> list[dict[str, Any]]:
+    """One message a page sent — ``{"type": "answer", "question", "name", "answer"}``, or
+    ``{"type": "claim", "question", "receipt"}`` after a reload — and the replies to it."""
     if len(text) > MAX_ANSWER_MESSAGE:
         raise ApiError(413, f"a message is at most {MAX_ANSWER_MESSAGE} characters", "body")
     try:
         message = json.loads(text)
     except ValueError:
         raise ApiError(422, 'not JSON: send {"type": "answer", …}', "body") from None
-    if not isinstance(message, dict) or message.get("type") != "answer":
-        raise ApiError(422, "unknown message type: a class socket takes only 'answer'", "type")
+    kind = message.get("type") if isinstance(message, dict) else None
+    if kind not in MESSAGE_FIELDS:
+        raise ApiError(
+            422, "unknown message type: a class socket takes 'answer' or 'claim'", "type"
+        )
     if teacher:
         raise ApiError(403, "the teacher asks and reveals; students answer", "type")
-    unknown = sorted(set(message) - {"type", "question", "name", "answer"})
+    fields = MESSAGE_FIELDS[kind]
+    unknown = sorted(set(message) - {"type", *fields})
     if unknown:
-        raise ApiError(422, f"an answer has no field {unknown[0][:40]!r}", unknown[0][:40])
-    for needed in ("question", "name", "answer"):
+        raise ApiError(
+            422,
+            f"{'an' if kind == 'answer' else 'a'} {kind} has no field {unknown[0][:40]!r}",
+            unknown[0][:40],
+        )
+    for needed in fields:
         if needed not in message:
-            raise ApiError(422, f"an answer needs '{needed}'", needed)
+            raise ApiError(
+                422, f"{'an' if kind == 'answer' else 'a'} {kind} needs '{needed}'", needed
+            )
     question = message["question"]
+    if kind == "claim":
+        claimed, revealed = claim_answer(websocket.app, classroom, question, message["receipt"])
+        answered[claimed["question"]] = claimed["name"]
+        return [claimed] if revealed is None else [claimed, revealed]
     if isinstance(question, int) and question in answered:
         raise ApiError(
             409, "this page has answered this question already: one answer each", "question"
@@ -415,4 +434,4 @@ def answer_message(
         message["answer"],
     )
     answered[kept["question"]] = kept["name"]
-    return {"type": "answered", **kept}
+    return [{"type": "answered", **kept}]

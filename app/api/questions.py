@@ -26,8 +26,10 @@ from app.service.questions import (
     AnswerRefusedError,
     Kind,
     Question,
+    QuestionBook,
     QuestionClosedError,
     QuestionNotFoundError,
+    ReceiptRefusedError,
     ask,
     clean_name,
     tally,
@@ -39,6 +41,7 @@ from .errors import ApiError
 from .schemas import RequestBody, ResponseBody
 
 Message = dict[str, Any]
+MAX_RECEIPT_LENGTH = 100  # a receipt is 22 characters; anything longer is not one
 
 
 # ----- bodies -----------------------------------------------------------------------------
@@ -93,6 +96,10 @@ class AnswerAccepted(ResponseBody):
     question: int
     name: str
     answer: Any
+    receipt: str = Field(
+        description="A secret for this answer alone: a page that reloads sends it back on the "
+        'class socket (`{"type": "claim", "question", "receipt"}`) to get its mark.'
+    )
 
 
 class RevealResult(ResponseBody):
@@ -136,6 +143,8 @@ def as_api_error(error: ConfigError) -> ApiError:
         return ApiError(409, error.message, field=error.field)
     if isinstance(error, AnswerRefusedError):
         return ApiError(429 if error.field == "question" else 409, error.message, field=error.field)
+    if isinstance(error, ReceiptRefusedError):
+        return ApiError(404, error.message, field=error.field)
     return ApiError(422, error.message, field=error.field)
 
 
@@ -198,15 +207,20 @@ def reveal_question(
             session.step("phase", 1, by="reveal")
         book.reveal(question_id, ran)
     manager_of(app).save(session)
-    message = {
+    return question, reveal_message(book, question)
+
+
+def reveal_message(book: QuestionBook, question: Question) -> Message:
+    """The ``reveal`` for the class socket (marks by name inside: ``personal`` keeps each
+    socket's own)."""
+    return {
         "type": "reveal",
         "question": question.public(),
         "truth": question.truth,
         "tally": tally(question),
-        "ran": ran,
+        "ran": question.ran,
         "marks": book.marks(question),
     }
-    return question, message
 
 
 def questions_csv(session: Session) -> str:
@@ -229,7 +243,7 @@ def record_answer(
     try:
         name = clean_name(name, settings.question_max_name_length)
         session = class_session(app, classroom)
-        question, kept = session.questions.answer(
+        question, kept, receipt = session.questions.answer(
             question_id, name, answer, settings.question_max_answers
         )
     except ConfigError as error:
@@ -241,7 +255,27 @@ def record_answer(
             **session.questions.snapshot(question, settings.question_histogram_bins),
         },
     )
-    return {"question": question.id, "name": name, "answer": kept}
+    return {"question": question.id, "name": name, "answer": kept, "receipt": receipt}
+
+
+def claim_answer(
+    app: FastAPI, classroom: Classroom, question_id: Any, receipt: Any
+) -> tuple[Message, Message | None]:
+    """A page that answered, then reloaded, claims its answer by the receipt it was given:
+    the ``answered`` it got then, and the question's ``reveal`` if it came meanwhile."""
+    if isinstance(question_id, bool) or not isinstance(question_id, int):
+        raise ApiError(422, "the question's id: an integer", field="question")
+    if not isinstance(receipt, str) or not 0 < len(receipt) <= MAX_RECEIPT_LENGTH:
+        raise ApiError(422, "the receipt: the text the answer was given", field="receipt")
+    try:
+        book = class_session(app, classroom).questions
+        question, kept = book.claim(question_id, receipt)
+    except ConfigError as error:
+        raise as_api_error(error) from None
+    answered = {"type": "answered", "question": question.id, "name": kept["name"],
+                "answer": kept["answer"], "receipt": receipt}  # fmt: skip
+    revealed = reveal_message(book, question) if question.status == "revealed" else None
+    return answered, revealed
 
 
 async def save_if_due(app: FastAPI, classroom: Classroom) -> None:

@@ -26,6 +26,7 @@ import copy
 import csv
 import io
 import math
+import secrets
 import threading
 import time
 import unicodedata
@@ -40,6 +41,7 @@ Kind = Literal["delta_sign", "largest_change", "gradient"]
 KINDS: tuple[str, ...] = get_args(Kind)
 SIGNS = ("+", "-", "0")
 SIGN_WORDS = {"+": "positive", "-": "negative", "0": "zero"}
+RECEIPT_BYTES = 16  # an answer's receipt: 128 random bits, URL-safe text
 MAX_TIED = 100  # weights kept as "changes most" when several change exactly as much
 # A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -57,6 +59,10 @@ class AnswerRefusedError(ConfigError):
     """This name has answered already, or the question is full."""
 
 
+class ReceiptRefusedError(ConfigError):
+    """No answer to the question was given this receipt."""
+
+
 @dataclass
 class Question:
     """One question, its truth (kept from the students until Reveal) and its answers."""
@@ -72,7 +78,7 @@ class Question:
     text: str = ""
     moment: dict[str, Any] = field(default_factory=dict)  # step, epoch, phase when asked
     truth: dict[str, Any] = field(default_factory=dict)
-    answers: list[dict[str, Any]] = field(default_factory=list)  # {name, answer, at}
+    answers: list[dict[str, Any]] = field(default_factory=list)  # {name, answer, at, receipt}
     asked_at: float = field(default_factory=time.time)
     status: Literal["open", "revealed", "replaced"] = "open"
     ran: bool = False  # did Reveal run the phase on the session?
@@ -354,8 +360,11 @@ class QuestionBook:
             del self._questions[:-max_kept]
             return replaced
 
-    def answer(self, question_id: int, name: str, answer: Any, limit: int) -> tuple[Question, Any]:
-        """Record one answer under ``name``; returns the question and the answer as kept."""
+    def answer(
+        self, question_id: int, name: str, answer: Any, limit: int
+    ) -> tuple[Question, Any, str]:
+        """Record one answer under ``name``; returns the question, the answer as kept and its
+        receipt: a secret the answering page keeps to claim the answer again (a reload)."""
         try:
             q = self.find(question_id)
         except LookupError:
@@ -373,8 +382,24 @@ class QuestionBook:
                 )
             if len(q.answers) >= limit:
                 raise AnswerRefusedError("question", f"this question is full ({limit} answers)")
-            q.answers.append({"name": name, "answer": value, "at": time.time()})
-        return q, value
+            receipt = secrets.token_urlsafe(RECEIPT_BYTES)
+            q.answers.append({"name": name, "answer": value, "at": time.time(), "receipt": receipt})
+        return q, value, receipt
+
+    def claim(self, question_id: int, receipt: str) -> tuple[Question, dict[str, Any]]:
+        """The answer this receipt was given for (a page reloaded after answering)."""
+        try:
+            q = self.find(question_id)
+        except LookupError:
+            raise QuestionNotFoundError("question", f"no question {question_id} here") from None
+        with self._lock:
+            for a in q.answers:
+                kept = a.get("receipt")
+                if isinstance(kept, str) and secrets.compare_digest(kept, receipt):
+                    return q, dict(a)
+        raise ReceiptRefusedError(
+            "receipt", f"no answer to question {question_id} has this receipt"
+        )
 
     def reveal(self, question_id: int, ran: bool) -> Question:
         with self._lock:

@@ -296,8 +296,10 @@ export class Playground {
       onMessage: (message) => this.onClassMessage(message),
       onGone: () =>
         this.showEnded("no such class", `There is no class ${code} on this server: check the code with your teacher.`),
+      onOpen: () => this.following?.questions.resume(), // an answer given before a reload
     });
     const questions = new StudentQuestions({
+      code,
       send: (message) => socket.send(message),
       highlight: (layer, i, j) => this.network.setSelected([layer, i, j]),
     });

@@ -20,10 +20,12 @@ export function classFragment(code) {
 }
 
 export class ClassSocket {
-  /** onMessage(message); onGone(reason): the server does not know this class. */
-  constructor({ onMessage, onGone }) {
+  /** onMessage(message); onGone(reason): the server does not know this class; onOpen(): a
+   *  socket (the first, or one after a reconnect) is open. */
+  constructor({ onMessage, onGone, onOpen = () => {} }) {
     this.onMessage = onMessage;
     this.onGone = onGone;
+    this.onOpen = onOpen;
     this.socket = null;
     this.token = null;
     this.attempt = 0;
@@ -40,6 +42,9 @@ export class ClassSocket {
     const scheme = location.protocol === "https:" ? "wss" : "ws";
     const socket = new WebSocket(`${scheme}://${location.host}/ws/classes?token=${encodeURIComponent(this.token)}`);
     this.socket = socket;
+    socket.addEventListener("open", () => {
+      if (socket === this.socket) this.onOpen();
+    });
     socket.addEventListener("message", (event) => {
       if (socket !== this.socket) return;
       this.attempt = 0;

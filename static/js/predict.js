@@ -10,6 +10,7 @@ import { request } from "./api.js";
 import { createElement } from "./dom.js";
 
 const NAME_KEY = "playground.answer-name";
+const RECEIPT_KEY = "playground.answer-receipt"; // per class code, for this tab (sessionStorage)
 const KINDS = {
   delta_sign: "Sign of a neuron's δ (backward)",
   largest_change: "Weight that changes most (update)",
@@ -248,12 +249,17 @@ export class TeacherQuestions {
   }
 }
 
-/** A student's card. send(message): over the class socket; highlight(layer, i, j). */
+/** A student's card. code: the class's; send(message): over the class socket;
+ * highlight(layer, i, j). The receipt of the page's last answer is kept for this tab, so a
+ * page that reloads claims its answer again (resume) and still gets its mark. */
 export class StudentQuestions {
-  constructor({ send, highlight }) {
+  constructor({ code, send, highlight }) {
     this.send = send;
     this.highlight = highlight;
+    this.receiptKey = `${RECEIPT_KEY}:${code}`;
     this.question = null;
+    this.answered = null; // the "answered" of the page's answer to the question shown
+    this.claiming = false;
     this.sign = null;
     const e = (this.e = {});
     e.card = card("predict-student", "Your teacher asks");
@@ -288,7 +294,7 @@ export class StudentQuestions {
 
   /** The class moved to another session: its question, if any, stays with the old one. */
   hide() {
-    this.question = null;
+    this.question = this.answered = null;
     this.e.card.hidden = true;
   }
 
@@ -317,6 +323,21 @@ export class StudentQuestions {
     e.result.textContent = "";
     delete e.result.dataset.mark;
     e.card.hidden = false;
+    if (this.answered?.question === question.id) this.showAnswered(this.answered);
+  }
+
+  /** The socket (re)opened: claim the answer this tab gave before a reload, if any. */
+  resume() {
+    const kept = JSON.parse(sessionStorage.getItem(this.receiptKey) || "null");
+    if (!kept?.receipt) return;
+    this.claiming = this.send({ type: "claim", question: kept.question, receipt: kept.receipt });
+  }
+
+  showAnswered(message) {
+    this.answered = message;
+    if (this.question?.id !== message.question) return; // its question comes next
+    this.e.send.disabled = true;
+    this.say(`Sent: ${answerText(this.question, message.answer)} as ${message.name}. Wait for the reveal.`);
   }
 
   answerValue() {
@@ -348,10 +369,17 @@ export class StudentQuestions {
         this.showQuestion(message.question);
         break;
       case "answered":
-        this.e.send.disabled = true;
-        this.say(`Sent: ${answerText(this.question, message.answer)} as ${message.name}. Wait for the reveal.`);
+        this.claiming = false;
+        sessionStorage.setItem(this.receiptKey, JSON.stringify({ question: message.question, receipt: message.receipt }));
+        this.showAnswered(message);
         break;
       case "error":
+        if (this.claiming) {
+          // The answer is not here any more (another session, a replaced question): forget it.
+          this.claiming = false;
+          sessionStorage.removeItem(this.receiptKey);
+          break;
+        }
         this.say(message.message);
         break;
       case "reveal": {

@@ -239,6 +239,71 @@ def test_students_on_the_socket_answer_once_and_get_their_own_mark(
         assert "marks" not in to_teacher and "mark" not in to_teacher
 
 
+def test_a_page_that_reloads_claims_its_answer_by_receipt_and_gets_its_mark(
+    client: TestClient, create_session: CreateSession
+) -> None:
+    """The answer's receipt, sent again from a new socket (a reload), binds that socket to the
+    answer: before Reveal it hears its own mark; after, the claim brings the mark at once. A
+    wrong or foreign receipt is refused, naming the field; no one else's mark is told."""
+    session = create_session(preset="circle")
+    opened = open_class(client, session)
+    teacher, code = opened["teacher_token"], opened["code"]
+    last = len(session.read()["layers"]) - 1
+    step_to(session, "backward", last)
+    question = ask(client, teacher, kind="delta_sign", layer=last, j=0)
+    qid = question["id"]
+    with client.websocket_connect(f"/ws/classes?token={code}") as first:
+        assert [first.receive_json()["type"] for _ in range(2)] == ["class", "question"]
+        first.send_json({"type": "answer", "question": qid, "name": "Ana", "answer": "+"})
+        answered = first.receive_json()
+    receipt = answered["receipt"]
+    assert answered["type"] == "answered" and isinstance(receipt, str) and len(receipt) >= 20
+    over_rest = answer(client, code, qid, "Ben", "-")  # REST answers get a receipt too
+    assert over_rest.status_code == 201 and over_rest.json()["receipt"] not in ("", receipt)
+
+    with (
+        client.websocket_connect(f"/ws/classes?token={code}") as reloaded,
+        client.websocket_connect(f"/ws/classes?token={code}") as stranger,
+    ):
+        for page in (reloaded, stranger):
+            assert [page.receive_json()["type"] for _ in range(2)] == ["class", "question"]
+        for bad, field in (
+            ({"receipt": "x" * 22}, "receipt"),
+            ({"receipt": ""}, "receipt"),
+            ({"receipt": 5}, "receipt"),
+            ({"question": qid + 1}, "question"),
+            ({"extra": 1}, "extra"),
+        ):
+            stranger.send_json({"type": "claim", "question": qid, "receipt": receipt, **bad})
+            error = stranger.receive_json()
+            assert (error["type"], error["field"]) == ("error", field), error
+        reloaded.send_json({"type": "claim", "question": qid, "receipt": receipt})
+        claimed = reloaded.receive_json()
+        assert claimed == {**answered, "type": "answered"}
+        # Claimed, the answer is still one: this page cannot answer the question again.
+        reloaded.send_json({"type": "answer", "question": qid, "name": "Cy", "answer": "-"})
+        assert reloaded.receive_json()["field"] == "question"
+
+        revealed = reveal(client, teacher, qid)
+        sign = revealed["truth"]["sign"]
+        told = reloaded.receive_json()
+        assert told["type"] == "reveal" and (told["name"], told["mark"]) == ("Ana", sign == "+")
+        other = stranger.receive_json()
+        assert other["type"] == "reveal" and (other["name"], other["mark"]) == (None, None)
+
+    # A reload after the reveal: the claim brings the answer and its mark at once.
+    with client.websocket_connect(f"/ws/classes?token={code}") as late:
+        assert late.receive_json()["type"] == "class"
+        late.send_json({"type": "claim", "question": qid, "receipt": over_rest.json()["receipt"]})
+        assert late.receive_json()["name"] == "Ben"
+        told = late.receive_json()
+        assert told["type"] == "reveal" and (told["name"], told["mark"]) == ("Ben", sign == "-")
+        assert "marks" not in told
+    # Receipts never leave the server otherwise: not in the CSV, not to the teacher.
+    exported = client.get("/api/classes/current/answers", headers=bearer(teacher)).text
+    assert receipt not in exported and "receipt" not in exported
+
+
 def test_the_socket_names_the_field_of_a_bad_answer_and_stays_open(
     client: TestClient, create_session: CreateSession
 ) -> None:

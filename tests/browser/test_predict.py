@@ -1,7 +1,8 @@
 """Predict, then reveal in two browsers: the teacher clicks a neuron and asks the sign of its
-δ; a student answers under a name; the teacher sees one answer and its bar; Reveal runs the
-phase (both pages show it) and the student's page marks them right or wrong — against the δ
-the server's session computed, read outside the browsers."""
+δ; a student answers under a name (and reloads: the page claims its answer back); the teacher
+sees one answer and its bar; Reveal runs the phase (both pages show it) and the student's page
+marks them right or wrong — against the δ the server's session computed, read outside the
+browsers."""
 
 from __future__ import annotations
 
@@ -56,6 +57,13 @@ def test_the_teacher_asks_a_student_answers_and_the_reveal_marks_them(
         teacher.wait_for_selector("#predict-histogram .predict-bar[data-label='+'][data-count='1']")
         assert teacher.locator(".predict-bar[data-label='-']").get_attribute("data-count") == "0"
         playground.screenshot("predict-teacher-answers.png", "#predict-teacher")
+
+        # The student reloads before the reveal: the page claims its answer back by the
+        # receipt it kept (no second answer), and the mark below still comes to it.
+        page.reload()
+        page.wait_for_selector("#predict-result:has-text('Sent')", timeout=FOLLOW_MS)
+        assert "as Ana" in page.inner_text("#predict-result")
+        assert page.is_disabled("#predict-send")
 
         version = playground.state()["version"]
         teacher.click("#predict-reveal")
