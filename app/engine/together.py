@@ -2,7 +2,7 @@
 
 A small network's batch step is some forty NumPy calls on arrays of a few dozen numbers, so
 it costs what the calls cost, not what they compute. Twenty-five students playing the same
-preset run the same forty calls twenty-five times. ``step_batches`` stacks the models that are
+preset run the same forty calls twenty-five times. A ``Stack`` holds the models that are
 alike — the same layer shapes, activations and loss, the same batch rows, the same kind of
 update — along a first axis and runs the calls once for all of them:
 
@@ -12,54 +12,67 @@ update — along a first axis and runs the calls once for all of them:
 
 Each slice is the very arithmetic of ``fast.train_batch`` (``np.matmul`` hands each slice to
 the same BLAS call as ``np.dot``; sums run over the same axis in the same order; the rest is
-elementwise), so every model ends with the weights its own step would give, bit for bit —
-tests/engine/test_together.py checks it against the phase walk. The loss stays each model's
-own call (its divergence check and its fused gradient are the model's), and so does all the
-bookkeeping: the batch drawn, the trace, the weights' three flat vectors, the step counter.
+elementwise), so every model ends with the weights its own steps would give, bit for bit —
+tests/engine/test_together.py checks it against the phase walk.
 
-Models that are alike with no other stay on ``Model.step_batch``, as do a half-walked batch,
-a penalty (L1/L2) and an activation that is not one of the library's own.
+Between batches a stack keeps its models' θ (and v) as rows of its own arrays; each model's
+counters (step, epoch, position, its batch drawn, its loss) move on with every batch, and
+its weights, velocities and trace are written back (``sync``) when someone needs them: when
+it leaves the stack (``leave``, ``release``), at a divergence (the model's own rules then
+restore or refuse, as in its own step), and whenever its caller asks (an epoch's end, a
+checkpoint). Until then the model must not be read but for its counters.
+
+Models that are alike with no other stay on ``Model.step_batch``, as do a half-walked batch
+and a penalty (L1/L2).
 """
 
 from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
 from . import fast
 from .dense import Array
-from .model import BatchResult, LayerTrace, Model, errors_ignored
+from .model import BatchResult, Model, errors_ignored, loss_and_gradients
 
 
 def step_batches(models: Sequence[Model]) -> list[BatchResult]:
     """One SGD step for each model (as ``model.step_batch()`` would), alike ones together."""
     results: list[BatchResult | None] = [None] * len(models)
-    groups: dict[Hashable, list[int]] = {}
+    alone, groups = group(models)
     with errors_ignored():
-        for i, model in enumerate(models):
-            key = _stack_key(model)
-            if key is None:
-                results[i] = model.step_batch()
-            else:
-                groups.setdefault(key, []).append(i)
-        for members in groups.values():
-            if len(members) == 1:
-                results[members[0]] = models[members[0]].step_batch()
-                continue
-            diverged = _train_stacked([models[i] for i in members])
-            for i, why in zip(members, diverged, strict=True):
-                results[i] = _result(models[i], why)
+        for i in alone:
+            results[i] = models[i].step_batch()
+        for members in groups:
+            stack = Stack([models[i] for i in members])
+            for i, result in zip(members, stack.step(), strict=True):
+                results[i] = result
+            stack.release()
     return [result for result in results if result is not None]
 
 
-def _result(model: Model, diverged: str | None) -> BatchResult:
-    if diverged:  # as Model.step_batch says it
-        return BatchResult(float(model.loss or np.nan), False, diverged)
-    return BatchResult(float(model.loss or 0.0), model._epoch_just_ended)
+def group(models: Sequence[Model]) -> tuple[list[int], list[list[int]]]:
+    """(the models that step alone, the groups of alike ones), by index."""
+    keyed: dict[Hashable, list[int]] = {}
+    alone: list[int] = []
+    for i, model in enumerate(models):
+        key = stack_key(model)
+        if key is None:
+            alone.append(i)
+        else:
+            keyed.setdefault(key, []).append(i)
+    groups = []
+    for members in keyed.values():
+        if len(members) == 1:
+            alone.extend(members)
+        else:
+            groups.append(members)
+    return sorted(alone), groups
 
 
-def _stack_key(model: Model) -> Hashable | None:
+def stack_key(model: Model) -> Hashable | None:
     """What models must share to be stacked, or None when this one steps alone."""
     config = model.config
     if model.cursor != 0 or config.l1 != 0.0 or config.l2 != 0.0:
@@ -72,8 +85,295 @@ def _stack_key(model: Model) -> Hashable | None:
         flat = model.flat = fast.pack(model.layers)
         model._spare = fast.Spare()
     momentum = config.momentum != 0.0
-    rows = min(model.batch_size, n - model.position)
-    return config.architecture, rows, momentum, momentum and flat.velocity is not None
+    return config.architecture, next_rows(model), momentum, momentum and flat.velocity is not None
+
+
+def next_rows(model: Model) -> int:
+    """The rows of the model's next batch (fewer at an epoch's end)."""
+    return min(model.batch_size, model.n_samples - model.position)
+
+
+@dataclass
+class _Round:
+    """One batch's stacked arrays, kept for the members' traces until they are written back."""
+
+    inputs: list[Array]  # per layer: (S, n, n_in)
+    zs: list[Array]
+    outputs: list[Array]
+    output_error: Array  # ∂E/∂ŷ, (S, n, k)
+    loss_delta: Array | None  # a fused loss's δ of the output layer
+    deltas: list[Array] | None = None  # per layer, once the backward pass ran
+    dWs: list[Array] | None = None
+    dbs: list[Array | None] | None = None
+    errors: list[Array] | None = None  # per layer k ≥ 1: the ∂E/∂a handed to layer k − 1
+
+
+class Stack:
+    """Alike models (``group`` made them so) stepped together, batch after batch."""
+
+    def __init__(self, models: list[Model]) -> None:
+        self.models = list(models)
+        first = models[0]
+        assert first.flat is not None
+        self.spans = first.flat.layout.spans
+        self.fused = first.loss_fn.fused
+        self.momentum = first.config.momentum != 0.0
+        flats = [_flat(model) for model in models]
+        self.cur = _stack([flat.theta for flat in flats])  # θ the next batch uses
+        self.prev: Array | None = None  # θ before the last update (None: none made here yet)
+        self.vcur: Array | None = None
+        self.vprev: Array | None = None
+        if self.momentum and flats[0].velocity is not None:
+            self.vcur = _stack([_velocity(flat) for flat in flats])
+        self.synced = [True] * len(models)  # is the model's own state the stack's row?
+        self.last: _Round | None = None
+        self._columns()
+
+    def _columns(self) -> None:
+        dtype = self.cur.dtype
+        self.lr = np.array([m.config.learning_rate for m in self.models], dtype=dtype)[:, None]
+        self.mu = np.array([m.config.momentum for m in self.models], dtype=dtype)[:, None]
+
+    # ----- one batch of every member --------------------------------------------------------
+
+    def step(self) -> list[BatchResult]:
+        """One batch of each member; a member that diverges is written back and leaves."""
+        models, spans, S = self.models, self.spans, len(self.models)
+        for model in models:
+            model._draw_batch()
+        blocks = [self.cur[:, span.at].reshape(S, span.rows, span.n_out) for span in spans]
+
+        # forward k: Z = A·W + b, A = f(Z)
+        a = _stack([_batch_input(model) for model in models])
+        inputs, zs, outputs = [], [], []
+        for layer, span, block in zip(models[0].layers, spans, blocks, strict=True):
+            inputs.append(a)
+            z = np.matmul(a, block[:, : span.n_in])
+            if span.has_bias:
+                z += block[:, span.n_in :]
+            a = layer.activation.f(z)
+            zs.append(z)
+            outputs.append(a)
+
+        # loss: E(y, ŷ) and ∂E/∂ŷ (with a fused loss, the output layer's δ as well)
+        losses, output_error, loss_delta = self._loss(zs[-1], a)
+        this = self.last = _Round(inputs, zs, outputs, output_error, loss_delta)
+        for model, loss in zip(models, losses, strict=True):
+            model.loss = loss
+        lost = [i for i, loss in enumerate(losses) if not np.isfinite(loss)]
+
+        # backward k: δ, ∂E/∂W = Aᵀ·δ and ∂E/∂b = Σδ into ∇Θ, δ·Wᵀ to layer k − 1.
+        # Rows of diverged models run along (their numbers are dropped): no gathering.
+        grad = np.empty_like(self.cur)
+        last = len(spans) - 1
+        deltas: list[Array] = [output_error] * len(spans)
+        dWs: list[Array] = [output_error] * len(spans)
+        dbs: list[Array | None] = [None] * len(spans)
+        errors: list[Array] = [output_error] * len(spans)
+        error = output_error
+        for k in range(last, -1, -1):
+            span, block, layer = spans[k], blocks[k], models[0].layers[k]
+            if self.fused and k == last:
+                assert loss_delta is not None
+                delta = loss_delta
+            else:
+                delta = layer.activation.backward(error, zs[k], outputs[k])
+            g = grad[:, span.at].reshape(S, span.rows, span.n_out)
+            dW = g[:, : span.n_in]
+            np.matmul(inputs[k].transpose(0, 2, 1), delta, out=dW)
+            if span.has_bias:
+                dbs[k] = np.add.reduce(delta, axis=1, keepdims=True, out=g[:, span.n_in :])
+            if k > 0:
+                error = errors[k] = np.matmul(delta, block[:, : span.n_in].transpose(0, 2, 1))
+            deltas[k], dWs[k] = delta, dW
+        this.deltas, this.dWs, this.dbs, this.errors = deltas, dWs, dbs, errors
+
+        # update: Θ' = Θ − α·∇Θ, or V' = μV − α·∇Θ, Θ' = Θ + V'
+        velocity = None
+        if not self.momentum:
+            theta = np.subtract(self.cur, self.lr * grad)
+        else:
+            if self.vcur is None:
+                velocity = np.multiply(-self.lr, grad)
+            else:
+                velocity = np.subtract(self.mu * self.vcur, self.lr * grad)
+            theta = np.add(self.cur, velocity)
+        finite = np.logical_and.reduce(np.isfinite(theta), axis=1)
+
+        results: list[BatchResult] = []
+        leaving: list[int] = []
+        for i, model in enumerate(models):
+            if i in lost:  # the model's own rule: back to the weights before the last update
+                self._write_back(i, used=self.cur, before=self.prev, vused=self.vcur,
+                                 vbefore=self.vprev, backward=False)  # fmt: skip
+                results.append(_diverged(model, model._check_loss(model.loss or np.nan)))
+                leaving.append(i)
+            elif not finite[i]:  # refused: the weights stay those this batch used
+                self._write_back(i, used=self.cur, before=self.prev, vused=self.vcur,
+                                 vbefore=self.vprev, backward=True)  # fmt: skip
+                results.append(_diverged(model, model._diverge(fast.UPDATE_OVERFLOW)))
+                leaving.append(i)
+            else:
+                model.step += 1
+                model._epoch_just_ended = model._advance_position()
+                self.synced[i] = False
+                results.append(BatchResult(float(model.loss or 0.0), model._epoch_just_ended))
+        self.prev, self.cur = self.cur, theta
+        if velocity is not None:
+            self.vprev, self.vcur = self.vcur, velocity
+        self._drop(leaving)
+        return results
+
+    def _loss(self, z: Array, a: Array) -> tuple[list[float], Array, Array | None]:
+        """Each member's E, and ∂E/∂ŷ (and a fused loss's δ) as stacks."""
+        models = self.models
+        targets = _stack([_targets(model) for model in models])
+        loss_fn = models[0].loss_fn
+        if loss_fn.stacked is not None:
+            losses, output_error = loss_fn.stacked(targets, a)
+            return [float(loss) for loss in losses], output_error, None
+        values, errors, deltas = [], [], []
+        for i in range(len(models)):
+            value, error, delta = loss_and_gradients(loss_fn, targets[i], z[i], a[i])
+            values.append(value)
+            errors.append(error)
+            deltas.append(delta)
+        fused = None if deltas[0] is None else _stack([_present(d) for d in deltas])
+        return values, _stack(errors), fused
+
+    # ----- writing back ---------------------------------------------------------------------
+
+    def sync(self, model: Model) -> None:
+        """Write the stack's row of ``model`` back into it: weights, velocities, the trace of
+        its last batch. The model stays in the stack."""
+        i = self.models.index(model)
+        if not self.synced[i]:
+            self._write_back(i, used=self.prev, before=self.prev, vused=self.vprev,
+                             vbefore=None, backward=True, current=self.cur,
+                             vcurrent=self.vcur)  # fmt: skip
+
+    def leave(self, models: list[Model]) -> None:
+        """These members step on alone (each is written back first)."""
+        for model in models:
+            self.sync(model)
+        self._drop([self.models.index(model) for model in models])
+
+    def release(self) -> None:
+        """Every member written back; the stack is empty."""
+        for model in list(self.models):
+            self.sync(model)
+        self._drop(list(range(len(self.models))))
+
+    def _write_back(
+        self,
+        i: int,
+        used: Array | None,
+        before: Array | None,
+        vused: Array | None,
+        vbefore: Array | None,
+        backward: bool,
+        current: Array | None = None,
+        vcurrent: Array | None = None,
+    ) -> None:
+        """Model i's state as its own steps would have left it.
+
+        After a completed batch (``sync``): θ = ``current``, the weights before the update =
+        the ones the batch ``used``. At a divergence, before the update: θ = ``used``, the
+        ones before it = ``before`` (None: no update made here yet, the model's own are
+        right). ``backward``: the trace holds the backward pass (else only the forward pass
+        and ∂E/∂ŷ, as a loss that diverged leaves it).
+        """
+        model = self.models[i]
+        assert model.flat is not None
+        layout, plain = model.flat.layout, model.flat.velocity  # plain SGD keeps v as it is
+        if current is not None:  # a completed batch: the update's θ, and the θ it used
+            assert used is not None
+            kept = _row(used, vused, i, plain, layout)
+            new = _row(current, vcurrent, i, plain, layout)
+            model._before_update, model.flat, model._spare = kept, new, fast.Spare()
+            fast.point_layers(model.layers, new)
+            weights_used = kept
+        elif before is not None:  # diverged after updates made here: their θ, written back
+            assert used is not None
+            now = _row(used, vused, i, plain, layout)
+            model._before_update = _row(before, vbefore, i, plain, layout)
+            model.flat, model._spare = now, fast.Spare()
+            fast.point_layers(model.layers, now)
+            weights_used = now
+        else:  # diverged at the stack's first batch: the model's own state is the row's
+            weights_used = model.flat
+        self._trace(i, model, weights_used, backward)
+        self.synced[i] = True
+
+    def _trace(self, i: int, model: Model, used: fast.Flat, backward: bool) -> None:
+        """The model's trace of the last batch: row i of each stacked array."""
+        this = self.last
+        assert this is not None
+        traces = model.traces
+        for k, (trace, views) in enumerate(zip(traces, used.views, strict=True)):
+            trace.input, trace.W, trace.b = this.inputs[k][i], views.W, views.b
+            trace.z, trace.output = this.zs[k][i], this.outputs[k][i]
+            trace.clear_backward()
+        last = traces[-1]
+        last.output_error = this.output_error[i]
+        last.loss_delta = None if this.loss_delta is None else this.loss_delta[i]
+        if not backward:
+            return
+        assert this.deltas is not None and this.dWs is not None
+        assert this.dbs is not None and this.errors is not None
+        for k, trace in enumerate(traces):
+            fused = last.loss_delta is not None and k == len(traces) - 1
+            trace.delta = last.loss_delta if fused else this.deltas[k][i]
+            trace.dW, trace.dW_penalty = this.dWs[k][i], None
+            db = this.dbs[k]
+            trace.db = None if db is None else db[i]
+            if k > 0:
+                traces[k - 1].output_error = this.errors[k][i]
+
+    def _drop(self, rows: list[int]) -> None:
+        """Members that left: their rows go (each was written back)."""
+        if not rows:
+            return
+        gone = set(rows)
+        keep = [i for i in range(len(self.models)) if i not in gone]
+        self.models = [self.models[i] for i in keep]
+        self.synced = [self.synced[i] for i in keep]
+        self.cur = self.cur[keep]
+        self.prev = None if self.prev is None else self.prev[keep]
+        self.vcur = None if self.vcur is None else self.vcur[keep]
+        self.vprev = None if self.vprev is None else self.vprev[keep]
+        self.last = None if not keep or self.last is None else _take_rows(self.last, keep)
+        if keep:
+            self._columns()
+
+
+def _take_rows(this: _Round, keep: list[int]) -> _Round:
+    def rows(arrays: list[Array]) -> list[Array]:
+        return [array[keep] for array in arrays]
+
+    return _Round(
+        rows(this.inputs),
+        rows(this.zs),
+        rows(this.outputs),
+        this.output_error[keep],
+        None if this.loss_delta is None else this.loss_delta[keep],
+        None if this.deltas is None else rows(this.deltas),
+        None if this.dWs is None else rows(this.dWs),
+        None if this.dbs is None else [None if db is None else db[keep] for db in this.dbs],
+        None if this.errors is None else rows(this.errors),
+    )
+
+
+def _row(
+    theta: Array, velocity: Array | None, i: int, plain: Array | None, layout: fast.Layout
+) -> fast.Flat:
+    """Row i of a stack as a model's own Flat (plain SGD: the velocities it had, unchanged)."""
+    return fast.Flat(theta[i].copy(), plain if velocity is None else velocity[i].copy(), layout)
+
+
+def _diverged(model: Model, why: str | None) -> BatchResult:
+    assert why is not None
+    return BatchResult(float(model.loss or np.nan), False, why)  # as Model.step_batch says it
 
 
 def _stack(arrays: list[Array]) -> Array:
@@ -81,132 +381,9 @@ def _stack(arrays: list[Array]) -> Array:
     return np.concatenate(arrays).reshape(len(arrays), *arrays[0].shape)
 
 
-def _train_stacked(models: list[Model]) -> list[str | None]:
-    """``fast.train_batch`` for every model at once; returns why each diverged, if it did."""
-    flats: list[fast.Flat] = []
-    for model in models:  # packed by _stack_key
-        assert model.flat is not None
-        flats.append(model.flat)
-        model._draw_batch()
-    first, spans, S = models[0], flats[0].layout.spans, len(models)
-    traces = [model.traces for model in models]
-
-    # forward k: Z = A·W + b, A = f(Z)   — W, b: each model's row of Θ, seen per layer
-    theta = _stack([flat.theta for flat in flats])
-    blocks = [theta[:, span.at].reshape(S, span.rows, span.n_out) for span in spans]
-    a = _stack([_batch_input(model) for model in models])
-    stack_in, stack_z, stack_out = [], [], []
-    own_out = list(a)  # each model's slice: its trace holds these views
-    for k, (layer, span, block) in enumerate(zip(first.layers, spans, blocks, strict=True)):
-        stack_in.append(a)
-        z = np.matmul(a, block[:, : span.n_in])
-        if span.has_bias:
-            z += block[:, span.n_in :]
-        a = layer.activation.f(z)
-        stack_z.append(z)
-        stack_out.append(a)
-        own_in, own_z, own_out = own_out, list(z), list(a)
-        for i, model in enumerate(models):
-            trace, own = traces[i][k], model.layers[k]
-            trace.input, trace.W, trace.b = own_in[i], own.W, own.b
-            trace.z, trace.output = own_z[i], own_out[i]
-
-    diverged, output_error = _loss_phase(models, a)
-    for model, why in zip(models, diverged, strict=True):
-        if why:
-            fast.keep_loss_trace(model)
-    going = [i for i, why in enumerate(diverged) if not why]
-    if not going:
-        return diverged
-
-    # backward k: δ, ∂E/∂W = Aᵀ·δ and ∂E/∂b = Σδ into ∇Θ, δ·Wᵀ to layer k−1.
-    # Rows of diverged models run along (their numbers are dropped): no gathering.
-    last = len(spans) - 1
-    fused = first.loss_fn.fused
-    if fused:
-        delta = _stack([_loss_delta(trace[last]) for trace in traces])
-    elif output_error is None:
-        output_error = _stack([_output_error(trace[last]) for trace in traces])
-    grad = np.empty_like(theta)
-    for k in range(last, -1, -1):
-        span, block, layer = spans[k], blocks[k], first.layers[k]
-        if not (fused and k == last):
-            assert output_error is not None
-            delta = layer.activation.backward(output_error, stack_z[k], stack_out[k])
-        g = grad[:, span.at].reshape(S, span.rows, span.n_out)
-        dW = g[:, : span.n_in]
-        np.matmul(stack_in[k].transpose(0, 2, 1), delta, out=dW)
-        own_delta, own_dW = list(delta), list(dW)
-        own_db: list[Array | None] = [None] * S
-        if span.has_bias:
-            own_db = list(np.add.reduce(delta, axis=1, keepdims=True, out=g[:, span.n_in :]))
-        if k > 0:
-            output_error = np.matmul(delta, block[:, : span.n_in].transpose(0, 2, 1))
-            own_error = list(output_error)
-        for i in going:
-            trace = traces[i][k]
-            trace.delta = trace.loss_delta if fused and k == last else own_delta[i]
-            trace.dW, trace.db, trace.dW_penalty = own_dW[i], own_db[i], None
-            if k > 0:
-                traces[i][k - 1].output_error = own_error[i]
-
-    # update: Θ' = Θ − α·∇Θ, or V' = μV − α·∇Θ, Θ' = Θ + V' (α, μ: a column, one per model)
-    dtype = theta.dtype
-    lr = np.array([model.config.learning_rate for model in models], dtype=dtype)[:, None]
-    velocity = None
-    if first.config.momentum == 0.0:
-        new_theta = np.subtract(theta, lr * grad)
-    else:
-        if flats[0].velocity is None:
-            velocity = np.multiply(-lr, grad)
-        else:
-            mu = np.array([model.config.momentum for model in models], dtype=dtype)[:, None]
-            v = _stack([_velocity(flat) for flat in flats])
-            velocity = np.subtract(mu * v, lr * grad)
-        new_theta = np.add(theta, velocity)
-    finite = np.logical_and.reduce(np.isfinite(new_theta), axis=1)
-    for i in going:
-        model = models[i]
-        new = fast.spare_for(model, flats[i])
-        np.copyto(new.theta, new_theta[i])
-        if velocity is not None:
-            assert new.velocity is not None
-            np.copyto(new.velocity, velocity[i])
-        diverged[i] = fast.take_update(model, new, bool(finite[i]))
-    return diverged
-
-
-def _loss_phase(models: list[Model], output: Array) -> tuple[list[str | None], Array | None]:
-    """Each model's loss phase — stacked where the loss can be (then ∂E/∂ŷ comes back as
-    one stack too); returns why each diverged, if it did."""
-    loss_fn = models[0].loss_fn
-    if loss_fn.stacked is None:
-        return [model._loss_phase() for model in models], None
-    losses, output_error = loss_fn.stacked(_stack([_targets(model) for model in models]), output)
-    diverged: list[str | None] = []
-    for i, model in enumerate(models):
-        last = model.traces[-1]
-        last.output_error, last.loss_delta = output_error[i], None
-        model.loss = float(losses[i])
-        diverged.append(model._check_loss(model.loss))
-    return diverged, output_error
-
-
-def _targets(model: Model) -> Array:
-    assert model.batch_y is not None
-    return model.batch_y
-
-
-def _loss_delta(trace: LayerTrace) -> Array:
-    delta = trace.loss_delta
-    assert delta is not None
-    return delta
-
-
-def _output_error(trace: LayerTrace) -> Array:
-    error = trace.output_error
-    assert error is not None
-    return error
+def _flat(model: Model) -> fast.Flat:
+    assert model.flat is not None
+    return model.flat
 
 
 def _velocity(flat: fast.Flat) -> Array:
@@ -218,3 +395,13 @@ def _batch_input(model: Model) -> Array:
     x = model.traces[0].input
     assert x is not None
     return x
+
+
+def _targets(model: Model) -> Array:
+    assert model.batch_y is not None
+    return model.batch_y
+
+
+def _present(array: Array | None) -> Array:
+    assert array is not None
+    return array

@@ -178,9 +178,17 @@ class Timeline:
         model = session.model
         if model.epoch != self.epochs.last:
             self.epochs.begin(model.step)
-        if model.cursor == 0 and model.step >= self.checkpoints[-1].model.step + self.interval:
+        if self.checkpoint_due(model):
             self.checkpoints.append(self._checkpoint(session))
             self._thin()
+
+    def checkpoint_due(self, model: Model) -> bool:
+        """Will recording the model's state as it is now take a checkpoint (a copy of it)?"""
+        return (
+            self.recording
+            and model.cursor == 0
+            and model.step >= self.checkpoints[-1].model.step + self.interval
+        )
 
     def _checkpoint(self, session: Session) -> Checkpoint:
         model = session.model

@@ -9,7 +9,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from app.engine import LayerConfig, LayerTrace, Model, ModelConfig, together
+from app.engine import LayerConfig, LayerTrace, Model, ModelConfig, errors_ignored, together
+from app.engine import fast as fast_module
 
 TRACE_FIELDS = [f.name for f in fields(LayerTrace)]
 
@@ -96,17 +97,38 @@ def assert_same(a: Model, b: Model) -> None:
                 assert np.array_equal(va, vb, equal_nan=True), (k, name)
 
 
+def assert_same_kept(a: Model, b: Model) -> None:
+    """What a divergence would restore — the weights and velocities before the last update —
+    are the same (a Flat's views in one model, the walk's list of arrays in the other)."""
+    kept_a, kept_b = a._before_update, b._before_update
+    if not kept_a or not kept_b:
+        assert not kept_a and not kept_b
+        return
+    views = kept_a.views if isinstance(kept_a, fast_module.Flat) else kept_a
+    walked = kept_b.views if isinstance(kept_b, fast_module.Flat) else kept_b
+    for one, other in zip(views, walked, strict=True):
+        for x, y in zip(arrays_of(one), arrays_of(other), strict=True):
+            assert (x is None) == (y is None) and (x is None or np.array_equal(x, y))
+
+
+def arrays_of(kept: Any) -> tuple[Any, ...]:
+    """(W, b, v_W, v_b) of one layer's kept weights: a Flat's views, or the walk's tuple."""
+    if isinstance(kept, fast_module.Views):
+        return (kept.W, kept.b, kept.velocity_W, kept.velocity_b)
+    return tuple(kept)
+
+
 @pytest.fixture
 def stacked_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """The size of every stack run: the test must see models really stacked."""
     sizes: list[int] = []
-    run = together._train_stacked
+    run = together.Stack.step
 
-    def counted(models: list[Model]) -> list[str | None]:
-        sizes.append(len(models))
-        return run(models)
+    def counted(stack: together.Stack) -> Any:
+        sizes.append(len(stack.models))
+        return run(stack)
 
-    monkeypatch.setattr(together, "_train_stacked", counted)
+    monkeypatch.setattr(together.Stack, "step", counted)
     return sizes
 
 
@@ -178,3 +200,47 @@ def test_unlike_models_step_apart_but_all_step(stacked_calls: list[int]) -> None
             assert result.loss == walk_batch(walk).loss
             assert_same(fast, walk)
     assert sorted(set(stacked_calls)) == [2, 3]
+
+
+@pytest.mark.parametrize("name", list(ARCHITECTURES))
+def test_a_stack_over_many_batches_equals_the_walks(name: str) -> None:
+    """A stack keeps its models' weights as its own rows between batches: through epoch ends,
+    momentum's first step, a model written back midway (``sync``) and one that diverges and
+    leaves, every model written back equals its walk, bit for bit."""
+    config = ARCHITECTURES[name]
+    if name == "mse-float32":
+        config = replace(config, momentum=0.9)  # its first step makes the velocities
+    pairs = [pair(config, n=28, seed=i) for i in range(4)]
+    for i, both in enumerate(pairs):
+        for model in both:
+            model.apply_changes({"learning_rate": config.learning_rate * (1 + i / 10)})
+    blowing = pairs[3]
+    for model in blowing:  # huge steps: it diverges within a few batches, alone
+        model.apply_changes({"learning_rate": 1e150})
+    alone, groups = together.group([fast for fast, _ in pairs])
+    assert not alone and len(groups) == 1
+    with errors_ignored():  # (as step_batches and the service run it)
+        stack = together.Stack([fast for fast, _ in pairs])
+    left = set()
+    for round_ in range(12):
+        members = list(stack.models)
+        with errors_ignored():
+            results = stack.step()
+        for model, result in zip(members, results, strict=True):
+            walk = next(w for f, w in pairs if f is model)
+            walked = walk_batch(walk)
+            assert result.diverged == walked.diverged
+            if result.diverged:
+                assert model not in stack.models  # written back, it left
+                assert_same(model, walk)
+                left.add(id(model))
+        if round_ in (2, 7):  # written back midway; it stays in the stack
+            fast, walk = pairs[round_ % 3]
+            stack.sync(fast)
+            assert_same(fast, walk)
+    stack.release()
+    assert not stack.models
+    for fast, walk in pairs:
+        assert_same(fast, walk)
+        assert_same_kept(fast, walk)
+    assert left == {id(blowing[0])} or name in ("circle-tanh-square", "sigmoid-bce")

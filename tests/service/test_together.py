@@ -51,10 +51,18 @@ def assert_same(a: Session, b: Session) -> None:
     assert a.history == b.history
     assert a.timeline.done == b.timeline.done
     assert a.timeline.log == b.timeline.log
+    kept_a, kept_b = a.timeline.checkpoints, b.timeline.checkpoints
+    assert [c.model.step for c in kept_a] == [c.model.step for c in kept_b]
+    for ca, cb in zip(kept_a, kept_b, strict=True):  # the weights as they were then
+        for la, lb in zip(ca.model.layers, cb.model.layers, strict=True):
+            assert np.array_equal(la.W, lb.W) and np.array_equal(la.b, lb.b)
 
 
 def test_sessions_stepped_together_end_as_each_alone(tmp_path: Path) -> None:
     together, alone = classes(tmp_path, 4)
+    for session in together + alone:  # checkpoints mid-run: each a copy of the model then
+        timeline = session.timeline
+        timeline.configure(7, timeline.max_bytes, timeline.max_replay_seconds)
     assert len({s.model.config.architecture for s in together}) == 1  # alike: they stack
     counts = [30, 27, 30, 5]  # past an epoch's end (25 batches of 10 in 250 rows), or not
     seen = [events(s) for s in together]

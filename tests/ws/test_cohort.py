@@ -65,18 +65,18 @@ def test_a_class_runs_together_and_each_trains_as_alone(
 ) -> None:
     runs: list[int] = []
     stacked: list[int] = []
-    real_run, real_stacked = training.run_together, engine_together._train_stacked
+    real_run, real_step = training.run_together, engine_together.Stack.step
 
     def counted_run(slices: Any) -> Any:
         runs.append(len(slices))
         return real_run(slices)
 
-    def counted_stacked(models: Any) -> Any:
-        stacked.append(len(models))
-        return real_stacked(models)
+    def counted_step(stack: Any) -> Any:
+        stacked.append(len(stack.models))
+        return real_step(stack)
 
     monkeypatch.setattr(cohort_module, "run_together", counted_run)
-    monkeypatch.setattr(engine_together, "_train_stacked", counted_stacked)
+    monkeypatch.setattr(engine_together.Stack, "step", counted_step)
     sessions = play_class(live_app, live_client, 4, lambda: runs.count(4) >= 10)
     assert runs.count(4) >= 10  # on the same ticks: all four slices in one run
     assert 4 in stacked  # and their batches in one stack
