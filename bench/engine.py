@@ -51,7 +51,7 @@ import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from app.engine import LayerConfig, Model, ModelConfig  # noqa: E402
-from app.engine.together import step_batches  # noqa: E402
+from app.engine.together import Stack, group  # noqa: E402
 
 try:
     import torch
@@ -251,10 +251,13 @@ def reference_epochs() -> (
         Made after the pair above is measured: with these models in memory beside them,
         the pair measured apart by up to 0.15 of its ratio."""
         class_ = [copy.deepcopy(model) for _ in range(CLASS)]
+        assert group(class_)[1] == [list(range(CLASS))]  # alike: one stack
 
-        def run(epochs: int) -> None:
+        def run(epochs: int) -> None:  # one stack for the run, as a tick of play keeps one
+            stack = Stack(class_)
             for _ in range(epochs * batches_per_epoch):
-                step_batches(class_)
+                stack.step()
+            stack.release()
 
         run(1)
         return run
