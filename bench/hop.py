@@ -12,18 +12,14 @@ p50 and p95 of each, in ms.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
-import os
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 
 import httpx
-from startup import ROOT, free_port
+from startup import serving
 
 WARMUP_CALLS = 20
 
@@ -44,50 +40,18 @@ def main() -> int:
     parser.add_argument("--json", action="store_true")
     parser.add_argument("server_args", nargs="*", help="extra options for the server command")
     args = parser.parse_args()
-    port = free_port()
-    env = {**os.environ, "PLAYGROUND_LOG_LEVEL": "warning"}
-    env["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"  # Ray on 127.0.0.1 only
-    with tempfile.TemporaryDirectory() as data_dir:
-        server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "app",
-                "--port",
-                str(port),
-                "--data-dir",
-                data_dir,
-                *args.server_args,
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        try:
-            api = httpx.Client(base_url=f"http://127.0.0.1:{port}/api", timeout=30)
-            deadline = time.monotonic() + 180
-            while True:
-                with contextlib.suppress(httpx.HTTPError):
-                    if api.get("/health").status_code == 200:
-                        break
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise SystemExit("the server did not start")
-                time.sleep(0.1)
-            session = api.post("/sessions", json={"preset": "circle"}).json()
-            api.headers["Authorization"] = f"Bearer {session['token']}"
-            url = f"/sessions/{session['id']}"
-            body = {"json": {"unit": "batch", "count": 1}}
-            timed(api, "POST", f"{url}/step", WARMUP_CALLS, **body)
-            steps = timed(api, "POST", f"{url}/step", args.calls, **body)
-            reads = timed(api, "GET", url, args.calls)
-        finally:
-            server.terminate()
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                server.wait(30)
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(server.pid, signal.SIGKILL)
+    with (
+        tempfile.TemporaryDirectory() as data_dir,
+        serving(args.server_args, data_dir) as (port, _),
+    ):
+        api = httpx.Client(base_url=f"http://127.0.0.1:{port}/api", timeout=30)
+        session = api.post("/sessions", json={"preset": "circle"}).json()
+        api.headers["Authorization"] = f"Bearer {session['token']}"
+        url = f"/sessions/{session['id']}"
+        body = {"json": {"unit": "batch", "count": 1}}
+        timed(api, "POST", f"{url}/step", WARMUP_CALLS, **body)
+        steps = timed(api, "POST", f"{url}/step", args.calls, **body)
+        reads = timed(api, "GET", url, args.calls)
     q = statistics.quantiles
     result = {
         "server_args": args.server_args,

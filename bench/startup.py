@@ -25,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -39,8 +40,10 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def time_to_health(data_dir: str, options: list[str]) -> float:
-    """Seconds from starting the command to the first 200 of /api/health; then stop it."""
+@contextlib.contextmanager
+def serving(options: list[str], data_dir: str) -> Iterator[tuple[int, float]]:
+    """``python -m app`` on a free loopback port until the block ends, then stopped with
+    every process it started: (its port, seconds from the command to /api/health's 200)."""
     port = free_port()
     command = [sys.executable, "-m", "app", "--port", str(port), "--data-dir", data_dir]
     env = {**os.environ, "PLAYGROUND_LOG_LEVEL": "warning"}
@@ -51,16 +54,17 @@ def time_to_health(data_dir: str, options: list[str]) -> float:
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
-        start_new_session=True,
+        start_new_session=True,  # Ray's processes go with it at the end
     )
     try:
         while True:
             with contextlib.suppress(httpx.HTTPError):
                 if httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=1).status_code == 200:
-                    return time.monotonic() - started
+                    break
             if server.poll() is not None or time.monotonic() - started > 180:
                 raise SystemExit(f"{' '.join(options) or 'default'}: the server did not start")
             time.sleep(0.02)
+        yield port, time.monotonic() - started
     finally:
         server.terminate()
         with contextlib.suppress(subprocess.TimeoutExpired):
@@ -68,6 +72,12 @@ def time_to_health(data_dir: str, options: list[str]) -> float:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(server.pid, signal.SIGKILL)
         server.wait(10)
+
+
+def time_to_health(data_dir: str, options: list[str]) -> float:
+    """Seconds from starting the command to the first 200 of /api/health; then stop it."""
+    with serving(options, data_dir) as (_, seconds):
+        return seconds
 
 
 def main() -> int:

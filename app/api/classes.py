@@ -403,19 +403,13 @@ def answer_message(
         )
     if teacher:
         raise ApiError(403, "the teacher asks and reveals; students answer", "type")
-    fields = MESSAGE_FIELDS[kind]
+    fields, what = MESSAGE_FIELDS[kind], "an answer" if kind == "answer" else "a claim"
     unknown = sorted(set(message) - {"type", *fields})
     if unknown:
-        raise ApiError(
-            422,
-            f"{'an' if kind == 'answer' else 'a'} {kind} has no field {unknown[0][:40]!r}",
-            unknown[0][:40],
-        )
+        raise ApiError(422, f"{what} has no field {unknown[0][:40]!r}", unknown[0][:40])
     for needed in fields:
         if needed not in message:
-            raise ApiError(
-                422, f"{'an' if kind == 'answer' else 'a'} {kind} needs '{needed}'", needed
-            )
+            raise ApiError(422, f"{what} needs '{needed}'", needed)
     question = message["question"]
     if kind == "claim":
         claimed, revealed = claim_answer(websocket.app, classroom, question, message["receipt"])

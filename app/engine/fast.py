@@ -233,7 +233,9 @@ def train_batch(model: Model) -> str | None:
 
     # update, into the spare θ: θ' = θ − α·∇θ, or v' = μv − α·∇θ, θ' = θ + v'
     grad, lr, mu = layout.grad, config.learning_rate, config.momentum
-    new = spare_for(model, flat)
+    new = model._spare.flat
+    if new is None or not _fits(new, flat, mu):
+        new = _twin_for(flat, mu)
     if mu == 0.0:
         np.subtract(flat.theta, lr * grad, out=new.theta)
     else:
@@ -243,7 +245,19 @@ def train_batch(model: Model) -> str | None:
         else:
             np.subtract(mu * flat.velocity, lr * grad, out=new.velocity)
         np.add(flat.theta, new.velocity, out=new.theta)
-    return take_update(model, new, all_finite(new.theta))
+    if not all_finite(new.theta):
+        model._spare.flat = new
+        return model._diverge(UPDATE_OVERFLOW)
+    # The last good weights, should these overflow; the ones before them become the spare.
+    before = model._before_update
+    model._spare.flat = before if isinstance(before, Flat) else None
+    model._before_update = flat
+    model.flat = new
+    point_layers(layers, new)
+    model.step += 1
+    model._epoch_just_ended = model._advance_position()
+    model.cursor = 0
+    return None
 
 
 def keep_loss_trace(model: Model) -> None:
@@ -254,33 +268,6 @@ def keep_loss_trace(model: Model) -> None:
     for trace in model.traces:
         trace.clear_backward()
     last.output_error, last.loss_delta = output_error, loss_delta
-
-
-def spare_for(model: Model, flat: Flat) -> Flat:
-    """The Flat the update writes θ' (and v') into: the spare, when it fits."""
-    new = model._spare.flat
-    if new is None or not _fits(new, flat, model.config.momentum):
-        new = _twin_for(flat, model.config.momentum)
-    return new
-
-
-def take_update(model: Model, new: Flat, finite: bool) -> str | None:
-    """End the batch with the weights in ``new`` — or, if they are not all finite, refuse
-    them (``new`` stays the spare) and diverge."""
-    if not finite:
-        model._spare.flat = new
-        return model._diverge(UPDATE_OVERFLOW)
-    # The last good weights, should these overflow; the ones before them become the spare.
-    flat, before = model.flat, model._before_update
-    assert flat is not None
-    model._spare.flat = before if isinstance(before, Flat) else None
-    model._before_update = flat
-    model.flat = new
-    point_layers(model.layers, new)
-    model.step += 1
-    model._epoch_just_ended = model._advance_position()
-    model.cursor = 0
-    return None
 
 
 def _fits(new: Flat, flat: Flat, mu: float) -> bool:

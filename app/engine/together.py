@@ -102,10 +102,10 @@ class _Round:
     outputs: list[Array]
     output_error: Array  # ∂E/∂ŷ, (S, n, k)
     loss_delta: Array | None  # a fused loss's δ of the output layer
-    deltas: list[Array] | None = None  # per layer, once the backward pass ran
-    dWs: list[Array] | None = None
-    dbs: list[Array | None] | None = None
-    errors: list[Array] | None = None  # per layer k ≥ 1: the ∂E/∂a handed to layer k − 1
+    deltas: dict[int, Array] | None = None  # by layer, once the backward pass ran
+    dWs: dict[int, Array] | None = None
+    dbs: dict[int, Array | None] | None = None
+    errors: dict[int, Array] | None = None  # layer k ≥ 1: the ∂E/∂a handed to layer k − 1
 
 
 class Stack:
@@ -166,10 +166,10 @@ class Stack:
         # Rows of diverged models run along (their numbers are dropped): no gathering.
         grad = np.empty_like(self.cur)
         last = len(spans) - 1
-        deltas: list[Array] = [output_error] * len(spans)
-        dWs: list[Array] = [output_error] * len(spans)
-        dbs: list[Array | None] = [None] * len(spans)
-        errors: list[Array] = [output_error] * len(spans)
+        deltas: dict[int, Array] = {}
+        dWs: dict[int, Array] = {}
+        dbs: dict[int, Array | None] = {}
+        errors: dict[int, Array] = {}  # k ≥ 1: the ∂E/∂a layer k hands to layer k − 1
         error = output_error
         for k in range(last, -1, -1):
             span, block, layer = spans[k], blocks[k], models[0].layers[k]
@@ -181,8 +181,11 @@ class Stack:
             g = grad[:, span.at].reshape(S, span.rows, span.n_out)
             dW = g[:, : span.n_in]
             np.matmul(inputs[k].transpose(0, 2, 1), delta, out=dW)
-            if span.has_bias:
-                dbs[k] = np.add.reduce(delta, axis=1, keepdims=True, out=g[:, span.n_in :])
+            dbs[k] = (
+                np.add.reduce(delta, axis=1, keepdims=True, out=g[:, span.n_in :])
+                if span.has_bias
+                else None
+            )
             if k > 0:
                 error = errors[k] = np.matmul(delta, block[:, : span.n_in].transpose(0, 2, 1))
             deltas[k], dWs[k] = delta, dW
@@ -313,10 +316,10 @@ class Stack:
         for k, (trace, views) in enumerate(zip(traces, used.views, strict=True)):
             trace.input, trace.W, trace.b = this.inputs[k][i], views.W, views.b
             trace.z, trace.output = this.zs[k][i], this.outputs[k][i]
-            trace.clear_backward()
         last = traces[-1]
         last.output_error = this.output_error[i]
         last.loss_delta = None if this.loss_delta is None else this.loss_delta[i]
+        fast.keep_loss_trace(model)  # the forward pass and ∂E/∂ŷ; the backward pass below
         if not backward:
             return
         assert this.deltas is not None and this.dWs is not None
@@ -348,19 +351,21 @@ class Stack:
 
 
 def _take_rows(this: _Round, keep: list[int]) -> _Round:
-    def rows(arrays: list[Array]) -> list[Array]:
-        return [array[keep] for array in arrays]
+    def rows(arrays: dict[int, Array] | None) -> dict[int, Array] | None:
+        return None if arrays is None else {k: array[keep] for k, array in arrays.items()}
 
     return _Round(
-        rows(this.inputs),
-        rows(this.zs),
-        rows(this.outputs),
+        [array[keep] for array in this.inputs],
+        [array[keep] for array in this.zs],
+        [array[keep] for array in this.outputs],
         this.output_error[keep],
         None if this.loss_delta is None else this.loss_delta[keep],
-        None if this.deltas is None else rows(this.deltas),
-        None if this.dWs is None else rows(this.dWs),
-        None if this.dbs is None else [None if db is None else db[keep] for db in this.dbs],
-        None if this.errors is None else rows(this.errors),
+        rows(this.deltas),
+        rows(this.dWs),
+        None
+        if this.dbs is None
+        else {k: None if b is None else b[keep] for k, b in this.dbs.items()},
+        rows(this.errors),
     )
 
 

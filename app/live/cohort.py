@@ -51,9 +51,7 @@ class Cohort:
 def _settle(future: asyncio.Future[SliceResult], part: Slice) -> None:
     """Run ``part`` alone; its result, or its exception (its player logs it and ends play)."""
     try:
-        result = run_slice(
-            part.session, part.manager, part.order, part.interrupted, part.caches, part.seq
-        )
+        result = run_slice(part)
     except Exception as error:
         if not future.done():
             future.set_exception(error)

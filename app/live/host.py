@@ -163,24 +163,25 @@ class LocalHost:
         seq = self._next_seq() if order.views is not None else 0
         if self._unit_seconds < INLINE_SECONDS:
             order = replace(order, budget=min(order.budget, INLINE_SECONDS))
+            part = self._slice(order, seq)
             if order.together:
-                part = Slice(
-                    self.session, self.manager, order, self._interrupted, self._caches, seq
-                )
                 result = await self._cohort.run(part)
             else:
-                result = self._timed_slice(order, seq)
+                result = self._timed_slice(part)
         else:
-            result = await self._run(self._trainer, self._timed_slice, order, seq)
+            result = await self._run(self._trainer, self._timed_slice, self._slice(order, seq))
         if not result.busy:  # the CPU a unit costs here: on the loop, or on the trainer?
             self._unit_seconds = result.cpu / max(1, result.done)
         self._store_if_due(result)
         return result
 
-    def _timed_slice(self, order: SliceOrder, seq: int) -> SliceResult:
+    def _slice(self, order: SliceOrder, seq: int) -> Slice:
+        return Slice(self.session, self.manager, order, self._interrupted, self._caches, seq)
+
+    def _timed_slice(self, part: Slice) -> SliceResult:
         # The CPU the slice took (thread time): not the time it waited for the GIL or a core.
         started = time.thread_time()
-        result = run_slice(self.session, self.manager, order, self._interrupted, self._caches, seq)
+        result = run_slice(part)
         result.cpu = time.thread_time() - started
         return result
 

@@ -70,19 +70,25 @@ class SliceResult:
     cpu: float = 0.0  # thread CPU seconds it took (run together: its units' share)
 
 
-def run_slice(
-    session: Session,
-    manager: SessionManager,
-    order: SliceOrder,
-    interrupted: threading.Event,
-    caches: FrameCaches,
-    seq: int,
-) -> SliceResult:
+@dataclass(frozen=True)
+class Slice:
+    """One session's slice: the order, and what running it needs."""
+
+    session: Session
+    manager: SessionManager
+    order: SliceOrder
+    interrupted: threading.Event
+    caches: FrameCaches
+    seq: int
+
+
+def run_slice(part: Slice) -> SliceResult:
     """Train, check the stop conditions, see if a save is due, build the frame: one visit.
 
     Never waits for the session's lock: a REST call that holds it (a step may take seconds)
     makes this slice ``busy``, and the player tries again at the next frame interval.
     """
+    session, order = part.session, part.order
     result = SliceResult()
     if not session.lock.acquire(blocking=False):
         result.busy = True
@@ -92,28 +98,16 @@ def run_slice(
         if count > 0:
             try:
                 outcome = session.step(
-                    order.unit, count, order.budget, by=PLAY, interrupted=interrupted.is_set
+                    order.unit, count, order.budget, by=PLAY, interrupted=part.interrupted.is_set
                 )
             except ConfigError as error:
                 result.error = error.message
                 return result
             result.done, result.diverged = outcome.done, outcome.diverged
-        _finish(session, manager, order, caches, seq, result)
+        _finish(part, result)
     finally:
         session.lock.release()
     return result
-
-
-@dataclass(frozen=True)
-class Slice:
-    """One session's slice, with what ``run_slice`` takes besides the order."""
-
-    session: Session
-    manager: SessionManager
-    order: SliceOrder
-    interrupted: threading.Event
-    caches: FrameCaches
-    seq: int
 
 
 def run_together(slices: Sequence[Slice]) -> list[SliceResult]:
@@ -129,9 +123,7 @@ def run_together(slices: Sequence[Slice]) -> list[SliceResult]:
         for i, part in enumerate(slices):
             session = part.session
             if not session.model.n_samples:  # its ConfigError is its own: run it alone
-                results[i] = run_slice(
-                    session, part.manager, part.order, part.interrupted, part.caches, part.seq
-                )
+                results[i] = run_slice(part)
                 continue
             if not session.lock.acquire(blocking=False):
                 results[i].busy = True
@@ -145,8 +137,7 @@ def run_together(slices: Sequence[Slice]) -> list[SliceResult]:
         for i, outcome in zip(members, step_together(plays, budget, PLAY), strict=True):
             results[i].done, results[i].diverged = outcome.done, outcome.diverged
         for i in held:
-            part = slices[i]
-            _finish(part.session, part.manager, part.order, part.caches, part.seq, results[i])
+            _finish(slices[i], results[i])
     finally:
         for i in held:
             slices[i].session.lock.release()
@@ -163,20 +154,14 @@ def _count(session: Session, order: SliceOrder) -> int:
     return min(order.count, units_until_epoch(session.model, order.unit, order.stop.epochs))
 
 
-def _finish(
-    session: Session,
-    manager: SessionManager,
-    order: SliceOrder,
-    caches: FrameCaches,
-    seq: int,
-    result: SliceResult,
-) -> None:
+def _finish(part: Slice, result: SliceResult) -> None:
     """After the training: the stop conditions, whether a save is due, the frame."""
+    session, order = part.session, part.order
     if not result.diverged and not order.stop.empty:
         result.stop_met = stop_condition_met(session, order.stop)
-    result.save_due = manager.save_due(session)
+    result.save_due = part.manager.save_due(session)
     if order.views is not None:
-        result.frame = build_frame(session, seq, order.views, caches, order.play)
+        result.frame = build_frame(session, part.seq, order.views, part.caches, order.play)
         result.frame.encode_all()
 
 

@@ -51,9 +51,9 @@ def step_together(plays: Sequence[Play], budget_seconds: float, by: str) -> list
                 for i in going:
                     if plays[i].interrupted():
                         outcomes[i].stopped = "interrupted"
-                still = [i for i in going if _due(outcomes[i], plays[i])]
-                _leave(stacks, [i for i in going if i not in set(still)], models)
-                going = still
+                ended = [i for i in going if not _due(outcomes[i], plays[i])]
+                _leave(stacks, ended, models)
+                going = [i for i in going if _due(outcomes[i], plays[i])]
                 if not going:
                     break
                 rows = {id(stack): next_rows(stack.models[0]) for stack in set(stacks.values())}

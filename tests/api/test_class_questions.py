@@ -51,6 +51,18 @@ def step_to(session: Any, kind: str, layer: int | None) -> dict[str, Any]:
     raise AssertionError(f"never reached {kind} {layer}")
 
 
+def class_at_output_backward(
+    client: TestClient, create_session: CreateSession
+) -> tuple[str, str, int]:
+    """A circle session before its output layer's backward phase, a class open on it:
+    (the teacher's token, the class code, the output layer)."""
+    session = create_session(preset="circle")
+    opened = open_class(client, session)
+    last = len(session.read()["layers"]) - 1
+    step_to(session, "backward", last)
+    return opened["teacher_token"], opened["code"], last
+
+
 def ask(client: TestClient, teacher: str, **body: Any) -> dict[str, Any]:
     response = client.post("/api/classes/current/questions", json=body, headers=bearer(teacher))
     assert response.status_code == 201, response.text
@@ -187,11 +199,7 @@ def test_largest_change_is_the_weight_the_update_moved_most(
 def test_students_on_the_socket_answer_once_and_get_their_own_mark(
     client: TestClient, create_session: CreateSession
 ) -> None:
-    session = create_session(preset="circle")
-    opened = open_class(client, session)
-    teacher, code = opened["teacher_token"], opened["code"]
-    last = len(session.read()["layers"]) - 1
-    step_to(session, "backward", last)
+    teacher, code, last = class_at_output_backward(client, create_session)
     with (
         client.websocket_connect(f"/ws/classes?token={teacher}") as teacher_socket,
         client.websocket_connect(f"/ws/classes?token={code}") as ana,
@@ -245,11 +253,7 @@ def test_a_page_that_reloads_claims_its_answer_by_receipt_and_gets_its_mark(
     """The answer's receipt, sent again from a new socket (a reload), binds that socket to the
     answer: before Reveal it hears its own mark; after, the claim brings the mark at once. A
     wrong or foreign receipt is refused, naming the field; no one else's mark is told."""
-    session = create_session(preset="circle")
-    opened = open_class(client, session)
-    teacher, code = opened["teacher_token"], opened["code"]
-    last = len(session.read()["layers"]) - 1
-    step_to(session, "backward", last)
+    teacher, code, last = class_at_output_backward(client, create_session)
     question = ask(client, teacher, kind="delta_sign", layer=last, j=0)
     qid = question["id"]
     with client.websocket_connect(f"/ws/classes?token={code}") as first:
@@ -307,11 +311,7 @@ def test_a_page_that_reloads_claims_its_answer_by_receipt_and_gets_its_mark(
 def test_the_socket_names_the_field_of_a_bad_answer_and_stays_open(
     client: TestClient, create_session: CreateSession
 ) -> None:
-    session = create_session(preset="circle")
-    opened = open_class(client, session)
-    teacher, code = opened["teacher_token"], opened["code"]
-    last = len(session.read()["layers"]) - 1
-    step_to(session, "backward", last)
+    teacher, code, last = class_at_output_backward(client, create_session)
     question = ask(client, teacher, kind="delta_sign", layer=last, j=0)
     good = {"type": "answer", "question": question["id"], "name": "Ana", "answer": "+"}
     with client.websocket_connect(f"/ws/classes?token={code}") as student:
@@ -399,11 +399,7 @@ def test_asking_and_revealing_need_the_teacher_and_the_right_phase(
 def test_an_answer_is_refused_when_unknown_revealed_replaced_or_malformed(
     client: TestClient, create_session: CreateSession
 ) -> None:
-    session = create_session(preset="circle")
-    opened = open_class(client, session)
-    teacher, code = opened["teacher_token"], opened["code"]
-    last = len(session.read()["layers"]) - 1
-    step_to(session, "backward", last)
+    teacher, code, last = class_at_output_backward(client, create_session)
     first = ask(client, teacher, kind="gradient", layer=last, i=0, j=0)
     second = ask(client, teacher, kind="gradient", layer=last, i=1, j=0)  # replaces the first
     replaced = answer(client, code, first["id"], "Ana", 0.1)
