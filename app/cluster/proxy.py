@@ -22,6 +22,7 @@ import orjson
 
 from .asgi import ASGIApp, Message, Request, Response, Scope
 from .owner import forwarded, worker_for
+from .takes import ChannelLostError, TakeChannel
 
 log = logging.getLogger("app.cluster")
 
@@ -32,8 +33,8 @@ RETRY_SECONDS = 60.0  # how long a read, or a bridged socket, waits for a restar
 TAKE_WAIT_SECONDS = 10.0  # one take waits this long for the app's next message
 INBOX_LIMIT = 2  # takes waiting for one client's socket; past it, the pump leaves it out
 # At most one take per worker per default frame interval: messages that come meanwhile go
-# together, so a class costs ≤ 30 Ray calls a second per worker, however many sockets (a
-# frame waits ≤ 33 ms; measured at 10 students: 0.91 → 0.77 core against a 20 ms interval).
+# together, so a class costs ≤ 30 takes a second per worker, however many sockets (a frame
+# waits ≤ 33 ms; measured at 10 students: 0.91 → 0.77 core against a 20 ms interval).
 TAKE_INTERVAL_SECONDS = 0.033
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 CHANGE_IN_FLIGHT = (
@@ -156,8 +157,9 @@ def is_subscribe(message: Message) -> bool:
 
 
 class WorkerPump:
-    """This web process's sockets on one worker: one ``ws_take`` call at a time brings the
-    messages of all of them (one Ray call per frame interval, not one per socket).
+    """This web process's sockets on one worker: one take at a time, on the worker's take
+    stream (``takes.py``), brings the messages of all of them (one per frame interval, not
+    one per socket).
 
     A socket whose client is slow (its inbox full) is left out of the take, so the worker's
     short queue for it fills and the app skips frames for it; when it drains, the pump wakes
@@ -167,6 +169,8 @@ class WorkerPump:
         self.worker = worker
         self.retryable = retryable
         self.relay = secrets.token_urlsafe(12)  # this web process, as the worker knows it
+        self.channel = TakeChannel(worker, self.relay)
+        self.lost: tuple[type[BaseException], ...] = (ChannelLostError, *retryable)
         self.sockets: dict[str, SocketRelay] = {}
         self.in_take: set[str] = set()  # the sockets of the take in flight
         self.taking = False
@@ -203,8 +207,8 @@ class WorkerPump:
             self.in_take = set(ready)
             self.taking = True
             try:
-                taken = await self.worker.ws_take.remote(self.relay, ready, TAKE_WAIT_SECONDS)
-            except self.retryable:
+                taken = await self.channel.take(ready, TAKE_WAIT_SECONDS)
+            except self.lost:
                 for socket in self.sockets.values():
                     socket.lost()
                 await asyncio.sleep(0.25)

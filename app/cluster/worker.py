@@ -21,6 +21,7 @@ from typing import Any
 
 from .asgi import ASGIApp, Message, Request, Response, SocketBridge, call_http
 from .owner import owner_of
+from .takes import TakeServer
 
 log = logging.getLogger("app.cluster")
 
@@ -54,6 +55,7 @@ class SessionWorker:
         self._lifespan: contextlib.AbstractAsyncContextManager[Any] | None = None
         self._starting = asyncio.Lock()  # bound to the actor's loop at first use
         self._sweeper: asyncio.Task[None] | None = None
+        self.takes = TakeServer(self.ws_take)
 
     async def _started(self) -> None:
         """Run the app's lifespan once (its session sweeper), on the actor's event loop."""
@@ -61,6 +63,10 @@ class SessionWorker:
             return
         async with self._starting:
             if self._lifespan is None:
+                import ray
+
+                node_address: str = ray.util.get_node_ip_address()  # type: ignore[no-untyped-call]
+                await self.takes.start(node_address)
                 lifespan = self.app.router.lifespan_context(self.app)
                 await lifespan.__aenter__()
                 self._lifespan = lifespan
@@ -97,7 +103,13 @@ class SessionWorker:
 
     # ----- websockets ------------------------------------------------------------------------
     # A web process ("relay") takes the messages of all its sockets on this worker with one
-    # call: one Ray call per frame interval, not one per socket (each costs ~1 ms of CPU).
+    # take per frame interval, not one per socket, on its take stream (``takes.py``): a Ray
+    # call costs ~1 ms of CPU on each side.
+
+    async def take_address(self) -> dict[str, Any]:
+        """Where this worker's take stream listens, and its secret."""
+        await self._started()
+        return self.takes.where()
 
     def _ready(self, relay: str) -> asyncio.Event:
         return self._relay_ready.setdefault(relay, asyncio.Event())
