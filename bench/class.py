@@ -11,7 +11,8 @@ Per K it prints each student's batches/s and frames/s (minimum and median), the 
 and the server's CPU (cores, from /proc), then the class capacity: the largest K at which
 every student gets ≥ 90 % of the asked rate and ≥ 25 frames/s while REST p95 < 100 ms.
 ``--json`` prints one JSON line last: ``class_capacity``, ``per_student_core_share`` (server
-CPU ÷ K at K = 10) and the rows. ``--flat-out`` adds one more student playing as fast as
+CPU ÷ K at K = 10), ``added_core_per_student`` (the CPU each student past 10 adds, up to the
+largest K run) and the rows. ``--flat-out`` adds one more student playing as fast as
 possible (fairness). Loopback only, bounded: every socket and session is closed after each K.
 
     .venv/bin/python bench/class.py                     # K = 1 5 10 20 25 30 40
@@ -254,6 +255,18 @@ def show(row: dict[str, Any]) -> None:
     )
 
 
+def added_per_student(rows: list[dict[str, Any]]) -> float | None:
+    """The server's CPU each student adds: (cores at the largest K − at K = 10) ÷ (K − 10).
+    What a class costs beyond the server's own fixed cost (with ``--workers``, Ray's
+    processes and the workers' idle loops), which CPU ÷ K at K = 10 counts in too."""
+    at_10 = next((row for row in rows if row["students"] == 10), None)
+    largest = max(rows, key=lambda row: row["students"], default=None)
+    if at_10 is None or largest is None or largest["students"] <= 10:
+        return None
+    added: float = (largest["server_cores"] - at_10["server_cores"]) / (largest["students"] - 10)
+    return round(added, 4)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1, 5, 10, 20, 25, 30, 40])
@@ -283,9 +296,18 @@ def main(argv: list[str] | None = None) -> int:
     capacity = max((row["students"] for row in rows if row["holds"]), default=0)
     at_10 = next((row for row in rows if row["students"] == 10), None)
     share = at_10["server_cores"] / 10 if at_10 else None
-    print(f"class capacity: {capacity} students; per-student share at K=10: {share}")
+    added = added_per_student(rows)
+    print(
+        f"class capacity: {capacity} students; per-student share at K=10: {share}; "
+        f"added per student, K = 10 → largest: {added}"
+    )
     if args.json:
-        summary = {"class_capacity": capacity, "per_student_core_share": share, "rows": rows}
+        summary = {
+            "class_capacity": capacity,
+            "per_student_core_share": share,
+            "added_core_per_student": added,
+            "rows": rows,
+        }
         print(json.dumps(summary))
     return 0
 

@@ -1,7 +1,7 @@
 """The stream a web process takes its sockets' messages by: one TCP connection per worker.
 
-A Ray actor call costs about 1.1 ms of CPU on each side; a frame interval's messages on a
-plain TCP stream cost about 0.04 ms (``bench/hop.py --takes`` measures both). The worker
+A Ray actor call costs about 1 ms of CPU on each side; a frame interval's messages on a plain
+TCP stream cost about 0.04–0.09 ms (``bench/takes.py`` measures both). The worker
 listens on its node's address, on a port of the system's choosing, and tells a web process
 where, and a secret, through Ray (``SessionWorker.take_address``). Ray still places, names and
 restarts the workers; this stream only carries what the worker's app sends to its sockets,
