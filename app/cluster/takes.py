@@ -114,9 +114,8 @@ class TakeChannel:
         try:
             writer.write(framed({"connections": connections, "wait": wait}))
             await writer.drain()
-            taken: Taken = await asyncio.wait_for(
-                read_message(reader, ANSWER_LIMIT), wait + ANSWER_GRACE_SECONDS
-            )
+            async with asyncio.timeout(wait + ANSWER_GRACE_SECONDS):  # no task, as wait_for's
+                taken: Taken = await read_message(reader, ANSWER_LIMIT)
         except (OSError, EOFError, TimeoutError, ValueError, msgpack.UnpackException) as error:
             self.close()
             raise ChannelLostError(f"the take stream broke: {type(error).__name__}") from None

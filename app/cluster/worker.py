@@ -163,7 +163,8 @@ class SessionWorker:
                 self._woken.discard(relay)
                 return taken
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(ready.wait(), remaining)
+                async with asyncio.timeout(remaining):
+                    await ready.wait()
 
     async def ws_wake(self, relay: str) -> None:
         """End the web process's waiting take now (it has a new or a ready socket to add)."""
