@@ -2,12 +2,14 @@
 
 Starts a local Ray instance (loopback, 2 CPUs) and one actor holding a ``TakeServer``; each
 take answers the same messages (``--sockets`` sockets with one frame of ``--frame-bytes`` of
-JSON each, as a frame interval of a class brings). ``--takes`` takes one after the other,
+JSON each, as a frame interval of a class brings; with ``--watchers`` they all watch one
+session, so they share its frame's one encoding). ``--takes`` takes one after the other,
 each way, twice, alternated; prints wall time and CPU per take, in the caller (the web
 process) and in the actor (the worker).
 
     .venv/bin/python bench/takes.py
     .venv/bin/python bench/takes.py --sockets 25 --json
+    .venv/bin/python bench/takes.py --sockets 100 --watchers
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import ray
 
-from app.cluster.takes import TakeChannel, TakeServer
+from app.cluster.takes import TakeChannel, TakeServer, pack_taken
 
 
 def cpu_seconds() -> float:
@@ -38,11 +40,16 @@ def cpu_seconds() -> float:
 class Worker:
     """Answers takes both ways: as a Ray method, and on its take stream."""
 
-    def __init__(self, sockets: int, frame_bytes: int) -> None:
-        frame = '{"type":"frame","x":"' + "0" * max(0, frame_bytes - 24) + '"}'
-        message = {"type": "websocket.send", "text": frame}
-        self.connections = [f"socket-{i}" for i in range(sockets)]
-        self.answer = {c: [message] for c in self.connections}
+    def __init__(self, sockets: int, frame_bytes: int, watchers: bool) -> None:
+        def frame(i: int) -> str:  # students: a frame of each one's session
+            return f'{{"type":"frame","session":{i},"x":"' + "0" * max(0, frame_bytes - 36) + '"}'
+
+        shared = frame(0)  # watchers of one session: the one encoding of its frame
+        self.answer = {
+            f"socket-{i}": [{"type": "websocket.send", "text": shared if watchers else frame(i)}]
+            for i in range(sockets)
+        }
+        self.bytes = len(pack_taken(self.answer))
         self.takes = TakeServer(self.ws_take)
 
     async def ws_take(self, relay: str, connections: list[str], wait: float) -> dict[str, Any]:
@@ -55,6 +62,9 @@ class Worker:
 
     def cpu(self) -> float:
         return cpu_seconds()
+
+    def stream_bytes(self) -> int:
+        return self.bytes
 
 
 async def by_ray(worker: Any, connections: list[str], n: int) -> None:
@@ -74,6 +84,9 @@ def main() -> int:
     parser.add_argument("--takes", type=int, default=600)
     parser.add_argument("--sockets", type=int, default=10)
     parser.add_argument("--frame-bytes", type=int, default=3000)
+    parser.add_argument(
+        "--watchers", action="store_true", help="the sockets watch one session: one frame text"
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     ray.init(
@@ -83,7 +96,10 @@ def main() -> int:
         object_store_memory=128 * 1024 * 1024,
         logging_level="WARNING",
     )
-    worker = ray.remote(max_concurrency=100)(Worker).remote(args.sockets, args.frame_bytes)
+    worker = ray.remote(max_concurrency=100)(Worker).remote(
+        args.sockets, args.frame_bytes, args.watchers
+    )
+    print(f"a take's answer on the stream: {ray.get(worker.stream_bytes.remote())} bytes")
     connections = [f"socket-{i}" for i in range(args.sockets)]
     asyncio.run(by_stream(worker, connections, 50))  # warm both ways up
     asyncio.run(by_ray(worker, connections, 50))
@@ -106,7 +122,8 @@ def main() -> int:
         )
     ray.shutdown()
     if args.json:
-        print(json.dumps({"sockets": args.sockets, "frame_bytes": args.frame_bytes, "rows": rows}))
+        summary = {"sockets": args.sockets, "frame_bytes": args.frame_bytes, "rows": rows}
+        print(json.dumps({**summary, "watchers": args.watchers}))
     return 0
 
 

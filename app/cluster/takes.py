@@ -10,7 +10,10 @@ one take at a time, as the Ray call did.
 On the wire each message is a 4-byte big-endian length, then msgpack:
 
 - web → worker: first ``{"secret", "relay"}``, then each take ``{"connections", "wait"}``;
-- worker → web: each take's answer, ``{connection: [ASGI messages]}``.
+- worker → web: each take's answer, ``{"texts": [...], "sockets": {connection: [ASGI
+  messages]}}``, each message's ``text`` an index into ``texts``: the sockets watching one
+  session with one view get the same frame text (one string), which goes once per take
+  however many they are.
 """
 
 from __future__ import annotations
@@ -53,6 +56,36 @@ def framed(value: Any) -> bytes:
     return len(data).to_bytes(4, "big") + data
 
 
+def pack_taken(taken: Taken) -> bytes:
+    """A take's answer, framed, each text once (by identity: the frame's one encoding)."""
+    texts: list[str] = []
+    index: dict[int, int] = {}  # id of a text → its place in texts (taken keeps them alive)
+    sockets: dict[str, list[Message]] = {}
+    for connection, messages in taken.items():
+        packed = []
+        for message in messages:
+            text = message.get("text")
+            if isinstance(text, str):
+                at = index.get(id(text))
+                if at is None:
+                    at = index[id(text)] = len(texts)
+                    texts.append(text)
+                message = {**message, "text": at}
+            packed.append(message)
+        sockets[connection] = packed
+    return framed({"texts": texts, "sockets": sockets})
+
+
+def unpack_taken(value: Any) -> Taken:
+    texts: list[str] = value["texts"]
+    sockets: Taken = value["sockets"]
+    for messages in sockets.values():
+        for message in messages:
+            if isinstance(message.get("text"), int):
+                message["text"] = texts[message["text"]]
+    return sockets
+
+
 class TakeServer:
     """The worker's side: answers each take of a connected web process with ``take``."""
 
@@ -84,7 +117,7 @@ class TakeServer:
             while True:
                 request = await read_message(reader, REQUEST_LIMIT)
                 taken = await self.take(relay, list(request["connections"]), request["wait"])
-                writer.write(framed(taken))
+                writer.write(pack_taken(taken))
                 await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError):
             pass  # the web process went away
@@ -115,8 +148,17 @@ class TakeChannel:
             writer.write(framed({"connections": connections, "wait": wait}))
             await writer.drain()
             async with asyncio.timeout(wait + ANSWER_GRACE_SECONDS):  # no task, as wait_for's
-                taken: Taken = await read_message(reader, ANSWER_LIMIT)
-        except (OSError, EOFError, TimeoutError, ValueError, msgpack.UnpackException) as error:
+                taken = unpack_taken(await read_message(reader, ANSWER_LIMIT))
+        except (
+            OSError,
+            EOFError,
+            TimeoutError,
+            ValueError,
+            KeyError,
+            TypeError,
+            IndexError,
+            msgpack.UnpackException,
+        ) as error:
             self.close()
             raise ChannelLostError(f"the take stream broke: {type(error).__name__}") from None
         return taken

@@ -12,7 +12,16 @@ import pytest
 
 pytest.importorskip("msgpack")
 
-from app.cluster.takes import ChannelLostError, TakeChannel, TakeServer, framed, read_message
+from app.cluster.takes import (
+    ANSWER_LIMIT,
+    ChannelLostError,
+    TakeChannel,
+    TakeServer,
+    framed,
+    pack_taken,
+    read_message,
+    unpack_taken,
+)
 
 ACCEPT = {"type": "websocket.accept", "subprotocol": None, "headers": [(b"x-a", b"1")]}
 TEXT = {"type": "websocket.send", "text": '{"type":"frame","step":3,"loss":0.25}'}
@@ -120,3 +129,19 @@ def test_a_message_over_its_limit_is_refused() -> None:
             await read_message(reader, 64)
 
     asyncio.run(run())
+
+
+def test_sockets_watching_one_frame_get_it_in_one_copy_on_the_stream() -> None:
+    frame = '{"type":"frame","w":"' + "7" * 10_000 + '"}'  # one encoding, as a Frame keeps
+    other = "".join(["{", '"type":"frame","mine":1', "}"])
+    taken = {f"watcher-{i}": [{"type": "websocket.send", "text": frame}] for i in range(100)}
+    taken["player"] = [{"type": "websocket.send", "text": other}, BINARY]
+    data = pack_taken(taken)
+    assert len(data) < 2 * len(frame)  # not 100 copies
+
+    async def run() -> dict[str, Any]:
+        reader = asyncio.StreamReader()
+        reader.feed_data(data)
+        return unpack_taken(await read_message(reader, ANSWER_LIMIT))
+
+    assert asyncio.run(run()) == taken
