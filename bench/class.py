@@ -13,7 +13,9 @@ every student gets ≥ 90 % of the asked rate and ≥ 25 frames/s while REST p95
 ``--json`` prints one JSON line last: ``class_capacity``, ``per_student_core_share`` (server
 CPU ÷ K at K = 10), ``added_core_per_student`` (the CPU each student past 10 adds, up to the
 largest K run) and the rows. ``--flat-out`` adds one more student playing as fast as
-possible (fairness). Loopback only, bounded: every socket and session is closed after each K.
+possible (fairness); ``--watch`` has the K students watch one session that the first of
+them plays (a class following the teacher's network). Loopback only, bounded: every socket
+and session is closed after each K.
 
     .venv/bin/python bench/class.py                     # K = 1 5 10 20 25 30 40
     .venv/bin/python bench/class.py --sizes 10 25 --json
@@ -130,14 +132,20 @@ async def create(client: httpx.AsyncClient) -> dict[str, Any]:
 
 
 async def play(
-    base: str, session: dict[str, Any], rate: float | None, window: tuple[float, float]
+    base: str,
+    session: dict[str, Any],
+    rate: float | None,
+    window: tuple[float, float],
+    plays: bool = True,
 ) -> Student:
-    """Play one session and count what arrives inside ``window`` (monotonic start, end)."""
+    """Play one session (or only watch it, ``plays`` false) and count what arrives inside
+    ``window`` (monotonic start, end)."""
     student = Student()
     url = base.replace("http", "ws") + f"/ws/sessions/{session['id']}?token={session['token']}"
     async with websockets.connect(url, max_size=2**24) as ws:
         await ws.send(json.dumps({"type": "subscribe", "max_fps": FPS}))
-        await ws.send(json.dumps({"type": "play", "unit": "batch", "rate": rate}))
+        if plays:
+            await ws.send(json.dumps({"type": "play", "unit": "batch", "rate": rate}))
         while time.monotonic() < window[1]:
             try:
                 data = await asyncio.wait_for(
@@ -158,7 +166,8 @@ async def play(
             student.last = (now, step)
             if student.first is None:
                 student.first = student.last
-        await ws.send(json.dumps({"type": "pause"}))
+        if plays:
+            await ws.send(json.dumps({"type": "pause"}))
     return student
 
 
@@ -192,16 +201,26 @@ def time_rest(base: str, stop: threading.Event, latencies: list[float]) -> None:
         client.delete(f"/api/sessions/{session['id']}", headers=headers)
 
 
-async def run_class(base: str, pid: int, k: int, seconds: float, flat_out: bool) -> dict[str, Any]:
+async def run_class(
+    base: str, pid: int, k: int, seconds: float, flat_out: bool, watch: bool = False
+) -> dict[str, Any]:
     async with httpx.AsyncClient(base_url=base, timeout=30) as client:
-        sessions = [await create(client) for _ in range(k + int(flat_out))]
+        if watch:  # one session, played by the first student; the others watch it
+            sessions = [await create(client)]
+            shown = sessions * k
+        else:
+            sessions = [await create(client) for _ in range(k + int(flat_out))]
+            shown = sessions
         latencies: list[float] = []
         stop = threading.Event()
         prober = threading.Thread(target=time_rest, args=(base, stop, latencies))
         start = time.monotonic()
         window = (start + WARMUP, start + WARMUP + seconds)
         rates: list[float | None] = [RATE] * k + [None] * int(flat_out)
-        players = [play(base, s, r, window) for s, r in zip(sessions, rates, strict=True)]
+        players = [
+            play(base, s, r, window, plays=not watch or i == 0)
+            for i, (s, r) in enumerate(zip(shown, rates, strict=True))
+        ]
         prober.start()
         cpu_task = asyncio.create_task(measure_cpu(pid, window))
         students = await asyncio.gather(*players)
@@ -214,6 +233,7 @@ async def run_class(base: str, pid: int, k: int, seconds: float, flat_out: bool)
     class_ = students[:k]
     row: dict[str, Any] = {
         "students": k,
+        "watching": watch,
         "rate_min": min(s.rate() for s in class_),
         "rate_median": statistics.median(s.rate() for s in class_),
         "fps_min": min(s.frames / seconds for s in class_),
@@ -272,9 +292,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", type=int, nargs="+", default=[1, 5, 10, 20, 25, 30, 40])
     parser.add_argument("--seconds", type=float, default=8.0, help="counted seconds per K")
     parser.add_argument("--flat-out", action="store_true", help="add one student at full speed")
+    parser.add_argument(
+        "--watch", action="store_true", help="the K students watch one session (a class link)"
+    )
     parser.add_argument("--json", action="store_true", help="last line: one JSON object")
     parser.add_argument("server_args", nargs="*", help="extra options for the server command")
     args = parser.parse_args(argv)
+    if args.watch and args.flat_out:
+        parser.error("--watch and --flat-out: one at a time")
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     rows = []
@@ -282,7 +307,9 @@ def main(argv: list[str] | None = None) -> int:
         server = start_server(data_dir, port, args.server_args)
         try:
             for k in args.sizes:
-                row = asyncio.run(run_class(base, server.pid, k, args.seconds, args.flat_out))
+                row = asyncio.run(
+                    run_class(base, server.pid, k, args.seconds, args.flat_out, args.watch)
+                )
                 rows.append(row)
                 show(row)
         finally:
