@@ -208,7 +208,9 @@ class WorkerPump:
             self.taking = True
             try:
                 taken = await self.channel.take(ready, TAKE_WAIT_SECONDS)
-            except self.lost:
+            except self.lost as error:
+                reason = str(error) if isinstance(error, ChannelLostError) else type(error)
+                log.warning("the take stream to a worker is lost (%s): reopening", reason)
                 for socket in self.sockets.values():
                     socket.lost()
                 await asyncio.sleep(0.25)
