@@ -103,8 +103,7 @@ class SessionWorker:
 
     # ----- websockets ------------------------------------------------------------------------
     # A web process ("relay") takes the messages of all its sockets on this worker with one
-    # take per frame interval, not one per socket, on its take stream (``takes.py``): a Ray
-    # call costs ~1 ms of CPU on each side.
+    # take per frame interval, not one per socket, on its take stream (``takes.py``).
 
     async def take_address(self) -> dict[str, Any]:
         """Where this worker's take stream listens, and its secret."""

@@ -160,7 +160,7 @@ class Stack:
         this = self.last = _Round(inputs, zs, outputs, output_error, loss_delta)
         for model, loss in zip(models, losses, strict=True):
             model.loss = loss
-        lost = [i for i, loss in enumerate(losses) if not np.isfinite(loss)]
+        lost = {i for i, loss in enumerate(losses) if not np.isfinite(loss)}
 
         # backward k: δ, ∂E/∂W = Aᵀ·δ and ∂E/∂b = Σδ into ∇Θ, δ·Wᵀ to layer k − 1.
         # Rows of diverged models run along (their numbers are dropped): no gathering.

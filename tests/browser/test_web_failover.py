@@ -20,7 +20,7 @@ os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")  # Ray on 127.0.
 
 pytest.importorskip("ray")
 
-from cluster.servers import start_server, stop_server
+from cluster.servers import ray_head, start_server, stop_server
 from ray.cluster_utils import Cluster
 
 from .conftest import free_port, opened
@@ -80,11 +80,8 @@ class Proxy:
 
 
 @pytest.fixture
-def ray_head() -> Iterator[Cluster]:
-    cluster = Cluster(
-        initialize_head=True,
-        head_node_args={"num_cpus": 1, "include_dashboard": False, "object_store_memory": 10**8},
-    )
+def head() -> Iterator[Cluster]:
+    cluster = ray_head()
     try:
         yield cluster
     finally:
@@ -92,9 +89,9 @@ def ray_head() -> Iterator[Cluster]:
 
 
 def test_the_page_reconnects_through_the_proxy_when_its_web_process_dies(
-    page: Page, ray_head: Cluster, tmp_path: Path
+    page: Page, head: Cluster, tmp_path: Path
 ) -> None:
-    options = ("--ray-address", ray_head.address, "--workers", "1")
+    options = ("--ray-address", head.address, "--workers", "1")
     a = start_server(tmp_path, *options)  # starts the worker; B finds it
     try:
         b = start_server(tmp_path, *options)

@@ -12,12 +12,32 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 from ws.server import ROOT, Server, free_port
 
+if TYPE_CHECKING:
+    from ray.cluster_utils import Cluster
+
 START_SECONDS = 120.0  # Ray takes ~5-10 s to start here; more when the machine is busy
 LOOPBACK_RAY = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
+NODE_OBJECT_STORE_BYTES = 10**8  # frames and requests are small
+
+
+def ray_head() -> Cluster:
+    """A Ray head on this machine (one CPU: one session worker), for web processes to join
+    with ``--ray-address``; ``shutdown()`` ends it."""
+    from ray.cluster_utils import Cluster
+
+    return Cluster(
+        initialize_head=True,
+        head_node_args={
+            "num_cpus": 1,
+            "include_dashboard": False,
+            "object_store_memory": NODE_OBJECT_STORE_BYTES,
+        },
+    )
 
 
 def start_server(data_dir: Path, *options: str, **env: str) -> Server:

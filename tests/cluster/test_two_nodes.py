@@ -30,7 +30,7 @@ from ws.server import Server  # noqa: E402
 
 from app.cluster.owner import NAMESPACE, owner_of, worker_name  # noqa: E402
 
-from .servers import start_server, stop_server  # noqa: E402
+from .servers import NODE_OBJECT_STORE_BYTES, ray_head, start_server, stop_server  # noqa: E402
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 WORKERS = 2
@@ -39,12 +39,9 @@ WORKERS = 2
 @pytest.fixture
 def ray_cluster() -> Iterator[Cluster]:
     """A head and a second node, one CPU each: one session worker lands on each."""
-    cluster = Cluster(
-        initialize_head=True,
-        head_node_args={"num_cpus": 1, "include_dashboard": False, "object_store_memory": 10**8},
-    )
+    cluster = ray_head()
     try:
-        cluster.add_node(num_cpus=1, object_store_memory=10**8)
+        cluster.add_node(num_cpus=1, object_store_memory=NODE_OBJECT_STORE_BYTES)
         cluster.wait_for_nodes()
         ray.init(address=cluster.address, namespace=NAMESPACE, log_to_driver=False)
         yield cluster
