@@ -9,6 +9,11 @@ import threading
 import webbrowser
 from collections.abc import Sequence
 from pathlib import Path
+from types import FrameType
+
+import uvicorn
+
+from app.service.costly import stop_all
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
@@ -78,8 +83,6 @@ def main(argv: Sequence[str] | None = None) -> None:
             raise SystemExit(f"--workers must be a number ≥ 1 or auto, got {args.workers!r}")
         os.environ["PLAYGROUND_WORKERS"] = args.workers
         os.environ["PLAYGROUND_RAY_ADDRESS"] = args.ray_address
-    import uvicorn
-
     from app.logs import configure_logging
     from app.service.store import StoreUnusableError, open_store
     from app.settings import get_settings
@@ -96,7 +99,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.open:
         threading.Timer(1.0, webbrowser.open, args=(url,)).start()
     logging.getLogger("app").info("serving the playground at %s", url)
-    uvicorn.run(
+    config = uvicorn.Config(
         "app.cluster.web:create_web_app" if clustered else "app.main:create_app",
         factory=True,
         host=args.host,
@@ -106,7 +109,19 @@ def main(argv: Sequence[str] | None = None) -> None:
         proxy_headers=True,
         # Deflate is per socket: every watcher's copy of a frame is compressed anew.
         ws_per_message_deflate=get_settings().ws_compression,
+        # A request still running this long after SIGTERM is cancelled: a stop takes seconds.
+        timeout_graceful_shutdown=get_settings().shutdown_grace_seconds,
     )
+    StoppingServer(config).run()
+
+
+class StoppingServer(uvicorn.Server):
+    """uvicorn's server, which on SIGTERM (or Ctrl-C) also stops the costly work at once:
+    a gradient check answers what it has checked instead of holding the stop up."""
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        stop_all()
+        super().handle_exit(sig, frame)
 
 
 def start_cluster() -> None:

@@ -98,6 +98,25 @@ class Settings(BaseSettings):
     max_gradcheck_entries: int = Field(
         200, ge=1, description="Weights perturbed per layer by /gradcheck."
     )
+    # Costly reads (/gradcheck): a pool of their own, a time budget, caps on who asks
+    max_gradcheck_seconds: float = Field(
+        2.0, gt=0, description="Time budget of one /gradcheck; past it, it answers what it checked."
+    )
+    costly_threads: int = Field(
+        1, ge=1, description="Threads running costly reads, apart from every other request's."
+    )
+    max_costly_waiting: int = Field(
+        4, ge=0, description="Costly reads waiting for one of those threads, in all (429 past it)."
+    )
+    max_costly_per_session: int = Field(
+        1, ge=1, description="Costly reads of one session at once (429 past it)."
+    )
+    max_costly_per_client: int = Field(
+        2, ge=1, description="Costly reads of one client address at once (429 past it)."
+    )
+    shutdown_grace_seconds: int = Field(
+        3, ge=1, description="On SIGTERM, requests still running this long are cancelled."
+    )
     max_worksheet_rows: int = Field(8, ge=1, description="Training rows on a printed worksheet.")
     max_worksheet_units: int = Field(
         16, ge=1, description="Units (and inputs) per layer a worksheet prints."

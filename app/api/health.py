@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
+from .costly import CostlyDep
 from .deps import ManagerDep, SettingsDep
 from .errors import ApiError
 from .schemas import ErrorMessage, Health
@@ -18,7 +19,7 @@ router = APIRouter(prefix="/health", tags=["health"])
     response_model=Health,
     responses={503: {"model": ErrorMessage, "description": "The store does not answer."}},
 )
-def read_health(manager: ManagerDep, settings: SettingsDep) -> dict[str, Any]:
+def read_health(manager: ManagerDep, settings: SettingsDep, costly: CostlyDep) -> dict[str, Any]:
     """Report that the server is up, with its session counts; ``degraded`` while sessions
     whose stored rows could not be read are set aside (``damaged_sessions``)."""
     try:
@@ -32,4 +33,5 @@ def read_health(manager: ManagerDep, settings: SettingsDep) -> dict[str, Any]:
         "sessions_loaded": len(manager.loaded()),
         "sessions_stored": stored,
         "max_sessions": settings.max_sessions,
+        "costly_calls": costly.admitted,
     }

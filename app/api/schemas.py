@@ -516,11 +516,16 @@ class GradcheckLayer(ResponseBody):
     """One layer's analytic ∂L/∂W, ∂L/∂b against central differences."""
 
     layer: int
-    relative_error_W: Number
-    relative_error_b: Number = Field(description="null when the network has no biases.")
+    relative_error_W: Number = Field(description="null when none of its weights was checked.")
+    relative_error_b: Number = Field(
+        description="null when the network has no biases (or none was checked)."
+    )
     max_abs_error: Number
     checked: int = Field(description="Parameters perturbed (sampled in large layers).")
-    passed: bool = Field(description="Both relative errors below the tolerance.")
+    planned: int = Field(description="Parameters to perturb; more than checked if it stopped.")
+    passed: bool | None = Field(
+        description="Both relative errors below the tolerance; null when nothing was checked."
+    )
 
 
 class GradcheckResult(ResponseBody):
@@ -533,7 +538,17 @@ class GradcheckResult(ResponseBody):
         description="Relative error a layer passes below, fit for the session's dtype: "
         "1e-5 for float64, 1e-3 for float32 (whose dW carries float32 rounding)."
     )
-    passed: bool
+    passed: bool | None = Field(
+        description="Every layer passed; false if one failed; null if one was not checked."
+    )
+    complete: bool = Field(
+        description="Every planned parameter was checked. False when the time budget "
+        "(max_gradcheck_seconds) ran out: each layer was then checked on the same share of "
+        "its parameters, and ``note`` says how many."
+    )
+    checked: int
+    planned: int
+    note: str | None = Field(None, description="Why the check stopped early, when it did.")
     layers: list[GradcheckLayer]
 
 
@@ -737,6 +752,7 @@ class Health(ResponseBody):
     sessions_loaded: int = Field(description="Sessions in memory.")
     sessions_stored: int = Field(description="Sessions in the store (the live count).")
     max_sessions: int
+    costly_calls: int = Field(description="Costly reads (gradient checks) running or waiting.")
 
 
 class ValidationProblem(ResponseBody):

@@ -3,23 +3,27 @@
 Reading needs either token, changing needs the control token (see ``deps``). A call that
 changes a session stores it before it answers, so a restart — even ``kill -9`` — loses
 nothing a client was told. Handlers that compute are plain ``def``: FastAPI runs them in
-its thread pool and the event loop never waits on NumPy or the disk.
+its thread pool and the event loop never waits on NumPy or the disk. The gradient check,
+the costliest read, runs on a pool of its own within a time budget (``api/costly.py``).
 """
 
 from __future__ import annotations
 
-import copy
+import functools
 from typing import Annotated, Any
 
 import numpy as np
-from fastapi import APIRouter, Body, Query, Response
+from fastapi import APIRouter, Body, Query, Request, Response
 
-from app.engine import ConfigError, chain_terms, check_one, gradient_check
+from app.engine import ConfigError, chain_terms, check_one
 from app.engine.gradcheck import tolerance_for
+from app.service.gradcheck import NotCheckableError, check_session
 from app.service.session import Session
 
+from .costly import CostlyDep, run_costly
 from .deps import (
     OPTIONAL_UPLOAD_TOKEN,
+    ClientAddress,
     ControlledSession,
     DeletableSessionId,
     ManagerDep,
@@ -394,49 +398,37 @@ def read_boundary(
     responses={
         **READ_ERRORS,
         409: {**_ERROR, "description": "No batch traced yet, or the last one diverged."},
+        429: {
+            **_ERROR,
+            "description": "Too many costly calls at once: of this session, of "
+            "this client or in all (the field names which); Retry-After says when.",
+        },
     },
 )
-def check_gradients(session: ReadableSession, settings: SettingsDep) -> dict[str, Any]:
-    """Compare backprop's gradients with central differences, layer by layer."""
-    with session.lock:  # copy under the lock, check outside it: training need not wait
-        if session.model.diverged:
-            raise ApiError(
-                409,
-                f"diverged — nothing to check: {session.model.diverged}; step a batch to "
-                "trace a fresh one",
-                field="batch",
-            )
-        if not session.batch_traced():
-            raise ApiError(
-                409,
-                "no batch has been traced yet: step a batch (or all its forward phases) first",
-                field="batch",
-            )
-        model = copy.deepcopy(session.model)
-    checks = gradient_check(model, max_entries_per_layer=settings.max_gradcheck_entries)
-    tolerance = tolerance_for(model.config.dtype)
-    layers = []
-    for check in checks:
-        errors = [check.relative_error_W]
-        if check.relative_error_b is not None:
-            errors.append(check.relative_error_b)
-        layers.append(
-            {
-                "layer": check.layer,
-                "relative_error_W": check.relative_error_W,
-                "relative_error_b": check.relative_error_b,
-                "max_abs_error": check.max_abs_error,
-                "checked": check.checked,
-                "passed": all(bool(e < tolerance) for e in errors),
-            }
+async def check_gradients(
+    request: Request,
+    session: ReadableSession,
+    settings: SettingsDep,
+    costly: CostlyDep,
+    client: ClientAddress,
+) -> dict[str, Any]:
+    """Compare backprop's gradients with central differences, layer by layer.
+
+    Within a time budget (``max_gradcheck_seconds``): past it the answer says what was checked
+    (``complete`` false). A check stops when its caller leaves."""
+    work = functools.partial(check_session, session, settings.max_gradcheck_entries)
+    try:
+        return await run_costly(
+            request,
+            costly,
+            session.id,
+            client,
+            work,
+            settings.max_gradcheck_seconds,
+            "max_gradcheck_seconds",
         )
-    return {
-        "step": model.step,
-        "batch_rows": len(model.batch_indices),
-        "tolerance": tolerance,
-        "passed": all(layer["passed"] for layer in layers),
-        "layers": layers,
-    }
+    except NotCheckableError as error:
+        raise ApiError(409, str(error), field="batch") from None
 
 
 @router.get(

@@ -36,6 +36,7 @@ from app.api import (
 )
 from app.logs import RequestLogMiddleware, mask_tokens_in_server_logs
 from app.paths import static_dir
+from app.service.costly import CostlyWork
 from app.service.manager import SessionManager
 from app.service.store import open_store
 from app.settings import Settings
@@ -136,6 +137,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     if app.state.store_closed:  # started again (a TestClient entered twice, a test tool)
         reopen_store(app)
     manager: SessionManager = app.state.manager
+    if app.state.costly is None:  # started again: the last stop closed the pool
+        app.state.costly = CostlyWork.from_settings(manager.settings)
     sweeper = asyncio.create_task(expire_idle_sessions(manager, expiry_interval(manager.settings)))
     try:
         yield
@@ -143,6 +146,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         sweeper.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await sweeper
+        app.state.costly.close()  # running checks stop at their next piece
+        app.state.costly = None
         app.state.store.close()
         app.state.store_closed = True
 
@@ -173,6 +178,7 @@ def configure_app(settings: Settings) -> FastAPI:
     app.state.store = store
     app.state.store_closed = False
     app.state.manager = manager
+    app.state.costly = CostlyWork.from_settings(settings)
     install_error_handlers(app)
     # Added last = outermost: the log sees every request, the size limit runs before CORS.
     app.add_middleware(RequestSizeLimit, max_bytes=settings.max_request_bytes)

@@ -22,14 +22,14 @@ upstream factor with a local factor 1. Softmax mixes its units, so there too ∂
 
 from __future__ import annotations
 
-import copy
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import numpy as np
 
-from .dense import Array
-from .model import DTYPES, ConfigError, Model
+from .dense import Array, fc_forward
+from .model import ConfigError, Model, data_loss, forward_all
 
 STEP = 1e-5  # h: small enough for truncation error ~h², large enough for rounding ~ε/h
 TINY = 1e-300
@@ -54,6 +54,7 @@ class LayerCheck:
     relative_error_b: float | None
     max_abs_error: float
     checked: int  # how many parameters were perturbed
+    planned: int  # how many were to be (fewer checked when the check was stopped)
     analytic_W: Array
     numeric_W: Array
     analytic_b: Array | None
@@ -69,24 +70,26 @@ def relative_error(analytic: Array, numeric: Array) -> float:
 def batch_clone(
     model: Model, x: Array | None = None, y: Array | None = None, dtype: str = "float64"
 ) -> Model:
-    """A full-batch copy in ``dtype`` holding the weights and rows of ``model``'s traced batch.
+    """A full-batch model in ``dtype`` holding the weights and rows of ``model``'s traced batch.
 
-    With x and y given, those rows and the model's current weights instead.
+    With x and y given, those rows and the model's current weights instead. Only the rows
+    and the weights are copied — never the dataset, the traces or the history — so a copy
+    costs no more than the batch it checks.
     """
-    clone = copy.deepcopy(model)
     if x is None or y is None:
-        trace = model.traces[0]
-        if trace.W is None or not len(model.batch_indices):
+        if model.traces[0].W is None or not len(model.batch_indices):
             raise ConfigError("batch", "no batch has been traced yet: step first")
         x, y = model.x_train[model.batch_indices], model.y_train[model.batch_indices]
-        for layer, layer_trace in zip(clone.layers, model.traces, strict=True):
-            assert layer_trace.W is not None
-            layer.W, layer.b = layer_trace.W, layer_trace.b
-    clone.config = replace(clone.config, dtype=dtype, batch_size=None, shuffle=False)
-    clone.dtype = DTYPES[dtype]
-    for layer in clone.layers:
-        layer.W = layer.W.astype(clone.dtype)
-        layer.b = None if layer.b is None else layer.b.astype(clone.dtype)
+        weights = []
+        for trace in model.traces:
+            assert trace.W is not None
+            weights.append((trace.W, trace.b))
+    else:
+        weights = [(layer.W, layer.b) for layer in model.layers]
+    clone = Model(replace(model.config, dtype=dtype, batch_size=None, shuffle=False))
+    for layer, (W, b) in zip(clone.layers, weights, strict=True):
+        layer.W = W.astype(clone.dtype)  # a copy: the check never touches the model's arrays
+        layer.b = None if b is None else b.astype(clone.dtype)
     clone.set_data(np.asarray(x, clone.dtype), np.asarray(y, clone.dtype))
     return clone
 
@@ -102,20 +105,41 @@ def analytic_gradients(clone: Model) -> list[tuple[Array, Array | None]]:
     return grads
 
 
-def objective(clone: Model) -> float:
-    """The full-batch data loss plus the regularisation penalty, at the clone's weights."""
-    return clone.evaluate(clone.x_train, clone.y_train) + clone.objective_penalty()
+def layer_inputs(clone: Model) -> list[Array]:
+    """The input x of every layer at the clone's weights: a perturbed entry of layer k
+    changes nothing before layer k, so its objective can start there."""
+    inputs = [clone.x_train]
+    with np.errstate(all="ignore"):
+        for layer in clone.layers[:-1]:
+            inputs.append(layer.activation.forward(fc_forward(inputs[-1], layer.W, layer.b)))
+    return inputs
 
 
-def numeric_derivative(clone: Model, layer: int, which: Literal["W", "b"], index: Any) -> float:
-    """(L(p + h) − L(p − h)) / 2h for one entry of layer ``layer``'s W or b."""
+def objective(clone: Model, layer: int = 0, x: Array | None = None) -> float:
+    """The full-batch data loss plus the regularisation penalty, at the clone's weights.
+
+    With ``x`` (layer ``layer``'s input, from ``layer_inputs``) the forward pass starts at
+    that layer: the same numbers, without recomputing the layers before it.
+    """
+    if x is None:
+        return clone.evaluate(clone.x_train, clone.y_train) + clone.objective_penalty()
+    with np.errstate(all="ignore"):
+        z, a = forward_all(clone.layers[layer:], x)
+        return data_loss(clone.loss_fn, clone.y_train, z, a) + clone.objective_penalty()
+
+
+def numeric_derivative(
+    clone: Model, layer: int, which: Literal["W", "b"], index: Any, x: Array | None = None
+) -> float:
+    """(L(p + h) − L(p − h)) / 2h for one entry of layer ``layer``'s W or b (``x``: that
+    layer's input, to start the forward pass there)."""
     param = clone.layers[layer].W if which == "W" else clone.layers[layer].b
     assert param is not None
     original = param[index]
     param[index] = original + STEP
-    plus = objective(clone)
+    plus = objective(clone, layer, x)
     param[index] = original - STEP
-    minus = objective(clone)
+    minus = objective(clone, layer, x)
     param[index] = original
     return (plus - minus) / (2 * STEP)
 
@@ -128,6 +152,102 @@ def _entries(shape: tuple[int, ...], limit: int | None, rng: np.random.Generator
     return [every[i] for i in sorted(picked)]
 
 
+@dataclass
+class CheckInput:
+    """What a gradient check needs of a model, copied (cheaply) so it runs apart from it:
+    the batch's rows and weights in float64 for the numeric side, and in the model's dtype
+    for the analytic side."""
+
+    numeric: Model
+    analytic: Model
+
+
+def check_input(model: Model, x: Array | None = None, y: Array | None = None) -> CheckInput:
+    """The copies a check of ``model`` runs on (see ``gradient_check`` for x, y)."""
+    return CheckInput(batch_clone(model, x, y), batch_clone(model, x, y, model.config.dtype))
+
+
+@dataclass
+class CheckReport:
+    """The layers' checks, and whether every planned entry was checked before ``stop``."""
+
+    layers: list[LayerCheck]
+    complete: bool
+    checked: int
+    planned: int
+
+
+def run_check(
+    inputs: CheckInput,
+    max_entries_per_layer: int | None = None,
+    seed: int = 0,
+    stop: Callable[[], bool] | None = None,
+) -> CheckReport:
+    """Analytic vs central-difference gradients per layer, on ``check_input``'s copies.
+
+    The entries are checked interleaved across layers, W and b, in proportion to their
+    numbers: when ``stop()`` turns true (asked before each entry: a time budget, a caller
+    gone) every layer has been checked on the same share of its entries.
+    """
+    grads = analytic_gradients(inputs.analytic)
+    clone = inputs.numeric
+    rng = np.random.default_rng(seed)
+    planned: list[tuple[float, int, Literal["W", "b"], Any]] = []
+    entries: list[tuple[list[Any], list[Any]]] = []
+    for k, (dW, db) in enumerate(grads):
+        w_entries = _entries(dW.shape, max_entries_per_layer, rng)
+        b_entries = [] if db is None else _entries(db.shape, max_entries_per_layer, rng)
+        entries.append((w_entries, b_entries))
+        planned += [(i / len(w_entries), k, "W", e) for i, e in enumerate(w_entries)]
+        planned += [(i / len(b_entries), k, "b", e) for i, e in enumerate(b_entries)]
+    planned.sort(key=lambda item: (item[0], item[1], item[2]))
+    inputs_of = layer_inputs(clone)
+    numeric: dict[tuple[int, str, Any], float] = {}
+    for _, k, which, entry in planned:
+        if stop is not None and stop():
+            break
+        numeric[k, which, entry] = numeric_derivative(clone, k, which, entry, inputs_of[k])
+    checks = [
+        _layer_check(k, grads[k], w_entries, b_entries, numeric)
+        for k, (w_entries, b_entries) in enumerate(entries)
+    ]
+    return CheckReport(checks, len(numeric) == len(planned), len(numeric), len(planned))
+
+
+def _layer_check(
+    k: int,
+    grads: tuple[Array, Array | None],
+    w_entries: list[Any],
+    b_entries: list[Any],
+    numeric: dict[tuple[int, str, Any], float],
+) -> LayerCheck:
+    dW, db = grads
+    w_done = [e for e in w_entries if (k, "W", e) in numeric]
+    numeric_W = np.array([numeric[k, "W", e] for e in w_done], dtype=np.float64)
+    analytic_W = np.array([dW[e] for e in w_done], dtype=np.float64)
+    analytic_b = numeric_b = None
+    error_b = None
+    diffs = [np.abs(analytic_W - numeric_W).max(initial=0.0)]
+    if db is not None:
+        b_done = [e for e in b_entries if (k, "b", e) in numeric]
+        numeric_b = np.array([numeric[k, "b", e] for e in b_done], dtype=np.float64)
+        analytic_b = np.array([db[e] for e in b_done], dtype=np.float64)
+        error_b = relative_error(analytic_b, numeric_b)
+        diffs.append(np.abs(analytic_b - numeric_b).max(initial=0.0))
+    return LayerCheck(
+        layer=k,
+        relative_error_W=relative_error(analytic_W, numeric_W),
+        relative_error_b=error_b,
+        max_abs_error=float(max(diffs)),
+        checked=len(analytic_W) + (0 if analytic_b is None else len(analytic_b)),
+        planned=len(w_entries) + len(b_entries),
+        analytic_W=analytic_W,
+        numeric_W=numeric_W,
+        analytic_b=analytic_b,
+        numeric_b=numeric_b,
+    )
+
+
 def gradient_check(
     model: Model,
     x: Array | None = None,
@@ -135,7 +255,7 @@ def gradient_check(
     max_entries_per_layer: int | None = None,
     seed: int = 0,
 ) -> list[LayerCheck]:
-    """Analytic vs central-difference gradients per layer.
+    """Analytic vs central-difference gradients per layer, every planned entry checked.
 
     By default on the last traced batch at the weights it was computed with. The analytic
     side runs the model's own phases on a copy in the model's dtype, on the same rows and
@@ -144,38 +264,7 @@ def gradient_check(
     rows at the current weights. Large layers can be sampled: at most
     ``max_entries_per_layer`` weights each, drawn by ``seed``.
     """
-    clone = batch_clone(model, x, y)
-    grads = analytic_gradients(batch_clone(model, x, y, dtype=model.config.dtype))
-    rng = np.random.default_rng(seed)
-    checks = []
-    for k, (dW, db) in enumerate(grads):
-        w_entries = _entries(dW.shape, max_entries_per_layer, rng)
-        numeric_W = np.array([numeric_derivative(clone, k, "W", e) for e in w_entries])
-        analytic_W = np.array([dW[e] for e in w_entries], dtype=np.float64)
-        analytic_b = numeric_b = None
-        error_b = None
-        if db is not None:
-            b_entries = _entries(db.shape, max_entries_per_layer, rng)
-            numeric_b = np.array([numeric_derivative(clone, k, "b", e) for e in b_entries])
-            analytic_b = np.array([db[e] for e in b_entries], dtype=np.float64)
-            error_b = relative_error(analytic_b, numeric_b)
-        diffs = [np.abs(analytic_W - numeric_W).max(initial=0.0)]
-        if analytic_b is not None and numeric_b is not None:
-            diffs.append(np.abs(analytic_b - numeric_b).max(initial=0.0))
-        checks.append(
-            LayerCheck(
-                layer=k,
-                relative_error_W=relative_error(analytic_W, numeric_W),
-                relative_error_b=error_b,
-                max_abs_error=float(max(diffs)),
-                checked=len(w_entries) + (0 if analytic_b is None else len(analytic_b)),
-                analytic_W=analytic_W,
-                numeric_W=numeric_W,
-                analytic_b=analytic_b,
-                numeric_b=numeric_b,
-            )
-        )
-    return checks
+    return run_check(check_input(model, x, y), max_entries_per_layer, seed).layers
 
 
 @dataclass

@@ -27,6 +27,7 @@ def test_health_answers_ok_with_counts(client: TestClient, create_session: Any) 
         "sessions_loaded": 1,
         "sessions_stored": 1,
         "max_sessions": 500,
+        "costly_calls": 0,
     }
 
 

@@ -49,7 +49,14 @@ from app.engine import (
     tanh_prime,
 )
 from app.engine.dense import fc_bias_error, fc_forward, fc_input_error, fc_weights_error
-from app.engine.gradcheck import tolerance_for
+from app.engine.gradcheck import (
+    batch_clone,
+    check_input,
+    layer_inputs,
+    numeric_derivative,
+    run_check,
+    tolerance_for,
+)
 
 H = 1e-5
 TOLERANCE = 1e-6
@@ -567,3 +574,73 @@ def test_gradient_check_after_a_change_checks_the_current_objective() -> None:
     model.apply_changes({"l2": 0.3, "loss": "binary_cross_entropy"})
     for check in gradient_check(model):
         assert check.relative_error_W < TOLERANCE
+
+
+# ----- a check stopped early, and what it copies ----------------------------------------------
+
+
+def stop_after(calls: int) -> Callable[[], bool]:
+    """A ``stop`` that lets ``calls`` entries through, then says stop."""
+    asked = itertools.count()
+    return lambda: next(asked) >= calls
+
+
+def test_a_stopped_check_has_checked_every_layer_on_the_same_share() -> None:
+    layers = (LayerConfig(6, "tanh"), LayerConfig(4, "tanh"), LayerConfig(2, "sigmoid"))
+    model = Model(ModelConfig(input_size=3, layers=layers, loss="binary_cross_entropy", l2=0.01))
+    rng = np.random.default_rng(8)
+    model.set_data(rng.normal(size=(30, 3)), rng.integers(0, 2, size=(30, 2)).astype(float))
+    model.step_batch()
+    full = run_check(check_input(model))
+    assert full.planned == (3 * 6 + 6) + (6 * 4 + 4) + (4 * 2 + 2)
+    assert full.complete and full.checked == full.planned
+    partial = run_check(check_input(model), stop=stop_after(full.planned // 3))
+    assert not partial.complete
+    assert partial.checked == full.planned // 3 and partial.planned == full.planned
+    for whole, part in zip(full.layers, partial.layers, strict=True):
+        assert part.planned == whole.planned
+        share = part.checked / part.planned
+        assert abs(share - 1 / 3) <= 2 / part.planned + 1e-12  # in proportion, to an entry
+        assert part.checked >= 1
+        # The entries checked are the full check's first ones, with the very same numbers.
+        assert np.array_equal(part.numeric_W, whole.numeric_W[: len(part.numeric_W)])
+        assert np.array_equal(part.analytic_W, whole.analytic_W[: len(part.analytic_W)])
+        assert part.numeric_b is not None and whole.numeric_b is not None
+        assert np.array_equal(part.numeric_b, whole.numeric_b[: len(part.numeric_b)])
+
+
+def test_a_check_stopped_at_once_checks_nothing() -> None:
+    model = build_case(2, "relu", "linear", "mse", 4, True, (0.0, 0.0))
+    report = run_check(check_input(model), stop=lambda: True)
+    assert (report.complete, report.checked) == (False, 0)
+    assert all(check.checked == 0 and len(check.numeric_W) == 0 for check in report.layers)
+
+
+def test_the_objective_from_a_layer_equals_the_whole_forward_pass() -> None:
+    """Starting the forward pass at the perturbed layer changes no number."""
+    model = build_case(6, "tanh", "softmax", "softmax_cross_entropy", None, True, (0.01, 0.02))
+    clone = batch_clone(model)
+    inputs = layer_inputs(clone)
+    for k, layer in enumerate(clone.layers):
+        for index in [(0, 0), (layer.W.shape[0] - 1, layer.W.shape[1] - 1)]:
+            whole = numeric_derivative(clone, k, "W", index)
+            assert numeric_derivative(clone, k, "W", index, inputs[k]) == whole
+        assert numeric_derivative(clone, k, "b", (0, 0), inputs[k]) == numeric_derivative(
+            clone, k, "b", (0, 0)
+        )
+
+
+def test_a_check_copies_the_batch_not_the_dataset_and_never_shares_weights() -> None:
+    model = Model(
+        ModelConfig(input_size=2, layers=(LayerConfig(5, "tanh"), LayerConfig(1, "tanh")))
+    )
+    rng = np.random.default_rng(3)
+    model.set_data(rng.normal(size=(500, 2)), rng.uniform(-1, 1, size=(500, 1)))
+    model.step_batch()
+    clone = batch_clone(model)
+    assert len(clone.x_train) == len(model.batch_indices) == 10
+    assert np.array_equal(clone.x_train, model.x_train[model.batch_indices])
+    assert clone.config.batch_size is None and not clone.config.shuffle
+    for layer, trace in zip(clone.layers, model.traces, strict=True):
+        assert trace.W is not None
+        assert np.array_equal(layer.W, trace.W) and not np.shares_memory(layer.W, trace.W)
