@@ -13,7 +13,7 @@ from types import FrameType
 
 import uvicorn
 
-from app.service.costly import stop_all
+from app.service.stopping import request_stop
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
@@ -116,11 +116,12 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 class StoppingServer(uvicorn.Server):
-    """uvicorn's server, which on SIGTERM (or Ctrl-C) also stops the costly work at once:
-    a gradient check answers what it has checked instead of holding the stop up."""
+    """uvicorn's server, which on SIGTERM (or Ctrl-C) also ends long work at its next piece:
+    a gradient check answers what it has checked, a step call what it has run, instead of
+    holding the stop up for their whole budgets."""
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
-        stop_all()
+        request_stop()
         super().handle_exit(sig, frame)
 
 

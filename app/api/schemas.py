@@ -487,7 +487,9 @@ class StepResult(ResponseBody):
     unit: Unit
     requested: int
     done: int = Field(description="Units run; fewer than requested when stopped early.")
-    stopped: str | None = Field(description="'time budget' or 'diverged' when it stopped early.")
+    stopped: str | None = Field(
+        description="'time budget', 'diverged' or 'server stopping' when it stopped early."
+    )
     diverged: str | None
     losses: list[Number] = Field(description="The loss after each unit run.")
     units: list[StepUnitResult]

@@ -146,8 +146,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         sweeper.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await sweeper
-        app.state.costly.close()  # running checks stop at their next piece
-        app.state.costly = None
+        costly, app.state.costly = app.state.costly, None
+        if costly is not None:  # (another lifespan of the same app may have closed it)
+            costly.close()  # running checks stop at their next piece
         app.state.store.close()
         app.state.store_closed = True
 

@@ -10,8 +10,8 @@ So costly work:
   (``max_costly_per_session``, ``max_costly_per_client``, ``costly_threads`` +
   ``max_costly_waiting`` in all): past one of them ``BusyError`` names it, at once;
 - has a time budget from when it starts, and is cancelled when its caller leaves or the
-  server stops: the work asks ``job.should_stop()`` between its small pieces and answers what
-  it has done.
+  server stops (``stopping.py``): the work asks ``job.should_stop()`` between its small
+  pieces and answers what it has done.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from typing import TypeVar
 from app.settings import Settings
 
 from .memory import release_memory
+from .stopping import stopping
 
 T = TypeVar("T")
 
@@ -37,16 +38,6 @@ class BusyError(Exception):
         super().__init__(message)
         self.field = field
         self.message = message
-
-
-_process_stopping = False  # set by ``stop_all`` from the server's SIGTERM handler
-
-
-def stop_all() -> None:
-    """The process is stopping: every job stops at its next piece. Safe in a signal handler
-    (it only sets a flag: no lock that the interrupted thread might hold)."""
-    global _process_stopping
-    _process_stopping = True
 
 
 class Job:
@@ -69,14 +60,14 @@ class Job:
 
     def should_stop(self) -> bool:
         """True once the job is cancelled, the process stopping or the time budget spent."""
-        return self.cancelled.is_set() or _process_stopping or time.monotonic() >= self.deadline
+        return self.cancelled.is_set() or stopping() or time.monotonic() >= self.deadline
 
     @property
     def stopped_because(self) -> str:
         """Why ``should_stop`` turned true, in words."""
         if self.cancelled.is_set():
             return self.cancelled_because
-        if _process_stopping:
+        if stopping():
             return "the server is stopping"
         setting = f" ({self.setting})" if self.setting else ""
         return f"its time budget of {self.seconds:g} s{setting} ran out"

@@ -32,6 +32,7 @@ from app.engine.model import HYPERPARAMETERS, BatchResult
 from .history import Timeline
 from .presets import PRESETS
 from .questions import QuestionBook
+from .stopping import stopping
 
 Unit = Literal["phase", "batch", "epoch"]
 Listener = Callable[["Session", str, dict[str, Any]], None]
@@ -143,7 +144,7 @@ class StepOutcome:
     requested: int
     done: int = 0
     units: list[dict[str, Any]] = field(default_factory=list)
-    stopped: str | None = None  # "diverged", "time budget" …
+    stopped: str | None = None  # "diverged", "time budget", "server stopping" …
     diverged: str | None = None
 
     def add(self, entry: dict[str, Any]) -> bool:
@@ -324,9 +325,12 @@ class Session:
                 if interrupted is not None and interrupted():
                     outcome.stopped = "interrupted"
                     break
+                if stopping():
+                    outcome.stopped = "server stopping"
+                    break
                 entry = self._run_unit(unit, deadline)
                 if entry is None:
-                    outcome.stopped = "time budget"
+                    outcome.stopped = "server stopping" if stopping() else "time budget"
                     break
                 if outcome.add(entry):
                     break
@@ -366,7 +370,7 @@ class Session:
     def _run_epoch(self, deadline: float | None) -> dict[str, Any] | None:
         start_epoch = self.model.epoch
         while self.model.epoch == start_epoch:
-            if deadline is not None and time.monotonic() > deadline:
+            if stopping() or (deadline is not None and time.monotonic() > deadline):
                 return None
             batch = self.model.step_batch()
             self.timeline.record_batch(self)
