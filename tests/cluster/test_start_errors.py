@@ -93,10 +93,10 @@ def test_a_bad_worker_count_is_named(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_the_default_command_never_imports_ray(tmp_path: Path) -> None:
-    # uvicorn.run replaced: what the command imported up to serving is printed instead.
+    # uvicorn.Server.run replaced: what the command imported up to serving is printed instead.
     probe = (
         "import sys, uvicorn; "
-        "uvicorn.run = lambda target, **kw: print(target, 'ray' in sys.modules, "
+        "uvicorn.Server.run = lambda self, *a, **kw: print(self.config.app, 'ray' in sys.modules, "
         "'app.cluster' in sys.modules); "
         "from app.cli import main; main(sys.argv[1:])"
     )
