@@ -35,6 +35,9 @@ const PAUSE_WAIT_MS = 5000; // a guide step waits this long at most for play to 
 const DATA_OPTIONS_OPEN_FROM = 800; // px of window height
 const PRESENTER_CHART_TEXT = 1.6; // chart text in presenter mode, as the page's type grows
 const WATCHING_NOTICE = "This page is watching the teacher's session: it is read-only.";
+// This tab's own session (id, tokens, the setup link it was shown under): a reload, or a phone
+// that dropped the tab, goes back to the same run instead of starting a new one at step 0.
+const RUN_KEY = "playground.run";
 
 /** The shape of a network as the views draw it: inputs and [{units, activation}]. */
 function shapeKey(featureNames, layers) {
@@ -224,6 +227,7 @@ export class Playground {
       this.followClass(link.code);
       return;
     }
+    if (link.kind !== "bad" && (await this.resumeRun())) return;
     const fallback = "starting the default preset instead";
     if (link.kind === "bad") this.status.notify(`${link.message}; ${fallback}.`);
     if (link.kind === "setup") {
@@ -231,6 +235,32 @@ export class Playground {
       if (await this.createSession(link.request, { failure })) return;
     }
     await this.createSession({ preset: this.pageConfig.defaultPreset });
+  }
+
+  /** The tab was reloaded on the setup link of its own session: back to that run, where it
+   *  is now (the server kept it). False when there is none, or the server no longer has it. */
+  async resumeRun() {
+    let kept = null;
+    try {
+      kept = JSON.parse(sessionStorage.getItem(RUN_KEY) || "null");
+    } catch {
+      kept = null;
+    }
+    if (!kept || kept.hash !== location.hash || !kept.id || !kept.token) return false;
+    let state;
+    try {
+      state = await api.getSession(kept.id, kept.token);
+    } catch {
+      sessionStorage.removeItem(RUN_KEY); // gone (expired, deleted): a new session instead
+      return false;
+    }
+    this.state.setSession(kept, state);
+    this.teaching.sessionChanged();
+    this.writeSetupUrl();
+    this.socket.connect(kept.id, kept.token);
+    this.resumeClass();
+    this.status.notify(`Back to your run: epoch ${state.epoch}, step ${state.step}.`, "info");
+    return true;
   }
 
   /** A teacher's tab reloaded with a class open: the class moves to the session now shown. */
@@ -383,6 +413,8 @@ export class Playground {
     const hash = `#${setupFragment(setupRequest(this.state.config, this.presets))}`;
     if (location.hash !== hash) history.replaceState(history.state, "", hash);
     this.writtenHash = location.hash;
+    const { id, token, watch_token } = this.state.session;
+    sessionStorage.setItem(RUN_KEY, JSON.stringify({ id, token, watch_token, hash: location.hash }));
     if (!this.elements.sharePanel.hidden) this.share.update();
   }
 

@@ -593,12 +593,29 @@ def test_a_shared_setup_url_rebuilds_the_same_weights_at_step_0(playground: Play
         assert [layer["b"] for layer in rebuilt["layers"]] == [
             layer["b"] for layer in original["layers"]
         ]
-        # Reloading the shared URL starts again from the same weights.
+        # Reloading the tab goes back to its own run, at the step it had reached.
         copy.step(3)
         previous = copy.state()["sessionId"]
         copy.page.reload()
+        copy.wait_live()
+        assert copy.state()["sessionId"] == previous
+        copy.wait_for("state.step === 3")
+        assert copy.server_session()["step"] == 3
+        # A run the server no longer has: the reload starts again from the same weights.
+        token = copy.state()["token"]
+        deleted = copy.page.evaluate(
+            "([id, token]) => fetch(`/api/sessions/${id}`, {method: 'DELETE', "
+            "headers: {Authorization: `Bearer ${token}`}}).then((answer) => answer.status)",
+            [previous, token],
+        )
+        assert deleted == 204
+        copy.page.reload()
         copy.wait_new_session(previous)
         assert copy.state()["step"] == 0
+        # Chromium logs the 404 that told the page its run is gone: expected, and only that.
+        gone = [error for error in copy.errors if "status of 404" in error]
+        assert len(gone) == 1
+        copy.errors.remove(gone[0])
         reloaded = copy.server_session()
         assert [layer["W"] for layer in reloaded["layers"]] == [
             layer["W"] for layer in original["layers"]
