@@ -269,6 +269,9 @@ export class Controls {
         seed: current.seed ?? 0,
       };
       if (info.generated && current.n_samples) data.n_samples = current.n_samples;
+      // The chosen input features stay from one dataset on the plane to another (as in TF
+      // Playground): x1² stays on when the circle becomes the spiral.
+      if (current.features && info.n_features === 2) data.features = current.features;
     }
     const fit = outputFor(task, outputs, config.model, { upload: Boolean(data.upload) });
     if (data.dataset && task === "binary") data.labels = fit.labels;

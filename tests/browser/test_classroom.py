@@ -441,6 +441,16 @@ def test_a_feature_cross_toggled_on_the_input_column_trains(playground: Playgrou
     playground.pause()
     assert playground.state()["loss"] < start
     playground.screenshot("classroom-feature-cross.png", "#network-panel")
+    # Another dataset on the plane keeps the features (TF Playground does); one off it has none.
+    crossed = playground.state()["sessionId"]
+    page.select_option("#dataset", "spiral")
+    playground.wait_new_session(crossed)
+    assert playground.server_session()["config"]["data"]["features"] == ["x1", "x2", "x1_squared"]
+    assert page.get_attribute("[data-testid=feature-x1_squared]", "aria-pressed") == "true"
+    spiral = playground.state()["sessionId"]
+    page.select_option("#dataset", "iris")
+    playground.wait_new_session(spiral)
+    assert playground.server_session()["config"]["data"].get("features") is None
 
 
 def test_a_weight_is_edited_by_clicking_it_and_typing_a_value(playground: Playground) -> None:
