@@ -441,6 +441,7 @@ export class Playground {
 
   play() {
     if (this.refuseWhileWatching()) return;
+    if (this.refuseWhileOffline()) return;
     this.state.wantPlaying = true;
     this.socket.send({ type: "play", ...this.playSettings() });
   }
@@ -464,6 +465,7 @@ export class Playground {
 
   step() {
     if (this.refuseWhileWatching()) return;
+    if (this.refuseWhileOffline()) return;
     this.state.wantPlaying = false; // a step pauses play
     const unit = this.presenter.on ? "phase" : this.elements.stepUnit.value;
     this.socket.send({ type: "step", unit, count: 1 });
@@ -495,6 +497,7 @@ export class Playground {
 
   reset(seed = null) {
     if (this.refuseWhileWatching()) return;
+    if (this.refuseWhileOffline()) return;
     this.state.wantPlaying = false;
     this.socket.send(seed === null ? { type: "reset" } : { type: "reset", seed });
   }
@@ -542,6 +545,14 @@ export class Playground {
     this.state.connection = connection;
     this.state.publish();
     this.status.showConnection(connection, detail);
+    this.controls.setOffline(connection !== "live");
+  }
+
+  /** True (and says so) while the session's socket is down: a verb sent now would be lost. */
+  refuseWhileOffline() {
+    if (this.state.connection === "live") return false;
+    this.status.notify("The server cannot be reached: nothing was sent. The page reconnects by itself.");
+    return true;
   }
 
   onHello(message) {

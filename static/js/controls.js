@@ -8,6 +8,9 @@ import { formatNumber } from "./words.js";
 const UPLOAD_PREFIX = "upload:";
 const SCALE_WARNING_RATIO = 100; // raw columns whose spreads differ more than this: a notice
 // Everything that changes the session: disabled on a watch link (view settings stay).
+// The controls whose verbs go over the session's socket (play, pause, step, reset).
+const SOCKET_CONTROLS = ["playButton", "stepButton", "resetButton", "bannerResetButton"];
+const OFFLINE_TITLE = "The server cannot be reached: reconnecting…";
 const SESSION_CONTROLS = [
   "resetButton",
   "playButton",
@@ -196,6 +199,20 @@ export class Controls {
       element.setAttribute("aria-disabled", "true");
       element.title = "Read-only: this page watches the teacher's session";
     }
+  }
+
+  /** While the server cannot be reached the socket's verbs would be lost: their controls
+   *  say so and are disabled until the connection is live again. */
+  setOffline(offline) {
+    if (this.readOnly) return;
+    for (const name of SOCKET_CONTROLS) {
+      const element = this.elements[name];
+      if (element.dataset.onlineTitle === undefined) element.dataset.onlineTitle = element.title;
+      element.disabled = offline;
+      element.setAttribute("aria-disabled", offline ? "true" : "false");
+      element.title = offline ? OFFLINE_TITLE : element.dataset.onlineTitle;
+    }
+    document.body.classList.toggle("offline", offline);
   }
 
   momentum() {
