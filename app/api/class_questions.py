@@ -29,7 +29,7 @@ from .questions import (
     ask_question,
     record_answer,
     reveal_question,
-    save_if_due,
+    save_answers,
 )
 from .schemas import ErrorMessage
 from .sessions import BODY_ERRORS
@@ -176,5 +176,5 @@ async def answer_question(
     kept = record_answer(
         request.app, get_hub(request.app), classroom, body.question, body.name, body.answer
     )
-    await save_if_due(request.app, classroom)
+    await save_answers(request.app, classroom)  # stored before it is acknowledged
     return kept

@@ -36,7 +36,7 @@ from app.service.session import Session
 
 from .deps import ManagerDep
 from .errors import ApiError
-from .questions import claim_answer, opening_messages, personal, record_answer, save_if_due
+from .questions import claim_answer, opening_messages, personal, record_answer, save_answers
 from .schemas import ErrorMessage, RequestBody, ResponseBody
 from .sessions import BODY_ERRORS
 
@@ -374,12 +374,12 @@ async def read_answers(
             text = await websocket.receive_text()
             try:
                 replies = answer_message(websocket, classroom, teacher, answered, text)
+                if replies[0]["type"] == "answered":
+                    await save_answers(websocket.app, classroom)  # stored before "answered"
             except ApiError as error:
                 replies = [{"type": "error", "field": error.field, "message": error.detail}]
             for reply in replies:
                 await send(personal(reply, teacher, answered))
-            if replies[0]["type"] == "answered":
-                await save_if_due(websocket.app, classroom)
 
 
 MESSAGE_FIELDS = {"answer": ("question", "name", "answer"), "claim": ("question", "receipt")}

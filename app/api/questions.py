@@ -278,25 +278,60 @@ def claim_answer(
     return answered, revealed
 
 
-async def save_if_due(app: FastAPI, classroom: Classroom) -> None:
-    """Answers are stored with the session at most every ``persist_interval_seconds`` (and
-    always on ask and reveal)."""
+class AnswerSaver:
+    """Group commit of answers: an answer is acknowledged (its 201, its ``answered``) only
+    once a save of its session that began after the answer was recorded has finished.
+    Answers that come while a save runs share the next one, so a class answering at once
+    costs two saves, not one each."""
+
+    def __init__(self) -> None:
+        self._next: dict[str, asyncio.Future[None]] = {}  # session id → the save to come
+        self._running: dict[str, asyncio.Task[None]] = {}
+
+    async def saved(self, manager: SessionManager, session: Session) -> None:
+        """Return once the session's answers recorded so far are in the store."""
+        waiting = self._next.get(session.id)
+        if waiting is None:
+            waiting = self._next[session.id] = asyncio.get_running_loop().create_future()
+            if session.id not in self._running:
+                self._running[session.id] = asyncio.create_task(self._run(manager, session))
+        await asyncio.shield(waiting)
+
+    async def _run(self, manager: SessionManager, session: Session) -> None:
+        try:
+            while session.id in self._next:
+                future = self._next.pop(session.id)
+                try:
+                    await asyncio.to_thread(manager.save, session)
+                except Exception as error:  # the waiting answers hear it; the next save retries
+                    future.set_exception(error)
+                else:
+                    future.set_result(None)
+        finally:
+            del self._running[session.id]
+
+
+async def save_answers(app: FastAPI, classroom: Classroom) -> None:
+    """Store the class's session with its answers before they are acknowledged (503 when
+    the store refuses: the answer is then kept in memory only, and the client is told so)."""
     manager = manager_of(app)
-    saving: set[str] | None = getattr(app.state, "answers_saving", None)
-    if saving is None:
-        saving = app.state.answers_saving = set()
-    if classroom.session_id in saving:
-        return  # one save at a time: a class answering at once must not start one each
+    saver: AnswerSaver | None = getattr(app.state, "answer_saver", None)
+    if saver is None:
+        saver = app.state.answer_saver = AnswerSaver()
     try:
         session = manager.get(classroom.session_id)
     except SessionNotFoundError:
         return
-    if manager.save_due(session):
-        saving.add(session.id)
-        try:
-            await asyncio.to_thread(manager.save, session)
-        finally:
-            saving.discard(session.id)
+    try:
+        await saver.saved(manager, session)
+    except Exception as error:
+        raise ApiError(
+            503,
+            f"the answer was recorded but could not be stored ({type(error).__name__}); "
+            "it may be lost if the server restarts",
+            field="question",
+            headers={"Retry-After": "1"},
+        ) from None
 
 
 # ----- the class socket's part ----------------------------------------------------------------

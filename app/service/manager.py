@@ -6,6 +6,7 @@ every ``persist_interval_seconds`` (``save_due`` says when) and when it pauses.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 import time
@@ -47,6 +48,16 @@ class LimitReachedError(RuntimeError):
     """A configured limit (sessions, datasets …) is reached; the message names it."""
 
 
+# The session's ``version`` (its changes so far), kept in the stored export beside it.
+STORED_VERSION = "session_version"
+
+
+def stored_version(exported: dict[str, Any]) -> int:
+    """The version a stored session had (0 for a row stored before it was kept)."""
+    version = exported.get(STORED_VERSION)
+    return version if isinstance(version, int) and not isinstance(version, bool) else 0
+
+
 def not_found(session_id: str) -> SessionNotFoundError:
     return SessionNotFoundError(f"no session {session_id!r} (it may have expired)")
 
@@ -83,8 +94,9 @@ class SessionManager:
         self.store = store
         self._sessions: dict[str, Session] = {}
         self._saved_at: dict[str, float] = {}
-        # Per Session object (a reloaded session starts again at version 0).
-        self._saved_version: weakref.WeakKeyDictionary[Session, int] = weakref.WeakKeyDictionary()
+        # Per Session object: which export was stored last (exports are numbered as taken).
+        self._saved_export: weakref.WeakKeyDictionary[Session, int] = weakref.WeakKeyDictionary()
+        self._exports = itertools.count()
         # Deleted ids → when: nothing loads or stores them again (a DELETE answered is final).
         self._tombstones: dict[str, float] = {}
         self._lock = threading.Lock()
@@ -229,6 +241,7 @@ class SessionManager:
             self.set_aside(session_id, reason)
             raise SessionDamagedError(session_id, token, watch_token, reason) from None
         self._apply_settings(session)
+        session.version = stored_version(exported)
         session.playing = False  # nothing plays it after a restart until a client says play
         with self._lock:
             if session_id in self._tombstones:  # deleted while it was being loaded
@@ -298,15 +311,16 @@ class SessionManager:
         """
         with session.lock:
             exported = session.export()
-            version = session.version
+            exported[STORED_VERSION] = session.version  # a restart goes on counting from here
+            taken = next(self._exports)  # in export order: answers change no version
         with self._save_lock:
-            if self.is_deleted(session.id) or self._saved_version.get(session, -1) > version:
+            if self.is_deleted(session.id) or self._saved_export.get(session, -1) > taken:
                 return  # deleted, or a newer export is already stored
             upload = session.config["data"].get("upload")
             self.store.save_session(
                 exported, session.token, session.watch_token, upload=upload and str(upload)
             )
-            self._saved_version[session] = version
+            self._saved_export[session] = taken
             self._saved_at[session.id] = time.monotonic()
 
     def save_due(self, session: Session) -> bool:
