@@ -13,6 +13,8 @@ with it and its answers outlive the class. The class socket carries the live par
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import math
 from typing import Any
 
 from fastapi import FastAPI
@@ -23,6 +25,7 @@ from app.live.classroom import ClassroomHub
 from app.service.classes import Classroom
 from app.service.manager import SessionManager, SessionNotFoundError
 from app.service.questions import (
+    AnswerQuotaError,
     AnswerRefusedError,
     Kind,
     Question,
@@ -34,6 +37,7 @@ from app.service.questions import (
     clean_name,
     tally,
 )
+from app.service.quotas import ANONYMOUS, ClientKey, RateLimiter
 from app.service.session import Session
 from app.settings import Settings
 
@@ -141,6 +145,8 @@ def as_api_error(error: ConfigError) -> ApiError:
         return ApiError(404, error.message, field=error.field)
     if isinstance(error, QuestionClosedError):
         return ApiError(409, error.message, field=error.field)
+    if isinstance(error, AnswerQuotaError):
+        return ApiError(429, error.message, field=error.field, headers={"Retry-After": "60"})
     if isinstance(error, AnswerRefusedError):
         return ApiError(429 if error.field == "question" else 409, error.message, field=error.field)
     if isinstance(error, ReceiptRefusedError):
@@ -230,21 +236,76 @@ def questions_csv(session: Session) -> str:
 # ----- answering (a student) -----------------------------------------------------------------
 
 
+class AnswerRates:
+    """The answer rate limits: per page (a class socket), per client, per address."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.page = RateLimiter(settings.answers_per_minute_per_page)
+        self.client = RateLimiter(settings.answers_per_minute_per_client)
+        self.address = RateLimiter(settings.answers_per_minute_per_address)
+
+    def check(self, client: ClientKey, page: str | None) -> None:
+        """429 naming the rate (its setting) and when to retry, when one is exceeded."""
+        checks = [(self.client, client.key, "answers_per_minute_per_client")]
+        checks.append((self.address, client.address, "answers_per_minute_per_address"))
+        if page is not None:
+            checks.insert(0, (self.page, page, "answers_per_minute_per_page"))
+        for limiter, key, quota in checks:
+            wait = limiter.wait(key)
+            if wait > 0:
+                seconds = max(1, math.ceil(wait))
+                raise ApiError(
+                    429,
+                    f"answers come too fast ({quota} = {limiter.rate * 60:g}): retry in "
+                    f"{seconds} s",
+                    field=quota,
+                    headers={"Retry-After": str(seconds)},
+                )
+
+
+def answer_rates(app: FastAPI) -> AnswerRates:
+    rates: AnswerRates | None = getattr(app.state, "answer_rates", None)
+    if rates is None:
+        rates = app.state.answer_rates = AnswerRates(settings_of(app))
+    return rates
+
+
+def client_digest(client: ClientKey) -> str:
+    """Who answered, as stored with the answer: a digest, never the address itself."""
+    return hashlib.sha256(client.key.encode("utf-8", "surrogateescape")).hexdigest()[:16]
+
+
 def record_answer(
-    app: FastAPI, hub: ClassroomHub, classroom: Classroom, question_id: Any, name: Any, answer: Any
+    app: FastAPI,
+    hub: ClassroomHub,
+    classroom: Classroom,
+    question_id: Any,
+    name: Any,
+    answer: Any,
+    client: ClientKey = ANONYMOUS,
+    page: str | None = None,
 ) -> Message:
     """Record a student's answer and tell the teachers the new count; ApiError (naming the
-    field) when it is refused. Runs on the event loop: it only appends to a list."""
+    field) when it is refused. Runs on the event loop: it only appends to a list.
+
+    ``client`` sends it (its rates and its answers per question), from ``page`` (a class
+    socket's id; None over REST)."""
     settings = settings_of(app)
     if classroom.ended:
         raise ApiError(409, "this class has ended", field="code")
     if isinstance(question_id, bool) or not isinstance(question_id, int):
         raise ApiError(422, "the question's id: an integer", field="question")
+    answer_rates(app).check(client, page)
     try:
         name = clean_name(name, settings.question_max_name_length)
         session = class_session(app, classroom)
         question, kept, receipt = session.questions.answer(
-            question_id, name, answer, settings.question_max_answers
+            question_id,
+            name,
+            answer,
+            settings.question_max_answers,
+            client_digest(client),
+            settings.max_answers_per_client,
         )
     except ConfigError as error:
         raise as_api_error(error) from None

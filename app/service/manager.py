@@ -6,6 +6,7 @@ every ``persist_interval_seconds`` (``save_due`` says when) and when it pauses.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 import threading
@@ -19,6 +20,7 @@ from app.settings import Settings
 
 from .access import same_token
 from .memory import release_memory
+from .quotas import ANONYMOUS, ClientKey, QuotaExceededError, check_counts
 from .session import Session, build_dataset, model_config_for, new_token, resolve_config
 from .store import Store, dumps
 
@@ -44,8 +46,11 @@ class SessionDamagedError(SessionNotFoundError):
         self.reason = reason
 
 
-class LimitReachedError(RuntimeError):
-    """A configured limit (sessions, datasets …) is reached; the message names it."""
+class LimitReachedError(QuotaExceededError):
+    """A server-wide limit (sessions, datasets …) is reached; ``quota`` names its setting."""
+
+    def __init__(self, message: str, quota: str = "", retry_after: float = 60.0) -> None:
+        super().__init__(quota, message, retry_after)
 
 
 # The session's ``version`` (its changes so far), kept in the stored export beside it.
@@ -102,21 +107,67 @@ class SessionManager:
         self._lock = threading.Lock()
         self._save_lock = threading.Lock()
         self._upload_lock = threading.Lock()  # a client's quota is checked and used at once
+        # Creating: the cap is checked and the place taken at once (``_placing`` counts the
+        # sessions being built, not stored yet), so concurrent creates never overshoot it.
+        self._place_lock = threading.Lock()
+        self._placing = 0
+        self._owners: dict[str, ClientKey] = {}  # session id → the client that made it
         for session_id, reason in store.unparsable_sessions():
             self.set_aside(session_id, reason)
 
     # ----- creating ------------------------------------------------------------------------
 
-    def create(self, request: dict[str, Any], upload_token: str | None = None) -> Session:
+    @contextlib.contextmanager
+    def _place(self, client: ClientKey) -> Iterator[None]:
+        """A place for one more session of ``client``, held while it is built and stored:
+        LimitReachedError (the server's cap) or QuotaExceededError (the client's)."""
+        s = self.settings
+        with self._place_lock:
+            if self.store.count_sessions() + self._placing >= s.max_sessions:
+                raise LimitReachedError(
+                    f"the server holds its maximum of {s.max_sessions} sessions (max_sessions); "
+                    "delete one or try later",
+                    "max_sessions",
+                )
+            owners = list(self._owners.values())
+            check_counts(
+                "sessions",
+                client,
+                (owners.count(client), sum(o.address == client.address for o in owners)),
+                (s.max_sessions_per_client, s.max_sessions_per_address),
+                ("max_sessions_per_client", "max_sessions_per_address"),
+                min(s.session_ttl_seconds, 3600.0),
+                "delete one (DELETE /api/sessions/{id}) or wait until one expires",
+            )
+            self._placing += 1
+        try:
+            yield
+        finally:
+            with self._place_lock:
+                self._placing -= 1
+
+    def owned_by(self, session: Session, client: ClientKey) -> None:
+        """Count ``session`` against ``client``'s quota until it is deleted or expires."""
+        with self._place_lock:
+            self._owners[session.id] = client
+
+    def create(
+        self,
+        request: dict[str, Any],
+        upload_token: str | None = None,
+        client: ClientKey = ANONYMOUS,
+    ) -> Session:
         """Build a session from a preset and/or config; stored before it is returned.
 
-        ``upload_token``: the owner token of the uploaded dataset ``data.upload`` names."""
+        ``upload_token``: the owner token of the uploaded dataset ``data.upload`` names;
+        ``client``: who asks (its quota of sessions)."""
         self.expire_idle()
-        if self.store.count_sessions() >= self.settings.max_sessions:
-            raise LimitReachedError(
-                f"the server holds its maximum of {self.settings.max_sessions} sessions; "
-                "delete one or try later"
-            )
+        with self._place(client):
+            session = self._create(request, upload_token)
+            self.owned_by(session, client)
+        return session
+
+    def _create(self, request: dict[str, Any], upload_token: str | None) -> Session:
         config = resolve_config(request)
         dataset = build_dataset(
             config["data"], lambda dataset_id: self.uploaded_dataset(dataset_id, upload_token)
@@ -132,28 +183,29 @@ class SessionManager:
         log.info("session created id=%s preset=%s", session.id[:8], config["preset"])
         return session
 
-    def import_session(self, exported: dict[str, Any]) -> Session:
+    def import_session(self, exported: dict[str, Any], client: ClientKey = ANONYMOUS) -> Session:
         """A new session (new id and tokens) continuing exactly from an export."""
-        if self.store.count_sessions() >= self.settings.max_sessions:
-            raise LimitReachedError(f"the server holds its maximum of {self.settings.max_sessions}")
         config = exported.get("config") if isinstance(exported, dict) else None
         if isinstance(config, dict) and isinstance(config.get("model"), dict):
             self.check_network_size(config["model"])
         self.check_imported_data(exported.get("data"))
         session = Session.from_export(exported)
         self.check_dataset_size(len(session.dataset.x_train) + len(session.dataset.x_test))
-        return self.add(session)
+        return self.add(session, client)
 
-    def add(self, session: Session) -> Session:
+    def add(self, session: Session, client: ClientKey = ANONYMOUS) -> Session:
         """Keep a session built elsewhere (an import, a branch): limits, settings, stored."""
-        if self.store.count_sessions() >= self.settings.max_sessions:
-            raise LimitReachedError(f"the server holds its maximum of {self.settings.max_sessions}")
+        with self._place(client):
+            self._keep(session)
+            self.owned_by(session, client)
+        return session
+
+    def _keep(self, session: Session) -> None:
         self._apply_settings(session)
         session.playing = False
         self.save(session)
         with self._lock:
             self._sessions[session.id] = session
-        return session
 
     def _apply_settings(self, session: Session) -> None:
         session.max_trace_rows = self.settings.max_trace_rows
@@ -293,6 +345,8 @@ class SessionManager:
             self._tombstones[session_id] = time.time()
             session = self._sessions.pop(session_id, None)
             self._saved_at.pop(session_id, None)
+        with self._place_lock:
+            self._owners.pop(session_id, None)
         if session is not None:
             session.playing = False
             session._changed("deleted", {})
@@ -346,6 +400,9 @@ class SessionManager:
         live = {s.id for s in self.loaded()}
         keep = live if self.hosts is None else KeptIds(live, self.hosts)
         expired = self.store.expire_sessions(cutoff, keep=keep)  # live ones stay stored
+        with self._place_lock:  # a session stale in memory but kept in the store still counts
+            for sid in expired:
+                self._owners.pop(sid, None)
         uploads = self.store.expire_datasets(cutoff)  # unused by any session for the TTL
         if uploads:
             log.info("expired %d unused upload(s)", len(uploads))
@@ -367,7 +424,7 @@ class SessionManager:
         return stored[1]
 
     def add_dataset(
-        self, name: str, table: dict[str, Any], owner: str | None, client: str
+        self, name: str, table: dict[str, Any], owner: str | None, client: ClientKey
     ) -> tuple[str, str]:
         """Store an upload → (id, owner token). ``owner``: the token of the client's earlier
         uploads (kept when the server knows it; a new one otherwise)."""
@@ -375,24 +432,32 @@ class SessionManager:
             return self._add_dataset(name, table, owner, client)
 
     def _add_dataset(
-        self, name: str, table: dict[str, Any], owner: str | None, client: str
+        self, name: str, table: dict[str, Any], owner: str | None, client: ClientKey
     ) -> tuple[str, str]:
         s = self.settings
-        if self.store.count_datasets(client) >= s.max_uploads_per_client:
-            raise LimitReachedError(
-                f"you have {s.max_uploads_per_client} uploads, the most one client may keep: "
-                "delete one (DELETE /api/datasets/{id}) or wait until one expires"
-            )
+        check_counts(
+            "uploads",
+            client,
+            (
+                self.store.count_datasets(client.key),
+                self.store.count_datasets(address=client.address),
+            ),
+            (s.max_uploads_per_client, s.max_uploads_per_address),
+            ("max_uploads_per_client", "max_uploads_per_address"),
+            min(s.session_ttl_seconds, 3600.0),
+            "delete one (DELETE /api/datasets/{id}) or wait until one expires",
+        )
         if self.store.count_datasets() >= s.max_datasets:
             self.expire_idle()
             if self.store.count_datasets() >= s.max_datasets:
                 raise LimitReachedError(
-                    f"the server holds its maximum of {s.max_datasets} uploaded datasets"
+                    f"the server holds its maximum of {s.max_datasets} uploaded datasets",
+                    "max_datasets",
                 )
         if owner is None or not self.store.owner_exists(owner):
             owner = new_token()
         dataset_id = new_token()[:22]
-        self.store.save_dataset(dataset_id, name, table, owner, client)
+        self.store.save_dataset(dataset_id, name, table, owner, client.key)
         return dataset_id, owner
 
     def list_uploads(self, owner: str | None) -> list[dict[str, Any]]:
