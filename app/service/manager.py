@@ -19,7 +19,7 @@ from app.engine import ConfigError
 from app.settings import Settings
 
 from .access import same_token
-from .memory import release_memory
+from .memory import SessionShape, check_memory_budget, release_memory
 from .quotas import ANONYMOUS, ClientKey, QuotaExceededError, check_counts
 from .session import Session, build_dataset, model_config_for, new_token, resolve_config
 from .store import Store, dumps
@@ -175,6 +175,15 @@ class SessionManager:
         self.check_dataset_size(len(dataset.x_train) + len(dataset.x_test))
         config["model"] = model_config_for(config["model"], dataset)
         self.check_network_size(config["model"])
+        model = config["model"]
+        shape = SessionShape(
+            [int(layer["units"]) for layer in model.get("layers") or []],
+            int(model.get("input_size") or dataset.x_train.shape[1]),
+            len(dataset.x_train),
+            len(dataset.x_train) + len(dataset.x_test),
+            model.get("batch_size", 10),
+        )
+        check_memory_budget(shape, self.settings.max_session_bytes)
         session = Session(config, dataset)
         self._apply_settings(session)
         self.save(session)
@@ -191,6 +200,9 @@ class SessionManager:
         self.check_imported_data(exported.get("data"))
         session = Session.from_export(exported)
         self.check_dataset_size(len(session.dataset.x_train) + len(session.dataset.x_test))
+        check_memory_budget(
+            session.shape(session.model.config.batch_size), self.settings.max_session_bytes
+        )
         return self.add(session, client)
 
     def add(self, session: Session, client: ClientKey = ANONYMOUS) -> Session:
@@ -209,6 +221,7 @@ class SessionManager:
 
     def _apply_settings(self, session: Session) -> None:
         session.max_trace_rows = self.settings.max_trace_rows
+        session.max_bytes = self.settings.max_session_bytes
         session.timeline.configure(
             self.settings.timeline_checkpoint_every,
             self.settings.timeline_max_bytes,
