@@ -117,6 +117,8 @@ async def handle_http_error(request: Request, error: Exception) -> Response:
         field = field or "body"
     body = error_body(detail, field)
     headers = dict(error.headers or {})
+    if error.status_code == 429 and headers.get("Retry-After", "").isdigit():
+        body["retry_after"] = int(headers["Retry-After"])
     if error.status_code == 405:
         headers["Allow"] = allowed_methods(request)
     if error.status_code in (204, 304):
