@@ -9,6 +9,7 @@ import os
 import socket
 import struct
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -144,3 +145,38 @@ def test_concurrent_creates_never_overshoot_max_sessions(tmp_path: Path) -> None
         thread.join()
     assert (statuses.count(201), statuses.count(429)) == (40, 40), statuses
     assert app.state.manager.store.count_sessions() == 40
+
+
+def test_the_command_believes_no_x_forwarded_for_by_default(tmp_path: Path) -> None:
+    """``backprop-playground`` on loopback: a forged X-Forwarded-For is not a new address
+    (uvicorn's own proxy headers, which trust 127.0.0.1, are off)."""
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "app", "--port", str(port), "--data-dir", str(tmp_path)],
+        cwd=ROOT,
+        env={**os.environ, "PLAYGROUND_MAX_SESSIONS_PER_ADDRESS": "2"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(f"{base}/api/health", timeout=1)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "the server did not start"
+                time.sleep(0.1)
+        statuses = [
+            httpx.post(
+                f"{base}/api/sessions",
+                json={"preset": "xor"},
+                headers={"X-Forwarded-For": f"10.0.0.{k}"},
+            ).status_code
+            for k in range(3)
+        ]
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+    assert statuses == [201, 201, 429]
