@@ -1,7 +1,7 @@
 """The take stream without Ray: a web process takes its sockets' messages from a worker over
 TCP on loopback; the messages arrive as the app sent them, a connection without the worker's
-secret gets nothing (nor holds its connection past the hello time), and a broken stream is reported, then connected again to where the
-(restarted) worker now listens."""
+secret gets nothing (nor holds its connection past the hello time), and a broken stream is
+reported, then connected again to where the (restarted) worker now listens."""
 
 from __future__ import annotations
 
