@@ -187,7 +187,9 @@ class Settings(BaseSettings):
         300, ge=1, description="Open sockets of the clients of one address."
     )
     control_sockets_reserved: int = Field(
-        5, ge=1, description="Of `max_clients_per_session`, places only control sockets take."
+        5,
+        ge=1,
+        description="Of `max_clients_per_session`, places only control sockets take (at most half).",
     )
     max_answers_per_client: int = Field(
         2, ge=1, description="Answers one client gives to one question (under any names)."

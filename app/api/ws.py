@@ -114,13 +114,14 @@ async def stream_session(websocket: WebSocket, session_id: str) -> None:
     settings = registry.settings
     hub = registry.hub_for(session)
     room = settings.max_clients_per_session
+    reserved = min(settings.control_sockets_reserved, room // 2)
     if role != "control":  # the last places are kept for control sockets (the teacher's)
-        room -= settings.control_sockets_reserved
+        room -= reserved
     if len(hub.clients) >= room:
         await websocket.close(
             CLOSE_TOO_MANY_CLIENTS,
             f"this session already has {len(hub.clients)} clients (max_clients_per_session; "
-            f"the last {settings.control_sockets_reserved} are for control sockets)",
+            f"the last {reserved} are for control sockets)",
         )
         return
     async with held_socket(websocket) as held:
