@@ -189,7 +189,8 @@ class Settings(BaseSettings):
     control_sockets_reserved: int = Field(
         5,
         ge=1,
-        description="Of `max_clients_per_session`, places only control sockets take (at most half).",
+        description="Of `max_clients_per_session`, places only control sockets take "
+        "(at most half).",
     )
     max_answers_per_client: int = Field(
         2, ge=1, description="Answers one client gives to one question (under any names)."

@@ -18,6 +18,11 @@ from ws.server import Server, running_server
 ANSWERS = 12
 SOCKET_ANSWERS = 5
 STOP_SECONDS = 20.0
+# The class answers from this one script (one client): the class's quotas are its own.
+ONE_CLIENT_IS_A_CLASS = {
+    "PLAYGROUND_MAX_ANSWERS_PER_CLIENT": "1000",
+    "PLAYGROUND_ANSWERS_PER_MINUTE_PER_CLIENT": "60000",
+}
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -66,7 +71,7 @@ def test_acknowledged_answers_and_the_version_survive_a_stop(
     tmp_path: Path, stop: signal.Signals
 ) -> None:
     with (
-        running_server(tmp_path) as server,
+        running_server(tmp_path, **ONE_CLIENT_IS_A_CLASS) as server,
         httpx.Client(base_url=f"{server.http}/api", timeout=30) as http,
     ):
         created, code, question = class_with_question(http)
