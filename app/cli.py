@@ -106,7 +106,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         port=args.port,
         log_level=args.log_level,
         access_log=False,  # app.logs writes one line per request, without tokens
-        proxy_headers=True,
+        proxy_headers=False,  # X-Forwarded-For only from trusted_proxies (app.api.clients)
         # Deflate is per socket: every watcher's copy of a frame is compressed anew.
         ws_per_message_deflate=get_settings().ws_compression,
         # A request still running this long after SIGTERM is cancelled: a stop takes seconds.

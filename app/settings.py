@@ -81,9 +81,6 @@ class Settings(BaseSettings):
     max_dataset_columns: int = Field(64, ge=2, description="Columns in an uploaded CSV.")
     max_upload_bytes: int = Field(2_000_000, ge=1, description="Size of one CSV upload.")
     max_datasets: int = Field(200, ge=1, description="Uploaded datasets kept, in all.")
-    max_uploads_per_client: int = Field(
-        10, ge=1, description="Uploaded datasets kept per client address (429 past it)."
-    )
     # Work per call
     max_units_per_step: int = Field(10_000, ge=1, description="`count` of one step call.")
     max_step_seconds: float = Field(
@@ -153,6 +150,71 @@ class Settings(BaseSettings):
         "about a third, but every socket's copy is compressed anew (about 0.25 ms of CPU "
         "per frame sent).",
     )
+    # Per-client quotas and the memory budget (issue 21; docs/security.md). A client is one
+    # browser (the `bp_client` cookie the server issues) at one address; a client without the
+    # cookie is its address's anonymous client. 429s name the setting and say when to retry.
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="Addresses of reverse proxies whose `X-Forwarded-For` names the client; "
+        "empty: none is trusted and forwarded headers are ignored.",
+    )
+    max_clients_per_address: int = Field(
+        200,
+        ge=1,
+        description="Browsers (client ids) one address has at a time; more share "
+        "the address's anonymous client.",
+    )
+    max_sessions_per_client: int = Field(
+        20, ge=1, description="Live sessions one client created (429 past it)."
+    )
+    max_sessions_per_address: int = Field(
+        100, ge=1, description="Live sessions the clients of one address created."
+    )
+    max_classes_per_client: int = Field(3, ge=1, description="Open classes one client opened.")
+    max_classes_per_address: int = Field(
+        20, ge=1, description="Open classes the clients of one address opened."
+    )
+    max_uploads_per_client: int = Field(
+        10, ge=1, description="Uploaded datasets kept per client (429 past it)."
+    )
+    max_uploads_per_address: int = Field(
+        50, ge=1, description="Uploaded datasets kept for the clients of one address."
+    )
+    max_sockets_per_client: int = Field(
+        30, ge=1, description="Open sockets (session and class) of one client."
+    )
+    max_sockets_per_address: int = Field(
+        300, ge=1, description="Open sockets of the clients of one address."
+    )
+    control_sockets_reserved: int = Field(
+        5,
+        ge=1,
+        description="Of `max_clients_per_session`, places only control sockets take "
+        "(at most half).",
+    )
+    max_answers_per_client: int = Field(
+        2, ge=1, description="Answers one client gives to one question (under any names)."
+    )
+    answers_per_minute_per_page: float = Field(
+        20.0,
+        gt=0,
+        description="Answers one page (class socket) sends per minute (bursts of 10 s' worth).",
+    )
+    answers_per_minute_per_client: float = Field(
+        30.0, gt=0, description="Answers one client sends per minute (bursts of 10 s' worth)."
+    )
+    answers_per_minute_per_address: float = Field(
+        600.0,
+        gt=0,
+        description="Answers the clients of one address send per minute (10 s' worth at once).",
+    )
+    max_session_bytes: int = Field(
+        64_000_000,
+        ge=1_000_000,
+        description="Memory budget of one session (its rows, the widest layer's batch "
+        "arrays and their traces, as `estimate_session_bytes` models them); 422 past it.",
+    )
+
     # HTTP
     cors_origins: list[str] = Field(
         default_factory=list,

@@ -55,6 +55,19 @@ RATE_SHARE, MIN_FPS, REST_P95_MS = 0.9, 25.0, 100.0  # what "holds the class" me
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
+# The load comes from one loopback client: its per-client quotas are the whole room's.
+ONE_CLIENT_LOAD = {
+    "PLAYGROUND_MAX_SESSIONS_PER_CLIENT": "1000",
+    "PLAYGROUND_MAX_SESSIONS_PER_ADDRESS": "1000",
+    "PLAYGROUND_MAX_SOCKETS_PER_CLIENT": "100000",
+    "PLAYGROUND_MAX_SOCKETS_PER_ADDRESS": "100000",
+    "PLAYGROUND_MAX_ANSWERS_PER_CLIENT": "100000",
+    "PLAYGROUND_ANSWERS_PER_MINUTE_PER_CLIENT": "1e9",
+    "PLAYGROUND_ANSWERS_PER_MINUTE_PER_ADDRESS": "1e9",
+    "PLAYGROUND_ANSWERS_PER_MINUTE_PER_PAGE": "1e9",
+}
+
+
 @dataclass
 class Student:
     """One playing socket: the steps and frames it saw inside the counting window."""
@@ -103,7 +116,12 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def start_server(data_dir: str, port: int, extra: list[str]) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "PLAYGROUND_LOG_LEVEL": "warning", "PLAYGROUND_MAX_SESSIONS": "1000"}
+    env = {
+        **os.environ,
+        "PLAYGROUND_LOG_LEVEL": "warning",
+        **ONE_CLIENT_LOAD,
+        "PLAYGROUND_MAX_SESSIONS": "1000",
+    }
     command = [sys.executable, "-m", "app", "--host", "127.0.0.1", "--port", str(port)]
     server = subprocess.Popen(
         [*command, "--data-dir", data_dir, *extra],

@@ -39,6 +39,19 @@ import websockets
 ROOT = Path(__file__).resolve().parents[1]
 
 
+# The load comes from one loopback client: its per-client quotas are the whole room's.
+ONE_CLIENT_LOAD = {
+    "PLAYGROUND_MAX_SESSIONS_PER_CLIENT": "1000",
+    "PLAYGROUND_MAX_SESSIONS_PER_ADDRESS": "1000",
+    "PLAYGROUND_MAX_SOCKETS_PER_CLIENT": "100000",
+    "PLAYGROUND_MAX_SOCKETS_PER_ADDRESS": "100000",
+    "PLAYGROUND_MAX_ANSWERS_PER_CLIENT": "100000",
+    "PLAYGROUND_ANSWERS_PER_MINUTE_PER_CLIENT": "1e9",
+    "PLAYGROUND_ANSWERS_PER_MINUTE_PER_ADDRESS": "1e9",
+    "PLAYGROUND_ANSWERS_PER_MINUTE_PER_PAGE": "1e9",
+}
+
+
 @dataclass
 class Tally:
     latencies_ms: list[float] = field(default_factory=list)
@@ -130,6 +143,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "PLAYGROUND_DATA_DIR": str(data_dir),
         "PLAYGROUND_MAX_SESSIONS": "1000",
         "PLAYGROUND_LOG_LEVEL": "warning",
+        **ONE_CLIENT_LOAD,
     }
     server = subprocess.Popen(
         [

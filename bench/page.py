@@ -64,6 +64,19 @@ STATS_JS = """() => ({received: playgroundStats.received, applied: playgroundSta
   step: playgroundState.step})"""
 
 
+# The load comes from one loopback client: its per-client quotas are the whole room's.
+ONE_CLIENT_LOAD = {
+    "PLAYGROUND_MAX_SESSIONS_PER_CLIENT": "1000",
+    "PLAYGROUND_MAX_SESSIONS_PER_ADDRESS": "1000",
+    "PLAYGROUND_MAX_SOCKETS_PER_CLIENT": "100000",
+    "PLAYGROUND_MAX_SOCKETS_PER_ADDRESS": "100000",
+    "PLAYGROUND_MAX_ANSWERS_PER_CLIENT": "100000",
+    "PLAYGROUND_ANSWERS_PER_MINUTE_PER_CLIENT": "1e9",
+    "PLAYGROUND_ANSWERS_PER_MINUTE_PER_ADDRESS": "1e9",
+    "PLAYGROUND_ANSWERS_PER_MINUTE_PER_PAGE": "1e9",
+}
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -76,7 +89,12 @@ def server() -> Iterator[str]:
     """uvicorn serving app.main:create_app on a free port, stopped on exit."""
     port = free_port()
     with tempfile.TemporaryDirectory() as data_dir:
-        env = {**os.environ, "PLAYGROUND_DATA_DIR": data_dir, "PLAYGROUND_LOG_LEVEL": "warning"}
+        env = {
+            **os.environ,
+            "PLAYGROUND_DATA_DIR": data_dir,
+            "PLAYGROUND_LOG_LEVEL": "warning",
+            **ONE_CLIENT_LOAD,
+        }
         command = [
             sys.executable, "-m", "uvicorn", "--factory", "app.main:create_app",
             "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",

@@ -69,6 +69,19 @@ TARGET_WATCHER_FPS = 19.0
 TARGET_LAG_P95_MS = 100.0
 
 
+# The load comes from one loopback client: its per-client quotas are the whole room's.
+ONE_CLIENT_LOAD = {
+    "PLAYGROUND_MAX_SESSIONS_PER_CLIENT": "1000",
+    "PLAYGROUND_MAX_SESSIONS_PER_ADDRESS": "1000",
+    "PLAYGROUND_MAX_SOCKETS_PER_CLIENT": "100000",
+    "PLAYGROUND_MAX_SOCKETS_PER_ADDRESS": "100000",
+    "PLAYGROUND_MAX_ANSWERS_PER_CLIENT": "100000",
+    "PLAYGROUND_ANSWERS_PER_MINUTE_PER_CLIENT": "1e9",
+    "PLAYGROUND_ANSWERS_PER_MINUTE_PER_ADDRESS": "1e9",
+    "PLAYGROUND_ANSWERS_PER_MINUTE_PER_PAGE": "1e9",
+}
+
+
 def new_session() -> Session:
     config = resolve_config({"preset": PRESET})
     dataset = build_dataset(config["data"], lambda _: {})
@@ -245,7 +258,12 @@ def running_server(deflate: bool) -> Iterator[Server]:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     with tempfile.TemporaryDirectory() as data_dir:
-        env = {**os.environ, "PLAYGROUND_DATA_DIR": data_dir, "PLAYGROUND_LOG_LEVEL": "warning"}
+        env = {
+            **os.environ,
+            "PLAYGROUND_DATA_DIR": data_dir,
+            "PLAYGROUND_LOG_LEVEL": "warning",
+            **ONE_CLIENT_LOAD,
+        }
         command = [sys.executable, "-m", "uvicorn", "--factory", "app.main:create_app"]
         options = ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
         options += ["--ws-per-message-deflate", "true" if deflate else "false"]

@@ -18,7 +18,7 @@ from fastapi import APIRouter, Body, Path, Request
 from fastapi.responses import Response
 
 from .classes import TEACHER_ERRORS, BearerDep, get_classes, get_hub, teachers_class
-from .deps import ControlledSession
+from .deps import ClientDep, ControlledSession
 from .errors import ApiError
 from .questions import (
     AnswerAccepted,
@@ -29,7 +29,7 @@ from .questions import (
     ask_question,
     record_answer,
     reveal_question,
-    save_if_due,
+    save_answers,
 )
 from .schemas import ErrorMessage
 from .sessions import BODY_ERRORS
@@ -162,11 +162,18 @@ def export_session_answers(session: ControlledSession) -> Response:
         **BODY_ERRORS,
         404: {**_ERROR, "description": "No class has this code, or no such question."},
         409: {**_ERROR, "description": "Revealed or replaced already; or this name answered."},
-        429: {**_ERROR, "description": "The question has its maximum of answers."},
+        429: {
+            **_ERROR,
+            "description": "The question has its maximum of answers, or you (your page, your "
+            "address) answer too fast or gave your most answers to it: `field` names the "
+            "quota, Retry-After says when to retry.",
+        },
     },
 )
 async def answer_question(
-    body: Annotated[AnswerSend, Body(openapi_examples=ANSWER_EXAMPLES)], request: Request
+    body: Annotated[AnswerSend, Body(openapi_examples=ANSWER_EXAMPLES)],
+    request: Request,
+    client: ClientDep,
 ) -> dict[str, Any]:
     """A student's answer, under any name (one answer per name and question)."""
     try:
@@ -174,7 +181,13 @@ async def answer_question(
     except LookupError:
         raise ApiError(404, "no class has this code: check it with your teacher", "code") from None
     kept = record_answer(
-        request.app, get_hub(request.app), classroom, body.question, body.name, body.answer
+        request.app,
+        get_hub(request.app),
+        classroom,
+        body.question,
+        body.name,
+        body.answer,
+        client,
     )
-    await save_if_due(request.app, classroom)
+    await save_answers(request.app, classroom)  # stored before it is acknowledged
     return kept

@@ -34,11 +34,13 @@ from app.service.classes import ClassNotFoundError, ClassRegistry, Classroom
 from app.service.manager import SessionNotFoundError
 from app.service.session import Session
 
-from .deps import ManagerDep
+from .clients import client_of
+from .deps import ClientDep, ManagerDep
 from .errors import ApiError
-from .questions import claim_answer, opening_messages, personal, record_answer, save_if_due
+from .questions import claim_answer, opening_messages, personal, record_answer, save_answers
 from .schemas import ErrorMessage, RequestBody, ResponseBody
 from .sessions import BODY_ERRORS
+from .ws import CLOSE_FOREIGN_ORIGIN, held_socket, origin_allowed
 
 CLOSE_NO_CLASS = 4404
 MAX_ANSWER_MESSAGE = 4096  # characters of one message a page sends on the class socket
@@ -139,7 +141,9 @@ def get_classes(app: FastAPI) -> ClassRegistry:
     if registry is None:
         settings = app.state.settings
         registry = app.state.classes = ClassRegistry(
-            settings.max_classes, settings.class_ttl_seconds
+            settings.max_classes,
+            settings.class_ttl_seconds,
+            per_client=(settings.max_classes_per_client, settings.max_classes_per_address),
         )
     return registry
 
@@ -230,11 +234,12 @@ async def open_class(
     token: BearerDep,
     manager: ManagerDep,
     request: Request,
+    client: ClientDep,
 ) -> dict[str, Any]:
     """Open a class on a session you control (its control token as the bearer): students
     follow its code from now on."""
     session = await asyncio.to_thread(controlled, manager, body.session_id, token, "Authorization")
-    classroom = get_classes(request.app).open(session.id, session.watch_token)
+    classroom = get_classes(request.app).open(session.id, session.watch_token, client)
     return {**public(classroom, get_hub(request.app)), "teacher_token": classroom.teacher_token}
 
 
@@ -310,11 +315,15 @@ ws_router = APIRouter(tags=["live"])
 async def stream_class(websocket: WebSocket) -> None:
     """A student (``token=<code>``) hears where the class is and its questions, and answers
     them; its teacher (``token=<teacher token>``) hears how many students follow and the
-    answers as they come. Unknown: closed with 4404."""
+    answers as they come. Unknown: closed with 4404; a foreign ``Origin``: 4403."""
     registry = get_classes(websocket.app)
-    hub = get_hub(websocket.app)
     token = websocket.query_params.get("token", "")
     await websocket.accept()
+    if not origin_allowed(websocket, websocket.app.state.settings.cors_origins):
+        await websocket.close(
+            CLOSE_FOREIGN_ORIGIN, "this origin may not open the socket (see cors_origins)"
+        )
+        return
     try:
         classroom, who = registry.find(token), "student"
     except ClassNotFoundError:
@@ -323,7 +332,15 @@ async def stream_class(websocket: WebSocket) -> None:
         except ClassNotFoundError:
             await websocket.close(CLOSE_NO_CLASS, "no such class: check the code")
             return
-    teacher = who == "teacher"
+    async with held_socket(websocket) as held:
+        if held:
+            await serve_class(websocket, classroom, who == "teacher")
+
+
+async def serve_class(websocket: WebSocket, classroom: Classroom, teacher: bool) -> None:
+    """The class socket's stream, once it is known whose it is and its place is held."""
+    registry = get_classes(websocket.app)
+    hub = get_hub(websocket.app)
     answered: dict[int, str] = {}  # question id → the name this socket answered under
     sending = asyncio.Lock()  # the reader answers a student while the loop sends the class's
 
@@ -374,12 +391,12 @@ async def read_answers(
             text = await websocket.receive_text()
             try:
                 replies = answer_message(websocket, classroom, teacher, answered, text)
+                if replies[0]["type"] == "answered":
+                    await save_answers(websocket.app, classroom)  # stored before "answered"
             except ApiError as error:
                 replies = [{"type": "error", "field": error.field, "message": error.detail}]
             for reply in replies:
                 await send(personal(reply, teacher, answered))
-            if replies[0]["type"] == "answered":
-                await save_if_due(websocket.app, classroom)
 
 
 MESSAGE_FIELDS = {"answer": ("question", "name", "answer"), "claim": ("question", "receipt")}
@@ -426,6 +443,8 @@ def answer_message(
         question,
         message["name"],
         message["answer"],
+        client_of(websocket.scope),
+        page=str(id(answered)),  # this socket's own dict: one per page while it is open
     )
     answered[kept["question"]] = kept["name"]
     return [{"type": "answered", **kept}]

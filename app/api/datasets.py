@@ -1,8 +1,10 @@
 """``/api/datasets``: the built-in datasets, your uploads, uploading and deleting a CSV.
 
 An upload is private: it answers an upload token, and only that token lists it, trains a
-session on it, or deletes it. Each client address keeps at most ``max_uploads_per_client``
-uploads; an upload no session has used for ``session_ttl_seconds`` expires.
+session on it, or deletes it. Each client keeps at most ``max_uploads_per_client`` uploads,
+the clients of one address ``max_uploads_per_address`` (a class behind one school address
+shares that, not one client's); an upload no session has used for ``session_ttl_seconds``
+expires.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from fastapi import APIRouter, File, Form, Path, Response, UploadFile
 from app.engine.datasets import DATASETS
 
 from .csv_upload import MAX_NAME_LENGTH, CsvLimits, parse_csv
-from .deps import OPTIONAL_UPLOAD_TOKEN, ClientAddress, ManagerDep, SettingsDep, UploadTokenDep
+from .deps import OPTIONAL_UPLOAD_TOKEN, ClientDep, ManagerDep, SettingsDep, UploadTokenDep
 from .errors import ApiError
 from .schemas import DatasetList, DatasetUploaded, ErrorMessage
 
@@ -82,7 +84,7 @@ def upload_dataset(
     manager: ManagerDep,
     settings: SettingsDep,
     upload_token: UploadTokenDep,
-    client: ClientAddress,
+    client: ClientDep,
     file: Annotated[
         UploadFile,
         File(

@@ -26,10 +26,12 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from app.service.access import HasTokens, role_of
 from app.service.manager import SessionDamagedError, SessionManager
+from app.service.quotas import ClientKey
 from app.service.session import Session
 from app.service.store import open_store
 from app.settings import Settings
 
+from .clients import client_of
 from .errors import ApiError
 
 bearer = HTTPBearer(
@@ -146,16 +148,16 @@ async def get_upload_token(
     return credentials.credentials
 
 
-async def get_client_address(request: Request) -> str:
-    """The caller's address (the proxy's X-Forwarded-For when it is trusted): the key of
-    per-client quotas."""
-    return request.client.host if request.client is not None else "unknown"
+async def get_client(request: Request) -> ClientKey:
+    """The caller (its browser's id at its address; a trusted proxy's X-Forwarded-For only
+    when the ``trusted_proxies`` setting names the proxy): the key of per-client quotas."""
+    return client_of(request.scope)
 
 
 UploadTokenDep = Annotated[str | None, Depends(get_upload_token)]
 # For a route where the upload token is optional: an empty requirement says so in OpenAPI.
 OPTIONAL_UPLOAD_TOKEN: dict[str, Any] = {"security": [{}]}  # added to the bearer scheme's
-ClientAddress = Annotated[str, Depends(get_client_address)]
+ClientDep = Annotated[ClientKey, Depends(get_client)]
 
 
 def get_session(session_id: SessionId, manager: ManagerDep) -> Session:

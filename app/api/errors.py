@@ -23,7 +23,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from app.engine import ConfigError
-from app.service.manager import LimitReachedError, SessionDamagedError, SessionNotFoundError
+from app.service.manager import SessionDamagedError, SessionNotFoundError
+from app.service.quotas import QuotaExceededError
 
 from .responses import OrjsonResponse
 from .security import SECURITY_HEADERS
@@ -72,7 +73,11 @@ async def handle_damaged(request: Request, error: Exception) -> Response:
 
 
 async def handle_limit(request: Request, error: Exception) -> Response:
-    return OrjsonResponse(error_body(str(error)), status_code=429)
+    """429 naming the quota (its setting) in ``field`` and when to retry, in seconds, in
+    ``retry_after`` and the Retry-After header."""
+    assert isinstance(error, QuotaExceededError)
+    body = {**error_body(str(error), error.quota or None), "retry_after": error.retry_after}
+    return OrjsonResponse(body, status_code=429, headers={"Retry-After": str(error.retry_after)})
 
 
 def allowed_methods(request: Request) -> str:
@@ -112,6 +117,8 @@ async def handle_http_error(request: Request, error: Exception) -> Response:
         field = field or "body"
     body = error_body(detail, field)
     headers = dict(error.headers or {})
+    if error.status_code == 429 and headers.get("Retry-After", "").isdigit():
+        body["retry_after"] = int(headers["Retry-After"])
     if error.status_code == 405:
         headers["Allow"] = allowed_methods(request)
     if error.status_code in (204, 304):
@@ -139,7 +146,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ConfigError, handle_config_error)
     app.add_exception_handler(SessionNotFoundError, handle_not_found)
     app.add_exception_handler(SessionDamagedError, handle_damaged)
-    app.add_exception_handler(LimitReachedError, handle_limit)
+    app.add_exception_handler(QuotaExceededError, handle_limit)
     app.add_exception_handler(StarletteHTTPException, handle_http_error)
     app.add_exception_handler(RequestValidationError, handle_validation_error)
     app.add_exception_handler(ValidationError, handle_validation_error)

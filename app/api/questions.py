@@ -13,6 +13,8 @@ with it and its answers outlive the class. The class socket carries the live par
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import math
 from typing import Any
 
 from fastapi import FastAPI
@@ -23,6 +25,7 @@ from app.live.classroom import ClassroomHub
 from app.service.classes import Classroom
 from app.service.manager import SessionManager, SessionNotFoundError
 from app.service.questions import (
+    AnswerQuotaError,
     AnswerRefusedError,
     Kind,
     Question,
@@ -34,6 +37,7 @@ from app.service.questions import (
     clean_name,
     tally,
 )
+from app.service.quotas import ANONYMOUS, ClientKey, RateLimiter
 from app.service.session import Session
 from app.settings import Settings
 
@@ -141,6 +145,8 @@ def as_api_error(error: ConfigError) -> ApiError:
         return ApiError(404, error.message, field=error.field)
     if isinstance(error, QuestionClosedError):
         return ApiError(409, error.message, field=error.field)
+    if isinstance(error, AnswerQuotaError):
+        return ApiError(429, error.message, field=error.field, headers={"Retry-After": "60"})
     if isinstance(error, AnswerRefusedError):
         return ApiError(429 if error.field == "question" else 409, error.message, field=error.field)
     if isinstance(error, ReceiptRefusedError):
@@ -230,21 +236,76 @@ def questions_csv(session: Session) -> str:
 # ----- answering (a student) -----------------------------------------------------------------
 
 
+class AnswerRates:
+    """The answer rate limits: per page (a class socket), per client, per address."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.page = RateLimiter(settings.answers_per_minute_per_page)
+        self.client = RateLimiter(settings.answers_per_minute_per_client)
+        self.address = RateLimiter(settings.answers_per_minute_per_address)
+
+    def check(self, client: ClientKey, page: str | None) -> None:
+        """429 naming the rate (its setting) and when to retry, when one is exceeded."""
+        checks = [(self.client, client.key, "answers_per_minute_per_client")]
+        checks.append((self.address, client.address, "answers_per_minute_per_address"))
+        if page is not None:
+            checks.insert(0, (self.page, page, "answers_per_minute_per_page"))
+        for limiter, key, quota in checks:
+            wait = limiter.wait(key)
+            if wait > 0:
+                seconds = max(1, math.ceil(wait))
+                raise ApiError(
+                    429,
+                    f"answers come too fast ({quota} = {limiter.rate * 60:g}): retry in "
+                    f"{seconds} s",
+                    field=quota,
+                    headers={"Retry-After": str(seconds)},
+                )
+
+
+def answer_rates(app: FastAPI) -> AnswerRates:
+    rates: AnswerRates | None = getattr(app.state, "answer_rates", None)
+    if rates is None:
+        rates = app.state.answer_rates = AnswerRates(settings_of(app))
+    return rates
+
+
+def client_digest(client: ClientKey) -> str:
+    """Who answered, as stored with the answer: a digest, never the address itself."""
+    return hashlib.sha256(client.key.encode("utf-8", "surrogateescape")).hexdigest()[:16]
+
+
 def record_answer(
-    app: FastAPI, hub: ClassroomHub, classroom: Classroom, question_id: Any, name: Any, answer: Any
+    app: FastAPI,
+    hub: ClassroomHub,
+    classroom: Classroom,
+    question_id: Any,
+    name: Any,
+    answer: Any,
+    client: ClientKey = ANONYMOUS,
+    page: str | None = None,
 ) -> Message:
     """Record a student's answer and tell the teachers the new count; ApiError (naming the
-    field) when it is refused. Runs on the event loop: it only appends to a list."""
+    field) when it is refused. Runs on the event loop: it only appends to a list.
+
+    ``client`` sends it (its rates and its answers per question), from ``page`` (a class
+    socket's id; None over REST)."""
     settings = settings_of(app)
     if classroom.ended:
         raise ApiError(409, "this class has ended", field="code")
     if isinstance(question_id, bool) or not isinstance(question_id, int):
         raise ApiError(422, "the question's id: an integer", field="question")
+    answer_rates(app).check(client, page)
     try:
         name = clean_name(name, settings.question_max_name_length)
         session = class_session(app, classroom)
         question, kept, receipt = session.questions.answer(
-            question_id, name, answer, settings.question_max_answers
+            question_id,
+            name,
+            answer,
+            settings.question_max_answers,
+            client_digest(client),
+            settings.max_answers_per_client,
         )
     except ConfigError as error:
         raise as_api_error(error) from None
@@ -278,25 +339,60 @@ def claim_answer(
     return answered, revealed
 
 
-async def save_if_due(app: FastAPI, classroom: Classroom) -> None:
-    """Answers are stored with the session at most every ``persist_interval_seconds`` (and
-    always on ask and reveal)."""
+class AnswerSaver:
+    """Group commit of answers: an answer is acknowledged (its 201, its ``answered``) only
+    once a save of its session that began after the answer was recorded has finished.
+    Answers that come while a save runs share the next one, so a class answering at once
+    costs two saves, not one each."""
+
+    def __init__(self) -> None:
+        self._next: dict[str, asyncio.Future[None]] = {}  # session id → the save to come
+        self._running: dict[str, asyncio.Task[None]] = {}
+
+    async def saved(self, manager: SessionManager, session: Session) -> None:
+        """Return once the session's answers recorded so far are in the store."""
+        waiting = self._next.get(session.id)
+        if waiting is None:
+            waiting = self._next[session.id] = asyncio.get_running_loop().create_future()
+            if session.id not in self._running:
+                self._running[session.id] = asyncio.create_task(self._run(manager, session))
+        await asyncio.shield(waiting)
+
+    async def _run(self, manager: SessionManager, session: Session) -> None:
+        try:
+            while session.id in self._next:
+                future = self._next.pop(session.id)
+                try:
+                    await asyncio.to_thread(manager.save, session)
+                except Exception as error:  # the waiting answers hear it; the next save retries
+                    future.set_exception(error)
+                else:
+                    future.set_result(None)
+        finally:
+            del self._running[session.id]
+
+
+async def save_answers(app: FastAPI, classroom: Classroom) -> None:
+    """Store the class's session with its answers before they are acknowledged (503 when
+    the store refuses: the answer is then kept in memory only, and the client is told so)."""
     manager = manager_of(app)
-    saving: set[str] | None = getattr(app.state, "answers_saving", None)
-    if saving is None:
-        saving = app.state.answers_saving = set()
-    if classroom.session_id in saving:
-        return  # one save at a time: a class answering at once must not start one each
+    saver: AnswerSaver | None = getattr(app.state, "answer_saver", None)
+    if saver is None:
+        saver = app.state.answer_saver = AnswerSaver()
     try:
         session = manager.get(classroom.session_id)
     except SessionNotFoundError:
         return
-    if manager.save_due(session):
-        saving.add(session.id)
-        try:
-            await asyncio.to_thread(manager.save, session)
-        finally:
-            saving.discard(session.id)
+    try:
+        await saver.saved(manager, session)
+    except Exception as error:
+        raise ApiError(
+            503,
+            f"the answer was recorded but could not be stored ({type(error).__name__}); "
+            "it may be lost if the server restarts",
+            field="question",
+            headers={"Retry-After": "1"},
+        ) from None
 
 
 # ----- the class socket's part ----------------------------------------------------------------

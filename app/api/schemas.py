@@ -771,3 +771,6 @@ class ErrorMessage(ResponseBody):
 
     detail: str | list[ValidationProblem]
     field: str | None = None
+    retry_after: int | None = Field(
+        None, description="A 429: the seconds to wait before trying again (as Retry-After)."
+    )

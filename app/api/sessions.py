@@ -23,7 +23,7 @@ from app.service.session import Session
 from .costly import CostlyDep, run_costly
 from .deps import (
     OPTIONAL_UPLOAD_TOKEN,
-    ClientAddress,
+    ClientDep,
     ControlledSession,
     DeletableSessionId,
     ManagerDep,
@@ -155,6 +155,7 @@ def create_session(
     body: Annotated[SessionCreate, Body(openapi_examples=CREATE_EXAMPLES)],
     manager: ManagerDep,
     upload_token: UploadTokenDep,
+    client: ClientDep,
 ) -> dict[str, Any]:
     """Create a session from a preset, a full config, or a preset with overrides.
 
@@ -162,7 +163,7 @@ def create_session(
     ``Authorization: Bearer <token>``: only its owner may use it."""
     request = creation_request(body)
     try:
-        session = manager.create(request, upload_token)
+        session = manager.create(request, upload_token, client)
     except ConfigError as error:
         raise ConfigError(request_field(error.field), error.message) from None
     return created(session)
@@ -209,13 +210,15 @@ def check_export(body: SessionExport) -> None:
     responses=CREATE_ERRORS,
 )
 def import_session(
-    body: Annotated[SessionExport, Body(openapi_examples=IMPORT_EXAMPLES)], manager: ManagerDep
+    body: Annotated[SessionExport, Body(openapi_examples=IMPORT_EXAMPLES)],
+    manager: ManagerDep,
+    client: ClientDep,
 ) -> dict[str, Any]:
     """Import an export as a new session (new id and tokens) that trains on exactly as the
     original would have."""
     check_export(body)
     try:
-        session = manager.import_session(body.model_dump())
+        session = manager.import_session(body.model_dump(), client)
     except ConfigError:
         raise
     except (ValueError, TypeError, KeyError, IndexError, OverflowError) as error:
@@ -410,7 +413,7 @@ async def check_gradients(
     session: ReadableSession,
     settings: SettingsDep,
     costly: CostlyDep,
-    client: ClientAddress,
+    client: ClientDep,
 ) -> dict[str, Any]:
     """Compare backprop's gradients with central differences, layer by layer.
 
@@ -422,7 +425,7 @@ async def check_gradients(
             request,
             costly,
             session.id,
-            client,
+            client.address,  # per address: invented browser ids must not multiply the cap
             work,
             settings.max_gradcheck_seconds,
             "max_gradcheck_seconds",

@@ -41,6 +41,7 @@ from app.service.manager import SessionManager
 from app.service.store import open_store
 from app.settings import Settings
 
+from .clients import ClientIdentity
 from .deps import reject_unknown_query, reopen_store
 from .errors import install_error_handlers
 from .limits import RequestSizeLimit
@@ -191,6 +192,8 @@ def configure_app(settings: Settings) -> FastAPI:
             allow_headers=["Authorization", "Content-Type"],
         )
     app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(ws.GoneSocketsAreQuiet)
+    app.add_middleware(ClientIdentity, settings=settings)
     app.add_middleware(RequestLogMiddleware)
     app.include_router(api_router(), prefix="/api")
     app.include_router(ws.router)

@@ -14,7 +14,7 @@ from app.engine import ConfigError
 from app.service.history import Moment
 from app.service.session import Session
 
-from .deps import ManagerDep, ReadableSession, SettingsDep
+from .deps import ClientDep, ManagerDep, ReadableSession, SettingsDep
 from .errors import ApiError
 from .sessions import CHANGE_ERRORS, CREATE_ERRORS, READ_ERRORS
 from .timeline_schemas import (
@@ -87,6 +87,7 @@ def branch_session(
     body: Annotated[BranchRequest, Body(openapi_examples=BRANCH_EXAMPLES)],
     session: ReadableSession,
     manager: ManagerDep,
+    client: ClientDep,
 ) -> dict[str, Any]:
     """A new session that starts at (epoch, batch, phase) of this one, settings changed."""
     moment = Moment(body.epoch, body.batch, body.phase)
@@ -98,7 +99,7 @@ def branch_session(
         except ConfigError as error:
             field = "activations" if error.field.startswith("layer") else error.field
             raise ConfigError(f"changes.{field}", error.message) from None
-    manager.add(branched)
+    manager.add(branched, client)  # the caller's quota of sessions
     return {
         "id": branched.id,
         "token": branched.token,

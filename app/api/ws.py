@@ -3,7 +3,9 @@
 The token decides the role: the session's control token may send every command, its watch
 token only ``subscribe``. Errors before the stream starts close the socket right after the
 handshake, with a code and a reason a browser can read: 4404 no such session, 4401 bad
-token, 4403 a foreign ``Origin`` (a page served elsewhere), 4429 too many clients on this session.
+token, 4403 a foreign ``Origin`` (a page served elsewhere), 4429 too many clients on this session
+(its last ``control_sockets_reserved`` places are for control sockets) or too many sockets of
+this client or its address (``max_sockets_per_client``, ``max_sockets_per_address``).
 
 A browser sends the page's ``Origin``: the server's own is accepted, and those listed in the
 ``cors_origins`` setting; a client that sends no ``Origin`` (not a browser) is accepted too.
@@ -12,16 +14,22 @@ A browser sends the page's ``Origin``: the server's own is accepted, and those l
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, WebSocket
+from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.websockets import WebSocketDisconnect
+from uvicorn.protocols.utils import ClientDisconnected
 
 from app.live import LiveRegistry, serve_socket
 from app.service.access import role_of
 from app.service.manager import SessionManager, SessionNotFoundError
+from app.service.quotas import Holdings, QuotaExceededError
 
+from .clients import client_of
 from .schemas import SessionUpdate
 
 CLOSE_BAD_TOKEN = 4401
@@ -51,6 +59,22 @@ async def live_lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 
 router = APIRouter(tags=["live"], lifespan=live_lifespan)
+
+
+class GoneSocketsAreQuiet:
+    """ASGI middleware: a socket whose client went away (during the handshake, before the
+    close code could be sent, or mid-stream) ends quietly. Without it each such socket logs a
+    5 KiB traceback, and one client aborting upgrades in a loop fills the log at MB/s."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "websocket":
+            await self.app(scope, receive, send)
+            return
+        with contextlib.suppress(WebSocketDisconnect, ClientDisconnected):
+            await self.app(scope, receive, send)
 
 
 def origin_allowed(websocket: WebSocket, allowed: list[str]) -> bool:
@@ -87,11 +111,49 @@ async def stream_session(websocket: WebSocket, session_id: str) -> None:
             CLOSE_BAD_TOKEN, "bad token: use the session's control or watch token (?token=…)"
         )
         return
+    settings = registry.settings
     hub = registry.hub_for(session)
-    if len(hub.clients) >= registry.settings.max_clients_per_session:
+    room = settings.max_clients_per_session
+    reserved = min(settings.control_sockets_reserved, room // 2)
+    if role != "control":  # the last places are kept for control sockets (the teacher's)
+        room -= reserved
+    if len(hub.clients) >= room:
         await websocket.close(
             CLOSE_TOO_MANY_CLIENTS,
-            f"this session already has {registry.settings.max_clients_per_session} clients",
+            f"this session already has {len(hub.clients)} clients (max_clients_per_session; "
+            f"the last {reserved} are for control sockets)",
         )
         return
-    await serve_socket(hub, websocket, role)
+    async with held_socket(websocket) as held:
+        if held:
+            await serve_socket(hub, websocket, role)
+
+
+def socket_holdings(app: Any) -> Holdings:
+    """The app's count of open sockets per client and per address, made on first use."""
+    holdings: Holdings | None = getattr(app.state, "sockets_held", None)
+    if holdings is None:
+        settings = app.state.settings
+        holdings = app.state.sockets_held = Holdings(
+            "sockets",
+            (settings.max_sockets_per_client, settings.max_sockets_per_address),
+            ("max_sockets_per_client", "max_sockets_per_address"),
+        )
+    return holdings
+
+
+@asynccontextmanager
+async def held_socket(websocket: WebSocket) -> AsyncIterator[bool]:
+    """Count this socket against its client's quota while it is open: True; or close it
+    with 4429 naming the quota (and when to retry): False."""
+    holdings, client = socket_holdings(websocket.app), client_of(websocket.scope)
+    try:
+        holdings.take(client)
+    except QuotaExceededError as error:
+        await websocket.close(CLOSE_TOO_MANY_CLIENTS, f"{error} (retry in {error.retry_after} s)")
+        yield False
+        return
+    try:
+        yield True
+    finally:
+        holdings.give_back(client)

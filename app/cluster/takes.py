@@ -35,6 +35,7 @@ Taken = dict[str, list[Message]]
 Take = Callable[[str, list[str], float], Awaitable[Taken]]
 
 HELLO_LIMIT = 1024  # bytes: what a connection may send before it has given the secret
+HELLO_SECONDS = 5.0  # a connection that has not given the secret by then is closed
 REQUEST_LIMIT = 1024 * 1024  # a take names its sockets: ~20 bytes each
 ANSWER_LIMIT = 256 * 1024 * 1024  # a take's messages: a few frames per socket
 ANSWER_GRACE_SECONDS = 30.0  # past its wait, a take unanswered this long: the worker is gone
@@ -89,8 +90,9 @@ def unpack_taken(value: Any) -> Taken:
 class TakeServer:
     """The worker's side: answers each take of a connected web process with ``take``."""
 
-    def __init__(self, take: Take) -> None:
+    def __init__(self, take: Take, hello_seconds: float = HELLO_SECONDS) -> None:
         self.take = take
+        self.hello_seconds = hello_seconds
         self.secret = secrets.token_hex(16)
         self.server: asyncio.Server | None = None
         self.address: tuple[str, int] = ("", 0)
@@ -104,7 +106,8 @@ class TakeServer:
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
-            hello = await read_message(reader, HELLO_LIMIT)
+            async with asyncio.timeout(self.hello_seconds):  # a web process sends it at once
+                hello = await read_message(reader, HELLO_LIMIT)
             if not (
                 isinstance(hello, dict)
                 and isinstance(hello.get("secret"), str)
@@ -121,6 +124,8 @@ class TakeServer:
                 await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError):
             pass  # the web process went away
+        except TimeoutError:
+            log.warning("a take connection that never gave the secret was closed")
         except (ValueError, KeyError, TypeError, msgpack.UnpackException) as error:
             log.warning("a take connection sent a bad message: %s", error)
         finally:

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 from app.engine import ConfigError
 from app.service.manager import LimitReachedError
+from app.service.quotas import ANONYMOUS, ClientKey, check_counts
 
 # No 0/O, 1/I/L: a code read off a projector is typed without guessing.
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
@@ -43,6 +44,7 @@ class Classroom:
     version: int = 1  # +1 every time the class moves to another session
     ended: bool = False
     touched: float = field(default_factory=time.monotonic)
+    owner: ClientKey = ANONYMOUS  # who opened it: their quota of classes
 
 
 def new_code() -> str:
@@ -62,19 +64,35 @@ class ClassRegistry:
         max_classes: int,
         ttl_seconds: float,
         clock: Callable[[], float] = time.monotonic,
+        per_client: tuple[int, int] = (1 << 30, 1 << 30),
     ) -> None:
         self.max_classes = max_classes
+        self.per_client = per_client  # (max_classes_per_client, max_classes_per_address)
         self.ttl_seconds = ttl_seconds
         self.clock = clock
         self._classes: dict[str, Classroom] = {}
         self._lock = threading.Lock()
 
-    def open(self, session_id: str, watch_token: str) -> Classroom:
-        """A new class following `session_id`; LimitReachedError when there are too many."""
+    def open(self, session_id: str, watch_token: str, owner: ClientKey = ANONYMOUS) -> Classroom:
+        """A new class following `session_id`; LimitReachedError when there are too many,
+        QuotaExceededError when ``owner`` (or its address) has its most open."""
         with self._lock:
             self._forget_expired()
             if len(self._classes) >= self.max_classes:
-                raise LimitReachedError(f"this server already runs {self.max_classes} classes")
+                raise LimitReachedError(
+                    f"this server already runs {self.max_classes} classes (max_classes)",
+                    "max_classes",
+                )
+            open_ = [room.owner for room in self._classes.values() if not room.ended]
+            check_counts(
+                "open classes",
+                owner,
+                (open_.count(owner), sum(o.address == owner.address for o in open_)),
+                self.per_client,
+                ("max_classes_per_client", "max_classes_per_address"),
+                60.0,
+                "end one (DELETE /api/classes/current) first",
+            )
             code = new_code()
             while code in self._classes:
                 code = new_code()
@@ -84,6 +102,7 @@ class ClassRegistry:
                 session_id=session_id,
                 watch_token=watch_token,
                 touched=self.clock(),
+                owner=owner,
             )
             self._classes[code] = classroom
             return classroom

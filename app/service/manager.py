@@ -6,6 +6,8 @@ every ``persist_interval_seconds`` (``save_due`` says when) and when it pauses.
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import logging
 import threading
 import time
@@ -17,7 +19,8 @@ from app.engine import ConfigError
 from app.settings import Settings
 
 from .access import same_token
-from .memory import release_memory
+from .memory import SessionShape, check_memory_budget, release_memory
+from .quotas import ANONYMOUS, ClientKey, QuotaExceededError, check_counts
 from .session import Session, build_dataset, model_config_for, new_token, resolve_config
 from .store import Store, dumps
 
@@ -43,8 +46,21 @@ class SessionDamagedError(SessionNotFoundError):
         self.reason = reason
 
 
-class LimitReachedError(RuntimeError):
-    """A configured limit (sessions, datasets …) is reached; the message names it."""
+class LimitReachedError(QuotaExceededError):
+    """A server-wide limit (sessions, datasets …) is reached; ``quota`` names its setting."""
+
+    def __init__(self, message: str, quota: str = "", retry_after: float = 60.0) -> None:
+        super().__init__(quota, message, retry_after)
+
+
+# The session's ``version`` (its changes so far), kept in the stored export beside it.
+STORED_VERSION = "session_version"
+
+
+def stored_version(exported: dict[str, Any]) -> int:
+    """The version a stored session had (0 for a row stored before it was kept)."""
+    version = exported.get(STORED_VERSION)
+    return version if isinstance(version, int) and not isinstance(version, bool) else 0
 
 
 def not_found(session_id: str) -> SessionNotFoundError:
@@ -83,28 +99,75 @@ class SessionManager:
         self.store = store
         self._sessions: dict[str, Session] = {}
         self._saved_at: dict[str, float] = {}
-        # Per Session object (a reloaded session starts again at version 0).
-        self._saved_version: weakref.WeakKeyDictionary[Session, int] = weakref.WeakKeyDictionary()
+        # Per Session object: which export was stored last (exports are numbered as taken).
+        self._saved_export: weakref.WeakKeyDictionary[Session, int] = weakref.WeakKeyDictionary()
+        self._exports = itertools.count()
         # Deleted ids → when: nothing loads or stores them again (a DELETE answered is final).
         self._tombstones: dict[str, float] = {}
         self._lock = threading.Lock()
         self._save_lock = threading.Lock()
         self._upload_lock = threading.Lock()  # a client's quota is checked and used at once
+        # Creating: the cap is checked and the place taken at once (``_placing`` counts the
+        # sessions being built, not stored yet), so concurrent creates never overshoot it.
+        self._place_lock = threading.Lock()
+        self._placing = 0
+        self._owners: dict[str, ClientKey] = {}  # session id → the client that made it
         for session_id, reason in store.unparsable_sessions():
             self.set_aside(session_id, reason)
 
     # ----- creating ------------------------------------------------------------------------
 
-    def create(self, request: dict[str, Any], upload_token: str | None = None) -> Session:
+    @contextlib.contextmanager
+    def _place(self, client: ClientKey) -> Iterator[None]:
+        """A place for one more session of ``client``, held while it is built and stored:
+        LimitReachedError (the server's cap) or QuotaExceededError (the client's)."""
+        s = self.settings
+        with self._place_lock:
+            if self.store.count_sessions() + self._placing >= s.max_sessions:
+                raise LimitReachedError(
+                    f"the server holds its maximum of {s.max_sessions} sessions (max_sessions); "
+                    "delete one or try later",
+                    "max_sessions",
+                )
+            owners = list(self._owners.values())
+            check_counts(
+                "sessions",
+                client,
+                (owners.count(client), sum(o.address == client.address for o in owners)),
+                (s.max_sessions_per_client, s.max_sessions_per_address),
+                ("max_sessions_per_client", "max_sessions_per_address"),
+                min(s.session_ttl_seconds, 3600.0),
+                "delete one (DELETE /api/sessions/{id}) or wait until one expires",
+            )
+            self._placing += 1
+        try:
+            yield
+        finally:
+            with self._place_lock:
+                self._placing -= 1
+
+    def owned_by(self, session: Session, client: ClientKey) -> None:
+        """Count ``session`` against ``client``'s quota until it is deleted or expires."""
+        with self._place_lock:
+            self._owners[session.id] = client
+
+    def create(
+        self,
+        request: dict[str, Any],
+        upload_token: str | None = None,
+        client: ClientKey = ANONYMOUS,
+    ) -> Session:
         """Build a session from a preset and/or config; stored before it is returned.
 
-        ``upload_token``: the owner token of the uploaded dataset ``data.upload`` names."""
+        ``upload_token``: the owner token of the uploaded dataset ``data.upload`` names;
+        ``client``: who asks (its quota of sessions)."""
         self.expire_idle()
-        if self.store.count_sessions() >= self.settings.max_sessions:
-            raise LimitReachedError(
-                f"the server holds its maximum of {self.settings.max_sessions} sessions; "
-                "delete one or try later"
-            )
+        with self._place(client):
+            session = self._create(request, upload_token)
+            self.owned_by(session, client)
+        return session
+
+    def _create(self, request: dict[str, Any], upload_token: str | None) -> Session:
         config = resolve_config(request)
         dataset = build_dataset(
             config["data"], lambda dataset_id: self.uploaded_dataset(dataset_id, upload_token)
@@ -112,6 +175,15 @@ class SessionManager:
         self.check_dataset_size(len(dataset.x_train) + len(dataset.x_test))
         config["model"] = model_config_for(config["model"], dataset)
         self.check_network_size(config["model"])
+        model = config["model"]
+        shape = SessionShape(
+            [int(layer["units"]) for layer in model.get("layers") or []],
+            int(model.get("input_size") or dataset.x_train.shape[1]),
+            len(dataset.x_train),
+            len(dataset.x_train) + len(dataset.x_test),
+            model.get("batch_size", 10),
+        )
+        check_memory_budget(shape, self.settings.max_session_bytes)
         session = Session(config, dataset)
         self._apply_settings(session)
         self.save(session)
@@ -120,31 +192,36 @@ class SessionManager:
         log.info("session created id=%s preset=%s", session.id[:8], config["preset"])
         return session
 
-    def import_session(self, exported: dict[str, Any]) -> Session:
+    def import_session(self, exported: dict[str, Any], client: ClientKey = ANONYMOUS) -> Session:
         """A new session (new id and tokens) continuing exactly from an export."""
-        if self.store.count_sessions() >= self.settings.max_sessions:
-            raise LimitReachedError(f"the server holds its maximum of {self.settings.max_sessions}")
         config = exported.get("config") if isinstance(exported, dict) else None
         if isinstance(config, dict) and isinstance(config.get("model"), dict):
             self.check_network_size(config["model"])
         self.check_imported_data(exported.get("data"))
         session = Session.from_export(exported)
         self.check_dataset_size(len(session.dataset.x_train) + len(session.dataset.x_test))
-        return self.add(session)
+        check_memory_budget(
+            session.shape(session.model.config.batch_size), self.settings.max_session_bytes
+        )
+        return self.add(session, client)
 
-    def add(self, session: Session) -> Session:
+    def add(self, session: Session, client: ClientKey = ANONYMOUS) -> Session:
         """Keep a session built elsewhere (an import, a branch): limits, settings, stored."""
-        if self.store.count_sessions() >= self.settings.max_sessions:
-            raise LimitReachedError(f"the server holds its maximum of {self.settings.max_sessions}")
+        with self._place(client):
+            self._keep(session)
+            self.owned_by(session, client)
+        return session
+
+    def _keep(self, session: Session) -> None:
         self._apply_settings(session)
         session.playing = False
         self.save(session)
         with self._lock:
             self._sessions[session.id] = session
-        return session
 
     def _apply_settings(self, session: Session) -> None:
         session.max_trace_rows = self.settings.max_trace_rows
+        session.max_bytes = self.settings.max_session_bytes
         session.timeline.configure(
             self.settings.timeline_checkpoint_every,
             self.settings.timeline_max_bytes,
@@ -229,6 +306,7 @@ class SessionManager:
             self.set_aside(session_id, reason)
             raise SessionDamagedError(session_id, token, watch_token, reason) from None
         self._apply_settings(session)
+        session.version = stored_version(exported)
         session.playing = False  # nothing plays it after a restart until a client says play
         with self._lock:
             if session_id in self._tombstones:  # deleted while it was being loaded
@@ -280,6 +358,8 @@ class SessionManager:
             self._tombstones[session_id] = time.time()
             session = self._sessions.pop(session_id, None)
             self._saved_at.pop(session_id, None)
+        with self._place_lock:
+            self._owners.pop(session_id, None)
         if session is not None:
             session.playing = False
             session._changed("deleted", {})
@@ -298,15 +378,16 @@ class SessionManager:
         """
         with session.lock:
             exported = session.export()
-            version = session.version
+            exported[STORED_VERSION] = session.version  # a restart goes on counting from here
+            taken = next(self._exports)  # in export order: answers change no version
         with self._save_lock:
-            if self.is_deleted(session.id) or self._saved_version.get(session, -1) > version:
+            if self.is_deleted(session.id) or self._saved_export.get(session, -1) > taken:
                 return  # deleted, or a newer export is already stored
             upload = session.config["data"].get("upload")
             self.store.save_session(
                 exported, session.token, session.watch_token, upload=upload and str(upload)
             )
-            self._saved_version[session] = version
+            self._saved_export[session] = taken
             self._saved_at[session.id] = time.monotonic()
 
     def save_due(self, session: Session) -> bool:
@@ -332,6 +413,9 @@ class SessionManager:
         live = {s.id for s in self.loaded()}
         keep = live if self.hosts is None else KeptIds(live, self.hosts)
         expired = self.store.expire_sessions(cutoff, keep=keep)  # live ones stay stored
+        with self._place_lock:  # a session stale in memory but kept in the store still counts
+            for sid in expired:
+                self._owners.pop(sid, None)
         uploads = self.store.expire_datasets(cutoff)  # unused by any session for the TTL
         if uploads:
             log.info("expired %d unused upload(s)", len(uploads))
@@ -353,7 +437,7 @@ class SessionManager:
         return stored[1]
 
     def add_dataset(
-        self, name: str, table: dict[str, Any], owner: str | None, client: str
+        self, name: str, table: dict[str, Any], owner: str | None, client: ClientKey
     ) -> tuple[str, str]:
         """Store an upload → (id, owner token). ``owner``: the token of the client's earlier
         uploads (kept when the server knows it; a new one otherwise)."""
@@ -361,24 +445,32 @@ class SessionManager:
             return self._add_dataset(name, table, owner, client)
 
     def _add_dataset(
-        self, name: str, table: dict[str, Any], owner: str | None, client: str
+        self, name: str, table: dict[str, Any], owner: str | None, client: ClientKey
     ) -> tuple[str, str]:
         s = self.settings
-        if self.store.count_datasets(client) >= s.max_uploads_per_client:
-            raise LimitReachedError(
-                f"you have {s.max_uploads_per_client} uploads, the most one client may keep: "
-                "delete one (DELETE /api/datasets/{id}) or wait until one expires"
-            )
+        check_counts(
+            "uploads",
+            client,
+            (
+                self.store.count_datasets(client.key),
+                self.store.count_datasets(address=client.address),
+            ),
+            (s.max_uploads_per_client, s.max_uploads_per_address),
+            ("max_uploads_per_client", "max_uploads_per_address"),
+            min(s.session_ttl_seconds, 3600.0),
+            "delete one (DELETE /api/datasets/{id}) or wait until one expires",
+        )
         if self.store.count_datasets() >= s.max_datasets:
             self.expire_idle()
             if self.store.count_datasets() >= s.max_datasets:
                 raise LimitReachedError(
-                    f"the server holds its maximum of {s.max_datasets} uploaded datasets"
+                    f"the server holds its maximum of {s.max_datasets} uploaded datasets",
+                    "max_datasets",
                 )
         if owner is None or not self.store.owner_exists(owner):
             owner = new_token()
         dataset_id = new_token()[:22]
-        self.store.save_dataset(dataset_id, name, table, owner, client)
+        self.store.save_dataset(dataset_id, name, table, owner, client.key)
         return dataset_id, owner
 
     def list_uploads(self, owner: str | None) -> list[dict[str, Any]]:

@@ -14,7 +14,8 @@ The truth is computed when the question is asked, by running the phase on a priv
 the model (the session is never touched); Reveal then runs the same phase on the session
 itself, which gives the same numbers bit for bit. Students answer under a name of their
 choosing, once per question: a second answer under the same name is refused (names are
-compared without case and surrounding spaces), so a reload cannot vote twice.
+compared by ``name_key``: without case, surrounding spaces, compatibility forms or look-alike
+letters of other scripts), so a reload cannot vote twice, nor "Аna" with a Cyrillic А.
 
 A session's questions live in its ``QuestionBook``, stored with the session (survive a
 restart) and exportable as CSV. No FastAPI import here.
@@ -57,6 +58,10 @@ class QuestionClosedError(ConfigError):
 
 class AnswerRefusedError(ConfigError):
     """This name has answered already, or the question is full."""
+
+
+class AnswerQuotaError(ConfigError):
+    """The sender gave its most answers to this question (``field``: the quota's setting)."""
 
 
 class ReceiptRefusedError(ConfigError):
@@ -248,6 +253,22 @@ def clean_name(given: Any, max_length: int) -> str:
     return name
 
 
+# Letters of other scripts drawn like a Latin one (Unicode's confusables.txt, the Cyrillic
+# and Greek letters whose skeleton is one Latin letter): "Аna" with a Cyrillic А is "Ana".
+LOOK_ALIKES = str.maketrans(
+    "АВЕЅІЈКМНОРСТХУаеѕіјһԁԛԝорсухӏ"  # Cyrillic
+    "ΑΒΕΖΗΙΚΜΝΟΡΤΥΧοιν",  # Greek
+    "ABESIJKMHOPCTXYaesijhdqwopcyxlABEZHIKMNOPTYXoiv",
+)
+
+
+def name_key(name: str) -> str:
+    """What two names must share to be one student: compatibility forms folded (NFKC:
+    full-width letters, ligatures), look-alike letters of other scripts read as the Latin
+    ones, then case folded — a skeleton in the sense of Unicode TS #39."""
+    return unicodedata.normalize("NFKC", name).translate(LOOK_ALIKES).casefold()
+
+
 def clean_answer(q: Question, answer: Any) -> Any:
     """The answer as stored, checked against the question's kind (ConfigError 'answer')."""
     n_in, n_out = q.shape
@@ -361,29 +382,47 @@ class QuestionBook:
             return replaced
 
     def answer(
-        self, question_id: int, name: str, answer: Any, limit: int
+        self,
+        question_id: int,
+        name: str,
+        answer: Any,
+        limit: int,
+        client: str = "",
+        per_client: int = 1 << 30,
     ) -> tuple[Question, Any, str]:
         """Record one answer under ``name``; returns the question, the answer as kept and its
-        receipt: a secret the answering page keeps to claim the answer again (a reload)."""
+        receipt: a secret the answering page keeps to claim the answer again (a reload).
+
+        ``client``: who sends it (a digest, never the address), who gives at most
+        ``per_client`` answers to one question whatever the names."""
         try:
             q = self.find(question_id)
         except LookupError:
             raise QuestionNotFoundError("question", f"no question {question_id} here") from None
         value = clean_answer(q, answer)
-        key = name.casefold()
+        key = name_key(name)
         with self._lock:
             if q.status != "open":
                 raise QuestionClosedError(
                     "question", f"question {q.id} was {q.status}: it takes no more answers"
                 )
-            if any(a["name"].casefold() == key for a in q.answers):
+            if any(name_key(a["name"]) == key for a in q.answers):
                 raise AnswerRefusedError(
                     "name", f"{name!r} has answered this question already: one answer each"
                 )
             if len(q.answers) >= limit:
                 raise AnswerRefusedError("question", f"this question is full ({limit} answers)")
+            if client and sum(a.get("client") == client for a in q.answers) >= per_client:
+                raise AnswerQuotaError(
+                    "max_answers_per_client",
+                    f"this browser gave {per_client} answers to question {q.id} already, the "
+                    "most one client may (max_answers_per_client)",
+                )
             receipt = secrets.token_urlsafe(RECEIPT_BYTES)
-            q.answers.append({"name": name, "answer": value, "at": time.time(), "receipt": receipt})
+            q.answers.append(
+                {"name": name, "answer": value, "at": time.time(), "receipt": receipt,
+                 "client": client}
+            )  # fmt: skip
         return q, value, receipt
 
     def claim(self, question_id: int, receipt: str) -> tuple[Question, dict[str, Any]]:

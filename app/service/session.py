@@ -30,6 +30,7 @@ from app.engine.datasets import (
 from app.engine.model import HYPERPARAMETERS, BatchResult
 
 from .history import Timeline
+from .memory import SessionShape, check_memory_budget
 from .presets import PRESETS
 from .questions import QuestionBook
 from .stopping import stopping
@@ -194,6 +195,7 @@ class Session:
         # A state carries at most this many batch rows of each per-row trace field: the
         # largest network on a full batch would otherwise answer gigabytes of JSON.
         self.max_trace_rows = MAX_TRACE_ROWS
+        self.max_bytes: int | None = None  # the memory budget a batch size change must keep
         # Changes other than training (a setting, an edited weight, a reset): with the model
         # and its counters, they say whether metrics computed earlier still hold.
         self.edits = 0
@@ -391,12 +393,29 @@ class Session:
             if unknown:
                 name = sorted(unknown)[0]
                 raise ConfigError(name, f"cannot be changed; changeable: {HYPERPARAMETERS}")
+            if "batch_size" in simple and self.max_bytes is not None:
+                batch_size = simple["batch_size"]
+                if batch_size is None or (isinstance(batch_size, int) and batch_size >= 1):
+                    try:
+                        check_memory_budget(self.shape(batch_size), self.max_bytes)
+                    except ConfigError as error:  # the change at fault: its batch size
+                        raise ConfigError("batch_size", error.message) from None
             self.model.apply_changes(
                 simple, dict(_activation_changes(activations, len(self.model.layers)))
             )
             self.config["model"] = config_as_dict(self.model.config)
             self.timeline.record_set(self, changes, by)
             self._changed("set", {"changes": changes, "by": by})
+
+    def shape(self, batch_size: int | None) -> SessionShape:
+        """What this session's memory depends on, with that batch size."""
+        return SessionShape(
+            [layer.W.shape[1] for layer in self.model.layers],
+            int(self.dataset.x_train.shape[1]),
+            len(self.dataset.x_train),
+            len(self.dataset.x_train) + len(self.dataset.x_test),
+            batch_size,
+        )
 
     def set_parameter(
         self, layer: int, i: int | None, j: int, value: float, by: str | None = None

@@ -188,7 +188,7 @@ class Store(ABC):
     def save_dataset(
         self, dataset_id: str, name: str, table: dict[str, Any], owner: str, client: str
     ) -> None:
-        """Store an upload of ``owner`` (its token), made from the address ``client``."""
+        """Store an upload of ``owner`` (its token), made by ``client`` (a ``ClientKey.key``)."""
         now = time.time()
         with self._transaction():
             self._execute(
@@ -218,12 +218,18 @@ class Store(ABC):
         row = self._one("SELECT 1 FROM datasets WHERE owner = ? AND owner != '' LIMIT 1", (owner,))
         return row is not None
 
-    def count_datasets(self, client: str | None = None) -> int:
-        """Every upload, or those made from one client address."""
-        if client is None:
-            row = self._one("SELECT COUNT(*) FROM datasets")
-        else:
+    def count_datasets(self, client: str | None = None, address: str | None = None) -> int:
+        """Every upload, those of one client (its ``ClientKey.key``: "address id"), or those
+        of every client of one address."""
+        if client is not None:
             row = self._one("SELECT COUNT(*) FROM datasets WHERE client = ?", (client,))
+        elif address is not None:
+            row = self._one(
+                "SELECT COUNT(*) FROM datasets WHERE client = ? OR substr(client, 1, ?) = ?",
+                (address, len(address) + 1, address + " "),
+            )
+        else:
+            row = self._one("SELECT COUNT(*) FROM datasets")
         return int(row[0])
 
     def delete_dataset(self, dataset_id: str) -> bool:

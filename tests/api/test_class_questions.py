@@ -25,6 +25,20 @@ OpenClient = Any
 STEP = 1e-6
 
 
+# A whole class answers from this one TestClient (one client id at one address): its
+# per-client answer quotas are the class's here (tests/harden/test_quotas.py tests them).
+ONE_CLIENT_IS_A_CLASS = {
+    "max_answers_per_client": 1000,
+    "answers_per_minute_per_client": 60_000.0,
+    "answers_per_minute_per_page": 60_000.0,
+}
+
+
+@pytest.fixture
+def settings(data_dir: Any) -> Settings:
+    return Settings(data_dir=data_dir, **ONE_CLIENT_IS_A_CLASS)
+
+
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 

@@ -59,14 +59,32 @@ def wait_until_healthy(url: str, process: subprocess.Popen[bytes]) -> None:
     raise RuntimeError(f"the server at {url} did not answer /api/health in time")
 
 
+# Every browser context is a browser of its own (its own bp_client cookie, its per-client
+# quotas), but the whole suite comes from 127.0.0.1: the address's caps are the suite's.
+WHOLE_SUITE_ON_ONE_ADDRESS = {
+    "PLAYGROUND_MAX_CLIENTS_PER_ADDRESS": "100000",
+    "PLAYGROUND_MAX_SESSIONS_PER_ADDRESS": "100000",
+    "PLAYGROUND_MAX_CLASSES_PER_ADDRESS": "100000",
+    "PLAYGROUND_MAX_UPLOADS_PER_ADDRESS": "100000",
+    "PLAYGROUND_MAX_SOCKETS_PER_ADDRESS": "100000",
+    "PLAYGROUND_ANSWERS_PER_MINUTE_PER_ADDRESS": "1e9",
+}
+
+
 @contextlib.contextmanager
 def running_server(factory: str, data_dir: Path) -> Iterator[str]:
     """uvicorn serving the app `factory` ("module:function") on a free port, until exit."""
     port = free_port()
-    env = {**os.environ, "PLAYGROUND_DATA_DIR": str(data_dir), "PLAYGROUND_LOG_LEVEL": "warning"}
+    env = {
+        **os.environ,
+        "PLAYGROUND_DATA_DIR": str(data_dir),
+        "PLAYGROUND_LOG_LEVEL": "warning",
+        **WHOLE_SUITE_ON_ONE_ADDRESS,
+    }
     command = [
         sys.executable, "-m", "uvicorn", "--factory", factory,
         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
+        "--no-proxy-headers",  # as backprop-playground runs it
     ]  # fmt: skip
     with (data_dir / "server.log").open("wb") as log:
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=log)

@@ -1,7 +1,7 @@
 """The take stream without Ray: a web process takes its sockets' messages from a worker over
 TCP on loopback; the messages arrive as the app sent them, a connection without the worker's
-secret gets nothing, and a broken stream is reported, then connected again to where the
-(restarted) worker now listens."""
+secret gets nothing (nor holds its connection past the hello time), and a broken stream is
+reported, then connected again to where the (restarted) worker now listens."""
 
 from __future__ import annotations
 
@@ -96,6 +96,26 @@ def test_a_connection_without_the_secret_gets_nothing() -> None:
         assert await reader.read() == b""
         writer.close()
         assert worker.takes == []
+
+    asyncio.run(run())
+
+
+def test_a_connection_that_never_gives_the_secret_is_closed_after_the_hello_time() -> None:
+    async def run() -> None:
+        worker = Worker()
+        worker.server = TakeServer(worker.take, hello_seconds=0.3)
+        await worker.server.start("127.0.0.1")
+        host, port = worker.server.address
+        silent = await asyncio.open_connection(host, port)
+        half = await asyncio.open_connection(host, port)
+        half[1].write((100).to_bytes(4, "big") + b"\x81")  # a hello begun, never finished
+        await half[1].drain()
+        for reader, writer in (silent, half):
+            assert await asyncio.wait_for(reader.read(), 5) == b""  # closed by the worker
+            writer.close()
+        channel = TakeChannel(worker, relay="web-a")  # a web process that says it at once
+        assert set(await channel.take(["c1"], 0.1)) == {"c1"}
+        channel.close()
 
     asyncio.run(run())
 

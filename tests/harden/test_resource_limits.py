@@ -1,5 +1,6 @@
-"""The largest network and dataset the default limits allow train without exhausting
-memory, and no step call holds a CPU much past its configured budget."""
+"""The largest network, dataset and batch the default limits (the memory budget included)
+allow train without exhausting memory, and no step call holds a CPU much past its
+configured budget."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.main import create_app
+from app.service.memory import SessionShape
 from app.settings import Settings
 
 DEFAULTS = Settings()
@@ -39,8 +41,14 @@ def peak_rss_mib() -> float:
 def test_largest_allowed_network_and_dataset_train_in_bounded_memory(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path)
     layers = largest_hidden_stack(settings, n_in=2)
+    units = [int(layer["units"]) for layer in layers]  # type: ignore[call-overload]
+    rows, n_train = settings.max_dataset_rows, int(0.9 * settings.max_dataset_rows)
+    batch = n_train  # the largest batch the memory budget allows
+    while SessionShape(units, 2, n_train, rows, batch).bytes() > settings.max_session_bytes:
+        batch -= 100
+    assert batch > 0
     body = {
-        "model": {"layers": layers, "batch_size": None, "learning_rate": 0.001},
+        "model": {"layers": layers, "batch_size": batch, "learning_rate": 0.001},
         "data": {
             "dataset": "circle",
             "n_samples": settings.max_dataset_rows,
@@ -58,7 +66,11 @@ def test_largest_allowed_network_and_dataset_train_in_bounded_memory(tmp_path: P
             len(layer["W"]) * len(layer["W"][0]) for layer in session["state"]["layers"]
         )
         assert parameters > 0.7 * settings.max_parameters  # really near the limit
-        for _ in range(3):  # full-batch steps over 9 000 rows
+        too_large = client.patch(
+            f"/api/sessions/{session['id']}", json={"batch_size": batch + 100}, headers=token
+        )
+        assert too_large.status_code == 422 and too_large.json()["field"] == "batch_size"
+        for _ in range(3):  # the largest batch steps the budget allows
             stepped = client.post(
                 f"/api/sessions/{session['id']}/step",
                 json={"unit": "batch", "count": 1},
@@ -66,8 +78,7 @@ def test_largest_allowed_network_and_dataset_train_in_bounded_memory(tmp_path: P
             )
             assert stepped.status_code == 200, stepped.text
         grown = peak_rss_mib() - before
-    # 4 layers × 9 000 rows × 256 units of float64 activations, deltas and their JSON
-    # answers: a few hundred MiB at most on a 24 GiB machine.
+    # The budget's session, its JSON answers and the steps' temporaries: a few hundred MiB.
     assert grown < 1500, f"peak memory grew by {grown:.0f} MiB"
 
 

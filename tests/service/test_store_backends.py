@@ -146,7 +146,7 @@ def test_racing_saves_never_leave_an_older_export(any_store_settings: Settings) 
         assert errors == []
         stored = manager.store.load_session(session.id)
         assert stored is not None
-        assert stored[0] == session.export()
+        assert stored[0] == {**session.export(), "session_version": session.version}
         assert stored[0]["model"]["step"] == 60
     finally:
         manager.store.close()

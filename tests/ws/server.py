@@ -28,6 +28,7 @@ UVICORN = [
     "127.0.0.1",
     "--log-level",
     "warning",
+    "--no-proxy-headers",  # as backprop-playground runs it: X-Forwarded-For is the app's call
 ]
 
 
