@@ -20,8 +20,11 @@ from app.engine.losses import LOSSES
 from app.paths import plotly_js, templates_dir
 from app.settings import Settings, get_settings
 
+from .assets import REVALIDATE, static_root
+
 router = APIRouter(tags=["page"])
 templates = Jinja2Templates(directory=templates_dir())
+templates.env.globals["static_root"] = static_root()
 
 DEFAULT_PRESET = "circle"
 # The page asks for /vendor/plotly.min.js?v=<plotly's version>, so a new plotly is a new URL
@@ -62,8 +65,8 @@ def engine_names() -> dict[str, Any]:
 
 @router.get("/", response_class=HTMLResponse, include_in_schema=False)
 def read_page(request: Request) -> HTMLResponse:
-    """The playground page."""
-    return templates.TemplateResponse(
+    """The playground page (never kept without asking: it names this release's files)."""
+    response = templates.TemplateResponse(
         request,
         "index.html",
         {
@@ -72,6 +75,8 @@ def read_page(request: Request) -> HTMLResponse:
             "plotly_version": plotly_version(),
         },
     )
+    response.headers["Cache-Control"] = REVALIDATE
+    return response
 
 
 @router.get("/vendor/plotly.min.js", include_in_schema=False)
