@@ -11,7 +11,9 @@ the navigation's start to the first network diagram drawn (its first neuron in t
 by a MutationObserver put in by Playwright, which the page's CSP does not block), and the bytes
 are every HTTP response as transferred (Chrome's encodedDataLength: headers and the body as
 sent, compressed or not) until the network is idle after that. The websocket's bytes are
-counted apart. ``--before DIR`` serves a second checkout (e.g. ``git archive main``) too and
+counted apart. Two way-marks say where the time goes: Plotly received (its responseEnd) and
+the deferred scripts run (DOMContentLoaded's end: Plotly's evaluation, then the modules').
+``--before DIR`` serves a second checkout (e.g. ``git archive main``) too and
 alternates first loads between the two, so a slow spell hits both alike.
 
 A real server (uvicorn in a subprocess on a free port, a temporary data folder) and Debian's
@@ -190,8 +192,18 @@ def first_load(browser: Browser, url: str) -> dict[str, Any]:
         "() => window.benchFirstNetworkMs", timeout=60_000
     ).json_value()
     page.wait_for_load_state("networkidle")
+    # The deferred scripts (Plotly, then the modules) have run by DOMContentLoaded's end.
+    scripts_ms = page.evaluate(
+        "() => performance.getEntriesByType('navigation')[0].domContentLoadedEventEnd"
+    )
+    plotly_ms = page.evaluate(
+        "() => performance.getEntriesByType('resource')"
+        ".find(e => e.name.includes('/vendor/plotly.min.js')).responseEnd"
+    )
     result = {
         "first_network_ms": round(first_network_ms),
+        "plotly_received_ms": round(plotly_ms),
+        "scripts_run_ms": round(scripts_ms),
         "http_bytes": int(sum(http_bytes.values())),
         "http_responses": len(http_bytes),
         "ws_bytes": ws_bytes[0],
@@ -211,6 +223,10 @@ def first_loads(browser: Browser, urls: dict[str, str], loads: int) -> dict[str,
         summary[name] = {
             "first_network_ms_median": statistics.median(r["first_network_ms"] for r in results),
             "first_network_ms": [r["first_network_ms"] for r in results],
+            "plotly_received_ms_median": statistics.median(
+                r["plotly_received_ms"] for r in results
+            ),
+            "scripts_run_ms_median": statistics.median(r["scripts_run_ms"] for r in results),
             "http_bytes_median": statistics.median(r["http_bytes"] for r in results),
             "http_responses": results[-1]["http_responses"],
             "ws_bytes_median": statistics.median(r["ws_bytes"] for r in results),
@@ -218,7 +234,9 @@ def first_loads(browser: Browser, urls: dict[str, str], loads: int) -> dict[str,
         row = summary[name]
         print(
             f"first load  {name:>6}  network drawn {row['first_network_ms_median']:6.0f} ms "
-            f"(median of {loads}: {row['first_network_ms']})  "
+            f"(median of {loads}: {row['first_network_ms']}; Plotly received "
+            f"{row['plotly_received_ms_median']:.0f} ms, "
+            f"scripts run {row['scripts_run_ms_median']:.0f} ms)  "
             f"HTTP {row['http_bytes_median'] / 1e6:5.2f} MB in {row['http_responses']} responses  "
             f"websocket {row['ws_bytes_median'] / 1e3:6.1f} kB",
             flush=True,

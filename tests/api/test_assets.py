@@ -84,6 +84,15 @@ def test_plotly_is_sent_compressed_to_a_third(client: TestClient, encoding: str)
     assert DECODERS[encoding](body) == original
     assert len(body) < len(original) / 3, f"{len(body)} bytes of {len(original)}"
     assert headers["cache-control"] == IMMUTABLE
+    again_headers, again = raw_get(client, plotly, encoding)  # compressed once, kept
+    assert again == body and again_headers["content-encoding"] == encoding
+
+
+def test_plotly_goes_plain_to_a_client_that_refuses_every_encoding(client: TestClient) -> None:
+    plotly = next(a for a in page_assets(client) if a.startswith("/vendor/plotly.min.js"))
+    headers, body = raw_get(client, plotly, "gzip;q=0, br;q=0, zstd;q=0")
+    assert "content-encoding" not in headers
+    assert body == plotly_js().read_bytes()
 
 
 def test_the_page_and_the_api_are_compressed_but_not_kept(client: TestClient) -> None:
