@@ -13,8 +13,9 @@ are every HTTP response as transferred (Chrome's encodedDataLength: headers and 
 sent, compressed or not) until the network is idle after that. The websocket's bytes are
 counted apart. Two way-marks say where the time goes: Plotly received (its responseEnd) and
 the deferred scripts run (DOMContentLoaded's end: Plotly's evaluation, then the modules').
-``--before DIR`` serves a second checkout (e.g. ``git archive main``) too and
-alternates first loads between the two, so a slow spell hits both alike.
+``--mbps N`` throttles the first loads to N Mbit/s (Chrome's network emulation), a phone's
+share of a classroom's Wi-Fi. ``--before DIR`` serves a second checkout (e.g. ``git archive
+main``) too and alternates first loads between the two, so a slow spell hits both alike.
 
 A real server (uvicorn in a subprocess on a free port, a temporary data folder) and Debian's
 headless Chromium (/usr/bin/chromium, driven by Playwright) on the same machine. The page
@@ -169,7 +170,7 @@ def measure(page: Page, url: str, speed: str, seconds: float) -> dict[str, Any]:
     }
 
 
-def first_load(browser: Browser, url: str) -> dict[str, Any]:
+def first_load(browser: Browser, url: str, mbps: float | None = None) -> dict[str, Any]:
     """One first visit with an empty cache: ms to the first drawn network, bytes transferred."""
     context = browser.new_context(viewport=FIRST_LOAD_VIEWPORT)
     page = context.new_page()
@@ -177,6 +178,10 @@ def first_load(browser: Browser, url: str) -> dict[str, Any]:
     cdp = context.new_cdp_session(page)
     cdp.send("Network.enable")
     cdp.send("Network.setCacheDisabled", {"cacheDisabled": True})
+    if mbps is not None:  # a phone's share of the room's Wi-Fi
+        throughput = mbps * 1e6 / 8
+        conditions = {"offline": False, "latency": 5, "downloadThroughput": throughput}
+        cdp.send("Network.emulateNetworkConditions", {**conditions, "uploadThroughput": throughput})
     http_bytes: dict[str, float] = {}
     ws_bytes = [0]
     cdp.on(
@@ -212,12 +217,14 @@ def first_load(browser: Browser, url: str) -> dict[str, Any]:
     return result
 
 
-def first_loads(browser: Browser, urls: dict[str, str], loads: int) -> dict[str, Any]:
+def first_loads(
+    browser: Browser, urls: dict[str, str], loads: int, mbps: float | None = None
+) -> dict[str, Any]:
     """`loads` first visits to each server, alternating between them; medians and all runs."""
     runs: dict[str, list[dict[str, Any]]] = {name: [] for name in urls}
     for _ in range(loads):
         for name, url in urls.items():
-            runs[name].append(first_load(browser, url))
+            runs[name].append(first_load(browser, url, mbps))
     summary = {}
     for name, results in runs.items():
         summary[name] = {
@@ -251,6 +258,9 @@ def main() -> None:
     parser.add_argument(
         "--before", type=Path, metavar="DIR", help="also serve this checkout; alternate loads"
     )
+    parser.add_argument(
+        "--mbps", type=float, help="first loads over a link of this many Mbit/s (5 ms latency)"
+    )
     parser.add_argument("--first-load-only", action="store_true", help="skip the stream cases")
     parser.add_argument("--json", action="store_true", help="end with one JSON line")
     args = parser.parse_args()
@@ -261,7 +271,7 @@ def main() -> None:
         if args.before is not None:
             urls = {"before": stack.enter_context(server(args.before.resolve())), "this": url}
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        loads = first_loads(browser, urls, args.loads)
+        loads = first_loads(browser, urls, args.loads, args.mbps)
         for (width, height), speed in [] if args.first_load_only else CASES:
             page = browser.new_page(viewport={"width": width, "height": height})
             result = {"viewport": f"{width}x{height}", **measure(page, url, speed, args.seconds)}
