@@ -13,9 +13,8 @@ from types import FrameType
 
 import uvicorn
 
-from app.service.stopping import request_stop
-
 from app.lan import Interface, lan_base_url
+from app.service.stopping import request_stop
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
