@@ -6,7 +6,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: run test lint typecheck pytest install browser-deps postgres-deps bench clean
+.PHONY: run classroom test lint typecheck pytest install browser-deps postgres-deps bench clean
 
 $(STAMP): pyproject.toml setup.py
 	python3 -m venv $(VENV)
@@ -18,6 +18,11 @@ install: $(STAMP)
 
 run: $(STAMP)
 	$(PY) -m app --host $(HOST) --port $(PORT)
+
+# A class on the school's network: every interface, class links and QR codes naming this
+# machine's LAN address (PLAYGROUND_PUBLIC_URL=http://HOST:PORT overrides it).
+classroom: $(STAMP)
+	$(PY) -m app --classroom --port $(PORT)
 
 # Debian's chromium for the browser tests; Playwright drives it, never downloads one.
 browser-deps:

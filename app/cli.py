@@ -7,12 +7,13 @@ import logging
 import os
 import threading
 import webbrowser
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from types import FrameType
 
 import uvicorn
 
+from app.lan import Interface, lan_base_url
 from app.service.stopping import request_stop
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -25,7 +26,11 @@ def build_parser() -> argparse.ArgumentParser:
         "Every option can also be set as a PLAYGROUND_* environment variable.",
     )
     env = os.environ.get
-    parser.add_argument("--host", default=env("PLAYGROUND_HOST", "127.0.0.1"), help="address")
+    parser.add_argument(
+        "--host",
+        default=env("PLAYGROUND_HOST"),
+        help="address to listen on (default 127.0.0.1; with --classroom 0.0.0.0)",
+    )
     parser.add_argument(
         "--port", type=int, default=int(env("PLAYGROUND_PORT", "8000")), help="TCP port"
     )
@@ -62,8 +67,32 @@ def build_parser() -> argparse.ArgumentParser:
         choices=LOG_LEVELS,
         help="how much to log",
     )
+    parser.add_argument(
+        "--classroom",
+        action="store_true",
+        help="serve a class on the local network: listen on every interface and name this "
+        "machine's LAN address in class links and QR codes (PLAYGROUND_PUBLIC_URL overrides)",
+    )
     parser.add_argument("--open", action="store_true", help="open the page in a browser")
     return parser
+
+
+def listen_host(host: str | None, classroom: bool) -> str:
+    """The address to listen on: the one asked for, else every interface for a classroom and
+    loopback otherwise (`make run` never reaches beyond this machine)."""
+    return host or ("0.0.0.0" if classroom else "127.0.0.1")
+
+
+def classroom_url(port: int, interfaces: Iterable[Interface] | None = None) -> str:
+    """The address students open: PLAYGROUND_PUBLIC_URL, else this machine's LAN address."""
+    chosen = os.environ.get("PLAYGROUND_PUBLIC_URL") or lan_base_url(port, interfaces)
+    if not chosen:
+        raise SystemExit(
+            "backprop-playground: no network address for the students' phones (only loopback, "
+            "link-local or virtual interfaces): join the school's network, or set "
+            "PLAYGROUND_PUBLIC_URL=http://HOST:PORT"
+        )
+    return chosen
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -71,6 +100,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     if not 1 <= args.port <= 65535:
         raise SystemExit(f"--port must be 1…65535, got {args.port}")
+    args.host = listen_host(args.host, args.classroom)
+    if args.classroom:
+        os.environ["PLAYGROUND_PUBLIC_URL"] = classroom_url(args.port)
     os.environ["PLAYGROUND_HOST"] = args.host
     os.environ["PLAYGROUND_PORT"] = str(args.port)
     os.environ["PLAYGROUND_DATA_DIR"] = args.data_dir
@@ -99,6 +131,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.open:
         threading.Timer(1.0, webbrowser.open, args=(url,)).start()
     logging.getLogger("app").info("serving the playground at %s", url)
+    if args.classroom:
+        logging.getLogger("app").info(
+            "students open %s on their phones (or scan the class's QR code)",
+            os.environ["PLAYGROUND_PUBLIC_URL"],
+        )
     config = uvicorn.Config(
         "app.cluster.web:create_web_app" if clustered else "app.main:create_app",
         factory=True,

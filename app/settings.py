@@ -221,6 +221,13 @@ class Settings(BaseSettings):
         description="Other origins allowed to call the API (CORS) and open its websocket; "
         "empty: the server's own origin only.",
     )
+    public_url: str = Field(
+        "",
+        pattern=r"^(|https?://[^/?#\s]+/?)$",
+        description="The address students open, as `http://HOST:PORT`: class links and QR "
+        "codes name it. Empty: the address the teacher's page came from; `make classroom` "
+        "sets it to this machine's LAN address.",
+    )
 
 
 @lru_cache

@@ -23,8 +23,10 @@ import contextlib
 import hmac
 import json
 from collections.abc import Awaitable, Callable
+from functools import lru_cache
 from typing import Annotated, Any
 
+import segno
 from fastapi import APIRouter, Body, Depends, FastAPI, Request, WebSocket, WebSocketDisconnect
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import Field
@@ -114,6 +116,14 @@ class ClassPublic(ResponseBody):
     version: int = Field(description="+1 each time the class moves to another session.")
     ended: bool
     students: int = Field(description="Students whose page follows the class right now.")
+    join_url: str = Field(
+        examples=["http://192.168.1.23:8000/#class=K7M2QX"],
+        description="The link students open: the server's public address "
+        "(PLAYGROUND_PUBLIC_URL) or the one this request came to, with #class=<code>.",
+    )
+    join_qr: str = Field(
+        description="A QR code of join_url, as an SVG data: URL (for an <img>).",
+    )
 
 
 class ClassOpened(ClassPublic):
@@ -184,13 +194,30 @@ def controlled(manager: ManagerDep, session_id: str, token: str, field: str) -> 
     return session
 
 
-def public(classroom: Classroom, hub: ClassroomHub) -> dict[str, Any]:
+def join_link(code: str, request: Request) -> str:
+    """The link students open: PLAYGROUND_PUBLIC_URL (``make classroom`` sets it to the LAN
+    address), else the address this request came to, with ``#class=<code>``."""
+    base = request.app.state.settings.public_url or str(request.base_url)
+    return f"{base.rstrip('/')}/#class={code}"
+
+
+@lru_cache(maxsize=256)
+def qr_data_url(link: str) -> str:
+    """A QR code of `link` as an SVG ``data:`` URL (segno: pure Python, offline); it scales
+    to any size (a viewBox, no width or height)."""
+    return str(segno.make(link, error="m").svg_data_uri(omitsize=True, border=4))
+
+
+def public(classroom: Classroom, request: Request) -> dict[str, Any]:
+    link = join_link(classroom.code, request)
     return {
         "code": classroom.code,
         "session_id": classroom.session_id,
         "version": classroom.version,
         "ended": classroom.ended,
-        "students": hub.students(classroom.code),
+        "students": get_hub(request.app).students(classroom.code),
+        "join_url": link,
+        "join_qr": qr_data_url(link),
     }
 
 
@@ -240,13 +267,13 @@ async def open_class(
     follow its code from now on."""
     session = await asyncio.to_thread(controlled, manager, body.session_id, token, "Authorization")
     classroom = get_classes(request.app).open(session.id, session.watch_token, client)
-    return {**public(classroom, get_hub(request.app)), "teacher_token": classroom.teacher_token}
+    return {**public(classroom, request), "teacher_token": classroom.teacher_token}
 
 
 @router.get("/current", response_model=ClassPublic, responses=TEACHER_ERRORS)
 async def read_class(token: BearerDep, request: Request) -> dict[str, Any]:
     """The teacher's class: where it is and how many students follow it."""
-    return public(teachers_class(request.app, token), get_hub(request.app))
+    return public(teachers_class(request.app, token), request)
 
 
 @router.patch(
@@ -275,7 +302,7 @@ async def move_class(
     classroom = get_classes(request.app).move(token, session.id, session.watch_token)
     hub = get_hub(request.app)
     hub.tell_students(classroom.code, {"type": "class", **where(classroom)})
-    return public(classroom, hub)
+    return public(classroom, request)
 
 
 @router.delete("/current", response_model=ClassPublic, responses=TEACHER_ERRORS)
@@ -285,7 +312,7 @@ async def end_class(token: BearerDep, request: Request) -> dict[str, Any]:
     classroom = get_classes(request.app).end(token)
     hub = get_hub(request.app)
     hub.tell_students(classroom.code, {"type": "class", **where(classroom)})
-    return public(classroom, hub)
+    return public(classroom, request)
 
 
 @router.post(

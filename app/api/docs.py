@@ -3,7 +3,7 @@
 FastAPI's own page loads Swagger UI from a CDN and starts it with an inline script, which our
 Content-Security-Policy blocks. Ours is a template that loads Swagger UI 5 (the files the
 fastapi-offline package carries) from ``/vendor/swagger-ui/`` and starts it from
-``/static/js/docs.js``; it works offline.
+``/static/<version>/js/docs.js``; it works offline.
 """
 
 from __future__ import annotations
@@ -14,8 +14,11 @@ from fastapi.templating import Jinja2Templates
 
 from app.paths import swagger_ui_dir, templates_dir
 
+from .assets import static_root
+
 router = APIRouter(tags=["page"])
 templates = Jinja2Templates(directory=templates_dir())
+templates.env.globals["static_root"] = static_root()
 
 SWAGGER_FILES = {
     "swagger-ui-bundle.js": "text/javascript",

@@ -11,11 +11,10 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from importlib.metadata import PackageNotFoundError, version
-from pathlib import Path
 
 from fastapi import APIRouter, Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.staticfiles import StaticFiles
+from starlette_compress import CompressMiddleware
 
 from app.api import (
     class_questions,
@@ -35,12 +34,12 @@ from app.api import (
     ws,
 )
 from app.logs import RequestLogMiddleware, mask_tokens_in_server_logs
-from app.paths import static_dir
 from app.service.costly import CostlyWork
 from app.service.manager import SessionManager
 from app.service.store import open_store
 from app.settings import Settings
 
+from .assets import mount_static
 from .clients import ClientIdentity
 from .deps import reject_unknown_query, reopen_store
 from .errors import install_error_handlers
@@ -105,14 +104,6 @@ def api_router() -> APIRouter:
     ):
         router.include_router(resource.router)
     return router
-
-
-class StaticFilesIfPresent(StaticFiles):
-    """StaticFiles that answers 404, not 500, while the static folder does not exist."""
-
-    async def check_config(self) -> None:
-        if self.directory is not None and Path(self.directory).is_dir():
-            await super().check_config()
 
 
 def expiry_interval(settings: Settings) -> float:
@@ -183,6 +174,9 @@ def configure_app(settings: Settings) -> FastAPI:
     app.state.costly = CostlyWork.from_settings(settings)
     install_error_handlers(app)
     # Added last = outermost: the log sees every request, the size limit runs before CORS.
+    # Innermost: every text response is compressed (zstd, brotli or gzip, as the browser
+    # accepts); websockets pass untouched (their deflate is `ws_compression`).
+    app.add_middleware(CompressMiddleware)
     app.add_middleware(RequestSizeLimit, max_bytes=settings.max_request_bytes)
     if settings.cors_origins:
         app.add_middleware(
@@ -200,5 +194,5 @@ def configure_app(settings: Settings) -> FastAPI:
     app.include_router(classes.ws_router)
     app.include_router(pages.router)
     app.include_router(docs.router)
-    app.mount("/static", StaticFilesIfPresent(directory=static_dir(), check_dir=False), "static")
+    mount_static(app)
     return app

@@ -82,7 +82,6 @@ export class Playground {
     this.classControls = new ClassControls(elements, {
       session: () => this.state.session,
       notify: (message, kind) => this.status.notify(message, kind),
-      linkFor: (fragment) => urlWith(fragment),
       nextPhase: () => this.state.frame?.next_phase ?? null,
       highlight: (layer, i, j) => this.network.setSelected([layer, i, j]),
     });

@@ -6,6 +6,7 @@
 // messages (students: where the class is, or that it ended) and `students` counts (teacher).
 // ClassControls: the teacher's part of the share panel and the class badge in the top bar.
 import { api } from "./api.js";
+import { ClassJoin } from "./class-join.js";
 import { TeacherQuestions } from "./predict.js";
 
 const RECONNECT_FIRST_MS = 500;
@@ -92,16 +93,16 @@ function studentsText(count) {
  * students, "End the class"; the top bar's badge says the same in short.
  * elements: openClassButton, endClassButton, classOpen, classCode, classLink, copyClassLink,
  * classStudents, classBadge, joinClassForm, joinClassCode.
- * session(): {id, token} of the session shown; notify(message, kind); linkFor(fragment);
+ * session(): {id, token} of the session shown; notify(message, kind);
  * nextPhase(): the phase the session runs next (the class's questions are about it);
  * highlight(layer, i, j): show a revealed answer on the diagram.
  */
 export class ClassControls {
-  constructor(elements, { session, notify, linkFor, nextPhase, highlight }) {
+  constructor(elements, { session, notify, nextPhase, highlight }) {
     this.e = elements;
     this.session = session;
     this.notify = notify;
-    this.linkFor = linkFor;
+    this.join = new ClassJoin();
     this.classroom = null; // {code, teacherToken}
     this.questions = new TeacherQuestions({
       teacherToken: () => this.classroom?.teacherToken ?? null,
@@ -131,7 +132,7 @@ export class ClassControls {
     try {
       const current = await api.readClass(saved.teacherToken);
       if (current.ended) throw new Error("ended");
-      this.show({ code: current.code, teacherToken: saved.teacherToken });
+      this.show({ code: current.code, teacherToken: saved.teacherToken }, current);
       await this.sessionChanged();
     } catch {
       sessionStorage.removeItem(STORAGE_KEY);
@@ -142,18 +143,20 @@ export class ClassControls {
     const { id, token } = this.session();
     try {
       const opened = await api.openClass(id, token);
-      this.show({ code: opened.code, teacherToken: opened.teacher_token });
+      this.show({ code: opened.code, teacherToken: opened.teacher_token }, opened);
       this.notify(`Class ${opened.code} is open: students follow ${this.e.classLink.value}`, "info");
     } catch (error) {
       this.notify(`The class could not be opened: ${error.message}`);
     }
   }
 
-  show(classroom) {
+  /** classroom: {code, teacherToken}; answer: the server's class, with its join link. */
+  show(classroom, answer) {
     this.classroom = classroom;
     sessionStorage.setItem(STORAGE_KEY, JSON.stringify(classroom));
     this.e.classCode.textContent = classroom.code;
-    this.e.classLink.value = this.linkFor(classFragment(classroom.code));
+    this.e.classLink.value = answer.join_url;
+    this.join.show(classroom.code, answer);
     this.e.classOpen.hidden = false;
     this.e.openClassButton.hidden = true;
     this.showStudents(0);
@@ -199,6 +202,7 @@ export class ClassControls {
     this.socket.close();
     this.classroom = null;
     this.questions.hide();
+    this.join.hide();
     sessionStorage.removeItem(STORAGE_KEY);
     this.e.classOpen.hidden = true;
     this.e.openClassButton.hidden = false;

@@ -1,0 +1,27 @@
+// The class's join card, for the projector: the code in large type and a QR code of the class
+// link, with the address to type on a phone that cannot scan. The link and its QR code come
+// from the server (it knows the address phones on the room's network reach: PUBLIC_URL).
+
+export class ClassJoin {
+  constructor() {
+    this.card = document.getElementById("class-join");
+    this.qr = document.getElementById("class-join-qr");
+    this.address = document.getElementById("class-join-address");
+    this.code = document.getElementById("class-join-code");
+  }
+
+  /** Show a class: its code, and `join_url` and `join_qr` as the server answered them. */
+  show(code, { join_url: joinUrl, join_qr: joinQr }) {
+    const link = new URL(joinUrl);
+    this.qr.src = joinQr;
+    this.qr.alt = `QR code of the class link ${joinUrl}`;
+    this.address.textContent = link.host;
+    this.code.textContent = code;
+    this.card.hidden = false;
+  }
+
+  hide() {
+    this.card.hidden = true;
+    this.qr.removeAttribute("src");
+  }
+}
