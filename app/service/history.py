@@ -4,7 +4,9 @@ Training is deterministic given the starting weights, the shuffling generator an
 changes made along the way, so the timeline keeps two things:
 
 - a **log** of what was run since the run began (the last reset, creation or import):
-  phases and batches, run-length encoded, and each change of hyperparameters;
+  phases and batches, run-length encoded, each change of hyperparameters (activations
+  included) and each weight or bias set by hand — every change a replay could not redo from
+  the steps alone;
 - **checkpoints**: full copies of the model taken at batch boundaries, every
   ``interval`` batches. When their bytes pass ``max_bytes``, every other one is dropped
   (the run's first is always kept) and the interval doubles, so memory stays within the
@@ -68,7 +70,9 @@ class Checkpoint:
     nbytes: int
 
 
-# A log entry: ["phase", n] or ["batch", n] (n primitives), or ["set", changes, by] (one).
+# A log entry: ["phase", n] or ["batch", n] (n primitives), or one change (one primitive):
+# ["set", changes, by] (hyperparameters) or ["parameter", {layer, i, j, value}, by] (by hand).
+CHANGES = ("set", "parameter")
 LogEntry = list[Any]
 
 
@@ -161,9 +165,16 @@ class Timeline:
         self._append("batch", session)
 
     def record_set(self, session: Session, changes: dict[str, Any], by: str | None) -> None:
+        self._record_change("set", changes, by)
+
+    def record_parameter(self, session: Session, change: dict[str, Any], by: str | None) -> None:
+        """A weight or bias set by hand: ``change`` is {layer, i, j, value}."""
+        self._record_change("parameter", change, by)
+
+    def _record_change(self, kind: str, changes: dict[str, Any], by: str | None) -> None:
         if not self.recording:
             return
-        self.log.append(["set", copy.deepcopy(changes), by])
+        self.log.append([kind, copy.deepcopy(changes), by])
         self.done += 1
 
     def _append(self, kind: str, session: Session) -> None:
@@ -346,12 +357,14 @@ class Timeline:
         seen = 0
         for entry in log:
             kind = entry[0]
-            count = 1 if kind == "set" else int(entry[1])
+            count = 1 if kind in CHANGES else int(entry[1])
             first = max(skip - seen, 0)
             seen += count
             for _ in range(first, count):
                 if kind == "set":
                     replay.set_hyperparameters(entry[1], by=entry[2])
+                elif kind == "parameter":
+                    replay.set_parameter(**entry[1], by=entry[2])
                 elif kind == "phase":
                     replay.step("phase", 1)
                 elif replay.model.step == step:  # the batch that holds the moment

@@ -438,6 +438,7 @@ class Session:
                     raise ConfigError("i", f"layer {layer} has inputs 0..{n_in - 1}")
                 dense.W[i, j] = value
             change = {"layer": layer, "i": i, "j": j, "value": value}
+            self.timeline.record_parameter(self, change, by)
             self._changed("set", {"changes": {"parameter": change}, "by": by})
 
     def reset(self, seed: int | None = None, by: str | None = None) -> None:
