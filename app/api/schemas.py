@@ -367,7 +367,14 @@ class LayerState(ResponseBody):
     upstream: Matrix | None = Field(
         None,
         description="∂L/∂a, handed back from above. Sign: a gradient; lesson 000's "
-        "“layer1 error” is its negative (−upstream of layer 0, with the sse loss).",
+        "“layer1 error” is its negative (−upstream of layer 0, with the sse loss). On a "
+        "cross-entropy's output, ∂L/∂ŷ is taken from z, exact at any margin; null where it "
+        "passes the dtype's range (see upstream_overflow).",
+    )
+    upstream_overflow: str | None = Field(
+        None,
+        description="Present when some upstream entries are null because ∂L/∂ŷ is too large "
+        "for the dtype (1/p past ~1.8e308 in float64): says why. δ, dW and the loss are exact.",
     )
     delta: Matrix | None = Field(
         None,
@@ -586,9 +593,10 @@ class ChainResult(ResponseBody):
         "at any margin, and is shown as upstream with local 1."
     )
     separate: Vector | None = Field(
-        description="On a fused layer, ∂L/∂z per row taken apart: ∂L/∂ŷ pushed through the "
-        "activation's own derivative. Equal to upstream to rounding unless the output "
-        "saturates, where it loses the gradient (why the layer is fused); null elsewhere."
+        description="On a fused layer, ∂L/∂z per row taken apart: ∂L/∂ŷ (exact, from z) "
+        "pushed through the activation's own derivative. Equal to upstream to rounding, "
+        "except where ∂L/∂ŷ passes the dtype's range (then null: why the layer is fused); "
+        "null on other layers."
     )
     equal_to_rounding: bool = Field(
         description="gradient and reported differ by no more than the rounding of summing "

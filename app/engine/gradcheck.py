@@ -28,6 +28,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from .activations import sigmoid
 from .dense import Array, fc_forward
 from .model import ConfigError, Model, data_loss, forward_all
 
@@ -315,17 +316,23 @@ def chain_terms(model: Model, layer: int, i: int | None, j: int) -> ChainTerms:
     note = "∂L/∂W = ∂L/∂a · ∂a/∂z · ∂z/∂W, summed over the batch"
     fused = model.is_fused(layer)
     local: Array
-    separate = None
+    separate: Array | None = None
     if fused:
         upstream = trace.delta[:, j]
         local = np.ones(len(trace.delta), dtype=trace.delta.dtype)
         with np.errstate(all="ignore"):
-            separate = activation.backward(trace.output_error, trace.z, trace.output)[:, j]
+            if activation.name == "sigmoid":
+                # σ′(z) = σ(z)·σ(−z): a(1 − a) rounds 1 − a to 0 once σ(z) rounds to 1.
+                z = trace.z[:, j]
+                separate = trace.output_error[:, j] * (sigmoid(z) * sigmoid(-z))
+            else:
+                separate = activation.backward(trace.output_error, trace.z, trace.output)[:, j]
         note = (
             f"{activation.name} and {model.loss_fn.name} are fused: the loss hands back "
             "∂L/∂z = (p − y)/n itself, exact at any margin, so upstream is ∂L/∂z and the local "
-            "factor is 1 (∂L/∂a · f′(z) taken apart gives the same number to rounding, except "
-            "when the output saturates)"
+            "factor is 1. Taken apart, ∂L/∂ŷ (exact, from z) times f′(z) gives the same number "
+            "to rounding, except where ∂L/∂ŷ passes the dtype's range (1/p beyond ~1.8e308 in "
+            "float64): there it is infinite, shown null, and only the fused ∂L/∂z is exact"
         )
     elif activation.prime is None:
         # softmax mixes its units: ∂L/∂z_j takes every ∂L/∂a_k, so it is the upstream factor.

@@ -18,8 +18,11 @@ The cross-entropies are *fused* with their output activation in the general mode
 is taken from the logits z with log-sum-exp, and ∂E/∂z = (p − y)/n in one step. Taken apart
 (∂E/∂p on a clipped p, times the activation's derivative) the product loses the gradient when
 the output is confidently wrong — σ'(40) underflows — while (p − y)/n stays exact at any
-margin. The separate factors (``f``, ``prime``) stay for lesson 003's classes and the
-chain-rule inspector.
+margin. The separate factors (``f``, ``prime``) stay for lesson 003's classes; the model's
+∂E/∂ŷ on a fused output (what the trace shows as upstream) is ``prime_from_logits``, taken from
+z as well: 1/p = e^(−log σ(z)) and 1/(1 − p) = e^(−log σ(−z)) (softmax: 1/p_k = e^(lse(z) − z_k)),
+exact at any margin until it passes the dtype's largest number (1/p > 1.8e308 in float64:
+|z| beyond about 709), where it is ±inf — JSON's null — and never a clipped stand-in.
 """
 
 from __future__ import annotations
@@ -155,6 +158,45 @@ def softmax_cross_entropy_from_logits(y_true: Array, z: Array) -> float:
     return float(-np.sum(y_true * (z - log_sum_exp)) / n)
 
 
+def softplus(t: Array) -> Array:
+    """log(1 + e^t) = −log σ(−t), without overflow: max(t, 0) + log(1 + e^(−|t|))."""
+    result: Array = np.maximum(t, 0.0) + np.log1p(np.exp(-np.abs(t)))
+    return result
+
+
+def _weighted(weight: Array, factor: Array) -> Array:
+    """weight · factor, 0 where the weight is 0 even if the factor overflowed (0 · inf is NaN)."""
+    return np.multiply(weight, factor, out=np.zeros_like(factor), where=weight != 0)
+
+
+def binary_cross_entropy_prime_from_logits(y_true: Array, z: Array) -> Array:
+    """∂BCE/∂p at p = σ(z), from z: (1/n) [−y / p + (1 − y) / (1 − p)].
+
+    1/p = 1/σ(z) = e^softplus(−z) and 1/(1 − p) = 1/σ(−z) = e^softplus(z): no clipping, so
+    exact at any margin; ±inf where the true value passes the dtype's range.
+    """
+    with np.errstate(over="ignore"):
+        inverse_p = np.exp(softplus(-z))
+        inverse_q = np.exp(softplus(z))
+    gradient: Array = (
+        _weighted(1.0 - y_true, inverse_q) - _weighted(y_true, inverse_p)
+    ) / y_true.shape[0]
+    return gradient
+
+
+def softmax_cross_entropy_prime_from_logits(y_true: Array, z: Array) -> Array:
+    """∂CE/∂p_k at p = softmax(z), from z: −(1/n) y_k / p_k, 1/p_k = e^(logsumexp(z) − z_k).
+
+    No clipping: exact at any margin; −inf where the true value passes the dtype's range.
+    """
+    largest = z.max(axis=-1, keepdims=True)
+    log_sum_exp = largest + np.log(np.sum(np.exp(z - largest), axis=-1, keepdims=True))
+    with np.errstate(over="ignore"):
+        inverse_p = np.exp(log_sum_exp - z)
+    gradient: Array = -_weighted(y_true, inverse_p) / y_true.shape[0]
+    return gradient
+
+
 def fused_delta(y_true: Array, p: Array) -> Array:
     """∂E/∂z of sigmoid + binary CE, or of softmax + CE: (p − y)/n, p (n, k) the output."""
     delta: Array = (p - y_true) / y_true.shape[0]
@@ -175,7 +217,8 @@ class Loss:
 
     ``convention`` says what the loss divides by. A loss ``fused`` with its output activation
     (the cross-entropies) also has ``from_logits``, E(y_true, z) taken from the logits: with
-    it the model computes the loss and ∂E/∂z = (p − y)/n together (``fused_delta``).
+    it the model computes the loss and ∂E/∂z = (p − y)/n together (``fused_delta``), and
+    ``prime_from_logits``, ∂E/∂ŷ from the logits too (exact where ``prime`` would clip p).
     """
 
     name: str
@@ -189,6 +232,7 @@ class Loss:
     with_prime: Callable[[Array, Array], tuple[float, Array]] | None = None
     # with_prime for a stack of S models' batches (engine/together.py), each its own numbers.
     stacked: Callable[[Array, Array], tuple[Array, Array]] | None = None
+    prime_from_logits: LossPrimeFn | None = None
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Loss:
         return self  # immutable (a name and functions): a copy of a model shares it
@@ -228,6 +272,7 @@ LOSSES: dict[str, Loss] = {
         "mean over batch rows: −Σ[y·log p + (1 − y)·log(1 − p)] ÷ n",
         frozenset({"sigmoid"}),
         binary_cross_entropy_from_logits,
+        prime_from_logits=binary_cross_entropy_prime_from_logits,
     ),
     "softmax_cross_entropy": Loss(
         "softmax_cross_entropy",
@@ -236,6 +281,7 @@ LOSSES: dict[str, Loss] = {
         "mean over batch rows: −Σ y·log p ÷ n",
         frozenset({"softmax"}),
         softmax_cross_entropy_from_logits,
+        prime_from_logits=softmax_cross_entropy_prime_from_logits,
     ),
 }
 

@@ -292,14 +292,15 @@ def loss_and_gradients(
     """The loss phase on the output layer's z and a = ŷ (n, k) and the targets y (n, k).
 
     Returns E, ∂E/∂ŷ and — for a fused loss (a cross-entropy) — ∂E/∂z = (p − y)/n, else None.
-    Any batch path computes the loss through this one function.
+    A fused loss takes E and ∂E/∂ŷ from z, exact at any margin (∂E/∂ŷ is ±inf where its true
+    value passes the dtype's range). Any batch path computes the loss through this function.
     """
     if loss_fn.with_prime is not None:
         value, prime = loss_fn.with_prime(y, a)
         return value, prime, None
-    if loss_fn.from_logits is None:
+    if loss_fn.from_logits is None or loss_fn.prime_from_logits is None:
         return loss_fn.f(y, a), loss_fn.prime(y, a), None
-    return loss_fn.from_logits(y, z), loss_fn.prime(y, a), fused_delta(y, a)
+    return loss_fn.from_logits(y, z), loss_fn.prime_from_logits(y, z), fused_delta(y, a)
 
 
 def data_loss(loss_fn: Loss, y: Array, z: Array, a: Array) -> float:

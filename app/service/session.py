@@ -656,6 +656,14 @@ def _scaling_of(data: dict[str, Any]) -> dict[str, Any]:
     return fields
 
 
+# Why an upstream entry is null: ∂L/∂ŷ = −y/(n·p) is exact from z, but past the dtype's range.
+UPSTREAM_OVERFLOW = (
+    "∂L/∂ŷ passes {dtype}'s range in the null entries: with a cross-entropy it is −y/(n·p) "
+    "(+ (1 − y)/(n·(1 − p))), and p = σ(z) or softmax(z) is too small for 1/p to be "
+    "represented; δ = (p − y)/n, dW and the loss stay exact"
+)
+
+
 def layer_state(
     k: int, model: Model, include_trace: bool, max_rows: int = MAX_TRACE_ROWS
 ) -> dict[str, Any]:
@@ -683,6 +691,8 @@ def layer_state(
     ):
         if value is not None:
             out[name] = value[:max_rows].tolist()
+    if trace.output_error is not None and not np.isfinite(trace.output_error[:max_rows]).all():
+        out["upstream_overflow"] = UPSTREAM_OVERFLOW.format(dtype=model.config.dtype)
     if trace.dW is not None:
         out["dW"] = trace.dW.tolist()
     if trace.db is not None:

@@ -11,10 +11,13 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import orjson
 import pytest
 
+from app.api.responses import OrjsonResponse
 from app.engine import LayerConfig, Model, ModelConfig, chain_terms, gradient_check
 from app.engine.gradcheck import equal_to_rounding
+from app.service.session import layer_state
 
 CASES = [("float64", 30.0), ("float64", 40.0), ("float32", 20.0)]
 
@@ -126,8 +129,9 @@ def test_chain_terms_show_the_fused_delta_of_a_saturated_output(dtype: str, marg
     assert terms.upstream[0] == pytest.approx(-1.0, rel=1e-6)
     assert terms.gradient == terms.reported
     assert "fused" in terms.note
-    # Taken apart, the factors lose the gradient at this margin: what fusing fixes.
-    assert terms.separate is not None and abs(terms.separate[0]) < 0.1
+    # Taken apart, ∂L/∂ŷ (exact, from z) through softmax's Jacobian gives δ to rounding.
+    assert terms.separate is not None
+    np.testing.assert_allclose(terms.separate, terms.upstream, rtol=8 * float(np.finfo(dtype).eps))
 
 
 def test_mse_output_is_not_fused() -> None:
@@ -174,3 +178,82 @@ def test_chain_sum_is_equal_to_rounding_for_every_weight(dtype: str) -> None:
             assert not equal_to_rounding(
                 off, terms.reported, terms.products, terms.penalty, model.dtype
             )
+
+
+def sigma(z: float) -> float:
+    """σ(z) in Python's math, split by sign so neither branch overflows."""
+    return 1 / (1 + math.exp(-z)) if z >= 0 else math.exp(z) / (1 + math.exp(z))
+
+
+# (z, y): confidently wrong both ways, confidently right both ways, and one far past 1e-12.
+BINARY_CASES = [(-58.0, 1.0), (58.0, 0.0), (-40.0, 1.0), (40.0, 0.0), (46.0, 1.0), (-46.0, 0.0)]
+
+
+@pytest.mark.parametrize(("z", "target"), BINARY_CASES)
+def test_binary_cross_entropy_upstream_is_exact_at_any_margin(z: float, target: float) -> None:
+    """∂L/∂ŷ = −y/p + (1 − y)/(1 − p) with 1/p = 1 + e^(−z) and 1/(1 − p) = 1 + e^z: e^58 is
+    1.5e25, which a probability clipped at 1e-12 shows as 1e12."""
+    model = one_layer("binary_cross_entropy", "sigmoid", 1, "float64", [z])
+    model.set_data(np.array([[1.0], [1.0]]), np.array([[target], [target]]))  # n = 2
+    through_backward(model)
+    trace = model.traces[0]
+    assert trace.output_error is not None and trace.delta is not None
+    expected = (-target * (1 + math.exp(-z)) + (1 - target) * (1 + math.exp(z))) / 2
+    eps = float(np.finfo(np.float64).eps)
+    assert trace.output_error[0, 0] == pytest.approx(expected, rel=4 * eps)
+    # upstream · σ′(z), σ′(z) = σ(z)σ(−z) in math, is the true δ = (p − y)/n, written
+    # p(1 − y) − (1 − p)y so neither term rounds away; the δ shown is it to within ε/n.
+    true_delta = (sigma(z) * (1 - target) - sigma(-z) * target) / 2
+    assert trace.output_error[0, 0] * sigma(z) * sigma(-z) == pytest.approx(true_delta, rel=8 * eps)
+    assert trace.delta[0, 0] == pytest.approx(true_delta, rel=4 * eps, abs=eps / 2)
+    terms = chain_terms(model, 0, 0, 0)
+    assert terms.separate is not None
+    np.testing.assert_allclose(terms.separate, true_delta, rtol=8 * eps)
+
+
+@pytest.mark.parametrize(("dtype", "margin"), [("float64", 58.0), ("float32", 20.0)])
+def test_softmax_cross_entropy_upstream_is_exact_at_any_margin(dtype: str, margin: float) -> None:
+    """The loser's ∂L/∂p = −y/(n·p), 1/p = 1 + e^g for a margin g; the winner's is 0."""
+    model = one_layer("softmax_cross_entropy", "softmax", 2, dtype, [0.0, margin])
+    model.set_data(np.array([[1.0]]), np.array([[1.0, 0.0]]))
+    through_backward(model)
+    trace = model.traces[0]
+    assert trace.output_error is not None
+    rtol = 4 * float(np.finfo(model.dtype).eps)
+    assert trace.output_error[0, 0] == pytest.approx(-(1 + math.exp(margin)), rel=rtol)
+    assert trace.output_error[0, 1] == 0.0
+
+
+@pytest.mark.parametrize(
+    ("loss", "activation", "W", "y"),
+    [
+        ("binary_cross_entropy", "sigmoid", [-800.0], [[1.0]]),
+        ("binary_cross_entropy", "sigmoid", [800.0], [[0.0]]),
+        ("softmax_cross_entropy", "softmax", [0.0, 800.0], [[1.0, 0.0]]),
+    ],
+)
+def test_upstream_past_the_dtype_is_infinite_null_in_json_and_flagged(
+    loss: str, activation: str, W: list[float], y: list[list[float]]
+) -> None:
+    """1/p = e^800 has no float64: ∂L/∂ŷ is ±inf (null in JSON, with a note saying why),
+    never a clipped finite stand-in; δ and the loss stay exact."""
+    model = one_layer(loss, activation, len(W), "float64", W)
+    model.set_data(np.array([[1.0]]), np.array(y))
+    through_backward(model)
+    trace = model.traces[0]
+    assert trace.output_error is not None and trace.delta is not None
+    assert np.isinf(trace.output_error[0, 0])
+    assert abs(trace.delta[0, 0]) == 1.0  # (p − y)/n with p rounding to 0 or 1
+    assert model.loss == pytest.approx(800.0, rel=1e-15)
+    state = layer_state(0, model, include_trace=True)
+    assert "float64" in state["upstream_overflow"]
+    sent = orjson.loads(OrjsonResponse(state).body)
+    assert sent["upstream"][0][0] is None
+    assert sent["delta"][0][0] == trace.delta[0, 0]
+
+
+def test_a_representable_upstream_carries_no_overflow_note() -> None:
+    model = one_layer("binary_cross_entropy", "sigmoid", 1, "float64", [-58.0])
+    model.set_data(np.array([[1.0]]), np.array([[1.0]]))
+    through_backward(model)
+    assert "upstream_overflow" not in layer_state(0, model, include_trace=True)
