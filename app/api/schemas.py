@@ -180,6 +180,16 @@ class UploadData(RequestBody):
         description="Scale each feature by the train split's mean and std (shown in the "
         "dataset's `scaling`); false keeps the numbers as uploaded.",
     )
+    labels: Literal["01", "pm1"] = Field(
+        "01",
+        description="Binary targets as 0/1, or −1/+1 (the file's −1/+1 kept: for a tanh "
+        "output with the square loss). The lower class is 0 or −1.",
+    )
+    shuffle: bool = Field(
+        True,
+        description="Shuffle the rows (by seed) before the train/test split; false keeps the "
+        "file's order, the first rows training. With train_ratio 1 the order is always kept.",
+    )
 
 
 def _data_kind(value: Any) -> str:

@@ -549,11 +549,18 @@ def from_arrays(
     feature_names: Sequence[str] | None = None,
     class_names: Sequence[str] | None = None,
     standardize: bool = False,
+    labels: LabelConvention = "01",
+    shuffle: bool = True,
 ) -> Dataset:
     """Build a Dataset from user arrays (e.g. an uploaded CSV), shuffled and split by seed.
 
     standardize: scale each feature column by the train split's mean and std (recorded in
     ``feature_mean`` and ``feature_std``), so columns in different units (cm, kg) learn alike.
+    labels: binary targets as 0/1, or "pm1" for −1/+1 (class 0 → −1, class 1 → +1: a file's
+    own −1/+1 labels kept, the natural targets of a tanh output with the square loss).
+    shuffle: rows shuffled by seed before the cut; False keeps the given order (the first
+    round(n · train_ratio) rows train). With train_ratio 1 nothing is cut, so nothing is
+    shuffled either: the rows keep their order (each epoch's order is the model's shuffle).
 
     features: (n, f). targets: (n,) or (n, k) for regression; (n,) or (n, 1) of 0/1 for binary
     (-> (n, 1)); (n,) or (n, 1) class indices 0..k-1 for multiclass (-> one-hot (n, k), where k
@@ -576,9 +583,19 @@ def from_arrays(
     names = _feature_names(feature_names, x.shape[1])
     _check_finite("features", x)
     _check_finite("targets", t.reshape(t.shape[0], -1))
+    if labels not in get_args(LabelConvention):
+        raise ValueError(f"labels must be '01' or 'pm1', got {labels!r}")
+    if labels == "pm1" and task != "binary":
+        raise ValueError(f"labels 'pm1' applies to binary targets, not {task}")
     y, classes = _encode_targets(t, task, class_names)
-    rng = np.random.default_rng(seed)
-    x_train, y_train, x_test, y_test = split_train_test(x, y, train_ratio, rng)
+    if labels == "pm1":
+        y = 2.0 * y - 1.0
+    if shuffle and train_ratio < 1:
+        rng = np.random.default_rng(seed)
+        x_train, y_train, x_test, y_test = split_train_test(x, y, train_ratio, rng)
+    else:
+        n_train = max(1, round(x.shape[0] * train_ratio))
+        x_train, y_train, x_test, y_test = x[:n_train], y[:n_train], x[n_train:], y[n_train:]
     ratio = scale_ratio(x_train)
     if not standardize:
         return Dataset(

@@ -88,6 +88,8 @@ def build_dataset(data: dict[str, Any], uploaded: Callable[[str], dict[str, Any]
                 feature_names=table["feature_names"],
                 class_names=table.get("class_names"),
                 standardize=bool(data.get("standardize", True)),
+                labels=upload_labels(data.get("labels", "01"), table["task"]),
+                shuffle=bool(data.get("shuffle", True)),
             )
         name = data.get("dataset")
         if name not in DATASETS:
@@ -112,6 +114,15 @@ def build_dataset(data: dict[str, Any], uploaded: Callable[[str], dict[str, Any]
         raise
     except (ValueError, TypeError) as error:
         raise ConfigError("data", str(error)) from None
+
+
+def upload_labels(labels: Any, task: str) -> Any:
+    """An upload's label convention: −1/+1 ("pm1") only for binary targets."""
+    if labels == "pm1" and task != "binary":
+        raise ConfigError(
+            "data.labels", f"'pm1' (−1/+1 targets) is for binary data; this is {task}"
+        )
+    return labels
 
 
 def model_config_for(model: dict[str, Any], dataset: Dataset) -> dict[str, Any]:
