@@ -74,6 +74,7 @@ def engine_names() -> dict[str, Any]:
         "activations": list(ACTIVATIONS),
         "losses": list(LOSSES),
         "loss_conventions": {name: loss.convention for name, loss in LOSSES.items()},
+        "loss_words": {name: loss.plain for name, loss in LOSSES.items()},
         "initializers": list(INITIALIZERS),
     }
 

@@ -225,6 +225,7 @@ class Loss:
     f: LossFn
     prime: LossPrimeFn
     convention: str
+    plain: str  # what it measures, in plain words (the page's first line; the convention follows)
     # Cross-entropies need probabilities: only these output activations make them meaningful.
     output_activations: frozenset[str] | None = None
     from_logits: LossFn | None = None
@@ -248,6 +249,7 @@ LOSSES: dict[str, Loss] = {
         mse,
         mse_prime,
         "mean over batch rows × outputs: Σ(ŷ − y)² ÷ (n·k) (lesson 003)",
+        "the mean squared error",
         with_prime=mse_with_prime,
         stacked=mse_stacked,
     ),
@@ -256,12 +258,14 @@ LOSSES: dict[str, Loss] = {
         sse,
         sse_prime,
         "sum, no division: Σ(ŷ − y)² (lesson 000); ‖∂L/∂W‖ grows with the batch",
+        "the squared errors, summed",
     ),
     "square": Loss(
         "square",
         square,
         square_prime,
         "TF Playground's: ½ · mean over batch rows × outputs: Σ(ŷ − y)² ÷ (2·n·k)",
+        "half the mean squared error",
         with_prime=square_with_prime,
         stacked=square_stacked,
     ),
@@ -270,6 +274,7 @@ LOSSES: dict[str, Loss] = {
         binary_cross_entropy,
         binary_cross_entropy_prime,
         "mean over batch rows: −Σ[y·log p + (1 − y)·log(1 − p)] ÷ n",
+        "the cross-entropy of a yes/no prediction",
         frozenset({"sigmoid"}),
         binary_cross_entropy_from_logits,
         prime_from_logits=binary_cross_entropy_prime_from_logits,
@@ -279,6 +284,7 @@ LOSSES: dict[str, Loss] = {
         softmax_cross_entropy,
         softmax_cross_entropy_prime,
         "mean over batch rows: −Σ y·log p ÷ n",
+        "the cross-entropy of a class prediction",
         frozenset({"softmax"}),
         softmax_cross_entropy_from_logits,
         prime_from_logits=softmax_cross_entropy_prime_from_logits,

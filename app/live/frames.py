@@ -205,6 +205,11 @@ def build_frame(
                 layer_frame(k, layer, trace)
                 for k, (layer, trace) in enumerate(zip(model.layers, model.traces, strict=True))
             ]
+            output_error = model.traces[-1].output_error
+            if output_error is not None:  # the loss phase has run: ∂L/∂ŷ, mean over the batch
+                layers[-1]["output_error_mean"] = np.add.reduce(output_error, axis=0) / len(
+                    output_error
+                )
         payload: dict[str, Any] = {
             "type": "frame",
             "seq": seq,

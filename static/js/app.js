@@ -5,6 +5,7 @@ import { api } from "./api.js";
 import { ClassControls, ClassSocket } from "./classroom.js";
 import { StudentQuestions } from "./predict.js";
 import { Controls } from "./controls.js";
+import { FirstRun } from "./first-run.js";
 import { planeOf } from "./forward.js";
 import { NetworkEditor } from "./network-editor.js";
 import { setChartTextScale } from "./plotly.js";
@@ -75,6 +76,7 @@ export class Playground {
       readOnly: () => this.readOnly,
       notify: (message, kind) => this.status.notify(message, kind),
     });
+    this.firstRun = new FirstRun(elements, { onDone: () => this.repace() });
     this.share = new ShareLinks(elements, {
       links: { watch: () => this.watchUrl(), setup: () => this.setupUrl() },
       notify: (message, kind) => this.status.notify(message, kind),
@@ -435,7 +437,7 @@ export class Playground {
     if (this.presenter.on) return this.presenter.playSettings();
     const unit = this.elements.stepUnit.value;
     const speed = this.elements.speed.value;
-    return { unit, rate: speed === "max" ? null : Number(speed) };
+    return this.firstRun.playSettings({ unit, rate: speed === "max" ? null : Number(speed) });
   }
 
   play() {
@@ -591,11 +593,13 @@ export class Playground {
     if (sessionState.diverged) this.status.showDivergence(sessionState.diverged);
     else this.status.hideDivergence();
     this.writeSetupUrl(); // a reset may have drawn a new seed
+    this.firstRun.offer(frame, !this.readOnly);
     this.draw(frame);
   }
 
   onFrame(frame) {
     this.state.applyFrame(frame);
+    this.firstRun.see(frame);
     if (frame.diverged) {
       this.state.wantPlaying = false;
       this.status.showDivergence(frame.diverged);

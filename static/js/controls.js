@@ -44,9 +44,12 @@ const SESSION_CONTROLS = [
 const EDITABLE = new Set(["INPUT", "SELECT", "TEXTAREA", "BUTTON", "SUMMARY"]);
 const TYPING = new Set(["INPUT", "SELECT", "TEXTAREA"]);
 
-/** Beside the loss picker: what the chosen loss divides by (the engine's words, from the page). */
+/** Beside the loss picker: what the chosen loss measures, and behind it what it divides by
+ *  (the engine's words, from the page). */
 function showLossConvention(e) {
-  e.lossConvention.textContent = e.loss.selectedOptions[0]?.dataset.convention ?? "";
+  const option = e.loss.selectedOptions[0];
+  e.lossPlain.textContent = option?.dataset.plain ?? "";
+  e.lossConvention.textContent = option?.dataset.convention ?? "";
 }
 
 /** A select shows `value`; a value the list lacks (a preset's 0.7) is added as an option. */

@@ -8,6 +8,7 @@ import { ApiError, api } from "./api.js";
 import { createElement } from "./dom.js";
 import { LatestLoader } from "./loader.js";
 import { numberElement } from "./tables.js";
+import { sourceName } from "./words.js";
 
 const ROWS_SHOWN_IN_FULL = 16; // a bigger batch: sums and means first, the rows scroll
 // The signs against lesson 000, said where the raw numbers are shown.
@@ -148,7 +149,7 @@ export class ChainInspector {
 
   heading() {
     const { layer, i, j } = this.selection;
-    const what = this.isBias() ? `bias of unit ${j}` : `weight from input ${i} to unit ${j}`;
+    const what = this.isBias() ? `bias of unit ${j}` : `weight from ${sourceName(layer, i)} to unit ${j}`;
     return createElement("dl", { className: "inspector", "data-testid": "inspector-values" }, [
       createElement("dt", { text: this.isBias() ? "bias" : "weight" }),
       createElement("dd", { text: `${this.selectionName()} (${this.describeLayer(layer).split(" · ")[1]}), ${what}` }),

@@ -62,6 +62,12 @@ export const Plotly = {
     PlotlyLibrary.react(element, data, scaledLayout(layout, textScale), config),
   newPlot: (element, data, layout, config) =>
     PlotlyLibrary.newPlot(element, data, scaledLayout(layout, textScale), config),
+  // A frame's update: its annotations' text scaled too (shapes and images have none).
+  relayout: (element, update) =>
+    PlotlyLibrary.relayout(
+      element,
+      update.annotations ? { ...update, annotations: scaledLayout(update.annotations, textScale) } : update,
+    ),
 };
 
 /** Set the chart text's scale and redraw the charts already drawn at the new size. */

@@ -14,6 +14,12 @@ export function layerName(k, count) {
   return `layer ${k} (${k === count - 1 ? "output" : "hidden"})`;
 }
 
+/** Where weight W[i→j] of layer k comes from: "input 0" (the data) for layer 0, "unit 1 of
+ *  layer 0" for a later layer (layer k's inputs are layer k−1's units). */
+export function sourceName(k, i) {
+  return k === 0 ? `input ${i}` : `unit ${i} of layer ${k - 1}`;
+}
+
 /** A training phase: "forward · layer 0", "loss", "backward · layer 2", "update". */
 export function phaseText(phase) {
   if (!phase) return "–";

@@ -16,13 +16,20 @@ def test_each_loss_option_carries_its_convention_and_the_page_shows_it(
     client: TestClient,
 ) -> None:
     page = client.get("/").text
-    options = dict(
-        re.findall(r'<option value="([a-z_]+)" data-convention="([^"]*)">', page, flags=re.S)
+    found = re.findall(
+        r'<option value="([a-z_]+)" data-convention="([^"]*)" data-plain="([^"]*)">',
+        page,
+        flags=re.S,
     )
+    options = {name: (convention, plain) for name, convention, plain in found}
     assert set(options) == set(LOSSES)
     for name, loss in LOSSES.items():
-        assert html.unescape(options[name]) == loss.convention
+        assert html.unescape(options[name][0]) == loss.convention
+        # First the plain words (#20: plain words on the first screen), the convention behind.
+        assert html.unescape(options[name][1]) == loss.plain
+        assert loss.plain and "Σ" not in loss.plain and "lesson" not in loss.plain
     assert 'id="loss-convention"' in page and 'aria-describedby="loss-convention"' in page
+    assert 'id="loss-plain"' in page
     # The divisors the issue names, in each loss's own words.
     assert "batch rows × outputs" in LOSSES["mse"].convention
     assert "no division" in LOSSES["sse"].convention

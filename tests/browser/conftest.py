@@ -164,11 +164,12 @@ class Playground:
         )
         return traces
 
-    def server_session(self) -> dict[str, Any]:
+    def server_session(self, include_trace: bool = False) -> dict[str, Any]:
         """GET /api/sessions/{id}, outside the browser (so not among its requests)."""
         state = self.state()
+        trace = "true" if include_trace else "false"
         request = urllib.request.Request(
-            f"{self.url}/api/sessions/{state['sessionId']}?include_trace=false",
+            f"{self.url}/api/sessions/{state['sessionId']}?include_trace={trace}",
             headers={"Authorization": f"Bearer {state['token']}"},
         )
         with urllib.request.urlopen(request, timeout=10) as response:
@@ -248,10 +249,19 @@ class Playground:
         ]
 
 
+# A browser that has seen its first batch in slow motion (static/js/first-run.js): every
+# test but test_first_use.py's is a returning visitor, so Play runs at the chosen pace.
+SEEN_FIRST_BATCH = "try { localStorage.setItem('playground.firstBatchShown', '1'); } catch (e) {}"
+
+
 @contextlib.contextmanager
-def opened(page: Page, url: str) -> Iterator[Playground]:
-    """The page at `url`, live on the default preset; checked for errors when done."""
+def opened(page: Page, url: str, first_visit: bool = False) -> Iterator[Playground]:
+    """The page at `url`, live on the default preset; checked for errors when done.
+    `first_visit`: as a browser that never saw the playground (the first batch in slow
+    motion); otherwise as a returning one."""
     driver = Playground(page, url)
+    if not first_visit:
+        page.add_init_script(SEEN_FIRST_BATCH)
 
     def on_console(message: ConsoleMessage) -> None:
         if message.type == "error":

@@ -646,7 +646,7 @@ def test_the_inspector_shows_a_fused_output_as_dl_dz_and_the_loss_its_convention
     """iris: softmax + cross-entropy. The output layer's factor is ∂L/∂z = (p − y)/n."""
     page = playground.page
     convention = page.get_by_test_id("loss-convention")
-    assert "batch rows × outputs" in convention.inner_text()  # the circle preset: mse
+    assert "batch rows × outputs" in (convention.text_content() or "")  # the circle preset: mse
     previous = playground.state()["sessionId"]
     page.select_option("#preset", "iris")
     playground.wait_new_session(previous)

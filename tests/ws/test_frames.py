@@ -242,3 +242,26 @@ def test_while_playing_metrics_are_recomputed_at_most_ten_times_a_second(
     session.step("batch", 1)
     build_frame(session, 9, [View()], caches, None)  # paused: the frame is the last one
     assert len(calls) == 2  # so it shows this step's metrics
+
+
+def test_the_loss_phase_sends_the_outputs_error_mean_over_the_batch(manager: SessionManager):
+    """∂L/∂ŷ of TF Playground's square loss ½·mean (ŷ − y)² is (ŷ − y)/(n·k): recomputed here
+    from the session's data and weights with plain NumPy, then meaned over the batch rows."""
+    session = manager.create({"preset": "circle"})
+    before = build_frame(session, 1, [View()], FrameCaches(), None).payload
+    assert "output_error_mean" not in before["layers"][-1]  # no loss computed yet
+    forward_phases = len(session.model.layers)
+    session.step("phase", forward_phases + 1)  # every forward phase, then the loss
+    payload = build_frame(session, 2, [View()], FrameCaches(), None).payload
+    assert payload["phase"] == {"kind": "loss", "layer": None}
+    model = session.model
+    x = model.traces[0].input
+    assert x is not None and model.batch_y is not None
+    a = x
+    for layer in model.layers:
+        assert layer.b is not None
+        a = np.tanh(a @ layer.W + layer.b)
+    n, k = a.shape
+    expected = ((a - model.batch_y) / (n * k)).mean(axis=0)
+    np.testing.assert_allclose(payload["layers"][-1]["output_error_mean"], expected, rtol=1e-12)
+    assert all("output_error_mean" not in layer for layer in payload["layers"][:-1])

@@ -12,7 +12,7 @@ import { createElement } from "../dom.js";
 import { PLOT_CONFIG, Plotly } from "../plotly.js";
 import { activeLayerOf } from "../state.js";
 import { forwardLayers, gridOver, planeOf } from "../forward.js";
-import { layerTitle } from "../words.js";
+import { formatNumber, layerTitle } from "../words.js";
 
 const MAX_DRAWN_UNITS = 16; // per column; a wider layer shows its first units, says how many more
 const MAX_LINKS = 320; // lines in all: past that, columns show fewer units
@@ -102,6 +102,7 @@ export class NetworkDiagram {
     this.onClick = onClick;
     this.mode = "auto";
     this.structure = null;
+    this.moreUnits = []; // the layout's "+n more" notes
     this.frame = null;
     this.hovered = null; // customdata of the point under the mouse
     this.guide = null; // {layer, part}: where the lesson guide's step lives
@@ -212,13 +213,18 @@ export class NetworkDiagram {
     if (!this.structure || !frame) return;
     const mode = this.effectiveMode(frame);
     const activeLayer = activeLayerOf(frame.phase);
+    const atLoss = frame.phase?.kind === "loss";
+    let band = this.highlightShapes(activeLayer);
+    if (this.guide) band = this.guideShapes(this.guide);
+    else if (atLoss) band = this.lossShapes();
     const shapes = [
-      ...(this.guide ? this.guideShapes(this.guide) : this.highlightShapes(activeLayer)),
+      ...band,
       ...this.selectedShapes(),
       ...this.linkShapes(frame, mode),
       ...this.nodeShapes(frame, mode, activeLayer),
     ];
-    Plotly.relayout(this.element, { shapes, images: this.neuronPictures(frame, mode) });
+    const annotations = [...this.moreUnits, ...(atLoss ? this.lossAnnotations(frame) : [])];
+    Plotly.relayout(this.element, { shapes, images: this.neuronPictures(frame, mode), annotations });
     if (this.hovered) this.showTooltip();
   }
 
@@ -314,6 +320,7 @@ export class NetworkDiagram {
     const { columns, drawn, tallest } = this.structure;
     const top = (tallest - 1) / 2;
     const annotations = [];
+    this.moreUnits = annotations; // drawn again with each frame's own annotations
     columns.forEach((n, c) => {
       if (n > drawn[c]) {
         annotations.push({
@@ -360,6 +367,53 @@ export class NetworkDiagram {
         line: { color: HIGHLIGHT_LINE, width: 1.5, dash: "dot" },
       },
     ];
+  }
+
+  /** The loss phase's band: around the output column, where the loss compares ŷ with y. */
+  lossShapes() {
+    const top = (this.structure.tallest - 1) / 2;
+    const count = this.structure.layers.length;
+    return [
+      {
+        name: "highlight",
+        type: "rect",
+        layer: "below",
+        xref: "x",
+        yref: "y",
+        x0: count + 0.15,
+        x1: count + 0.98,
+        y0: -top - 0.6,
+        y1: top + 0.6,
+        fillcolor: HIGHLIGHT_FILL,
+        line: { color: HIGHLIGHT_LINE, width: 1.5, dash: "dot" },
+      },
+    ];
+  }
+
+  /** The loss phase's numbers: the batch's loss above the output column, and under each
+   *  output neuron its ∂L/∂ŷ (mean over the batch), the error the backward pass starts from. */
+  lossAnnotations(frame) {
+    const top = (this.structure.tallest - 1) / 2;
+    const count = this.structure.layers.length;
+    const error = frame.layers[count - 1]?.output_error_mean;
+    const label = (text, x, y, yshift) => ({
+      x,
+      y,
+      yshift,
+      xref: "x",
+      yref: "y",
+      showarrow: false,
+      text,
+      font: { size: 12, color: "#333" },
+      bgcolor: "rgba(255,255,255,0.8)",
+    });
+    const notes = [label(`loss ${formatNumber(frame.batch_loss)}`, count + 0.5, top + 0.3, 0)];
+    if (error) {
+      for (const { k, j, x, y } of this.structure.units) {
+        if (k === count - 1) notes.push(label(`∂L/∂ŷ ${formatNumber(error[j])}`, x, y, -NODE_PIXELS));
+      }
+    }
+    return notes;
   }
 
   /** The guide's band: a layer (forward, backward), right of the output (the loss), or
@@ -463,6 +517,11 @@ export class NetworkDiagram {
       const shown = gradients ? values.deltaMagnitude : values.bias;
       if (shown) limit = colorRange.cover([shown]);
     }
+    // The loss phase: the output neurons show ∂L/∂ŷ (mean over the batch), by sign.
+    const atLoss = frame.phase?.kind === "loss";
+    const outputLayer = frame.layers.length - 1;
+    const error = frame.layers[outputLayer]?.output_error_mean;
+    const errorLimit = Math.max(1e-12, ...(error ?? []).map(Math.abs));
     const inputs = this.structure.inputs.map(({ x, y }) => nodeShape(x, y, INPUT_FILL, "#777", 1));
     const units = this.structure.units.map(({ k, j, x, y }) => {
       const { bias, deltaMagnitude } = perLayer[k];
@@ -470,7 +529,8 @@ export class NetworkDiagram {
       if (gradients) fill = css(magnitude((deltaMagnitude?.[j] ?? 0) / limit));
       else if (this.plane) fill = "rgba(0,0,0,0)"; // the neuron's picture shows through
       else fill = css(diverging(0.5 + (bias?.[j] ?? 0) / (2 * limit)));
-      const active = k === activeLayer;
+      const active = k === activeLayer || (atLoss && k === outputLayer);
+      if (atLoss && k === outputLayer) fill = css(diverging(0.5 + (error?.[j] ?? 0) / (2 * errorLimit)));
       return nodeShape(x, y, fill, active ? HIGHLIGHT_LINE : "#666", active ? 3 : 1);
     });
     return [...inputs, ...units];
@@ -551,12 +611,14 @@ export class NetworkDiagram {
       ];
     }
     const deltas = columnMeans(layer.delta, Math.abs);
-    return [
+    const lines = [
       `${layerTitle(k, count)} · unit ${j} · ${layer.activation}`,
       `b = ${layer.b ? fmt(layer.b[j]) : "none"}`,
       `∂L/∂b = ${layer.db ? fmt(layer.db[j]) : "not computed yet"}`,
       `mean |δ| = ${deltas ? fmt(deltas[j]) : "not computed yet"}`,
     ];
+    if (layer.output_error_mean) lines.push(`mean ∂L/∂ŷ = ${fmt(layer.output_error_mean[j])}`);
+    return lines;
   }
 
   showTooltip() {
