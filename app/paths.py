@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -33,10 +34,16 @@ def swagger_ui_dir() -> Path:
 
 
 def plotly_js() -> Path:
-    """plotly.min.js from the installed plotly package: served by us, never from a CDN."""
-    import importlib.util
+    """Plotly.js's cartesian partial bundle, vendored in app/vendor (its README says why and
+    how to update it): served by us, never from a CDN."""
+    return PACKAGE_DIR / "vendor" / "plotly-cartesian.min.js"
 
-    spec = importlib.util.find_spec("plotly")
-    if spec is None or spec.origin is None:
-        raise RuntimeError("the plotly package is not installed")
-    return Path(spec.origin).parent / "package_data" / "plotly.min.js"
+
+def plotly_js_version() -> str:
+    """The bundle's release, from its header ("plotly.js (cartesian - minified) v4.1.1")."""
+    with plotly_js().open(encoding="utf-8") as bundle:
+        head = bundle.read(300)
+    found = re.search(r"plotly\.js \([^)]*\) v(\d+\.\d+\.\d+)", head)
+    if found is None:
+        raise RuntimeError(f"{plotly_js()} does not say its version in its header")
+    return found.group(1)

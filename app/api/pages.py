@@ -11,7 +11,6 @@ import gzip
 import threading
 from collections.abc import Callable
 from functools import lru_cache
-from importlib.metadata import version
 from typing import Any
 
 import brotli
@@ -23,7 +22,7 @@ from fastapi.templating import Jinja2Templates
 from app.engine.activations import ACTIVATIONS
 from app.engine.initializers import INITIALIZERS
 from app.engine.losses import LOSSES
-from app.paths import plotly_js, templates_dir
+from app.paths import plotly_js, plotly_js_version, templates_dir
 from app.settings import Settings, get_settings
 
 from .assets import REVALIDATE, static_root
@@ -33,10 +32,10 @@ templates = Jinja2Templates(directory=templates_dir())
 templates.env.globals["static_root"] = static_root()
 
 DEFAULT_PRESET = "circle"
-# The page asks for /vendor/plotly.min.js?v=<plotly's version>, so a new plotly is a new URL
+# The page asks for /vendor/plotly.min.js?v=<the bundle's version>, so a new one is a new URL
 # and the file itself may be cached for a year.
 PLOTLY_CACHE_CONTROL = "public, max-age=31536000, immutable"
-# Plotly is 4.8 MB: compressed once per process and encoding, not for every first load as the
+# Plotly is 1.5 MB: compressed once per process and encoding, not for every first load as the
 # compression middleware would (0.2 s of CPU a student with gzip), and a little smaller. In
 # the server's order of preference; plain HTTP on a LAN gets gzip from Chromium.
 PLOTLY_ENCODERS: dict[str, Callable[[bytes], bytes]] = {
@@ -49,7 +48,7 @@ _plotly_lock = threading.Lock()  # a class's first loads at once compress Plotly
 
 @lru_cache
 def plotly_version() -> str:
-    return version("plotly")
+    return plotly_js_version()
 
 
 def _settings_of(request: Request) -> Settings:
@@ -122,7 +121,7 @@ def accepted_encodings(header: str) -> set[str]:
 
 @router.get("/vendor/plotly.min.js", include_in_schema=False)
 async def read_plotly(request: Request) -> Response:
-    """plotly.min.js from the installed plotly package (never a CDN), compressed once."""
+    """Plotly's vendored bundle (never a CDN), compressed once."""
     headers = {"Cache-Control": PLOTLY_CACHE_CONTROL, "Vary": "Accept-Encoding"}
     accepted = accepted_encodings(request.headers.get("accept-encoding", ""))
     for encoding in PLOTLY_ENCODERS:

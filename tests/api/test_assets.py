@@ -127,3 +127,28 @@ def test_a_changed_file_is_a_new_version(tmp_path: Path) -> None:
     added = static_version(tmp_path)
     assert len({before, changed, added}) == 3
     assert re.fullmatch(r"[0-9a-f]{12}", before)
+
+
+def registered_traces(bundle: Path) -> set[str]:
+    """The trace types a Plotly bundle registers (each is a module {moduleType: "trace"})."""
+    text = bundle.read_text(encoding="utf-8")
+    return set(re.findall(r'moduleType:"trace",name:"([a-z0-9]+)"', text))
+
+
+def test_the_vendored_partial_plotly_draws_every_trace_type_the_page_uses() -> None:
+    """The page is served Plotly's cartesian bundle, a third of the full one: every trace type
+    the page's scripts name (`type: "…"` that is a Plotly trace type at all, by the full
+    bundle the plotly package ships) must be registered in it, or that chart would not draw."""
+    import plotly
+
+    full = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+    every_trace = registered_traces(full)
+    assert {"scatter", "heatmap", "scattergl", "sankey"} <= every_trace  # the pattern works
+    named = set()
+    for script in static_dir().rglob("*.js"):
+        named |= set(re.findall(r'\btype: "([a-z0-9]+)"', script.read_text(encoding="utf-8")))
+    used = named & every_trace
+    assert {"scatter", "heatmap", "box"} <= used
+    missing = used - registered_traces(plotly_js())
+    assert missing == set(), f"the vendored Plotly bundle lacks {sorted(missing)}"
+    assert plotly_js().stat().st_size < full.stat().st_size / 3

@@ -142,7 +142,7 @@ def test_plotly_is_served_by_the_server_with_a_long_cache(playground: Playground
     with urllib.request.urlopen(plotly, timeout=10) as response:
         assert response.headers["Content-Type"].startswith("text/javascript")
         assert "max-age=31536000" in response.headers["Cache-Control"]
-        assert b"plotly.js v" in response.read(200)
+        assert b"plotly.js (cartesian - minified) v" in response.read(200)  # app/vendor's
     # Ready for a strict Content-Security-Policy: no inline script, handler or style.
     with urllib.request.urlopen(playground.url, timeout=10) as response:
         html = response.read().decode()
