@@ -20,6 +20,7 @@ from fastapi.responses import FileResponse, HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from app.engine.activations import ACTIVATIONS
+from app.engine.datasets import GRID_LEAST_MARGIN, GRID_MARGIN
 from app.engine.initializers import INITIALIZERS
 from app.engine.losses import LOSSES
 from app.paths import plotly_js, plotly_js_version, templates_dir
@@ -63,6 +64,9 @@ def page_config(settings: Settings) -> dict[str, Any]:
         "frame_rate": settings.default_frame_rate,
         "max_layers": settings.max_layers,
         "max_units": settings.max_units,
+        # The boundary's grid: /boundary's own margin, so the page draws the same plane.
+        "grid_margin": GRID_MARGIN,
+        "grid_least_margin": GRID_LEAST_MARGIN,
     }
 
 

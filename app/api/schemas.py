@@ -520,12 +520,27 @@ class PredictResult(ResponseBody):
 
 
 class Boundary(ResponseBody):
-    """ŷ over a resolution × resolution grid; z[row][column] is at (x[column], y[row]).
+    """ŷ over a resolution × resolution grid of the data's plane; z[row][column] is at
+    (x[column], y[row]). The grid spans the points' extent plus a margin on each side (the
+    page's ``data-grid-margin``); each point is mapped through the session's input features
+    before the network sees it.
 
     For multiclass networks z is the predicted class index.
     """
 
     resolution: int
+    axes: list[str] = Field(
+        min_length=2,
+        max_length=2,
+        description="What x and y are: the plane's coordinates, e.g. ['x1', 'x2'] (an "
+        "upload's two columns otherwise) — never the input features.",
+        examples=[["x1", "x2"]],
+    )
+    inputs: list[str] = Field(
+        description="The network's inputs each grid point (x, y) was mapped to before "
+        "predicting, e.g. ['x1²', 'x2²']; equal to axes when the inputs are the plane.",
+        examples=[["x1²", "x2²"]],
+    )
     x: list[float]
     y: list[float]
     z: Matrix

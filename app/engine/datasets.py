@@ -490,6 +490,60 @@ def feature_columns(points: FloatArray, names: Sequence[str]) -> FloatArray:
     return np.stack([FEATURES[name][1](points) for name in names], axis=1)
 
 
+# The grid a view of the plane is drawn on spans the points plus this fraction of each axis's
+# span on either side (TF Playground's plots leave the same room), and at least
+# GRID_LEAST_MARGIN, so a set whose points share one coordinate still spans an interval. The
+# page draws its boundary with these numbers, given by the server (app/api/pages.py).
+GRID_MARGIN = 0.05
+GRID_LEAST_MARGIN = 1e-9
+
+
+@dataclass(frozen=True, eq=False)
+class Plane:
+    """The plane a dataset's points lie on, and how a point becomes the network's inputs.
+
+    axes: the names of its two coordinates; points: every row's point, train then test,
+    (n_train + n_test, 2); features: the FEATURES the inputs are of a point, or None when the
+    inputs are the point itself.
+    """
+
+    axes: tuple[str, str]
+    points: FloatArray
+    features: tuple[str, ...] | None
+
+    def inputs(self, points: FloatArray) -> FloatArray:
+        """Points on the plane (n, 2) -> the network's inputs (n, n_inputs)."""
+        return points if self.features is None else feature_columns(points, self.features)
+
+    def grid_axes(self, resolution: int) -> tuple[FloatArray, FloatArray]:
+        """Each axis's ``resolution`` values over the points' extent plus the margin."""
+        low, high = self.points.min(axis=0), self.points.max(axis=0)
+        margin = (high - low) * GRID_MARGIN + GRID_LEAST_MARGIN
+        xs = np.linspace(low[0] - margin[0], high[0] + margin[0], resolution)
+        ys = np.linspace(low[1] - margin[1], high[1] + margin[1], resolution)
+        return xs, ys
+
+
+FEATURE_BY_LABEL = {label: name for name, (label, _) in FEATURES.items()}
+
+
+def plane_of(dataset: Dataset) -> Plane | None:
+    """The dataset's plane: its points with the features its columns are of them (see
+    ``with_features``), or its own two columns; None when the inputs are no plane's (Iris's
+    four columns, an upload's three, features the table does not know)."""
+    if dataset.plane_train is not None and dataset.plane_test is not None:
+        features = [FEATURE_BY_LABEL.get(label) for label in dataset.feature_names]
+        if any(name is None for name in features):
+            return None
+        points = np.vstack([dataset.plane_train, dataset.plane_test])
+        axes = (FEATURES["x1"][0], FEATURES["x2"][0])
+        return Plane(axes, points, tuple(name for name in features if name is not None))
+    if len(dataset.feature_names) != 2:
+        return None
+    points = np.vstack([dataset.x_train, dataset.x_test])
+    return Plane((dataset.feature_names[0], dataset.feature_names[1]), points, None)
+
+
 def with_features(dataset: Dataset, names: Sequence[str]) -> Dataset:
     """A 2-D dataset with TF Playground's input features instead of (x1, x2), in FEATURES'
     order; ValueError for an unknown or repeated name, or data that is not on a plane."""

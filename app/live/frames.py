@@ -194,7 +194,7 @@ def build_frame(
         )
         boundaries: dict[int, dict[str, Any] | None] = {0: None}
         for resolution in resolutions:
-            if model.config.input_size != 2:
+            if session.plane is None:
                 boundaries[resolution] = None
                 continue
             cache = caches.boundaries.setdefault(resolution, Throttled())

@@ -54,7 +54,9 @@ class SessionHost(Protocol):
         """The whole state (without the dataset)."""
         ...
 
-    async def input_size(self) -> int: ...
+    async def on_plane(self) -> bool:
+        """Do the inputs lie on a plane (x1, x2) (a boundary grid can be drawn)?"""
+        ...
 
     async def advance(self, order: SliceOrder) -> SliceResult:
         """One slice of play (see ``training.run_slice``)."""
@@ -137,8 +139,8 @@ class LocalHost:
     async def state(self) -> dict[str, Any]:
         return await self._run(self._workers, self.session.state)
 
-    async def input_size(self) -> int:
-        return self.session.model.config.input_size
+    async def on_plane(self) -> bool:
+        return self.session.plane is not None
 
     async def frame(
         self, views: frozenset[View], play: dict[str, Any] | None, unless_key: Any

@@ -401,11 +401,11 @@ class Hub:
         resolution = client.view.boundary_resolution
         if "boundary_resolution" in given:
             resolution = command.boundary_resolution or 0
-            input_size = await self.host.input_size()
-            if resolution and input_size != 2:
+            if resolution and not await self.host.on_plane():
                 raise CommandError(
-                    "boundary_resolution: the decision boundary needs 2-D inputs; "
-                    f"this network has {input_size}",
+                    "boundary_resolution: the decision boundary is drawn over a plane "
+                    "(x1, x2); this network's inputs are not a plane's points or features "
+                    "of them",
                     "boundary_resolution",
                     "subscribe",
                     command.id,

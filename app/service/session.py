@@ -23,8 +23,10 @@ from app.engine.datasets import (
     DATASETS,
     PLANE_FEATURES,
     Dataset,
+    Plane,
     from_arrays,
     make_dataset,
+    plane_of,
     with_features,
 )
 from app.engine.model import HYPERPARAMETERS, BatchResult
@@ -197,6 +199,7 @@ class Session:
         self.watch_token = watch_token or new_token()
         self.dataset = dataset
         self._summary: tuple[Dataset, dict[str, Any]] | None = None  # see dataset_summary
+        self._plane: tuple[Dataset, Plane | None] | None = None  # see plane
         self.config = config  # {"preset", "model", "data"}: what reset rebuilds
         self.lock = threading.RLock()
         self.version = 0
@@ -467,22 +470,37 @@ class Session:
         with self.lock:
             return self.model.predict(x)
 
+    @property
+    def plane(self) -> Plane | None:
+        """The plane the data's points lie on (None: its inputs are no plane's); found once
+        per dataset, as frames with a boundary grid ask for it every tick."""
+        cached = self._plane
+        if cached is None or cached[0] is not self.dataset:
+            cached = self._plane = (self.dataset, plane_of(self.dataset))
+        return cached[1]
+
     def boundary(self, resolution: int) -> dict[str, Any]:
-        """ŷ over a resolution × resolution grid spanning the 2-D inputs (with a margin)."""
-        if self.model.config.input_size != 2:
-            raise ConfigError("resolution", "the decision boundary needs 2-D inputs")
-        x_all = np.vstack([self.dataset.x_train, self.dataset.x_test])
-        low, high = x_all.min(axis=0), x_all.max(axis=0)
-        margin = (high - low) * 0.05 + 1e-9
-        xs = np.linspace(low[0] - margin[0], high[0] + margin[0], resolution)
-        ys = np.linspace(low[1] - margin[1], high[1] + margin[1], resolution)
+        """ŷ over a resolution × resolution grid of the data's plane (its extent with a
+        margin), each point mapped through the session's input features before predicting."""
+        plane = self.plane
+        if plane is None:
+            names = ", ".join(self.dataset.feature_names)
+            raise ConfigError(
+                "resolution",
+                f"the decision boundary is drawn over a plane (x1, x2): this session's "
+                f"{len(self.dataset.feature_names)} inputs ({names}) are not a plane's points "
+                "or features of them",
+            )
+        xs, ys = plane.grid_axes(resolution)
         grid = np.stack(np.meshgrid(xs, ys), axis=-1).reshape(-1, 2)
         with self.lock:
-            out = self.model.predict(grid)
+            out = self.model.predict(plane.inputs(grid))
         # Multiclass: the predicted class; otherwise the (first) output.
         values = out.argmax(axis=1) if out.shape[1] > 1 else out[:, 0]
         return {
             "resolution": resolution,
+            "axes": list(plane.axes),
+            "inputs": list(self.dataset.feature_names),
             "x": xs.tolist(),
             "y": ys.tolist(),
             "z": values.reshape(resolution, resolution).tolist(),

@@ -92,6 +92,7 @@ export class Playground {
     this.writtenHash = "";
     this.network = new NetworkDiagram(elements.networkDiagram, {
       onClick: (layer, i, j) => this.onDiagramClick(layer, i, j),
+      gridMargin: pageConfig.gridMargin,
     });
     this.heatmaps = new HeatmapsView(elements.layerHeatmaps);
     this.metrics = new MetricsView(elements.lossChart, {
@@ -100,7 +101,7 @@ export class Playground {
       accuracy: elements.accuracyReadout,
       accuracyLegend: elements.accuracyLegend,
     });
-    this.output = new OutputView(elements.outputChart);
+    this.output = new OutputView(elements.outputChart, { gridMargin: pageConfig.gridMargin });
     this.gradients = new GradientsView(elements.gradNormChart, elements.gradDistChart);
     this.editor = new NetworkEditor(elements.networkEditor, elements.addLayerButton, {
       activations: pageConfig.activations,

@@ -129,6 +129,9 @@ export function readPageConfig(body = document.body) {
     frameRate: Number(data.frameRate),
     maxLayers: Number(data.maxLayers),
     maxUnits: Number(data.maxUnits),
+    // The decision boundary's grid: the points' extent plus this room (the server's, as
+    // /boundary uses it).
+    gridMargin: { fraction: Number(data.gridMargin), least: Number(data.gridLeastMargin) },
     activations: data.activations.split(" ").filter(Boolean),
   };
 }

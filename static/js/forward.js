@@ -83,16 +83,18 @@ export function planeOf(dataset) {
   return { train: dataset.x_train, test: dataset.x_test, inputs: (point) => point };
 }
 
-/** The grid the decision boundary is drawn on: the data's extent plus a 5 % margin. */
-export function gridOver(points, resolution) {
+/** The grid the decision boundary is drawn on: the points' extent plus a margin on each side,
+ *  margin = span × fraction + least (the server's numbers: the page's gridMargin, as
+ *  /boundary uses them). */
+export function gridOver(points, resolution, margin) {
   const xs = points.map((p) => p[0]);
   const ys = points.map((p) => p[1]);
   const axis = (values) => {
     const low = Math.min(...values);
     const high = Math.max(...values);
-    const margin = (high - low) * 0.05 + 1e-9;
-    const step = (high - low + 2 * margin) / (resolution - 1);
-    return Array.from({ length: resolution }, (_, k) => low - margin + k * step);
+    const room = (high - low) * margin.fraction + margin.least;
+    const step = (high - low + 2 * room) / (resolution - 1);
+    return Array.from({ length: resolution }, (_, k) => low - room + k * step);
   };
   const gx = axis(xs);
   const gy = axis(ys);

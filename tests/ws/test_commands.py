@@ -244,6 +244,21 @@ def test_subscribe_boundary_resolution_adds_the_grid(live_client: TestClient, se
     assert plain["seq"] >= frame["seq"]
 
 
+def test_subscribe_boundary_grids_the_plane_of_input_features(
+    live_app: FastAPI, live_client: TestClient
+):
+    features = ["x1_squared", "x2_squared", "x1_x2"]  # 3 inputs, still points on the plane
+    session = manager_of(live_app).create({"preset": "circle", "data": {"features": features}})
+    with live_client.websocket_connect(url(session)) as ws:
+        ws.receive_json()
+        ws.send_json({"type": "subscribe", "boundary_resolution": 6, "max_fps": 5})
+        frame = frame_where(ws, lambda m: m["boundary"] is not None)
+    grid = frame["boundary"]
+    assert grid["axes"] == ["x1", "x2"] and grid["inputs"] == ["x1²", "x2²", "x1·x2"]
+    assert min(grid["x"]) < 0  # x1's own range, never x1²'s
+    assert grid == session.boundary(6)
+
+
 def test_subscribe_max_fps_caps_frames(live_client: TestClient, session: Session):
     with live_client.websocket_connect(url(session)) as ws:
         ws.receive_json()

@@ -119,11 +119,11 @@ def test_too_many_commands_get_an_error_and_the_rest_still_work(
         assert "at most 3 per second" in error["message"]
 
 
-def test_boundary_needs_two_inputs(live_app: FastAPI, live_client: TestClient):
+def test_boundary_needs_inputs_on_a_plane(live_app: FastAPI, live_client: TestClient):
     session = manager_of(live_app).create({"preset": "iris"})
     error = error_for(live_client, session, {"type": "subscribe", "boundary_resolution": 10})
     assert error["field"] == "boundary_resolution"
-    assert "2-D inputs" in error["message"]
+    assert "drawn over a plane (x1, x2)" in error["message"]
 
 
 def closed_with(client: TestClient, path: str) -> WebSocketDisconnect:

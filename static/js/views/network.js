@@ -97,9 +97,10 @@ function nodeShape(x, y, fill, border, width) {
 export class NetworkDiagram {
   /** onClick(layer, i, j): a link W[i→j] of `layer`, a neuron (layer, null, j), or an
    *  input (−1, i, null). */
-  constructor(element, { onClick }) {
+  constructor(element, { onClick, gridMargin }) {
     this.element = element;
     this.onClick = onClick;
+    this.gridMargin = gridMargin; // the boundary grid's room past the points (the server's)
     this.mode = "auto";
     this.structure = null;
     this.moreUnits = []; // the layout's "+n more" notes
@@ -131,7 +132,7 @@ export class NetworkDiagram {
    *  over it. */
   setPlane(dataset) {
     const plane = planeOf(dataset);
-    this.plane = plane ? gridOver([...plane.train, ...plane.test], THUMB).rows.map(plane.inputs) : null;
+    this.plane = plane ? gridOver([...plane.train, ...plane.test], THUMB, this.gridMargin).rows.map(plane.inputs) : null;
     this.thumbnails = [];
     this.thumbnailsAt = 0;
   }

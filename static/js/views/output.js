@@ -25,8 +25,9 @@ function encodingFor(task, dataset, outputActivation) {
 }
 
 export class OutputView {
-  constructor(element) {
+  constructor(element, { gridMargin }) {
     this.element = element;
+    this.gridMargin = gridMargin; // the boundary grid's room past the points (the server's)
     this.dataset = null;
     this.task = null;
     this.showTest = false;
@@ -45,7 +46,7 @@ export class OutputView {
     this.pointTraces = null;
     this.figure = null; // what the drawn figure shows besides the surface
     if (this.twoDimensional) {
-      this.grid = gridOver([...this.plane.train, ...this.plane.test], GRID);
+      this.grid = gridOver([...this.plane.train, ...this.plane.test], GRID, this.gridMargin);
       this.gridInputs = this.grid.rows.map(this.plane.inputs);
     }
   }
