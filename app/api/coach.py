@@ -17,6 +17,7 @@ router = APIRouter(prefix="/sessions", tags=["study"])
 
 @router.get("/{id}/coach", response_model=CoachReport, responses=READ_ERRORS)
 def read_coach(session: ReadableSession) -> dict[str, Any]:
-    """What is going wrong, one sentence each: saturation, dead ReLUs, lr too high, stuck."""
+    """What is going wrong, one sentence each: saturated units or output, gradients vanishing
+    with depth, dead ReLUs, lr too high, stuck at the majority class."""
     with session.lock:
         return coach(session)

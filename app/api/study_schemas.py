@@ -122,12 +122,22 @@ Index = Annotated[int, Field(ge=0, le=MAX_INT)]
 class CoachFinding(ResponseBody):
     """One problem, with the lesson's formula and where to look."""
 
-    kind: Literal["saturation", "dead_relu", "exploding", "lr_too_high", "majority_class"]
+    kind: Literal[
+        "saturation",
+        "output_saturation",
+        "vanishing_gradient",
+        "dead_relu",
+        "exploding",
+        "lr_too_high",
+        "majority_class",
+    ]
     message: str = Field(description="One sentence: what, why, what to try.")
     formula: str
     layer: int | None = Field(description="The layer at fault, when one is.")
     units: list[int] = Field(description="Its units at fault (0-based), for the inspector.")
-    values: dict[str, Any]
+    values: dict[str, Any] = Field(
+        description="The numbers the message quotes, unrounded (shares are 0…1)."
+    )
 
 
 class CoachReport(ResponseBody):

@@ -1,7 +1,8 @@
 """The gradient coach: what is going wrong with training, in one sentence each.
 
-Four checks, on the current weights and the training data (one forward pass) and on the
-loss history:
+Six checks, on the current weights and the training data (one forward and one backward
+pass over the training rows, as a full batch; the weights are not changed) and on the loss
+history:
 
 - **saturation** (vanishing gradients): a hidden sigmoid/tanh unit is saturated when
   |f′(z)| < 0.01 on at least 90 % of the training rows; a layer is flagged when half its
@@ -11,6 +12,13 @@ loss history:
 - **exploding / learning rate too high**: the run diverged, or the train loss grew to
   1.5× its lowest, or it zigzags (at least 5 of the last 7 changes flip direction, by more
   than 5 %).
+- **saturated output** (δ vanishes at the output itself): a sigmoid/tanh output layer whose
+  δ = ∂L/∂ŷ ⊙ f′(z) carries f′(z) (not fused with a cross-entropy, where δ = (p − y)/n), with
+  |f′(z)| < 0.01 on at least half the rows and at least a tenth of the rows stuck at the wrong
+  end (|ŷ − y| ≥ ½): the error is large there, δ is not, so those rows barely teach.
+- **vanishing with depth** (no unit saturated): at least 3 sigmoid hidden layers, no
+  saturation finding, and ‖∂L/∂W‖ of the first layer below 1/100 of the output layer's, on
+  the training rows: each sigmoid layer multiplies δ by σ′(z) ≤ ¼ on the way down.
 - **stuck at the majority class** (classification, after an epoch): at least 99 % of the
   training rows get the same predicted class and the accuracy is no better than that class's
   share.
@@ -26,7 +34,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from app.engine.dense import fc_forward
+from app.engine.dense import fc_forward, fc_input_error, fc_weights_error
+from app.engine.model import Model, loss_and_gradients
 
 if TYPE_CHECKING:
     from .session import Session
@@ -39,6 +48,18 @@ ZIGZAG_FLIPS = 5  # of the last 7 loss changes, this many flip direction
 ZIGZAG_SIZE = 0.05  # … each by more than this share of the loss
 MAJORITY = 0.99  # this share of rows predicted as one class: stuck
 SATURATING = ("sigmoid", "tanh")
+# The output layer: "most rows" on the flat tails of f, and enough of them at the wrong end to
+# matter. A well-fitted tanh or sigmoid output sits on its tails too, at the right end (a
+# trained two-gaussians run: 77 % of the rows), so the share at the wrong end decides.
+OUTPUT_SATURATED_ROWS = 0.5
+# A saturated output is within a hair of one end of its range (1 apart for sigmoid's 0/1,
+# 2 for tanh's ±1): this far from its target it is at the other end.
+WRONG_END = 0.5
+OUTPUT_STUCK_ROWS = 0.1  # a tenth of the rows at the wrong end: more than a few noisy points
+# Vanishing with depth: ¼³ = 1/64 from σ′'s bound alone at 3 sigmoid layers, so depth, not
+# saturation, can account for two orders of magnitude — the ratio flagged.
+DEEP_SIGMOID_LAYERS = 3
+VANISHING_RATIO = 1e-2  # ‖∂L/∂W‖ of the first layer / the output layer's, below this
 
 
 @dataclass
@@ -69,16 +90,24 @@ def coach(session: Session) -> dict[str, Any]:
     x = session.dataset.x_train
     findings: list[Finding] = []
     a = np.asarray(x, dtype=model.dtype)
+    inputs, zs, outputs = [], [], []  # per layer: x, z = x·W + b, a = f(z) on every row
     last = len(model.layers) - 1
     with np.errstate(all="ignore"):
         for k, layer in enumerate(model.layers):
+            inputs.append(a)
             z = fc_forward(a, layer.W, layer.b)
             a = layer.activation.forward(z)
+            zs.append(z)
+            outputs.append(a)
             name = layer.activation.name
             if name in SATURATING and k < last:
                 findings.extend(saturation(k, name, z, layer.activation.prime))
             if name == "relu":
                 findings.extend(dead_units(k, a))
+        y = np.asarray(session.dataset.y_train, dtype=model.dtype)
+        findings.extend(output_saturation(model, zs[-1], outputs[-1], y))
+        if not any(finding.kind == "saturation" for finding in findings):
+            findings.extend(vanishing_with_depth(model, inputs, zs, outputs, y))
         y_pred = a
     findings.extend(loss_trend(session))
     findings.extend(majority_class(session, y_pred))
@@ -109,6 +138,114 @@ def saturation(k: int, name: str, z: np.ndarray, prime: Any) -> list[Finding]:
             {"saturated_share": float(flat.mean())},
         )
     ]
+
+
+def output_saturation(model: Model, z: np.ndarray, a: np.ndarray, y: np.ndarray) -> list[Finding]:
+    """The output layer on its flat tails with rows at the wrong end: z, ŷ = a, y (n, k)."""
+    k = len(model.layers) - 1
+    activation = model.layers[k].activation
+    if activation.name not in SATURATING or model.is_fused(k):
+        return []  # a fused δ = (p − y)/n has no f′(z) in it to vanish
+    prime = np.abs(activation.local_derivative(z, a))  # f′(z), as the backward pass takes it
+    flat = prime < FLAT_DERIVATIVE  # (rows, outputs)
+    stuck = flat & (np.abs(a - y) >= WRONG_END)
+    saturated_share, stuck_share = float(flat.mean()), float(stuck.mean())
+    if saturated_share < OUTPUT_SATURATED_ROWS or stuck_share < OUTPUT_STUCK_ROWS:
+        return []
+    largest = float(prime[stuck].max())
+    units = [int(j) for j in np.flatnonzero(stuck.any(axis=0))]
+    name = activation.name
+    return [
+        Finding(
+            "output_saturation",
+            f"The output layer (layer {k}) is saturated: its {name} has |f′(z)| < "
+            f"{FLAT_DERIVATIVE} on {saturated_share:.0%} of the training rows, and "
+            f"{stuck_share:.0%} of the rows sit at the wrong end (|ŷ − y| ≥ {WRONG_END}), "
+            f"where δ = ∂L/∂ŷ · f′(z) is at most {largest:.2g} × ∂L/∂ŷ — the rows it gets "
+            "most wrong barely move the weights, so learning stalls; lower the learning rate "
+            "or start again with smaller weights (or, for classes, a sigmoid output with "
+            "cross-entropy, whose δ = (p − y)/n has no f′(z)).",
+            f"δ = ∂L/∂ŷ ⊙ f′(z) at the output: f′(z) ≈ 0 on the tails of {name}, so δ ≈ 0 "
+            "however wrong ŷ is",
+            k,
+            units,
+            {
+                "saturated_share": saturated_share,
+                "stuck_share": stuck_share,
+                "largest_derivative": largest,
+            },
+        )
+    ]
+
+
+def vanishing_with_depth(
+    model: Model,
+    inputs: list[np.ndarray],
+    zs: list[np.ndarray],
+    outputs: list[np.ndarray],
+    y: np.ndarray,
+) -> list[Finding]:
+    """A deep sigmoid network whose first layer's gradient is orders of magnitude below the
+    output layer's: per layer x, z, a (n, units), targets y (n, k)."""
+    hidden = model.layers[:-1]
+    sigmoid_layers = [k for k, layer in enumerate(hidden) if layer.activation.name == "sigmoid"]
+    if len(sigmoid_layers) < DEEP_SIGMOID_LAYERS:
+        return []
+    norms = data_gradient_norms(model, inputs, zs, outputs, y)
+    first, output = norms[0], norms[-1]
+    if not (np.isfinite(first) and np.isfinite(output)) or output == 0.0:
+        return []
+    ratio = first / output
+    if ratio >= VANISHING_RATIO:
+        return []
+    # σ′(z) = a(1 − a), averaged over each sigmoid layer's rows and units
+    mean_primes = [float(np.mean(outputs[k] * (1.0 - outputs[k]))) for k in sigmoid_layers]
+    product = float(np.prod(mean_primes))
+    last = len(model.layers) - 1
+    return [
+        Finding(
+            "vanishing_gradient",
+            f"The gradient vanishes with depth though no unit is saturated: ‖∂L/∂W‖ of layer "
+            f"0 is {first:.2g}, {ratio:.2g} × the output layer's {output:.2g}, because each of "
+            f"the {len(sigmoid_layers)} sigmoid layers multiplies δ by σ′(z) ≤ ¼ (mean σ′ "
+            f"{', '.join(f'{value:.2f}' for value in mean_primes)}; product {product:.2g}) — "
+            "the first layers barely learn; use tanh or relu in the hidden layers, or fewer "
+            "layers.",
+            "δₖ = (δₖ₊₁·Wₖ₊₁ᵀ) ⊙ σ′(zₖ) with σ′ = a(1 − a) ≤ ¼: each layer down shrinks δ, "
+            "and ∂L/∂Wₖ = xₖᵀ·δₖ with it",
+            0,
+            values={
+                "grad_norms": norms,
+                "ratio": ratio,
+                "mean_sigmoid_derivatives": mean_primes,
+                "product": product,
+                "layers": {"first": 0, "output": last},
+            },
+        )
+    ]
+
+
+def data_gradient_norms(
+    model: Model,
+    inputs: list[np.ndarray],
+    zs: list[np.ndarray],
+    outputs: list[np.ndarray],
+    y: np.ndarray,
+) -> list[float]:
+    """‖∂L/∂W‖ (Frobenius, the data loss's: no penalty) of each layer, the training rows as
+    one batch: the model's own backward pass, δ = ∂L/∂a ⊙ f′(z) (or the fused δ) and
+    ∂L/∂W = xᵀ·δ, without touching its traces."""
+    _, output_error, fused = loss_and_gradients(model.loss_fn, y, zs[-1], outputs[-1])
+    norms = [0.0] * len(model.layers)
+    for k in reversed(range(len(model.layers))):
+        layer = model.layers[k]
+        if fused is not None and k == len(model.layers) - 1:
+            delta = fused
+        else:
+            delta = layer.activation.backward(output_error, zs[k], outputs[k])
+        norms[k] = float(np.linalg.norm(fc_weights_error(inputs[k], delta)))
+        output_error = fc_input_error(layer.W, delta)
+    return norms
 
 
 def dead_units(k: int, a: np.ndarray) -> list[Finding]:
