@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from app.engine import ConfigError, LayerTrace, Model
+from app.engine.dense import fc_input_error
 
 Values = Callable[[Model, int], dict[str, Any]]  # (model, rows) → name → values
 
@@ -194,18 +195,33 @@ PER_PARAMETER = {"dW", "db"}  # trace fields shaped like the parameters, not bat
 
 
 def _fields(**named: tuple[str, int]) -> Values:
-    """Values read straight off the trace: name → (LayerTrace field, layer index); a layer
-    index below 0 (the input error of layer 0, never computed) gives None."""
+    """Values read straight off the trace: name → (LayerTrace field, layer index)."""
 
     def values(model: Model, rows: int) -> dict[str, Any]:
         return {
             name: _rows(getattr(_trace(model, k), attr), None if attr in PER_PARAMETER else rows)
-            if k >= 0
-            else None
             for name, (attr, k) in named.items()
         }
 
     return values
+
+
+def _input_error(model: Model, k: int, rows: int) -> Any:
+    """FCLayer k's ∂E/∂X = ∂E/∂Y · Wᵀ, (rows, n_in), with the W the batch used (before the
+    update): the output error the model handed layer k − 1, or — for layer 0, whose ∂E/∂X
+    (the gradient with respect to the data) the model never needs — worked out here as the
+    lesson's FCLayer.backward_propagation returns it."""
+    if k > 0:
+        return _rows(_trace(model, k - 1).output_error, rows)
+    trace = _trace(model, 0)
+    if trace.delta is None or trace.W is None:
+        return None
+    return fc_input_error(trace.W, trace.delta[:rows]).tolist()
+
+
+def _fc_backward(k: int) -> Values:
+    gradients = _fields(dE_dW=("dW", k), dE_dB=("db", k))
+    return lambda model, rows: {**gradients(model, rows), "dE_dX": _input_error(model, k, rows)}
 
 
 def _lesson003_steps(model: Model) -> list[GuideStep]:
@@ -287,11 +303,15 @@ def _lesson003_steps(model: Model) -> list[GuideStep]:
                 f"FCLayer {k + 1}: backward_propagation",
                 "∂E/∂W = Xᵀ · ∂E/∂Y;  ∂E/∂B = ∂E/∂Y;  ∂E/∂X = ∂E/∂Y · Wᵀ",
                 "The layer's gradients, and the error it hands to the layer before it "
-                "(computed with W before the update, as the lesson does).",
+                "(computed with W before the update, as the lesson does)."
+                if k > 0
+                else "The layer's gradients, and ∂E/∂X, the error with respect to the data "
+                "itself: no layer before this one takes it, but backward_propagation returns "
+                "it all the same (computed with W before the update, as the lesson does).",
                 phase,
                 k,
                 "backward",
-                _fields(dE_dW=("dW", k), dE_dB=("db", k), dE_dX=("output_error", k - 1)),
+                _fc_backward(k),
             )
         )
     steps.append(

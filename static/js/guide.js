@@ -65,8 +65,7 @@ function valueBlock(name, value) {
   const label = createElement("h4", { className: "value-name", text: valueName(name) });
   const block = (children) => createElement("div", { className: "value-block", "data-name": name }, [label, ...children]);
   if (value === null || value === undefined) {
-    const why = name === "dE_dX" ? "none: layer 0 has no layer before it to hand an error to" : "not computed";
-    return block([createElement("p", { className: "hint", "data-value": "", text: why })]);
+    return block([createElement("p", { className: "hint", "data-value": "", text: "not computed" })]);
   }
   const depth = depthOf(value);
   if (depth === 0) return block([numberElement("span", value, { "data-name": name })]);

@@ -126,7 +126,7 @@ def test_lesson_003_guide_equals_fclayers_and_activationlayers(
     d_z2 = act[1].backward_propagation(d_out, rate)
     d_a1 = fc[1].backward_propagation(d_z2, rate)  # ∂E/∂X of FCLayer 2 (W before the update)
     d_z1 = act[0].backward_propagation(d_a1, rate)
-    fc[0].backward_propagation(d_z1, rate)
+    d_x = fc[0].backward_propagation(d_z1, rate)  # ∂E/∂X of FCLayer 1: no layer takes it
 
     shown = values_of(guide)
     same(shown["fc1_forward"]["X"], x)
@@ -146,12 +146,29 @@ def test_lesson_003_guide_equals_fclayers_and_activationlayers(
     same(shown["fc2_backward"]["dE_dX"], d_a1)
     same(shown["activation1_backward"]["dE_dX"], d_z1)
     same(shown["fc1_backward"]["dE_dW"], x.T @ d_z1)
-    assert shown["fc1_backward"]["dE_dX"] is None, "nothing before layer 0 needs ∂E/∂X"
+    same(shown["fc1_backward"]["dE_dX"], d_x)
+    # And in plain NumPy: δ · Wᵀ with FCLayer 1's W before the update.
+    same(shown["fc1_backward"]["dE_dX"], d_z1 @ np.array(state["layers"][0]["W"]).T)
     update = shown["update"]
     assert update["learning_rate"] == rate
     for k in range(2):  # w ← w − α·∂E/∂w, as FCLayer.backward_propagation did
         same(update["W"][k], fc[k].weights)
         same(update["B"][k], fc[k].bias)
+
+
+def test_lesson_003_fc1_backward_gives_de_dx_after_whole_batches(
+    create_session: CreateSession,
+) -> None:
+    """After a one-go batch (and its update) too: ∂E/∂X = δ · Wᵀ with the W the batch used,
+    in plain NumPy from the state's δ and W_used of layer 0."""
+    session = create_session(preset="lesson-003-xor", model={"batch_size": 4})
+    session.step("batch", 3)
+    layer = session.read()["layers"][0]
+    shown = values_of(read_guide(session, "lesson-003"))["fc1_backward"]["dE_dX"]
+    expected = np.array(layer["delta"]) @ np.array(layer["W_used"]).T
+    assert np.shape(shown) == (4, 2)
+    same(shown, expected)
+    assert not np.allclose(layer["W_used"], layer["W"]), "the update moved W: W_used matters"
 
 
 # ----- when steps become available ---------------------------------------------------------

@@ -13,6 +13,7 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import numpy as np
 import pytest
 from playwright.sync_api import Page, WebSocket
 
@@ -430,8 +431,10 @@ def test_the_lesson_003_guide_steps_forward_through_the_layers_and_back(
         if step_id == "fc2_backward":
             assert close(shown["dE_dW"], layers[1]["dW"])
             assert close(shown["dE_dX"], layers[0]["upstream"]), "∂E/∂X = ∂E/∂Y · Wᵀ"
-        if step_id == "fc1_backward":
-            assert shown["dE_dX"] is None, "layer 0 hands no error to the data"
+        if step_id == "fc1_backward":  # ∂E/∂X = δ · Wᵀ, W before the update
+            delta, weights = np.array(layers[0]["delta"]), np.array(layers[0]["W"])
+            assert close(shown["dE_dX"], (delta @ weights.T).tolist())
+            playground.screenshot("guide-lesson-003-fc1-backward.png", "#guide-panel")
         if step_id == "update":
             assert close(shown["W"], [layer["W"] for layer in layers])
     assert page.get_attribute("#guide-panel", "data-phases-run") == "6"
