@@ -256,5 +256,20 @@ def test_healthy_depths_have_no_vanishing_finding(
     session.step("epoch", 2)
     assert coach_of(client, session, "vanishing_gradient") == []
     norms = plain_square_gradient_norms(session.export())
-    if layers[0]["activation"] == "tanh":
-        assert norms[0] / norms[-1] > 1e-2  # the ratio itself is healthy
+    assert norms[0] / norms[-1] > 1e-2  # the ratio itself is healthy
+
+
+def test_a_deep_sigmoid_network_with_saturated_units_is_told_saturation_not_depth(
+    client: TestClient, create_session: CreateSession
+) -> None:
+    session = create_session(
+        preset="circle", model={"layers": DEEP_SIGMOID, "initializer": "xavier"}
+    )
+    exported = session.export()
+    exported["model"]["layers"][2]["b"] = [[100.0] * 8]  # σ ≈ 1, σ′ ≈ 0: layer 2 saturated
+    norms = plain_square_gradient_norms(exported)
+    assert norms[0] / norms[-1] < 1e-2  # vanishing, but because of the saturated layer
+    url, headers = imported(client, exported)
+    found = client.get(f"{url}/coach", headers=headers).json()["findings"]
+    assert [f["layer"] for f in found if f["kind"] == "saturation"] == [2]
+    assert [f for f in found if f["kind"] == "vanishing_gradient"] == []
