@@ -387,7 +387,8 @@ def read_boundary(
         ),
     ] = None,
 ) -> dict[str, Any]:
-    """Compute the output over an n × n grid of the input plane (2-D inputs only)."""
+    """Compute the output over an n × n grid of the data's plane (x1, x2), each point mapped
+    through the input features first (data on a plane only: not Iris or wider uploads)."""
     limit = settings.max_boundary_resolution
     n = min(DEFAULT_BOUNDARY_RESOLUTION, limit) if resolution is None else resolution
     if n > limit:

@@ -1,8 +1,8 @@
 """The gradient coach: what is going wrong with training, in one sentence each.
 
-Six checks, on the current weights and the training data (one forward and one backward
-pass over the training rows, as a full batch; the weights are not changed) and on the loss
-history:
+Six checks, on the current weights and the training data (one forward pass over the
+training rows; for a deep sigmoid network one backward pass too, the rows as one batch,
+nothing changed) and on the loss history:
 
 - **saturation** (vanishing gradients): a hidden sigmoid/tanh unit is saturated when
   |f′(z)| < 0.01 on at least 90 % of the training rows; a layer is flagged when half its
