@@ -128,7 +128,21 @@ class Settings(BaseSettings):
         description="Checkpoint memory per session; past it every other one goes, gaps double.",
     )
     timeline_max_replay_seconds: float = Field(
-        10.0, gt=0, description="CPU time of one rewind or branch replay; past it a 422."
+        10.0, gt=0, description="Time budget of one rewind or branch replay; past it a 422."
+    )
+    # Replays (…/at, …/branch): a pool of their own, like the costly reads, with room for a
+    # class scrubbing one session's timeline (most replays take milliseconds)
+    replay_threads: int = Field(
+        2, ge=1, description="Threads running rewind and branch replays, apart from the rest."
+    )
+    max_replay_waiting: int = Field(
+        16, ge=0, description="Replays waiting for one of those threads, in all (429 past it)."
+    )
+    max_replay_per_session: int = Field(
+        8, ge=1, description="Replays of one session at once (429 past it)."
+    )
+    max_replay_per_client: int = Field(
+        2, ge=1, description="Replays of one client (browser) at once (429 past it)."
     )
     # Live streaming
     default_frame_rate: float = Field(30.0, gt=0, description="Frames/s a client gets.")

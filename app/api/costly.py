@@ -14,6 +14,7 @@ from typing import Annotated, TypeVar
 from fastapi import Depends, Request
 
 from app.service.costly import BusyError, CostlyWork, Job
+from app.settings import Settings
 
 from .errors import ApiError
 
@@ -22,16 +23,39 @@ POLL_SECONDS = 0.1
 RETRY_AFTER_SECONDS = 2
 
 
+# The app's pools (``app.state.pools``): gradient checks, and rewind or branch replays.
+POOLS = {"costly": "costly call", "replay": "rewind or branch replay"}
+
+
+def open_pools(settings: Settings) -> dict[str, CostlyWork]:
+    return {kind: CostlyWork.from_settings(settings, kind, noun) for kind, noun in POOLS.items()}
+
+
+def close_pools(pools: dict[str, CostlyWork] | None) -> None:
+    """Refuse new work; running work stops at its next piece."""
+    for pool in (pools or {}).values():
+        pool.close()
+
+
+def pool_of(request: Request, kind: str) -> CostlyWork:
+    """One of the app's pools; new ones if the app's last stop closed them and no lifespan
+    has started since (a test client, a tool)."""
+    pools: dict[str, CostlyWork] | None = request.app.state.pools
+    if pools is None:
+        pools = request.app.state.pools = open_pools(request.app.state.settings)
+    return pools[kind]
+
+
 async def get_costly(request: Request) -> CostlyWork:
-    """The app's costly-work pool (``app.state.costly``); a new one if the app's last stop
-    closed it and no lifespan has started since (a test client, a tool)."""
-    costly: CostlyWork | None = request.app.state.costly
-    if costly is None:
-        costly = request.app.state.costly = CostlyWork.from_settings(request.app.state.settings)
-    return costly
+    return pool_of(request, "costly")
+
+
+async def get_replays(request: Request) -> CostlyWork:
+    return pool_of(request, "replay")
 
 
 CostlyDep = Annotated[CostlyWork, Depends(get_costly)]
+ReplaysDep = Annotated[CostlyWork, Depends(get_replays)]
 
 
 async def run_costly(

@@ -34,13 +34,13 @@ from app.api import (
     ws,
 )
 from app.logs import RequestLogMiddleware, mask_tokens_in_server_logs
-from app.service.costly import CostlyWork
 from app.service.manager import SessionManager
 from app.service.store import open_store
 from app.settings import Settings
 
 from .assets import mount_static
 from .clients import ClientIdentity
+from .costly import close_pools, open_pools
 from .deps import reject_unknown_query, reopen_store
 from .errors import install_error_handlers
 from .limits import RequestSizeLimit
@@ -129,8 +129,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     if app.state.store_closed:  # started again (a TestClient entered twice, a test tool)
         reopen_store(app)
     manager: SessionManager = app.state.manager
-    if app.state.costly is None:  # started again: the last stop closed the pool
-        app.state.costly = CostlyWork.from_settings(manager.settings)
+    if app.state.pools is None:  # started again: the last stop closed the pools
+        app.state.pools = open_pools(manager.settings)
     sweeper = asyncio.create_task(expire_idle_sessions(manager, expiry_interval(manager.settings)))
     try:
         yield
@@ -138,9 +138,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         sweeper.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await sweeper
-        costly, app.state.costly = app.state.costly, None
-        if costly is not None:  # (another lifespan of the same app may have closed it)
-            costly.close()  # running checks stop at their next piece
+        pools, app.state.pools = app.state.pools, None
+        close_pools(pools)  # (None: another lifespan of the same app closed them)
         app.state.store.close()
         app.state.store_closed = True
 
@@ -171,7 +170,7 @@ def configure_app(settings: Settings) -> FastAPI:
     app.state.store = store
     app.state.store_closed = False
     app.state.manager = manager
-    app.state.costly = CostlyWork.from_settings(settings)
+    app.state.pools = open_pools(settings)
     install_error_handlers(app)
     # Added last = outermost: the log sees every request, the size limit runs before CORS.
     # Innermost: every text response is compressed (zstd, brotli or gzip, as the browser

@@ -1,21 +1,29 @@
 """``/api/sessions/{id}/timeline``, ``…/at`` and ``…/branch``: rewind a session and branch it.
 
 The timeline (``app.service.history``) keeps checkpoints and a log of what ran; a moment is
-replayed from the nearest checkpoint, exactly. Reading needs either token.
+replayed from the nearest checkpoint, exactly, on the replay pool (``api/costly.py``): within
+a time budget, off the threads other requests use, stopped when its caller leaves. Reading
+needs either token.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query
+from fastapi import APIRouter, Body, Query, Request
 
 from app.engine import ConfigError
+from app.service.costly import CostlyWork, Job
 from app.service.history import Moment
+from app.service.quotas import ClientKey
 from app.service.session import Session
+from app.settings import Settings
 
+from .costly import ReplaysDep, run_costly
 from .deps import ClientDep, ManagerDep, ReadableSession, SettingsDep
 from .errors import ApiError
+from .schemas import ErrorMessage
 from .sessions import CHANGE_ERRORS, CREATE_ERRORS, READ_ERRORS
 from .timeline_schemas import (
     BRANCH_EXAMPLES,
@@ -37,15 +45,27 @@ def read_timeline(session: ReadableSession) -> dict[str, Any]:
         return session.timeline.summary(session)
 
 
+BUSY: dict[int | str, dict[str, Any]] = {
+    429: {
+        "model": ErrorMessage,
+        "description": "Too many replays at once: of this session, of this client or in all "
+        "(the field names which); Retry-After says when.",
+    }
+}
+
+
 @router.get(
     "/{id}/at",
     response_model=MomentState,
     response_model_exclude_unset=True,
-    responses={**READ_ERRORS, 422: CHANGE_ERRORS[422]},
+    responses={**READ_ERRORS, 422: CHANGE_ERRORS[422], **BUSY},
 )
-def read_moment(
+async def read_moment(
+    request: Request,
     session: ReadableSession,
     settings: SettingsDep,
+    replays: ReplaysDep,
+    client: ClientDep,
     epoch: Annotated[MomentQuery, Query(description="Epochs completed.")],
     batch: Annotated[MomentQuery, Query(description="Batch within the epoch (0-based).")],
     phase: Annotated[
@@ -57,7 +77,10 @@ def read_moment(
         Query(ge=2, description="Also the decision boundary on an n × n grid (2-D inputs)."),
     ] = None,
 ) -> dict[str, Any]:
-    """The session as it was at (epoch, batch, phase): weights, gradients, metrics, exactly."""
+    """The session as it was at (epoch, batch, phase): weights, gradients, metrics, exactly.
+
+    The replay runs on a pool of its own within ``timeline_max_replay_seconds``, and stops
+    when its caller leaves."""
     if resolution is not None and resolution > settings.max_boundary_resolution:
         raise ApiError(
             422, f"at most {settings.max_boundary_resolution}, got {resolution}", field="resolution"
@@ -72,8 +95,11 @@ def read_moment(
             answer["boundary"] = replayed.boundary(resolution)
         return answer
 
-    answer: dict[str, Any] = session.timeline.at(session, moment, inspect)
-    return answer
+    def work(job: Job) -> dict[str, Any]:
+        answer: dict[str, Any] = session.timeline.at(session, moment, inspect, job.should_stop)
+        return answer
+
+    return await replay(request, replays, session, client, work, settings)
 
 
 @router.post(
@@ -81,30 +107,60 @@ def read_moment(
     status_code=201,
     response_model=BranchCreated,
     response_model_exclude_unset=True,
-    responses={**READ_ERRORS, **CREATE_ERRORS},
+    responses={**READ_ERRORS, **CREATE_ERRORS, **BUSY},
 )
-def branch_session(
+async def branch_session(
+    request: Request,
     body: Annotated[BranchRequest, Body(openapi_examples=BRANCH_EXAMPLES)],
     session: ReadableSession,
     manager: ManagerDep,
+    settings: SettingsDep,
+    replays: ReplaysDep,
     client: ClientDep,
 ) -> dict[str, Any]:
-    """A new session that starts at (epoch, batch, phase) of this one, settings changed."""
+    """A new session that starts at (epoch, batch, phase) of this one, settings changed.
+
+    The replay runs as ``…/at``'s does."""
     moment = Moment(body.epoch, body.batch, body.phase)
-    branched = session.timeline.branch(session, moment)
     changes = body.changes.model_dump(exclude_unset=True) if body.changes else {}
-    if changes:
-        try:
-            branched.set_hyperparameters(changes, by="branch")
-        except ConfigError as error:
-            field = "activations" if error.field.startswith("layer") else error.field
-            raise ConfigError(f"changes.{field}", error.message) from None
-    manager.add(branched, client)  # the caller's quota of sessions
-    return {
-        "id": branched.id,
-        "token": branched.token,
-        "watch_token": branched.watch_token,
-        "state": branched.state(),
-        "branched_from": session.id,
-        "moment": moment.as_dict(),
-    }
+
+    def work(job: Job) -> dict[str, Any]:
+        branched = session.timeline.branch(session, moment, job.should_stop)
+        if changes:
+            try:
+                branched.set_hyperparameters(changes, by="branch")
+            except ConfigError as error:
+                field = "activations" if error.field.startswith("layer") else error.field
+                raise ConfigError(f"changes.{field}", error.message) from None
+        manager.add(branched, client)  # the caller's quota of sessions
+        return {
+            "id": branched.id,
+            "token": branched.token,
+            "watch_token": branched.watch_token,
+            "state": branched.state(),
+            "branched_from": session.id,
+            "moment": moment.as_dict(),
+        }
+
+    return await replay(request, replays, session, client, work, settings)
+
+
+async def replay(
+    request: Request,
+    replays: CostlyWork,
+    session: Session,
+    client: ClientKey,
+    work: Callable[[Job], dict[str, Any]],
+    settings: Settings,
+) -> dict[str, Any]:
+    """``work`` on the replay pool, per browser (a class behind one school address scrubs
+    one timeline at once), within the replay budget."""
+    return await run_costly(
+        request,
+        replays,
+        session.id,
+        client.key,
+        work,
+        settings.timeline_max_replay_seconds,
+        "timeline_max_replay_seconds",
+    )

@@ -1,4 +1,5 @@
-"""Costly reads (a gradient check) on threads of their own, bounded in number, time and asker.
+"""Costly reads (a gradient check; a rewind or branch's replay) on threads of their own, bounded
+in number, time and asker.
 
 A gradient check perturbs every checked weight twice and runs the whole batch forward each
 time: on a large batch one call is seconds or minutes of CPU. Run on the threads every other
@@ -76,12 +77,22 @@ class Job:
 class CostlyWork:
     """The pool costly reads run on, with the caps that keep it from filling up."""
 
-    def __init__(self, threads: int, max_waiting: int, per_session: int, per_client: int) -> None:
+    def __init__(
+        self,
+        threads: int,
+        max_waiting: int,
+        per_session: int,
+        per_client: int,
+        kind: str = "costly",
+        noun: str = "costly call",
+    ) -> None:
+        self.kind = kind  # its settings' names: {kind}_threads, max_{kind}_waiting, …
+        self.noun = noun  # one of its jobs, in words
         self.threads = threads
         self.max_waiting = max_waiting
         self.per_session = per_session
         self.per_client = per_client
-        self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="costly")
+        self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix=kind)
         self._lock = threading.Lock()
         self._by_session: Counter[str] = Counter()
         self._by_client: Counter[str] = Counter()
@@ -89,12 +100,17 @@ class CostlyWork:
         self._closed = False
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> CostlyWork:
+    def from_settings(
+        cls, settings: Settings, kind: str = "costly", noun: str = "costly call"
+    ) -> CostlyWork:
+        """The pool of one kind of costly work, sized by its four settings."""
         return cls(
-            threads=settings.costly_threads,
-            max_waiting=settings.max_costly_waiting,
-            per_session=settings.max_costly_per_session,
-            per_client=settings.max_costly_per_client,
+            threads=getattr(settings, f"{kind}_threads"),
+            max_waiting=getattr(settings, f"max_{kind}_waiting"),
+            per_session=getattr(settings, f"max_{kind}_per_session"),
+            per_client=getattr(settings, f"max_{kind}_per_client"),
+            kind=kind,
+            noun=noun,
         )
 
     @property
@@ -125,23 +141,24 @@ class CostlyWork:
     def _admit(self, session_id: str, client: str) -> None:
         if self._closed:
             raise BusyError("server", "the server is stopping")
+        kind, noun = self.kind, self.noun
         if self._by_session[session_id] >= self.per_session:
             raise BusyError(
                 "session",
-                f"this session already has {self.per_session} costly call(s) running (at most "
-                f"{self.per_session} at once, max_costly_per_session): wait for it to answer",
+                f"this session already has {self.per_session} {noun}(s) running (at most "
+                f"{self.per_session} at once, max_{kind}_per_session): wait for it to answer",
             )
         if self._by_client[client] >= self.per_client:
             raise BusyError(
                 "client",
-                f"you already have {self.per_client} costly call(s) running (at most "
-                f"{self.per_client} at once, max_costly_per_client): wait for one to answer",
+                f"you already have {self.per_client} {noun}(s) running (at most "
+                f"{self.per_client} at once, max_{kind}_per_client): wait for one to answer",
             )
         if len(self._jobs) >= self.threads + self.max_waiting:
             raise BusyError(
                 "server",
-                f"the server is running {len(self._jobs)} costly calls, its most at once "
-                "(costly_threads + max_costly_waiting): try again in a few seconds",
+                f"the server is running {len(self._jobs)} {noun}s, its most at once "
+                f"({kind}_threads + max_{kind}_waiting): try again in a few seconds",
             )
 
     @staticmethod

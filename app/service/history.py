@@ -281,9 +281,12 @@ class Timeline:
         session: Session,
         moment: Moment,
         inspect: Callable[[Session], Any],
+        should_stop: Callable[[], bool] | None = None,
     ) -> Any:
         """Replay to ``moment``; ``inspect(replayed)`` is called at each visit of it and the
-        last call's answer returned. The caller may hold the session's lock or not."""
+        last call's answer returned. The replay stops with a ConfigError once ``should_stop()``
+        (a costly job's budget, its caller gone: ``service/costly.py``) or, without one, once
+        ``max_replay_seconds`` have passed. The caller may hold the session's lock or not."""
         with session.lock:
             step = self.step_of(session, moment)
             checkpoint = next(c for c in reversed(self.checkpoints) if c.model.step <= step)
@@ -302,13 +305,20 @@ class Timeline:
             return True
 
         deadline = time.monotonic() + self.max_replay_seconds
-        self._replay(replay, log, checkpoint.done, step, visit, deadline)
+
+        def past_deadline() -> bool:
+            return time.monotonic() > deadline
+
+        self._replay(replay, log, checkpoint.done, step, visit, should_stop or past_deadline)
         if not answer:  # step_of admitted it, so the run was there: a bug if not
             raise ConfigError("phase", "the replay did not reach that moment")
         return answer[0]
 
-    def branch(self, session: Session, moment: Moment) -> Session:
-        """A new Session at ``moment`` (new id and tokens), recording a timeline of its own."""
+    def branch(
+        self, session: Session, moment: Moment, should_stop: Callable[[], bool] | None = None
+    ) -> Session:
+        """A new Session at ``moment`` (new id and tokens), recording a timeline of its own
+        (``should_stop`` as for ``at``)."""
 
         def keep(replayed: Session) -> Checkpoint:
             model = replayed.model
@@ -318,7 +328,7 @@ class Timeline:
 
         with session.lock:
             history = list(session.history)
-        kept: Checkpoint = self.at(session, moment, keep)
+        kept: Checkpoint = self.at(session, moment, keep, should_stop)
         step = kept.model.step
         branched = self.replayer(session, kept, [p for p in history if p["step"] <= step])
         branched.timeline.recording = True
@@ -348,7 +358,7 @@ class Timeline:
         skip: int,
         step: int,
         visit: Callable[[], bool],
-        deadline: float,
+        should_stop: Callable[[], bool],
     ) -> None:
         """Run the log's primitives after the first ``skip`` through the same Session calls
         the original made; walk phase by phase through the batch that holds the moment."""
@@ -377,11 +387,11 @@ class Timeline:
                     replay.step("batch", 1)
                 if not visit():
                     return
-                if time.monotonic() > deadline:
+                if should_stop():
                     raise ConfigError(
                         "batch",
                         "replaying to that moment takes longer than "
-                        "PLAYGROUND_TIMELINE_MAX_REPLAY_SECONDS allows "
+                        "PLAYGROUND_TIMELINE_MAX_REPLAY_SECONDS allows, or the server is stopping "
                         f"({step - replay.model.step} batches still to go from the nearest "
                         "checkpoint)",
                     )

@@ -2,11 +2,13 @@
 // `detail` (and `field`), ready to show to the user.
 
 export class ApiError extends Error {
-  constructor(status, detail, field = null) {
+  /** retryAfter: seconds the server asked to wait (a 429's Retry-After), or null. */
+  constructor(status, detail, field = null, retryAfter = null) {
     super(detail);
     this.name = "ApiError";
     this.status = status;
     this.field = field;
+    this.retryAfter = retryAfter;
   }
 }
 
@@ -34,7 +36,8 @@ export async function request(method, path, { token = null, json = undefined, fo
   const payload = text ? JSON.parse(text) : null;
   if (!response.ok) {
     const detail = payload && payload.detail !== undefined ? describeDetail(payload.detail) : text;
-    throw new ApiError(response.status, detail || response.statusText, payload?.field ?? null);
+    const retryAfter = Number(response.headers.get("Retry-After")) || null;
+    throw new ApiError(response.status, detail || response.statusText, payload?.field ?? null, retryAfter);
   }
   return payload;
 }

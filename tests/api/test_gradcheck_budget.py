@@ -85,7 +85,7 @@ def test_a_second_check_of_one_session_waits_its_turn_with_a_429(tmp_path: Path)
             first = asyncio.create_task(
                 http.get(session.url("/gradcheck"), headers=session.watch, timeout=30)
             )
-            while app.state.costly is None or app.state.costly.admitted == 0:
+            while app.state.pools is None or app.state.pools["costly"].admitted == 0:
                 await asyncio.sleep(0.01)
             health = await http.get("/api/health")
             second = await http.get(session.url("/gradcheck"), headers=session.control)

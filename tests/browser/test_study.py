@@ -75,6 +75,38 @@ def test_the_scrubber_shows_an_earlier_moment_exactly(playground: Playground) ->
     playground.screenshot("study-scrubber.png", "#scrubber-panel")
 
 
+def test_a_busy_replay_pool_is_asked_again_after_its_retry_after(playground: Playground) -> None:
+    """The server answers 429 when its replay pool is full (a class scrubbing at once): the
+    scrubber says so and asks again after Retry-After, without the student touching it."""
+    train(playground, 1)
+    page = playground.page
+    busy = {"left": 1}
+
+    def once_busy(route: Any) -> None:
+        if busy["left"]:
+            busy["left"] -= 1
+            route.fulfill(
+                status=429,
+                headers={"Retry-After": "1", "Content-Type": "application/json"},
+                body=json.dumps({"detail": "too many replays at once", "field": "client"}),
+            )
+        else:
+            route.continue_()
+
+    page.route("**/at?*", once_busy)
+    page.click("#scrubber-load")
+    page.wait_for_function(
+        "() => document.getElementById('scrubber-moment').textContent.includes('busy')"
+    )
+    page.wait_for_function(
+        "() => document.getElementById('scrubber-moment').textContent.includes('before')",
+        timeout=10_000,
+    )
+    assert busy["left"] == 0
+    # The console's "failed to load resource: 429" is the answer it retried, not an error.
+    playground.errors[:] = [e for e in playground.errors if "429" not in e]
+
+
 def test_a_branch_is_compared_side_by_side(playground: Playground) -> None:
     train(playground, 2)
     page = playground.page

@@ -81,8 +81,15 @@ export class Scrubber {
     try {
       answer = await studyApi.getMoment(session.id, session.token, moment, twoInputs ? BOUNDARY_RESOLUTION : null);
     } catch (error) {
-      this.momentReadout.textContent = error.message;
       this.moment = null;
+      if (error.status === 429) {
+        // The replay pool is full (a class scrubbing at once): ask again when the server says.
+        this.momentReadout.textContent = "The server is busy replaying: trying again…";
+        clearTimeout(this.timer);
+        this.timer = setTimeout(() => this.show(), 1000 * (error.retryAfter ?? 1));
+        return;
+      }
+      this.momentReadout.textContent = error.message;
       return;
     }
     this.moment = moment;
