@@ -15,7 +15,10 @@ bookkeeping only:
   for a divergence to restore), and the spare the next update writes into. So an array a
   layer or a trace holds is rewritten two batch steps later; ∇θ, and with it a trace's dW and
   db, by the next one. Readers that keep values across steps copy them (frames do);
-- the loop over layers runs here, with the arrays in local variables.
+- the loop over layers runs here, with the arrays in local variables;
+- with the tfp penalty rule, ∇θ holds the data's gradients alone (the update's first step)
+  and a trace's dW is its own array, xᵀ·δ + ∂P/∂W; the penalty's step then runs on each
+  layer's W in θ' (``penalties.tfp_penalty_step``, the walk's very call).
 
 Shapes as in ``model.py``: x (n, n_in), W (n_in, n_out), b (1, n_out), z / a / δ (n, n_out).
 """
@@ -29,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .dense import Array
-from .penalties import penalty_gradient
+from .penalties import penalty_gradient, tfp_penalty_step
 
 if TYPE_CHECKING:
     from .model import DenseLayer, Model
@@ -211,6 +214,7 @@ def train_batch(model: Model) -> str | None:
     layout = flat.layout
     l1, l2 = config.l1, config.l2
     penalised = l1 != 0.0 or l2 != 0.0
+    tfp = config.penalty_rule == "tfp"
     for k in range(len(layers) - 1, -1, -1):
         layer, trace = layers[k], traces[k]
         assert trace.output_error is not None and trace.z is not None
@@ -224,9 +228,12 @@ def train_batch(model: Model) -> str | None:
         dW, db = layout.grads[k]
         np.dot(trace.input.T, delta, out=dW)
         trace.dW_penalty = penalty_gradient(layer.W, l1, l2) if penalised else None
-        if trace.dW_penalty is not None:
-            np.add(dW, trace.dW_penalty, out=dW)
-        trace.dW = dW
+        if trace.dW_penalty is None:
+            trace.dW = trace.dW_data = dW
+        elif tfp:  # ∇θ keeps xᵀ·δ for the data's step; the penalty has a step of its own
+            trace.dW_data, trace.dW = dW, dW + trace.dW_penalty
+        else:
+            trace.dW, trace.dW_data = np.add(dW, trace.dW_penalty, out=dW), None
         trace.db = None if db is None else np.add.reduce(delta, axis=0, keepdims=True, out=db)
         if k > 0:
             traces[k - 1].output_error = np.dot(delta, layer.W.T)
@@ -245,6 +252,11 @@ def train_batch(model: Model) -> str | None:
         else:
             np.subtract(mu * flat.velocity, lr * grad, out=new.velocity)
         np.add(flat.theta, new.velocity, out=new.theta)
+    dead = [layer.dead for layer in layers]
+    if tfp and (penalised or any(mask is not None for mask in dead)):
+        for k, (old, stepped) in enumerate(zip(flat.views, new.views, strict=True)):
+            W, dead[k] = tfp_penalty_step(old.W, stepped.W, dead[k], lr, l1, l2)
+            stepped.W[...] = W
     if not all_finite(new.theta):
         model._spare.flat = new
         return model._diverge(UPDATE_OVERFLOW)
@@ -252,8 +264,11 @@ def train_batch(model: Model) -> str | None:
     before = model._before_update
     model._spare.flat = before if isinstance(before, Flat) else None
     model._before_update = flat
+    model._dead_before = [layer.dead for layer in layers]
     model.flat = new
     point_layers(layers, new)
+    for layer, mask in zip(layers, dead, strict=True):
+        layer.dead = mask
     model.step += 1
     model._epoch_just_ended = model._advance_position()
     model.cursor = 0

@@ -7,7 +7,10 @@ A batch step is a fixed sequence of phases, for L layers (indices 0 … L−1):
 - forward k:   z = x·W + b,  a = f(z)                         (lesson 003's FCLayer + activation)
 - loss:        E(y, ŷ) and ∂E/∂ŷ                                (ŷ = a of the last layer)
 - backward k:  δ = ∂E/∂z = ∂E/∂a ⊙ f'(z);  ∂E/∂W = xᵀ·δ;  ∂E/∂b = Σ δ;  ∂E/∂x = δ·Wᵀ
-- update:      W ← W − α·∂E/∂W  (with momentum: v ← μv − α·∂E/∂W, W ← W + v)
+- update:      W ← W − α·∂E/∂W  (with momentum: v ← μv − α·∂E/∂W, W ← W + v); with an L1/L2
+               penalty, ``penalty_rule`` says how it joins (``penalties.py``): in ∂E/∂W
+               (``gradient``), or as TF Playground's second step, L1 freezing a weight at
+               0 where it crosses it (``tfp``)
 
 A cross-entropy and its output activation (sigmoid, softmax) are fused: the loss phase
 (``loss_and_gradients``) takes E from the logits and δ = (p − y)/n of the output layer at
@@ -37,7 +40,7 @@ from .activations import Activation, get_activation
 from .dense import Array, fc_bias_error, fc_forward, fc_input_error, fc_weights_error
 from .initializers import INITIALIZERS
 from .losses import Loss, fused_delta, get_loss
-from .penalties import penalty, penalty_gradient
+from .penalties import PENALTY_RULES, penalty, penalty_gradient, tfp_penalty_step
 
 PhaseKind = Literal["forward", "loss", "backward", "update"]
 DTYPES = {"float64": np.float64, "float32": np.float32}
@@ -76,6 +79,7 @@ class ModelConfig:
     momentum: float = 0.0
     l1: float = 0.0
     l2: float = 0.0
+    penalty_rule: str = "gradient"  # how the penalty joins the update: penalties.py
     initializer: str = "xavier"
     seed: int = 0
     use_bias: bool = True
@@ -97,7 +101,16 @@ class ModelConfig:
 
 
 # Settings that may change between steps without rebuilding the weights.
-HYPERPARAMETERS = ("learning_rate", "batch_size", "momentum", "l1", "l2", "shuffle", "loss")
+HYPERPARAMETERS = (
+    "learning_rate",
+    "batch_size",
+    "momentum",
+    "l1",
+    "l2",
+    "penalty_rule",
+    "shuffle",
+    "loss",
+)
 
 
 def validate_config(config: ModelConfig) -> None:
@@ -129,6 +142,11 @@ def validate_config(config: ModelConfig) -> None:
     _check_number("momentum", config.momentum, low=0.0, high=1.0, high_open=True)
     _check_number("l1", config.l1, low=0.0)
     _check_number("l2", config.l2, low=0.0)
+    if config.penalty_rule not in PENALTY_RULES:
+        raise ConfigError(
+            "penalty_rule",
+            f"unknown rule {config.penalty_rule!r}; choose one of: {', '.join(PENALTY_RULES)}",
+        )
     if config.initializer not in INITIALIZERS:
         known = ", ".join(sorted(INITIALIZERS))
         raise ConfigError(
@@ -178,6 +196,9 @@ class DenseLayer:
     # Momentum's velocities, same shapes as W and b; created on the first update that needs them.
     velocity_W: Array | None = None
     velocity_b: Array | None = None
+    # The tfp rule's dead weights (bool, W's shape; None: none): L1 pushed them across 0, so
+    # they are 0 and frozen (nn.ts's isDead). Replaced, never written in place.
+    dead: Array | None = None
 
 
 @dataclass
@@ -192,6 +213,8 @@ class LayerTrace:
                   loss (a cross-entropy); the backward phase takes it as δ   (n, n_out)
     delta         ∂E/∂z                                                  (n, n_out)
     dW            ∂E/∂W = xᵀ·δ (+ the regularisation term)               (n_in, n_out)
+    dW_data       xᵀ·δ alone, the data's part of dW: the tfp rule's first step takes it
+                  (None with the gradient rule's penalty: dW is taken whole) (n_in, n_out)
     db            ∂E/∂b = Σ_rows δ                                       (1, n_out)
     dW_penalty    the regularisation part of dW, l2·W + l1·sign(W), when any  (n_in, n_out)
     W, b          the parameters this batch was computed with (the update makes new arrays,
@@ -206,13 +229,14 @@ class LayerTrace:
     delta: Array | None = None
     dW: Array | None = None
     db: Array | None = None
+    dW_data: Array | None = None
     dW_penalty: Array | None = None
     W: Array | None = None
     b: Array | None = None
 
     def clear_backward(self) -> None:
         self.output_error = self.loss_delta = self.delta = None
-        self.dW = self.db = self.dW_penalty = None
+        self.dW = self.db = self.dW_data = self.dW_penalty = None
 
 
 @dataclass(frozen=True)
@@ -358,6 +382,7 @@ class Model:
         # restored if the weights it produced turn out to overflow the next forward pass.
         # (fast.py keeps them as the θ they are views of.)
         self._before_update: Saved | fast.Flat = []
+        self._dead_before: list[Array | None] = []  # each layer's dead weights, likewise
         self.flat: fast.Flat | None = fast.pack(self.layers)  # W, b as views of one vector
         self._spare = fast.Spare()  # the Flat the next one-go update writes into
 
@@ -547,22 +572,35 @@ class Model:
             trace.delta = trace.loss_delta
         else:
             trace.delta = layer.activation.backward(trace.output_error, trace.z, trace.output)
-        trace.dW = fc_weights_error(trace.input, trace.delta)
+        trace.dW = trace.dW_data = fc_weights_error(trace.input, trace.delta)
         trace.dW_penalty = penalty_gradient(layer.W, self.config.l1, self.config.l2)
         if trace.dW_penalty is not None:
             trace.dW = trace.dW + trace.dW_penalty
+            if self.config.penalty_rule != "tfp":  # one step takes dW whole (as fast.py)
+                trace.dW_data = None
         trace.db = fc_bias_error(trace.delta) if layer.b is not None else None
         if k > 0:  # layer 0's input error would be ∂E/∂data: no one reads it
             self.traces[k - 1].output_error = fc_input_error(layer.W, trace.delta)
 
     def _update(self) -> str | None:
-        """W ← W − α·∂E/∂W (or with momentum); refused if it would leave non-finite weights."""
-        lr, mu = self.config.learning_rate, self.config.momentum
+        """W ← W − α·∂E/∂W (or with momentum); with the tfp rule, the data's step and then the
+        penalty's (``tfp_penalty_step``). Refused if it would leave non-finite weights."""
+        config = self.config
+        lr, mu = config.learning_rate, config.momentum
+        tfp = config.penalty_rule == "tfp"
         new_params: list[tuple[Array, Array | None, Array | None, Array | None]] = []
+        new_dead: list[Array | None] = []
         finite = True  # every new weight and bias
         for layer, trace in zip(self.layers, self.traces, strict=True):
             assert trace.dW is not None
-            W, vW = _descend(layer.W, trace.dW, layer.velocity_W, lr, mu)
+            dead = layer.dead
+            if tfp:
+                assert trace.dW_data is not None
+                W, vW = _descend(layer.W, trace.dW_data, layer.velocity_W, lr, mu)
+                W, dead = tfp_penalty_step(layer.W, W, dead, lr, config.l1, config.l2)
+            else:
+                W, vW = _descend(layer.W, trace.dW, layer.velocity_W, lr, mu)
+            new_dead.append(dead)
             finite = finite and fast.all_finite(W)
             b, vb = (None, None)
             if layer.b is not None:
@@ -575,8 +613,10 @@ class Model:
         self._before_update = [
             (layer.W, layer.b, layer.velocity_W, layer.velocity_b) for layer in self.layers
         ]
-        for layer, (W, b, vW, vb) in zip(self.layers, new_params, strict=True):
+        self._dead_before = [layer.dead for layer in self.layers]
+        for layer, (W, b, vW, vb), dead in zip(self.layers, new_params, new_dead, strict=True):
             layer.W, layer.b, layer.velocity_W, layer.velocity_b = W, b, vW, vb
+            layer.dead = dead
         self.step += 1
         return None
 
@@ -594,7 +634,10 @@ class Model:
             else:
                 for layer, (W, b, vW, vb) in zip(self.layers, before, strict=True):
                     layer.W, layer.b, layer.velocity_W, layer.velocity_b = W, b, vW, vb
-            self._before_update = []
+            if self._dead_before:  # (a stack's members have no dead weights: none kept)
+                for layer, dead in zip(self.layers, self._dead_before, strict=True):
+                    layer.dead = dead
+            self._before_update, self._dead_before = [], []
             restored = f" (restored to those before step {self.step})"
         self.diverged = (
             f"diverged at step {self.step}: {why}; the weights are the last good ones{restored}"
@@ -681,6 +724,10 @@ class Model:
         self.loss_fn = get_loss(config.loss)
         for layer, spec in zip(self.layers, config.layers, strict=True):
             layer.activation = get_activation(spec.activation)
+            if config.penalty_rule != "tfp":  # dead weights are the tfp rule's: they revive
+                layer.dead = None
+        if config.penalty_rule != "tfp":
+            self._dead_before = []
 
     def set_hyperparameters(self, **changes: Any) -> None:
         """Change learning rate, batch size, momentum, l1, l2, shuffle or loss; weights stay."""
@@ -696,7 +743,13 @@ class Model:
         """Everything training depends on, as NumPy arrays and plain values (no copies)."""
         return {
             "layers": [
-                {"W": L.W, "b": L.b, "velocity_W": L.velocity_W, "velocity_b": L.velocity_b}
+                {
+                    "W": L.W,
+                    "b": L.b,
+                    "velocity_W": L.velocity_W,
+                    "velocity_b": L.velocity_b,
+                    "dead": L.dead,
+                }
                 for L in self.layers
             ],
             "rng": self.rng.bit_generator.state,
@@ -721,6 +774,7 @@ class Model:
                 layer.velocity_b = _restore_optional(
                     saved.get("velocity_b"), layer.b.shape, self.dtype
                 )
+            layer.dead = _restore_dead(f"layers[{k}].dead", saved.get("dead"), layer.W.shape)
         self.rng.bit_generator.state = state["rng"]
         self.step, self.epoch = int(state["step"]), int(state["epoch"])
         self.position = int(state["position"])
@@ -756,6 +810,16 @@ def _restore(name: str, value: Any, shape: tuple[int, ...], dtype: Any) -> Array
 
 def _restore_optional(value: Any, shape: tuple[int, ...], dtype: Any) -> Array | None:
     return None if value is None else _restore("velocity", value, shape, dtype)
+
+
+def _restore_dead(name: str, value: Any, shape: tuple[int, ...]) -> Array | None:
+    """A saved mask of dead weights (True/False, W's shape), or None (older saves: none)."""
+    if value is None:
+        return None
+    array = np.asarray(value)
+    if array.shape != shape or array.dtype != np.bool_:
+        raise ConfigError(name, f"expected {shape} true/false values")
+    return array if array.any() else None
 
 
 def check_data(config: ModelConfig, x: Array, y: Array) -> tuple[Array, Array]:

@@ -1,6 +1,16 @@
 """The regularisation penalty on the weights (biases are not penalised):
 
 P = (l2/2)·ΣW² + l1·Σ|W|,   ∂P/∂W = l2·W + l1·sign(W)
+
+Two rules take it into the update (``ModelConfig.penalty_rule``):
+
+- ``gradient``: the penalty's gradient joins the data's, one step W ← W − α·(∂E/∂W + ∂P/∂W);
+- ``tfp``: TF Playground's ``updateWeights`` (nn.ts), two steps. The data's step first,
+  W₁ = W − α·∂E/∂W; then the penalty's, W₂ = W₁ − (α·l2)·W − (α·l1)·sign(W), on the weight
+  from before the data's step. Where L1 is on and W₂ has the opposite sign of W₁ (the penalty
+  pushed it across 0), the weight is set to 0 and is *dead*: frozen, neither step touches it
+  again (nn.ts's ``isDead``) until the weights are rebuilt. nn.ts has one penalty at a time;
+  with both, the L2 step comes first and the crossing test holds while l1 > 0.
 """
 
 from __future__ import annotations
@@ -8,6 +18,8 @@ from __future__ import annotations
 import numpy as np
 
 from .dense import Array
+
+PENALTY_RULES = ("gradient", "tfp")
 
 
 def penalty_gradient(W: Array, l1: float, l2: float) -> Array | None:
@@ -19,6 +31,39 @@ def penalty_gradient(W: Array, l1: float, l2: float) -> Array | None:
     if l2 == 0.0:
         return l1 * np.sign(W)
     return l2 * W + l1 * np.sign(W)
+
+
+def tfp_penalty_step(
+    W: Array,
+    stepped: Array,
+    dead: Array | None,
+    learning_rate: float | Array,
+    l1: float,
+    l2: float,
+) -> tuple[Array, Array | None]:
+    """TF Playground's penalty step, after the data's: (W₂, the dead weights).
+
+    W        the weights before this update                                (…, n_in, n_out)
+    stepped  W₁ = W − α·∂E/∂W, the data's step (or momentum's W + v)       W's shape
+    dead     the weights frozen so far (bool, W's shape), or None: none
+    learning_rate  α, a number or a column broadcasting over W (a stack of models)
+
+    W₂ = W₁ − (α·l2)·W − (α·l1)·sign(W); where l1 > 0 and W₁·W₂ < 0, W₂ = 0 and the weight
+    dies; a dead weight keeps W (neither step moves it). Returns new arrays: ``dead`` is never
+    written, a new mask comes back when a weight dies (the same one otherwise).
+    """
+    new = stepped
+    if l2 != 0.0:
+        new = new - (learning_rate * l2) * W
+    if l1 != 0.0:
+        new = new - (learning_rate * l1) * np.sign(W)
+        crossed = stepped * new < 0.0  # the penalty pushed it across 0
+        if crossed.any():
+            new = np.where(crossed, 0.0, new)
+            dead = crossed if dead is None else dead | crossed
+    if dead is not None:
+        new = np.where(dead, W, new)
+    return new, dead
 
 
 def penalty(weights: list[Array], l1: float, l2: float) -> float:

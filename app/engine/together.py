@@ -22,8 +22,9 @@ it leaves the stack (``leave``, ``release``), at a divergence (the model's own r
 restore or refuse, as in its own step), and whenever its caller asks (an epoch's end, a
 checkpoint). Until then the model must not be read but for its counters.
 
-Models that are alike with no other stay on ``Model.step_batch``, as do a half-walked batch
-and a penalty (L1/L2).
+Models that are alike with no other stay on ``Model.step_batch``, as do a half-walked batch,
+a penalty (L1/L2) and a model with dead weights (the tfp rule's, ``penalties.py``): the
+penalty rules run there, in ``fast.train_batch``.
 """
 
 from __future__ import annotations
@@ -76,6 +77,8 @@ def stack_key(model: Model) -> Hashable | None:
     """What models must share to be stacked, or None when this one steps alone."""
     config = model.config
     if model.cursor != 0 or config.l1 != 0.0 or config.l2 != 0.0:
+        return None
+    if any(layer.dead is not None for layer in model.layers):  # the tfp rule's frozen weights
         return None
     n = model.n_samples
     if not n:
@@ -327,7 +330,8 @@ class Stack:
         for k, trace in enumerate(traces):
             fused = last.loss_delta is not None and k == len(traces) - 1
             trace.delta = last.loss_delta if fused else this.deltas[k][i]
-            trace.dW, trace.dW_penalty = this.dWs[k][i], None
+            trace.dW = trace.dW_data = this.dWs[k][i]  # no penalty in a stack
+            trace.dW_penalty = None
             db = this.dbs[k]
             trace.db = None if db is None else db[i]
             if k > 0:
