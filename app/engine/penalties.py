@@ -55,14 +55,20 @@ def tfp_penalty_step(
     new = stepped
     if l2 != 0.0:
         new = new - (learning_rate * l2) * W
+    crossed = None
     if l1 != 0.0:
         new = new - (learning_rate * l1) * np.sign(W)
         crossed = stepped * new < 0.0  # the penalty pushed it across 0
         if crossed.any():
             new = np.where(crossed, 0.0, new)
-            dead = crossed if dead is None else dead | crossed
-    if dead is not None:
+        else:
+            crossed = None
+    if dead is not None:  # frozen before this step: as they were
         new = np.where(dead, W, new)
+        if crossed is not None:
+            crossed &= ~dead
+    if crossed is not None:
+        dead = crossed if dead is None else dead | crossed
     return new, dead
 
 
