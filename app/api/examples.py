@@ -24,6 +24,7 @@ SESSION_EXPORT_EXAMPLE: dict[str, Any] = {
             "momentum": 0.0,
             "l1": 0.0,
             "l2": 0.0,
+            "penalty_rule": "gradient",
             "initializer": "lesson003",
             "seed": 2,
             "use_bias": True,
@@ -55,12 +56,14 @@ SESSION_EXPORT_EXAMPLE: dict[str, Any] = {
                 "b": [[-0.2886656101667786, -0.432695097265828, -0.30924445499621306]],
                 "velocity_W": None,
                 "velocity_b": None,
+                "dead": None,
             },
             {
                 "W": [[0.013911890863183257], [-0.018121533842077278], [-0.3528879331100505]],
                 "b": [[0.17209072855612084]],
                 "velocity_W": None,
                 "velocity_b": None,
+                "dead": None,
             },
         ],
         "rng": {

@@ -96,6 +96,16 @@ BatchSize = Annotated[
 ]
 Momentum = Annotated[float, Field(ge=0, lt=1, description="μ in v ← μv − α·∂L/∂W.")]
 Penalty = Annotated[float, Field(ge=0)]
+PenaltyRule = Annotated[
+    Literal["gradient", "tfp"],
+    Field(
+        description="How L1/L2 join the update. gradient: W − α·(∂E/∂W + l2·W + l1·sign W). "
+        "tfp: TF Playground's nn.ts, the data's step then the penalty's, W₁ = W − α·∂E/∂W, "
+        "W₂ = W₁ − α·l2·W − α·l1·sign(W); where L1 takes W₂ across 0 from W₁ the weight is "
+        "set to 0 and dies: frozen (`dead`) until the weights are rebuilt (reset) or the "
+        "rule becomes gradient again."
+    ),
+]
 
 
 # ----- creating a session -------------------------------------------------------------------
@@ -127,6 +137,7 @@ class ModelSpec(RequestBody):
     momentum: Momentum = ENGINE_DEFAULTS["momentum"]
     l1: Penalty = Field(ENGINE_DEFAULTS["l1"], description="L1 penalty l1·Σ|W|.")
     l2: Penalty = Field(ENGINE_DEFAULTS["l2"], description="L2 penalty (l2/2)·ΣW².")
+    penalty_rule: PenaltyRule = ENGINE_DEFAULTS["penalty_rule"]
     initializer: InitializerName = ENGINE_DEFAULTS["initializer"]
     seed: Seed = ENGINE_DEFAULTS["seed"]
     use_bias: bool = Field(ENGINE_DEFAULTS["use_bias"], description="Give each layer biases b.")
@@ -290,6 +301,7 @@ class SessionUpdate(RequestBody):
     momentum: Momentum | None = None
     l1: Penalty | None = None
     l2: Penalty | None = None
+    penalty_rule: PenaltyRule | None = None
     shuffle: bool | None = None
     loss: LossName | None = None
     activations: list[ActivationName] | dict[str, ActivationName] | None = Field(
@@ -298,7 +310,15 @@ class SessionUpdate(RequestBody):
     )
 
     @field_validator(
-        "learning_rate", "momentum", "l1", "l2", "shuffle", "loss", "activations", mode="before"
+        "learning_rate",
+        "momentum",
+        "l1",
+        "l2",
+        "penalty_rule",
+        "shuffle",
+        "loss",
+        "activations",
+        mode="before",
     )
     @classmethod
     def not_null(cls, value: Any) -> Any:
@@ -371,6 +391,12 @@ class LayerState(ResponseBody):
     inputs: int
     W: list[list[float]] = Field(description="Weights, rows × columns = inputs × units.")
     b: list[float] | None = Field(description="Biases (null when the network has none).")
+    dead: list[list[bool]] | None = Field(
+        None,
+        description="W's shape: true where the tfp penalty rule froze the weight (L1 took it "
+        "across 0: it is 0, or the value set by hand since, and no update moves it); null "
+        "when none is. dW still shows its gradient; the update skips it.",
+    )
     input: Matrix | None = Field(None, description="x: this layer's input rows.")
     z: Matrix | None = Field(None, description="z = x·W + b.")
     a: Matrix | None = Field(None, description="a = f(z), the layer's output.")
@@ -394,7 +420,8 @@ class LayerState(ResponseBody):
     )
     dW: Matrix | None = Field(
         None,
-        description="∂L/∂W = xᵀ·δ (+ the penalty's gradient); the update is W − α·dW. Sign: "
+        description="∂L/∂W = xᵀ·δ (+ the penalty's gradient); the update is W − α·dW (with "
+        "penalty_rule tfp: two steps, and dead weights stay, see penalty_rule). Sign: "
         "lesson 000's weight adjustment, which it adds, is −dW (with the sse loss).",
     )
     db: Vector | None = Field(None, description="∂L/∂b = Σ_rows δ.")
@@ -425,6 +452,7 @@ class ModelConfigPublic(ExportBody):
     momentum: float
     l1: float
     l2: float
+    penalty_rule: PenaltyRule
     initializer: str
     seed: int = Field(ge=0, le=MAX_INT)
     use_bias: bool
@@ -686,6 +714,7 @@ class ExportedLayer(ExportBody):
     b: list[list[float]] | None
     velocity_W: list[list[float]] | None = None
     velocity_b: list[list[float]] | None = None
+    dead: list[list[bool]] | None = Field(None, description="The tfp rule's frozen weights.")
 
 
 class ExportedModel(ExportBody):

@@ -13,7 +13,8 @@ TF_HIDDEN = [{"units": 4, "activation": "tanh"}, {"units": 2, "activation": "tan
 def _tf_playground(dataset: str, description: str) -> dict[str, Any]:
     """TF Playground's defaults and conventions: 4-2 tanh hidden, tanh output on ±1 labels,
     its squared error ½(o − t)² (``square``), its initial weights U[−0.5, 0.5) and biases 0.1
-    (``tfp``), learning rate 0.03, batch 10, 50 % train, no noise, 500 points."""
+    (``tfp``), its L1/L2 step after the data's, L1 freezing a weight at 0 (``penalty_rule``
+    ``tfp``), learning rate 0.03, batch 10, 50 % train, no noise, 500 points."""
     return {
         "description": description,
         "model": {
@@ -23,6 +24,7 @@ def _tf_playground(dataset: str, description: str) -> dict[str, Any]:
             "learning_rate": 0.03,
             "batch_size": 10,
             "initializer": "tfp",
+            "penalty_rule": "tfp",
             "seed": 0,
         },
         "data": {

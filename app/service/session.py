@@ -708,6 +708,7 @@ def layer_state(
         "inputs": layer.W.shape[0],
         "W": layer.W.tolist(),
         "b": None if layer.b is None else layer.b[0].tolist(),
+        "dead": None if layer.dead is None else layer.dead.tolist(),
     }
     if not include_trace:
         return out
