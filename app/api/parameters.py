@@ -36,6 +36,10 @@ class ParameterSet(ResponseBody):
     i: int | None
     j: int
     value: float
+    dead: bool = Field(
+        description="True for a weight the tfp penalty rule froze (TF Playground's isDead): it "
+        "takes the value, and keeps it, as TF Playground does: no update moves it."
+    )
     version: int
 
 
@@ -66,9 +70,16 @@ def set_parameter(
     manager.save(session)
     with session.lock:
         dense = session.model.layers[body.layer]
+        dead = False
         if body.i is None:
             assert dense.b is not None  # set_parameter refused a network without biases
             value = dense.b[0, body.j]
         else:
             value = dense.W[body.i, body.j]
-        return {**body.model_dump(), "value": float(value), "version": session.version}
+            dead = dense.dead is not None and bool(dense.dead[body.i, body.j])
+        return {
+            **body.model_dump(),
+            "value": float(value),
+            "dead": dead,
+            "version": session.version,
+        }

@@ -40,7 +40,7 @@ from .activations import Activation, get_activation
 from .dense import Array, fc_bias_error, fc_forward, fc_input_error, fc_weights_error
 from .initializers import INITIALIZERS
 from .losses import Loss, fused_delta, get_loss
-from .penalties import PENALTY_RULES, penalty, penalty_gradient, tfp_penalty_step
+from .penalties import PENALTY_RULES, Mask, penalty, penalty_gradient, tfp_penalty_step
 
 PhaseKind = Literal["forward", "loss", "backward", "update"]
 DTYPES = {"float64": np.float64, "float32": np.float32}
@@ -198,7 +198,7 @@ class DenseLayer:
     velocity_b: Array | None = None
     # The tfp rule's dead weights (bool, W's shape; None: none): L1 pushed them across 0, so
     # they are 0 and frozen (nn.ts's isDead). Replaced, never written in place.
-    dead: Array | None = None
+    dead: Mask | None = None
 
 
 @dataclass
@@ -382,7 +382,7 @@ class Model:
         # restored if the weights it produced turn out to overflow the next forward pass.
         # (fast.py keeps them as the θ they are views of.)
         self._before_update: Saved | fast.Flat = []
-        self._dead_before: list[Array | None] = []  # each layer's dead weights, likewise
+        self._dead_before: list[Mask | None] = []  # each layer's dead weights, likewise
         self.flat: fast.Flat | None = fast.pack(self.layers)  # W, b as views of one vector
         self._spare = fast.Spare()  # the Flat the next one-go update writes into
 
@@ -589,7 +589,7 @@ class Model:
         lr, mu = config.learning_rate, config.momentum
         tfp = config.penalty_rule == "tfp"
         new_params: list[tuple[Array, Array | None, Array | None, Array | None]] = []
-        new_dead: list[Array | None] = []
+        new_dead: list[Mask | None] = []
         finite = True  # every new weight and bias
         for layer, trace in zip(self.layers, self.traces, strict=True):
             assert trace.dW is not None
@@ -812,7 +812,7 @@ def _restore_optional(value: Any, shape: tuple[int, ...], dtype: Any) -> Array |
     return None if value is None else _restore("velocity", value, shape, dtype)
 
 
-def _restore_dead(name: str, value: Any, shape: tuple[int, ...]) -> Array | None:
+def _restore_dead(name: str, value: Any, shape: tuple[int, ...]) -> Mask | None:
     """A saved mask of dead weights (True/False, W's shape), or None (older saves: none)."""
     if value is None:
         return None

@@ -16,10 +16,12 @@ Two rules take it into the update (``ModelConfig.penalty_rule``):
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import NDArray
 
 from .dense import Array
 
 PENALTY_RULES = ("gradient", "tfp")
+Mask = NDArray[np.bool_]  # true/false per weight, W's shape: the dead ones
 
 
 def penalty_gradient(W: Array, l1: float, l2: float) -> Array | None:
@@ -36,11 +38,11 @@ def penalty_gradient(W: Array, l1: float, l2: float) -> Array | None:
 def tfp_penalty_step(
     W: Array,
     stepped: Array,
-    dead: Array | None,
+    dead: Mask | None,
     learning_rate: float | Array,
     l1: float,
     l2: float,
-) -> tuple[Array, Array | None]:
+) -> tuple[Array, Mask | None]:
     """TF Playground's penalty step, after the data's: (W₂, the dead weights).
 
     W        the weights before this update                                (…, n_in, n_out)
@@ -55,7 +57,7 @@ def tfp_penalty_step(
     new = stepped
     if l2 != 0.0:
         new = new - (learning_rate * l2) * W
-    crossed = None
+    crossed: Mask | None = None
     if l1 != 0.0:
         new = new - (learning_rate * l1) * np.sign(W)
         crossed = stepped * new < 0.0  # the penalty pushed it across 0

@@ -250,7 +250,8 @@ def frame_key(
 def layer_frame(k: int, layer: DenseLayer, trace: LayerTrace) -> dict[str, Any]:
     """Layer k's parameters and, once this batch computed them, its gradients and summaries.
 
-    W (n_in, n_out), b (n_out,), dW = ∂L/∂W (n_in, n_out), db = ∂L/∂b (n_out,),
+    W (n_in, n_out), b (n_out,), dead (n_in, n_out; only when the tfp penalty rule froze
+    some weights), dW = ∂L/∂W (n_in, n_out), db = ∂L/∂b (n_out,),
     delta = ∂L/∂z, the first MAX_DELTA_ROWS rows of (n, n_out). W, b, dW and db are copies:
     the batch step writes the next ones into the same memory (``engine/fast.py``), and a
     frame may be encoded for a new view after the lock is gone. Call it (and ``summary``)
@@ -263,6 +264,8 @@ def layer_frame(k: int, layer: DenseLayer, trace: LayerTrace) -> dict[str, Any]:
         "W": layer.W.copy(),
         "b": None if layer.b is None else layer.b[0].copy(),
     }
+    if layer.dead is not None:  # the tfp rule froze these (never written in place: no copy)
+        out["dead"] = layer.dead
     if trace.output is not None:
         out["activation_summary"] = summary(trace.output)
     if trace.delta is not None:

@@ -1,8 +1,9 @@
 """L1 and L2 under ``penalty_rule="tfp"``: TF Playground's ``updateWeights`` (src/nn.ts), where
 the penalty is a step of its own after the data's and L1 sets a weight that crosses 0 to 0 and
-freezes it (``isDead``). An independent port of nn.ts's loop in plain NumPy, written here
-(no function of the app), trains TF Playground's default network on its two Gaussians 200
-epochs at L1 0.03 beside the engine (14 of its 18 links die; on the circle all 18 do); every path of the engine (phase walk, one-go batch, a class together) agrees."""
+freezes it (``isDead``). An independent port of nn.ts's loop in plain NumPy, written here (no
+function of the app), trains TF Playground's default network on its two Gaussians 200 epochs
+at L1 0.03 beside the engine (14 of its 18 links die; on the circle all 18 do); every path of
+the engine (phase walk, one-go batch, a class together) agrees with it."""
 
 from __future__ import annotations
 

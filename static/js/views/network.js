@@ -605,11 +605,14 @@ export class NetworkDiagram {
     if (k === -1) return [`input ${this.structure.featureNames[i]}`];
     const layer = frame.layers[k];
     if (i !== null && i !== undefined) {
-      return [
+      const lines = [
         `${layerTitle(k, count)} · W[${i}→${j}]`,
         `W = ${fmt(layer.W[i][j])}`,
         `∂L/∂W = ${layer.dW ? fmt(layer.dW[i][j]) : "not computed yet"}`,
       ];
+      // TF Playground's L1 rule froze it: the gradient is still its own, the update skips it.
+      if (layer.dead && layer.dead[i][j]) lines.push("dead: L1 took it across 0; no update moves it");
+      return lines;
     }
     const deltas = columnMeans(layer.delta, Math.abs);
     const lines = [
