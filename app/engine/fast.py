@@ -252,8 +252,8 @@ def train_batch(model: Model) -> str | None:
         else:
             np.subtract(mu * flat.velocity, lr * grad, out=new.velocity)
         np.add(flat.theta, new.velocity, out=new.theta)
-    dead = [layer.dead for layer in layers]
-    if tfp and (penalised or any(mask is not None for mask in dead)):
+    dead = [layer.dead for layer in layers] if tfp else None  # (None: the gradient rule's)
+    if dead is not None and (penalised or any(mask is not None for mask in dead)):
         for k, (old, stepped) in enumerate(zip(flat.views, new.views, strict=True)):
             W, dead[k] = tfp_penalty_step(old.W, stepped.W, dead[k], lr, l1, l2)
             stepped.W[...] = W
@@ -264,11 +264,12 @@ def train_batch(model: Model) -> str | None:
     before = model._before_update
     model._spare.flat = before if isinstance(before, Flat) else None
     model._before_update = flat
-    model._dead_before = [layer.dead for layer in layers]
     model.flat = new
     point_layers(layers, new)
-    for layer, mask in zip(layers, dead, strict=True):
-        layer.dead = mask
+    if dead is not None:
+        model._dead_before = [layer.dead for layer in layers]
+        for layer, mask in zip(layers, dead, strict=True):
+            layer.dead = mask
     model.step += 1
     model._epoch_just_ended = model._advance_position()
     model.cursor = 0

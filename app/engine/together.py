@@ -78,8 +78,8 @@ def stack_key(model: Model) -> Hashable | None:
     config = model.config
     if model.cursor != 0 or config.l1 != 0.0 or config.l2 != 0.0:
         return None
-    if any(layer.dead is not None for layer in model.layers):  # the tfp rule's frozen weights
-        return None
+    if config.penalty_rule == "tfp" and any(layer.dead is not None for layer in model.layers):
+        return None  # the tfp rule's frozen weights
     n = model.n_samples
     if not n:
         return None
