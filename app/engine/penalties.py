@@ -67,8 +67,6 @@ def tfp_penalty_step(
             crossed = None
     if dead is not None:  # frozen before this step: as they were
         new = np.where(dead, W, new)
-        if crossed is not None:
-            crossed &= ~dead
     if crossed is not None:
         dead = crossed if dead is None else dead | crossed
     return new, dead
