@@ -255,7 +255,7 @@ def train_batch(model: Model) -> str | None:
     dead = [layer.dead for layer in layers] if tfp else None  # (None: the gradient rule's)
     if dead is not None and (penalised or any(mask is not None for mask in dead)):
         for k, (old, stepped) in enumerate(zip(flat.views, new.views, strict=True)):
-            W, dead[k] = tfp_penalty_step(old.W, stepped.W, dead[k], lr, l1, l2)
+            W, dead[k] = tfp_penalty_step(old.W, stepped.W, dead[k], lr * l1, lr * l2)
             stepped.W[...] = W
     if not all_finite(new.theta):
         model._spare.flat = new

@@ -597,7 +597,7 @@ class Model:
             if tfp:
                 assert trace.dW_data is not None
                 W, vW = _descend(layer.W, trace.dW_data, layer.velocity_W, lr, mu)
-                W, dead = tfp_penalty_step(layer.W, W, dead, lr, config.l1, config.l2)
+                W, dead = tfp_penalty_step(layer.W, W, dead, lr * config.l1, lr * config.l2)
             else:
                 W, vW = _descend(layer.W, trace.dW, layer.velocity_W, lr, mu)
             new_dead.append(dead)

@@ -36,30 +36,27 @@ def penalty_gradient(W: Array, l1: float, l2: float) -> Array | None:
 
 
 def tfp_penalty_step(
-    W: Array,
-    stepped: Array,
-    dead: Mask | None,
-    learning_rate: float | Array,
-    l1: float,
-    l2: float,
+    W: Array, stepped: Array, dead: Mask | None, l1_step: float | Array, l2_step: float | Array
 ) -> tuple[Array, Mask | None]:
     """TF Playground's penalty step, after the data's: (W₂, the dead weights).
 
     W        the weights before this update                                (…, n_in, n_out)
     stepped  W₁ = W − α·∂E/∂W, the data's step (or momentum's W + v)       W's shape
     dead     the weights frozen so far (bool, W's shape), or None: none
-    learning_rate  α, a number or a column broadcasting over W (a stack of models)
+    l1_step, l2_step   α·l1 and α·l2 (0: that penalty is off); for a stack of models, a
+             column of them broadcasting over W, every entry nonzero or the number 0
 
     W₂ = W₁ − (α·l2)·W − (α·l1)·sign(W); where l1 > 0 and W₁·W₂ < 0, W₂ = 0 and the weight
-    dies; a dead weight keeps W (neither step moves it). Returns new arrays: ``dead`` is never
-    written, a new mask comes back when a weight dies (the same one otherwise).
+    dies; a dead weight keeps W (neither step moves it). ``stepped`` and ``dead`` are never
+    written: W₂ is a new array (``stepped`` itself when nothing applies), and a new mask comes
+    back when a weight dies (``dead`` itself otherwise).
     """
     new = stepped
-    if l2 != 0.0:
-        new = new - (learning_rate * l2) * W
+    if np.any(l2_step):
+        new = new - l2_step * W
     crossed: Mask | None = None
-    if l1 != 0.0:
-        new = new - (learning_rate * l1) * np.sign(W)
+    if np.any(l1_step):
+        new = new - l1_step * np.sign(W)
         crossed = stepped * new < 0.0  # the penalty pushed it across 0
         if crossed.any():
             new = np.where(crossed, 0.0, new)

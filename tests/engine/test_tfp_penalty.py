@@ -371,30 +371,30 @@ def test_a_bad_dead_mask_or_rule_names_the_field() -> None:
 Rule = Callable[..., tuple[Array, Array | None]]
 
 
-def no_clamp(W: Array, stepped: Array, dead: Array | None, lr: Any, l1: float, l2: float) -> Any:
-    return stepped - (lr * l2) * W - (lr * l1) * np.sign(W), dead
+def no_clamp(W: Array, stepped: Array, dead: Array | None, l1_step: Any, l2_step: Any) -> Any:
+    return stepped - l2_step * W - l1_step * np.sign(W), dead
 
 
 def clamp_without_freezing(
-    W: Array, stepped: Array, dead: Array | None, lr: Any, l1: float, l2: float
+    W: Array, stepped: Array, dead: Array | None, l1_step: Any, l2_step: Any
 ) -> Any:
-    new = stepped - (lr * l1) * np.sign(W)
+    new = stepped - l1_step * np.sign(W)
     return np.where(stepped * new < 0, 0.0, new), dead
 
 
 def sign_after_the_step(
-    W: Array, stepped: Array, dead: Array | None, lr: Any, l1: float, l2: float
+    W: Array, stepped: Array, dead: Array | None, l1_step: Any, l2_step: Any
 ) -> Any:
-    new = stepped - (lr * l1) * np.sign(stepped)
+    new = stepped - l1_step * np.sign(stepped)
     crossed = stepped * new < 0
     dead = crossed if dead is None else dead | crossed
     return np.where(dead, np.where(crossed, 0.0, W), new), dead
 
 
 def crossing_from_the_old_weight(
-    W: Array, stepped: Array, dead: Array | None, lr: Any, l1: float, l2: float
+    W: Array, stepped: Array, dead: Array | None, l1_step: Any, l2_step: Any
 ) -> Any:
-    new = stepped - (lr * l1) * np.sign(W)
+    new = stepped - l1_step * np.sign(W)
     crossed = W * new < 0
     dead = crossed if dead is None else dead | crossed
     return np.where(dead, np.where(crossed, 0.0, W), new), dead
