@@ -9,6 +9,9 @@ update — along a first axis and runs the calls once for all of them:
     Z = A·W + b        (S, n, n_out) = (S, n, n_in) · (S, n_in, n_out) + (S, 1, n_out)
     δ, ∂E/∂W = Aᵀ·δ, ∂E/∂b = Σδ, δ·Wᵀ        likewise, one model per slice of the first axis
     θ' = θ − α·∇θ      one row of θ per model, α a column (each model's own rate)
+    L1/L2              the same penalty in every member (it is in the key): its gradient
+                       joins ∇Θ, or the tfp rule's step follows, one mask of dead weights
+                       (S, n_in, n_out) per layer
 
 Each slice is the very arithmetic of ``fast.train_batch`` (``np.matmul`` hands each slice to
 the same BLAS call as ``np.dot``; sums run over the same axis in the same order; the rest is
@@ -22,21 +25,24 @@ it leaves the stack (``leave``, ``release``), at a divergence (the model's own r
 restore or refuse, as in its own step), and whenever its caller asks (an epoch's end, a
 checkpoint). Until then the model must not be read but for its counters.
 
-Models that are alike with no other stay on ``Model.step_batch``, as do a half-walked batch,
-a penalty (L1/L2) and a model with dead weights (the tfp rule's, ``penalties.py``): the
-penalty rules run there, in ``fast.train_batch``.
+Models that are alike with no other stay on ``Model.step_batch``, as does a half-walked
+batch.
 """
 
 from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 
 from . import fast
 from .dense import Array
 from .model import BatchResult, Model, errors_ignored, loss_and_gradients
+from .penalties import Mask, penalty_gradient, tfp_penalty_step
+
+T = TypeVar("T")
 
 
 def step_batches(models: Sequence[Model]) -> list[BatchResult]:
@@ -76,10 +82,8 @@ def group(models: Sequence[Model]) -> tuple[list[int], list[list[int]]]:
 def stack_key(model: Model) -> Hashable | None:
     """What models must share to be stacked, or None when this one steps alone."""
     config = model.config
-    if model.cursor != 0 or config.l1 != 0.0 or config.l2 != 0.0:
+    if model.cursor != 0:
         return None
-    if config.penalty_rule == "tfp" and any(layer.dead is not None for layer in model.layers):
-        return None  # the tfp rule's frozen weights
     n = model.n_samples
     if not n:
         return None
@@ -88,7 +92,12 @@ def stack_key(model: Model) -> Hashable | None:
         flat = model.flat = fast.pack(model.layers)
         model._spare = fast.Spare()
     momentum = config.momentum != 0.0
-    return config.architecture, next_rows(model), momentum, momentum and flat.velocity is not None
+    penalty = (config.l1, config.l2, config.penalty_rule)
+    if penalty[:2] == (0.0, 0.0):  # no penalty: the rules agree, but the tfp rule's dead
+        dead = any(layer.dead is not None for layer in model.layers)  # weights stay
+        penalty = (0.0, 0.0, "tfp" if dead else "gradient")
+    velocities = momentum and flat.velocity is not None
+    return config.architecture, next_rows(model), momentum, velocities, penalty
 
 
 def next_rows(model: Model) -> int:
@@ -106,7 +115,9 @@ class _Round:
     output_error: Array  # ∂E/∂ŷ, (S, n, k)
     loss_delta: Array | None  # a fused loss's δ of the output layer
     deltas: dict[int, Array] | None = None  # by layer, once the backward pass ran
-    dWs: dict[int, Array] | None = None
+    dWs: dict[int, Array] | None = None  # ∂E/∂W with the penalty's gradient, if any
+    dW_datas: dict[int, Array] | None = None  # xᵀ·δ alone, where a trace keeps it
+    dW_penalties: dict[int, Array] | None = None
     dbs: dict[int, Array | None] | None = None
     errors: dict[int, Array] | None = None  # layer k ≥ 1: the ∂E/∂a handed to layer k − 1
 
@@ -121,6 +132,8 @@ class Stack:
         self.spans = first.flat.layout.spans
         self.fused = first.loss_fn.fused
         self.momentum = first.config.momentum != 0.0
+        self.l1, self.l2 = first.config.l1, first.config.l2  # the same in every member
+        self.tfp = first.config.penalty_rule == "tfp"
         flats = [_flat(model) for model in models]
         self.cur = _stack([flat.theta for flat in flats])  # θ the next batch uses
         self.prev: Array | None = None  # θ before the last update (None: none made here yet)
@@ -128,6 +141,9 @@ class Stack:
         self.vprev: Array | None = None
         if self.momentum and flats[0].velocity is not None:
             self.vcur = _stack([_velocity(flat) for flat in flats])
+        # The tfp rule's dead weights per layer, (S, n_in, n_out); None: no member has any.
+        self.dead = [_stack_masks(models, k) for k in range(len(self.spans))]
+        self.dead_prev: list[Mask | None] | None = None  # those the last update here used
         self.synced = [True] * len(models)  # is the model's own state the stack's row?
         self.last: _Round | None = None
         self._columns()
@@ -136,6 +152,10 @@ class Stack:
         dtype = self.cur.dtype
         self.lr = np.array([m.config.learning_rate for m in self.models], dtype=dtype)[:, None]
         self.mu = np.array([m.config.momentum for m in self.models], dtype=dtype)[:, None]
+        # α·l1 and α·l2 of each member, as its own step makes them (a number times W)
+        rates = [m.config.learning_rate for m in self.models]
+        self.l1_step = np.array([lr * self.l1 for lr in rates], dtype=dtype)[:, None, None]
+        self.l2_step = np.array([lr * self.l2 for lr in rates], dtype=dtype)[:, None, None]
 
     # ----- one batch of every member --------------------------------------------------------
 
@@ -193,6 +213,7 @@ class Stack:
                 error = errors[k] = np.matmul(delta, block[:, : span.n_in].transpose(0, 2, 1))
             deltas[k], dWs[k] = delta, dW
         this.deltas, this.dWs, this.dbs, this.errors = deltas, dWs, dbs, errors
+        self._penalty_gradients(blocks, this)
 
         # update: Θ' = Θ − α·∇Θ, or V' = μV − α·∇Θ, Θ' = Θ + V'
         velocity = None
@@ -204,6 +225,7 @@ class Stack:
             else:
                 velocity = np.subtract(self.mu * self.vcur, self.lr * grad)
             theta = np.add(self.cur, velocity)
+        dead = self._penalty_step(blocks, theta)
         finite = np.logical_and.reduce(np.isfinite(theta), axis=1)
 
         results: list[BatchResult] = []
@@ -211,12 +233,14 @@ class Stack:
         for i, model in enumerate(models):
             if i in lost:  # the model's own rule: back to the weights before the last update
                 self._write_back(i, used=self.cur, before=self.prev, vused=self.vcur,
-                                 vbefore=self.vprev, backward=False)  # fmt: skip
+                                 vbefore=self.vprev, backward=False, dused=self.dead,
+                                 dbefore=self.dead_prev)  # fmt: skip
                 results.append(_diverged(model, model._check_loss(model.loss or np.nan)))
                 leaving.append(i)
             elif not finite[i]:  # refused: the weights stay those this batch used
                 self._write_back(i, used=self.cur, before=self.prev, vused=self.vcur,
-                                 vbefore=self.vprev, backward=True)  # fmt: skip
+                                 vbefore=self.vprev, backward=True, dused=self.dead,
+                                 dbefore=self.dead_prev)  # fmt: skip
                 results.append(_diverged(model, model._diverge(fast.UPDATE_OVERFLOW)))
                 leaving.append(i)
             else:
@@ -227,8 +251,41 @@ class Stack:
         self.prev, self.cur = self.cur, theta
         if velocity is not None:
             self.vprev, self.vcur = self.vcur, velocity
+        self.dead_prev, self.dead = self.dead, dead
         self._drop(leaving)
         return results
+
+    def _penalty_gradients(self, blocks: list[Array], this: _Round) -> None:
+        """∂P/∂W of every member's W: into ∇Θ (the gradient rule, as ``fast`` adds it), or
+        beside it (the tfp rule: ∇Θ keeps xᵀ·δ for the data's step)."""
+        dWs = this.dWs
+        assert dWs is not None
+        if (self.l1, self.l2) == (0.0, 0.0):
+            this.dW_datas = dict(dWs)
+            return
+        pens = this.dW_penalties = {}
+        datas: dict[int, Array] = {}
+        for k, (span, block) in enumerate(zip(self.spans, blocks, strict=True)):
+            pen = pens[k] = _present(penalty_gradient(block[:, : span.n_in], self.l1, self.l2))
+            if self.tfp:
+                datas[k], dWs[k] = dWs[k], dWs[k] + pen
+            else:
+                np.add(dWs[k], pen, out=dWs[k])
+        this.dW_datas = datas if self.tfp else None
+
+    def _penalty_step(self, blocks: list[Array], theta: Array) -> list[Mask | None]:
+        """The tfp rule's step on each member's W in Θ' (in place); the dead weights after it."""
+        dead = list(self.dead)
+        if not self.tfp or ((self.l1, self.l2) == (0.0, 0.0) and all(d is None for d in dead)):
+            return dead
+        S = len(self.models)
+        for k, (span, block) in enumerate(zip(self.spans, blocks, strict=True)):
+            stepped = theta[:, span.at].reshape(S, span.rows, span.n_out)[:, : span.n_in]
+            W, dead[k] = tfp_penalty_step(
+                block[:, : span.n_in], stepped, dead[k], self.l1_step, self.l2_step
+            )
+            stepped[...] = W
+        return dead
 
     def _loss(self, z: Array, a: Array) -> tuple[list[float], Array, Array | None]:
         """Each member's E, and ∂E/∂ŷ (and a fused loss's δ) as stacks."""
@@ -256,7 +313,8 @@ class Stack:
         if not self.synced[i]:
             self._write_back(i, used=self.prev, before=self.prev, vused=self.vprev,
                              vbefore=None, backward=True, current=self.cur,
-                             vcurrent=self.vcur)  # fmt: skip
+                             vcurrent=self.vcur, dused=self.dead_prev,
+                             dcurrent=self.dead)  # fmt: skip
 
     def leave(self, models: list[Model]) -> None:
         """These members step on alone (each is written back first)."""
@@ -280,6 +338,9 @@ class Stack:
         backward: bool,
         current: Array | None = None,
         vcurrent: Array | None = None,
+        dused: list[Mask | None] | None = None,
+        dbefore: list[Mask | None] | None = None,
+        dcurrent: list[Mask | None] | None = None,
     ) -> None:
         """Model i's state as its own steps would have left it.
 
@@ -287,7 +348,8 @@ class Stack:
         the ones the batch ``used``. At a divergence, before the update: θ = ``used``, the
         ones before it = ``before`` (None: no update made here yet, the model's own are
         right). ``backward``: the trace holds the backward pass (else only the forward pass
-        and ∂E/∂ŷ, as a loss that diverged leaves it).
+        and ∂E/∂ŷ, as a loss that diverged leaves it). The dead weights (``d…``, each
+        layer's stacked masks) go alike.
         """
         model = self.models[i]
         assert model.flat is not None
@@ -298,6 +360,7 @@ class Stack:
             new = _row(current, vcurrent, i, plain, layout)
             model._before_update, model.flat, model._spare = kept, new, fast.Spare()
             fast.point_layers(model.layers, new)
+            _write_dead(model, i, _present(dcurrent), _present(dused))
             weights_used = kept
         elif before is not None:  # diverged after updates made here: their θ, written back
             assert used is not None
@@ -305,6 +368,7 @@ class Stack:
             model._before_update = _row(before, vbefore, i, plain, layout)
             model.flat, model._spare = now, fast.Spare()
             fast.point_layers(model.layers, now)
+            _write_dead(model, i, _present(dused), _present(dbefore))
             weights_used = now
         else:  # diverged at the stack's first batch: the model's own state is the row's
             weights_used = model.flat
@@ -330,8 +394,9 @@ class Stack:
         for k, trace in enumerate(traces):
             fused = last.loss_delta is not None and k == len(traces) - 1
             trace.delta = last.loss_delta if fused else this.deltas[k][i]
-            trace.dW = trace.dW_data = this.dWs[k][i]  # no penalty in a stack
-            trace.dW_penalty = None
+            trace.dW = this.dWs[k][i]
+            trace.dW_data = None if this.dW_datas is None else this.dW_datas[k][i]
+            trace.dW_penalty = None if this.dW_penalties is None else this.dW_penalties[k][i]
             db = this.dbs[k]
             trace.db = None if db is None else db[i]
             if k > 0:
@@ -349,6 +414,8 @@ class Stack:
         self.prev = None if self.prev is None else self.prev[keep]
         self.vcur = None if self.vcur is None else self.vcur[keep]
         self.vprev = None if self.vprev is None else self.vprev[keep]
+        self.dead = _take_masks(self.dead, keep)
+        self.dead_prev = None if self.dead_prev is None else _take_masks(self.dead_prev, keep)
         self.last = None if not keep or self.last is None else _take_rows(self.last, keep)
         if keep:
             self._columns()
@@ -366,11 +433,37 @@ def _take_rows(this: _Round, keep: list[int]) -> _Round:
         None if this.loss_delta is None else this.loss_delta[keep],
         rows(this.deltas),
         rows(this.dWs),
+        rows(this.dW_datas),
+        rows(this.dW_penalties),
         None
         if this.dbs is None
         else {k: None if b is None else b[keep] for k, b in this.dbs.items()},
         rows(this.errors),
     )
+
+
+def _stack_masks(models: list[Model], k: int) -> Mask | None:
+    """Layer k's dead weights of every member, (S, n_in, n_out); None when none has any."""
+    masks = [model.layers[k].dead for model in models]
+    if all(mask is None for mask in masks):
+        return None
+    shape = models[0].layers[k].W.shape
+    return np.stack([np.zeros(shape, dtype=bool) if m is None else m for m in masks])
+
+
+def _take_masks(masks: list[Mask | None], keep: list[int]) -> list[Mask | None]:
+    return [None if mask is None else mask[keep] for mask in masks]
+
+
+def _write_dead(model: Model, i: int, now: list[Mask | None], before: list[Mask | None]) -> None:
+    """Member i's dead weights (and those before its last update) from the stack's masks."""
+
+    def row(mask: Mask | None) -> Mask | None:
+        return None if mask is None or not mask[i].any() else mask[i].copy()
+
+    for layer, mask in zip(model.layers, now, strict=True):
+        layer.dead = row(mask)
+    model._dead_before = [row(mask) for mask in before]
 
 
 def _row(
@@ -411,6 +504,6 @@ def _targets(model: Model) -> Array:
     return model.batch_y
 
 
-def _present(array: Array | None) -> Array:
-    assert array is not None
-    return array
+def _present(value: T | None) -> T:
+    assert value is not None
+    return value

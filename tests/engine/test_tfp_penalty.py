@@ -19,6 +19,7 @@ import pytest
 from app.engine import LayerConfig, Model, ModelConfig
 from app.engine import fast as fast_module
 from app.engine import model as model_module
+from app.engine import together
 from app.engine.datasets import make_dataset
 from app.engine.together import step_batches
 
@@ -258,14 +259,24 @@ def walk_epochs(model: Model, epochs: int) -> None:
         model.step_phase()
 
 
-def test_the_phase_walk_the_batch_step_and_a_class_together_agree_exactly() -> None:
+def test_the_phase_walk_the_batch_step_and_a_class_together_agree_exactly(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    stacked: list[int] = []  # the size of every stack run: the class must really stack
+    run = together.Stack.step
+
+    def counted(stack: together.Stack) -> Any:
+        stacked.append(len(stack.models))
+        return run(stack)
+
+    monkeypatch.setattr(together.Stack, "step", counted)
     epochs = 60
     walked = tfp_model()
     walk_epochs(walked, epochs)
     batched = tfp_model()
     train_engine(batched, epochs)
-    # A class: four alike students at L1 under the tfp rule, two with no penalty (they stack),
-    # one that turns L1 off half-way (its dead links stay frozen: it steps alone).
+    # A class: four alike students at L1 under the tfp rule (one stack), two with no penalty
+    # (another), one that turns L1 off half-way (its dead links stay frozen: alone, then).
     students = [tfp_model() for _ in range(4)] + [tfp_model(l1=0.0) for _ in range(2)]
     students.append(tfp_model())
     plain = tfp_model(l1=0.0)
@@ -275,6 +286,7 @@ def test_the_phase_walk_the_batch_step_and_a_class_together_agree_exactly() -> N
         for result in step_batches(students):
             assert not result.diverged
     train_engine(plain, epochs)
+    assert max(stacked) == 5 and 4 in stacked and 2 in stacked
     for other in (batched, *students[:4]):
         assert_same_model(walked, other)
     for other in students[4:6]:
@@ -402,12 +414,15 @@ def crossing_from_the_old_weight(
 
 @contextmanager
 def rule_replaced(rule: Rule) -> Iterator[None]:
-    saved = model_module.tfp_penalty_step, fast_module.tfp_penalty_step
-    model_module.tfp_penalty_step = fast_module.tfp_penalty_step = rule
+    modules = (model_module, fast_module, together)
+    saved = [module.tfp_penalty_step for module in modules]
+    for module in modules:
+        module.tfp_penalty_step = rule  # type: ignore[attr-defined]
     try:
         yield
     finally:
-        model_module.tfp_penalty_step, fast_module.tfp_penalty_step = saved
+        for module, kept in zip(modules, saved, strict=True):
+            module.tfp_penalty_step = kept  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize(

@@ -82,13 +82,16 @@ def walk_batch(model: Model) -> Any:
 
 def assert_same(a: Model, b: Model) -> None:
     for la, lb in zip(a.layers, b.layers, strict=True):
-        for name in ("W", "b", "velocity_W", "velocity_b"):
+        for name in ("W", "b", "velocity_W", "velocity_b", "dead"):
             va, vb = getattr(la, name), getattr(lb, name)
             assert (va is None) == (vb is None), name
             assert va is None or np.array_equal(va, vb), name
     assert a.loss == b.loss or (np.isnan(a.loss) and np.isnan(b.loss))
     assert (a.step, a.epoch, a.position, a.cursor) == (b.step, b.epoch, b.position, b.cursor)
     assert a.diverged == b.diverged
+    none = [None] * len(a.layers)  # what a divergence would restore of the dead weights
+    for da, db in zip(a._dead_before or none, b._dead_before or none, strict=True):
+        assert (da is None) == (db is None) and (da is None or np.array_equal(da, db))
     for k, (ta, tb) in enumerate(zip(a.traces, b.traces, strict=True)):
         for name in TRACE_FIELDS:
             va, vb = getattr(ta, name), getattr(tb, name)
@@ -202,12 +205,44 @@ def test_unlike_models_step_apart_but_all_step(stacked_calls: list[int]) -> None
     assert sorted(set(stacked_calls)) == [2, 3]
 
 
+@pytest.mark.parametrize("rule", ["gradient", "tfp"])
 @pytest.mark.parametrize("name", list(ARCHITECTURES))
-def test_a_stack_over_many_batches_equals_the_walks(name: str) -> None:
+def test_penalised_models_stack_and_equal_their_walks(
+    name: str, rule: str, stacked_calls: list[int]
+) -> None:
+    """Four models with the same L1 (then L1 and L2, then L2 alone; momentum half-way) and
+    their own rates step as one stack under either penalty rule, bit for bit their walks;
+    under the tfp rule weights die (TF Playground's L1 crossing) and stay dead, stacked."""
+    config = replace(ARCHITECTURES[name], l1=0.1, penalty_rule=rule)
+    pairs = [pair(config, n=23 if i % 2 else 30, seed=i) for i in range(4)]
+    for round_ in range(40):
+        if round_ in (15, 25, 32):
+            changes = [{"l2": 0.01}, {"l1": 0.0, "momentum": 0.5}, {"l2": 0.0}][
+                [15, 25, 32].index(round_)
+            ]
+            for both in pairs:
+                for model in both:
+                    model.apply_changes(changes)
+        for i, (fast, walk) in enumerate(pairs):
+            for model in (fast, walk):
+                model.apply_changes({"learning_rate": config.learning_rate * (1 + i / 10)})
+        results = together.step_batches([fast for fast, _ in pairs])
+        for (fast, walk), result in zip(pairs, results, strict=True):
+            walked = walk_batch(walk)
+            assert result.diverged == walked.diverged
+            assert_same(fast, walk)
+    assert max(stacked_calls) == 4  # they really ran stacked
+    dead = [layer.dead for fast, _ in pairs for layer in fast.layers]
+    assert any(mask is not None for mask in dead) == (rule == "tfp")
+
+
+@pytest.mark.parametrize("rule", ["gradient", "tfp"])
+@pytest.mark.parametrize("name", list(ARCHITECTURES))
+def test_a_stack_over_many_batches_equals_the_walks(name: str, rule: str) -> None:
     """A stack keeps its models' weights as its own rows between batches: through epoch ends,
     momentum's first step, a model written back midway (``sync``) and one that diverges and
     leaves, every model written back equals its walk, bit for bit."""
-    config = ARCHITECTURES[name]
+    config = replace(ARCHITECTURES[name], penalty_rule=rule, l1=0.1 if rule == "tfp" else 0.0)
     if name == "mse-float32":
         config = replace(config, momentum=0.9)  # its first step makes the velocities
     pairs = [pair(config, n=28, seed=i) for i in range(4)]
