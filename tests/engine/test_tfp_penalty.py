@@ -16,10 +16,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from app.engine import LayerConfig, Model, ModelConfig
+from app.engine import LayerConfig, Model, ModelConfig, together
 from app.engine import fast as fast_module
 from app.engine import model as model_module
-from app.engine import together
 from app.engine.datasets import make_dataset
 from app.engine.together import step_batches
 
