@@ -287,6 +287,9 @@ def test_the_phase_walk_the_batch_step_and_a_class_together_agree_exactly(
     assert max(stacked) == 5 and 4 in stacked and 2 in stacked
     for other in (batched, *students[:4]):
         assert_same_model(walked, other)
+        for k, (ta, tb) in enumerate(zip(walked.traces, other.traces, strict=True)):
+            for name in ("dW", "dW_data", "dW_penalty", "db", "delta"):  # what the page shows
+                np.testing.assert_array_equal(getattr(ta, name), getattr(tb, name), f"{name} {k}")
     for other in students[4:6]:
         assert_same_model(plain, other)
     frozen = students[-1]
