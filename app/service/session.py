@@ -398,7 +398,7 @@ class Session:
     # ----- changing ------------------------------------------------------------------------
 
     def set_hyperparameters(self, changes: dict[str, Any], by: str | None = None) -> None:
-        """learning_rate, batch_size, momentum, l1, l2, shuffle, loss and per-layer
+        """learning_rate, batch_size, momentum, l1, l2, penalty_rule, shuffle, loss and per-layer
         ``activations`` (a list, or {index: name}); the weights stay."""
         with self.lock:
             activations = changes.get("activations")
