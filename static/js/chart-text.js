@@ -16,6 +16,7 @@ export function spreadRows(rows, limit = TABLE_MAX_ROWS) {
 
 /** A cell: numbers as the page writes them, the rest as text. */
 function cellText(value) {
+  if (Number.isInteger(value)) return String(value); // a step, a count
   return typeof value === "number" || value === null || value === undefined ? formatNumber(value) : String(value);
 }
 
