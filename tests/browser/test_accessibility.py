@@ -8,6 +8,7 @@ on a phone."""
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -30,9 +31,9 @@ PHONE = {
 
 def violations(playground: Playground) -> list[str]:
     """axe-core's WCAG 2.2 A/AA violations on the page as it is, one line each."""
-    results = Axe().run(
-        playground.page, options={"runOnly": {"type": "tag", "values": WCAG_22}}
-    ).response
+    results = (
+        Axe().run(playground.page, options={"runOnly": {"type": "tag", "values": WCAG_22}}).response
+    )
     assert results["testEngine"]["name"] == "axe-core"
     return [
         f"{v['id']}: {v['help']} at {[node['target'] for node in v['nodes']][:5]}"
@@ -117,9 +118,15 @@ def test_the_keyboard_sets_a_weight(playground: Playground) -> None:
 def test_every_chart_has_a_name_and_a_table(playground: Playground) -> None:
     page = playground.page
     playground.step(8)
-    page.locator("#layers-section").scroll_into_view_if_needed()
-    page.locator("#gradient-section").scroll_into_view_if_needed()
-    page.wait_for_timeout(800)  # the scheduler draws the views once in sight
+    # The scheduler draws a view once it is in sight: each is named once drawn.
+    for selector in ("#layers-section", "#gradient-section"):
+        page.locator(selector).scroll_into_view_if_needed()
+        page.wait_for_function(
+            """selector => [...document.querySelectorAll(selector + ' .chart')].every(chart =>
+                !/^$|nothing yet|not computed|no backward pass|no point/.test(
+                    chart.getAttribute('aria-label') || ''))""",
+            arg=selector,
+        )
     charts: list[dict[str, Any]] = page.evaluate(
         """() => [...document.querySelectorAll('.chart')].map(chart => ({
             id: chart.id, role: chart.getAttribute('role'),
@@ -128,13 +135,15 @@ def test_every_chart_has_a_name_and_a_table(playground: Playground) -> None:
     assert len(charts) >= 14  # diagram, loss, output, 2 gradient charts, 3 heatmaps a layer
     for chart in charts:
         assert chart["role"] in ("img", "application"), chart
-        assert len(chart["name"]) > 30 and "nothing yet" not in chart["name"], chart
+        assert len(chart["name"]) > 30, chart
+        assert not re.search("nothing yet|not computed|no backward pass|no point", chart["name"])
     names = {chart["id"]: chart["name"] for chart in charts}
     assert "Data loss over batch steps: at step" in names["loss-chart"]
     assert "train accuracy" in names["output-chart"]
     assert "layer 2 (output)" in names["grad-norm-chart"]
     assert names["heatmap-W-0"].startswith("Heatmap of W for layer 0 (hidden), inputs × units 2 × ")
     # The W heatmap's table holds the server's weights.
+    page.locator("[data-testid=heatmap-layer-0]").scroll_into_view_if_needed()
     page.click("[data-testid=heatmap-W-0-table-button]")
     table = page.locator("[data-testid=heatmap-W-0-table] table")
     table.wait_for()
@@ -147,6 +156,8 @@ def test_every_chart_has_a_name_and_a_table(playground: Playground) -> None:
     last.wait_for()
     newest = page.evaluate("document.getElementById('loss-chart').data[0].x.at(-1)")
     assert int(last.locator("th").inner_text()) == newest > 0
+    playground.screenshot("charts-loss-table.png", "#output-panel")
+    playground.screenshot("charts-heatmap-table.png", "[data-testid=heatmap-layer-0]")
 
 
 @contextlib.contextmanager
