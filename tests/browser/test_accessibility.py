@@ -209,3 +209,27 @@ def test_axe_finds_no_wcag_violation_on_a_phone(playground: Playground) -> None:
             assert violations(phone) == []
     finally:
         context.close()
+
+
+def test_the_keyboard_picks_a_neuron_for_the_class_question_and_asks(
+    playground: Playground,
+) -> None:
+    teacher = playground.page
+    teacher.click("#share-button")
+    teacher.click("#open-class-button")
+    teacher.locator("#class-code").wait_for()
+    teacher.click("#share-close-button")
+    teacher.locator("#predict-teacher").wait_for()
+    assert teacher.is_disabled("#predict-ask")  # nothing picked yet
+    teacher.select_option("#step-unit", "phase")  # paused before the output's backward pass
+    while playground.state()["nextPhase"] != {"kind": "backward", "layer": 2}:
+        playground.step()
+    focus_diagram(playground)
+    for key in ("ArrowRight", "ArrowRight", "ArrowRight"):  # the output's unit 0
+        teacher.keyboard.press(key)
+    assert focused(playground) == "2,,0"
+    teacher.keyboard.press("a")  # picks it, as a click does, and goes on to Ask
+    assert "δ of neuron 0 in layer 2" in teacher.inner_text("#predict-pick")
+    assert teacher.evaluate("document.activeElement.id") == "predict-ask"
+    teacher.keyboard.press("Enter")
+    teacher.wait_for_selector("#predict-question:has-text('sign of δ of unit 0')")
