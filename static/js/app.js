@@ -92,7 +92,13 @@ export class Playground {
     this.writtenHash = "";
     this.network = new NetworkDiagram(elements.networkDiagram, {
       onClick: (layer, i, j) => this.onDiagramClick(layer, i, j),
+      onEdit: () => this.editSelected(),
+      onAsk: () => this.askAboutSelected(),
       gridMargin: pageConfig.gridMargin,
+    });
+    // Escape in "set this value" goes back to the diagram, where the keyboard walk was.
+    elements.editParameterForm.addEventListener("keydown", (event) => {
+      if (event.key === "Escape") elements.networkDiagram.focus();
     });
     this.heatmaps = new HeatmapsView(elements.layerHeatmaps);
     this.metrics = new MetricsView(elements.lossChart, {
@@ -530,6 +536,29 @@ export class Playground {
     this.teaching.select(layer, i, j);
     this.classControls.questions.pick(layer, i, j);
     this.following?.questions.pick(layer, i, j);
+  }
+
+  /** The keyboard's E on the diagram (after its click): focus "set this value", or say why not. */
+  editSelected() {
+    const form = this.elements.editParameterForm;
+    if (form.hidden) {
+      this.status.notify(
+        this.readOnly ? WATCHING_NOTICE : "Only a weight or a bias can be set: move to a link or a neuron.",
+        "info",
+      );
+      return;
+    }
+    this.elements.editParameterValue.focus();
+    this.elements.editParameterValue.select();
+  }
+
+  /** The keyboard's A on the diagram (after its click): on to the class question's button. */
+  askAboutSelected() {
+    const button = ["predict-ask", "predict-send"]
+      .map((id) => document.getElementById(id))
+      .find((element) => element && !element.closest("[hidden]") && !element.disabled);
+    if (button) button.focus();
+    else this.status.notify("No class question to ask or answer now: open a class first.", "info");
   }
 
   /** Presenter mode on or off: play at its pace, charts follow their new boxes. */

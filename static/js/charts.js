@@ -1,5 +1,6 @@
 // Chart wrappers that own their data and expose verbs, like TF Playground's
 // AppendingLineChart: a frame adds a point; Plotly draws in place and is never re-created.
+import { spreadRows } from "./chart-text.js";
 import { FONT, PLOT_CONFIG, Plotly } from "./plotly.js";
 
 /**
@@ -98,6 +99,19 @@ export class LineChart {
     const keep = (array) => [array[0], ...array.slice(1, -1).filter((_, i) => i % 2 === 1), array.at(-1)];
     this.x = keep(this.x);
     this.ys = this.ys.map(keep);
+  }
+
+  /** The visible series' points as table rows [x, y…] (at most TABLE_MAX_ROWS, spread) and
+   *  their column names, for the chart's text alternative. */
+  tableOf(xName) {
+    const shown = this.series.map((s, k) => k).filter((k) => this.series[k].visible ?? true);
+    const rows = this.x.map((x, n) => [x, ...shown.map((k) => this.ys[k][n])]);
+    return { columns: [xName, ...shown.map((k) => this.series[k].name)], rows: spreadRows(rows), count: rows.length };
+  }
+
+  /** The newest value of each series (null when it has none). */
+  latest() {
+    return this.ys.map((ys) => (ys.length ? ys.at(-1) : null));
   }
 
   get lastX() {

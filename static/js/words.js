@@ -40,3 +40,13 @@ export function formatNumber(value, digits = 4) {
   }
   return number.toFixed(digits);
 }
+
+/** "unit 1 of layer 0 (hidden)": a neuron, in a sentence. */
+export function unitName(k, j, count) {
+  return `unit ${j} of ${layerName(k, count)}`;
+}
+
+/** "Weight W[0→1] of layer 1 (output)": a link of the diagram, as the chain rule names it. */
+export function weightName(k, i, j, count) {
+  return `Weight W[${i}→${j}] of ${layerName(k, count)}`;
+}

@@ -2,7 +2,7 @@
 // that differ (highlighted first). A is the page's session; B a branch or a pasted one.
 import { FONT, PLOT_CONFIG, Plotly } from "../plotly.js";
 import { studyApi } from "./api.js";
-import { byId, drawBoundary, row } from "./dom.js";
+import { byId, describeChart, drawBoundary, format, row } from "./dom.js";
 
 const BOUNDARY_RESOLUTION = 30;
 const COLORS = { A: "#1f77b4", B: "#d62728" };
@@ -100,6 +100,25 @@ export class ComparePanel {
       yaxis: { title: { text: "train loss", font: { size: 10 } }, rangemode: "tozero" },
     };
     Plotly.react(this.loss, [trace(stateA, "A"), trace(stateB, "B")], layout, PLOT_CONFIG);
+    describeChart(this.loss, "Compared loss", () => {
+      const last = (state) => state.history.at(-1)?.train_loss ?? null;
+      const byStep = new Map();
+      for (const [column, state] of [[1, stateA], [2, stateB]]) {
+        for (const point of state.history) {
+          const entry = byStep.get(point.step) ?? [point.step, null, null];
+          entry[column] = point.train_loss;
+          byStep.set(point.step, entry);
+        }
+      }
+      return {
+        name: `Train loss of A and B over batch steps: A ${format(last(stateA), 4)} at step ${stateA.step}, B ${format(last(stateB), 4)} at step ${stateB.step}`,
+        table: {
+          caption: "Train loss of A and B per batch step",
+          columns: ["batch step", "A", "B"],
+          rows: [...byStep.values()].sort((p, q) => p[0] - q[0]).slice(-100),
+        },
+      };
+    });
   }
 
   async trainBoth() {

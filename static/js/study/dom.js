@@ -1,5 +1,31 @@
 // Small helpers the study panels share: look an element up (failing at once), build rows.
+import { ChartText } from "../chart-text.js";
 import { FONT, PLOT_CONFIG, Plotly } from "../plotly.js";
+
+const BOUNDARY_TABLE_SIDE = 11; // a boundary's table: at most this many rows and columns of its grid
+
+/** A study chart's text alternative, made once per element; `describe()` gives {name, table}. */
+export function describeChart(element, label, describe) {
+  if (!element.chartText) {
+    element.chartText = new ChartText(element, {
+      label,
+      name: () => element.chartDescription?.name ?? `${label}: nothing yet`,
+      table: () => element.chartDescription?.table ?? null,
+    });
+  }
+  element.chartDescription = describe();
+  element.chartText.update();
+  if (!element.chartText.region.hidden) element.chartText.build();
+}
+
+/** Every k-th index of n, at most `side`, the last kept. */
+function sampled(n, side) {
+  const step = Math.max(1, Math.ceil((n - 1) / (side - 1)));
+  const indices = [];
+  for (let k = 0; k < n; k += step) indices.push(k);
+  if (indices.at(-1) !== n - 1) indices.push(n - 1);
+  return indices;
+}
 
 export function byId(id) {
   const element = document.getElementById(id);
@@ -45,4 +71,19 @@ export function drawBoundary(element, boundary, title) {
     yaxis: { zeroline: false },
   };
   Plotly.react(element, data, layout, PLOT_CONFIG);
+  describeChart(element, title ? `Boundary ${title}` : "Boundary", () => {
+    const values = boundary.z.flat();
+    const rows = sampled(boundary.y.length, BOUNDARY_TABLE_SIDE).reverse(); // top row first, as drawn
+    const columns = sampled(boundary.x.length, BOUNDARY_TABLE_SIDE);
+    return {
+      name:
+        `Decision boundary${title ? ` ${title}` : ""}: the network's output over a ${boundary.x.length} × ` +
+        `${boundary.y.length} grid, from ${format(Math.min(...values), 3)} to ${format(Math.max(...values), 3)}`,
+      table: {
+        caption: `The output on the grid (rows y, columns x; every ${Math.ceil(boundary.x.length / BOUNDARY_TABLE_SIDE)}th point)`,
+        columns: ["y \\ x", ...columns.map((c) => format(boundary.x[c], 3))],
+        rows: rows.map((r) => [format(boundary.y[r], 3), ...columns.map((c) => boundary.z[r][c])]),
+      },
+    };
+  });
 }

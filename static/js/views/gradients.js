@@ -1,9 +1,10 @@
 // Gradient health: ‖∂L/∂W‖ per layer over time on a log scale, and how the entries of each
 // layer's ∂L/∂W spread now (log10 |∂L/∂W|), so vanishing and exploding gradients show.
+import { ChartText } from "../chart-text.js";
 import { BASE_LAYOUT, LineChart } from "../charts.js";
 import { CATEGORICAL } from "../colors.js";
 import { PLOT_CONFIG, Plotly } from "../plotly.js";
-import { layerName } from "../words.js";
+import { formatNumber, layerName } from "../words.js";
 
 const SAMPLE_LIMIT = 400; // entries per layer in the distribution; a stride past that
 const TINY = 1e-30;
@@ -23,6 +24,19 @@ function logMagnitudes(rows) {
   return values;
 }
 
+/** min, quartiles, median, max (linear interpolation, as Plotly's box), count; nulls when empty. */
+function fiveNumbers(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  const at = (q) => {
+    if (!sorted.length) return null;
+    const position = q * (sorted.length - 1);
+    const low = Math.floor(position);
+    const high = Math.ceil(position);
+    return sorted[low] + (sorted[high] - sorted[low]) * (position - low);
+  };
+  return { count: sorted.length, min: at(0), q1: at(0.25), median: at(0.5), q3: at(0.75), max: at(1) };
+}
+
 export class GradientsView {
   constructor(normElement, distributionElement) {
     this.normElement = normElement;
@@ -30,6 +44,48 @@ export class GradientsView {
     this.normChart = null;
     this.layerCount = 0;
     this.range = null; // [low, high] of log10 |∂L/∂W|, grown only
+    this.spread = null; // per layer: {name, count, min, q1, median, q3, max} of log10 |∂L/∂W|
+    this.normText = new ChartText(normElement, {
+      label: "Gradient norms",
+      name: () => this.normName(),
+      table: () => this.normTable(),
+    });
+    this.spreadText = new ChartText(distributionElement, {
+      label: "Gradient spread",
+      name: () => this.spreadName(),
+      table: () => this.spreadTable(),
+    });
+  }
+
+  normName() {
+    const step = this.normChart?.lastX ?? null;
+    if (step === null) return "‖∂L/∂W‖ per layer over batch steps, log scale: no backward pass yet";
+    const latest = this.normChart.latest();
+    const parts = latest.map((norm, k) => `${layerName(k, this.layerCount)} ${formatNumber(norm)}`);
+    return `‖∂L/∂W‖ per layer over batch steps, log scale: at step ${step}, ${parts.join(", ")}`;
+  }
+
+  normTable() {
+    if (!this.normChart) return null;
+    const { columns, rows, count } = this.normChart.tableOf("batch step");
+    if (!count) return null;
+    const caption = rows.length < count ? `‖∂L/∂W‖ per layer (${rows.length} of ${count} points, spread)` : "‖∂L/∂W‖ per layer";
+    return { caption, columns, rows };
+  }
+
+  spreadName() {
+    if (!this.spread) return "How the entries of ∂L/∂W spread per layer (log₁₀ |∂L/∂W|): no backward pass yet";
+    const parts = this.spread.map((s) => `${s.name} median ${s.median === null ? "–" : s.median.toFixed(2)}`);
+    return `How the entries of ∂L/∂W spread per layer, log₁₀ |∂L/∂W|: ${parts.join(", ")}`;
+  }
+
+  spreadTable() {
+    if (!this.spread) return null;
+    return {
+      caption: "log₁₀ |∂L/∂W| per layer, now: the box plot's five numbers",
+      columns: ["layer", "entries", "min", "lower quartile", "median", "upper quartile", "max"],
+      rows: this.spread.map((s) => [s.name, s.count, s.min, s.q1, s.median, s.q3, s.max]),
+    };
   }
 
   setStructure(layerCount) {
@@ -60,11 +116,13 @@ export class GradientsView {
   reset() {
     this.normChart?.reset();
     this.range = null;
+    this.spread = null;
     this.frame = null;
   }
 
   drawNorms() {
     this.normChart?.flush();
+    this.normText.update();
   }
 
   drawDistribution() {
@@ -115,5 +173,7 @@ export class GradientsView {
       yaxis: { autorange: "reversed", fixedrange: true },
     };
     Plotly.react(this.distributionElement, traces, layout, PLOT_CONFIG);
+    this.spread = samples.map((values, k) => ({ name: layerName(k, this.layerCount), ...fiveNumbers(values) }));
+    this.spreadText.update();
   }
 }

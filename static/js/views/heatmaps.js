@@ -3,11 +3,12 @@
 //
 // Every matrix is its own small Plotly figure: the scheduler can then spread a deep network's
 // heatmaps over several animation frames, one figure at a time.
+import { ChartText, TABLE_MAX_ROWS } from "../chart-text.js";
 import { BASE_LAYOUT, StableRange } from "../charts.js";
 import { DIVERGING } from "../colors.js";
 import { createElement } from "../dom.js";
 import { PLOT_CONFIG, Plotly } from "../plotly.js";
-import { layerTitle } from "../words.js";
+import { formatNumber, layerName, layerTitle } from "../words.js";
 
 const PANELS = [
   { key: "W", title: "W", yTitle: "input i", hover: "W[%{y}→%{x}] = %{z:.4g}" },
@@ -31,12 +32,47 @@ function emptyLike(rows, columns) {
 
 /** One matrix of one layer: a heatmap on a diverging scale whose range only grows. */
 class MatrixHeatmap {
-  constructor(panel, layerIndex, shape) {
+  constructor(panel, layerIndex, shape, layerCount) {
     this.panel = panel;
+    this.layerWords = layerName(layerIndex, layerCount);
+    this.matrix = null;
     this.shape = shape; // {inputs, units}
     this.range = new StableRange();
     const id = `heatmap-${panel.key}-${layerIndex}`;
     this.element = createElement("div", { className: "chart matrix-heatmap", id, "data-testid": id });
+  }
+
+  /** After the element is on the page: its name and table (they live beside the layer's row). */
+  describe() {
+    this.text = new ChartText(this.element, {
+      label: `${this.panel.title} of layer ${this.layerWords.split(" ")[1]}`,
+      name: () => this.accessibleName(),
+      table: () => this.table(),
+    });
+  }
+
+  accessibleName() {
+    const { title, key } = this.panel;
+    const what = key === "delta" ? "samples × units" : "inputs × units";
+    const size = key === "delta" ? `${this.matrix?.length ?? 0} × ${this.shape.units}` : `${this.shape.inputs} × ${this.shape.units}`;
+    const head = `Heatmap of ${title} for ${this.layerWords}, ${what} ${size}`;
+    if (!this.matrix) return `${head}: not computed yet`;
+    const values = this.matrix.flat().filter((v) => v !== null && Number.isFinite(v));
+    if (!values.length) return `${head}: not computed yet`;
+    return `${head}: from ${formatNumber(Math.min(...values))} to ${formatNumber(Math.max(...values))}`;
+  }
+
+  table() {
+    if (!this.matrix) return null;
+    const { title, key } = this.panel;
+    const rowName = key === "delta" ? "sample" : "input";
+    const rows = this.matrix.slice(0, TABLE_MAX_ROWS).map((row, r) => [`${rowName} ${r}`, ...row]);
+    const more = this.matrix.length > rows.length ? ` (the first ${rows.length} of ${this.matrix.length} rows)` : "";
+    return {
+      caption: `${title} of ${this.layerWords}: rows are ${rowName}s, columns units${more}`,
+      columns: [rowName, ...Array.from({ length: this.shape.units }, (_, j) => `unit ${j}`)],
+      rows,
+    };
   }
 
   render(layer) {
@@ -56,6 +92,8 @@ class MatrixHeatmap {
       ygap: 1,
     };
     Plotly.react(this.element, [trace], this.layout(matrix, rows, limit), PLOT_CONFIG);
+    this.matrix = matrix ?? null;
+    this.text?.update();
   }
 
   layout(matrix, rows, limit) {
@@ -103,7 +141,7 @@ export class HeatmapsView {
    *  figures, each drawn on its own (see `drawFigure`). */
   setStructure(shapes) {
     for (const figure of this.figures.flat()) Plotly.purge(figure.element);
-    this.figures = shapes.map((shape, k) => PANELS.map((panel) => new MatrixHeatmap(panel, k, shape)));
+    this.figures = shapes.map((shape, k) => PANELS.map((panel) => new MatrixHeatmap(panel, k, shape, shapes.length)));
     const rows = this.figures.map((figures, k) => {
       return createElement("div", { className: "layer-row", "data-testid": `heatmap-layer-${k}` }, [
         createElement("h3", { className: "layer-heading", text: layerTitle(k, shapes.length) }),
@@ -115,6 +153,7 @@ export class HeatmapsView {
       ]);
     });
     this.container.replaceChildren(...rows);
+    for (const figure of this.figures.flat()) figure.describe();
     return this.figures.flatMap((figures, k) => figures.map((figure) => ({ k, figure })));
   }
 

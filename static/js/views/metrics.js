@@ -1,4 +1,5 @@
 // Loss (train and test) and, for classification, accuracy, over batch steps.
+import { ChartText } from "../chart-text.js";
 import { LineChart } from "../charts.js";
 import { CATEGORICAL } from "../colors.js";
 import { formatNumber } from "../words.js";
@@ -12,6 +13,7 @@ function formatLoss(value, diverged) {
 export class MetricsView {
   constructor(element, readouts) {
     this.readouts = readouts; // {train, test, accuracy, accuracyLegend}: elements
+    this.classification = false;
     this.chart = new LineChart(element, {
       series: [
         { name: "train data loss", color: CATEGORICAL[0] },
@@ -45,10 +47,31 @@ export class MetricsView {
         },
       },
     });
+    this.text = new ChartText(element, { label: "Loss", name: () => this.accessibleName(), table: () => this.table() });
+  }
+
+  /** The chart in words: what it shows and where it is now. */
+  accessibleName() {
+    const [train, test, accuracy, testAccuracy] = this.chart.latest();
+    const step = this.chart.lastX;
+    if (step === null) return "Data loss over batch steps: no point yet";
+    let text = `Data loss over batch steps: at step ${step}, train ${formatNumber(train)}, test ${formatNumber(test)}`;
+    if (this.classification && accuracy !== null) {
+      text += `; accuracy train ${(100 * accuracy).toFixed(1)} %, test ${testAccuracy === null ? "–" : (100 * testAccuracy).toFixed(1)} %`;
+    }
+    return `${text} (${this.chart.x.length} points)`;
+  }
+
+  table() {
+    const { columns, rows, count } = this.chart.tableOf("batch step");
+    if (!count) return null;
+    const caption = rows.length < count ? `Data loss per batch step (${rows.length} of ${count} points, spread)` : "Data loss per batch step";
+    return { caption, columns, rows };
   }
 
   /** A new session or a reconnect: the history replaces the curve. */
   reset(history, classification) {
+    this.classification = classification;
     this.readouts.accuracyLegend.hidden = !classification;
     this.chart.setVisible([true, true, classification, classification]);
     const x = history.map((point) => point.step);
@@ -63,6 +86,7 @@ export class MetricsView {
 
   draw() {
     this.chart.flush();
+    this.text.update();
   }
 
   ingest(frame) {

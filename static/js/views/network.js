@@ -12,7 +12,8 @@ import { createElement } from "../dom.js";
 import { PLOT_CONFIG, Plotly } from "../plotly.js";
 import { activeLayerOf } from "../state.js";
 import { forwardLayers, gridOver, planeOf } from "../forward.js";
-import { formatNumber, layerTitle } from "../words.js";
+import { ChartText } from "../chart-text.js";
+import { formatNumber, layerName, layerTitle, unitName, weightName } from "../words.js";
 
 const MAX_DRAWN_UNITS = 16; // per column; a wider layer shows its first units, says how many more
 const MAX_LINKS = 320; // lines in all: past that, columns show fewer units
@@ -34,6 +35,11 @@ const GUIDE_FILL = "rgba(46, 139, 87, 0.16)"; // the lesson guide's step: green,
 const GUIDE_LINE = "#2e8b57";
 const SELECTED_LINE = "rgba(26, 115, 232, 0.45)"; // the inspected link or neuron
 const INPUT_FILL = "#eeeeee";
+const FOCUS_LINE = "#111111"; // the keyboard's item: a dark dotted ring or line, unlike a selection
+// The keyboard's walk, said beside the diagram while it has focus (and to screen readers).
+const KEYS_HINT =
+  "Keys: ← → layers, ↑ ↓ units, W a unit's incoming weights (Shift+W back; on a weight ↑ ↓ the next " +
+  "one, ← → its ends), Enter the chain rule, E set this value, A ask the class about it.";
 
 const diverging = scaleInterpolator(DIVERGING);
 const magnitude = scaleInterpolator(MAGNITUDE);
@@ -97,9 +103,12 @@ function nodeShape(x, y, fill, border, width) {
 export class NetworkDiagram {
   /** onClick(layer, i, j): a link W[i→j] of `layer`, a neuron (layer, null, j), or an
    *  input (−1, i, null). */
-  constructor(element, { onClick, gridMargin }) {
+  constructor(element, { onClick, gridMargin, onEdit = () => {}, onAsk = () => {} }) {
     this.element = element;
     this.onClick = onClick;
+    this.onEdit = onEdit; // after a click by keyboard: E goes on to "set this value"
+    this.onAsk = onAsk; // and A to "ask the class about it"
+    this.focused = null; // [layer, i, j] of the keyboard's item (as onClick takes them)
     this.gridMargin = gridMargin; // the boundary grid's room past the points (the server's)
     this.mode = "auto";
     this.structure = null;
@@ -119,6 +128,7 @@ export class NetworkDiagram {
       hidden: true,
     });
     element.after(this.tooltip);
+    this.bindKeys();
     this.eventsBound = false;
     // A new size (presenter mode, a window resized): the pictures are sized in pixels.
     new ResizeObserver(() => requestAnimationFrame(() => this.draw())).observe(element);
@@ -176,6 +186,7 @@ export class NetworkDiagram {
     this.frame = null;
     this.hovered = null;
     this.selected = null;
+    this.focused = null;
     this.tooltip.hidden = true;
     Plotly.react(this.element, this.traces(), this.layout([]), PLOT_CONFIG);
     this.bindEvents();
@@ -221,12 +232,15 @@ export class NetworkDiagram {
     const shapes = [
       ...band,
       ...this.selectedShapes(),
+      ...this.focusShapes(),
       ...this.linkShapes(frame, mode),
       ...this.nodeShapes(frame, mode, activeLayer),
     ];
     const annotations = [...this.moreUnits, ...(atLoss ? this.lossAnnotations(frame) : [])];
     Plotly.relayout(this.element, { shapes, images: this.neuronPictures(frame, mode), annotations });
     if (this.hovered) this.showTooltip();
+    this.text.update();
+    if (this.focused && this.hasFocus()) this.announce();
   }
 
   /** Layout images: each neuron's output over the input plane, coloured as the boundary is
@@ -535,6 +549,193 @@ export class NetworkDiagram {
       return nodeShape(x, y, fill, active ? HIGHLIGHT_LINE : "#666", active ? 3 : 1);
     });
     return [...inputs, ...units];
+  }
+
+  // ----- the keyboard: one tab stop, arrows between neurons and weights --------------------
+
+  /** The diagram is one tab stop (a roving cursor inside it); the item under the cursor is
+   *  drawn with a dark dotted ring and said in a live line under the diagram. */
+  bindKeys() {
+    const element = this.element;
+    element.tabIndex = 0;
+    element.setAttribute("role", "application");
+    element.setAttribute("aria-roledescription", "network diagram");
+    this.keysLine = createElement("div", { className: "diagram-keys", "data-testid": "diagram-keys", hidden: true }, [
+      (this.focusLine = createElement("p", {
+        className: "diagram-focus",
+        "data-testid": "diagram-focus",
+        role: "status",
+        "aria-live": "polite",
+      })),
+      (this.keysHint = createElement("p", { id: "diagram-keys-hint", className: "hint", text: KEYS_HINT })),
+    ]);
+    this.tooltip.after(this.keysLine);
+    element.setAttribute("aria-describedby", "diagram-keys-hint");
+    this.text = new ChartText(element, {
+      label: "Weights",
+      role: null,
+      name: () => this.accessibleName(),
+      table: () => this.parameterTable(),
+    });
+    element.addEventListener("focus", () => {
+      this.keysLine.hidden = false;
+      if (!this.focused && this.structure) this.focused = [-1, 0, null];
+      this.draw();
+      this.announce();
+    });
+    element.addEventListener("blur", () => {
+      this.keysLine.hidden = true;
+      this.draw();
+    });
+    element.addEventListener("keydown", (event) => this.onKey(event));
+  }
+
+  hasFocus() {
+    return document.activeElement === this.element;
+  }
+
+  /** What the diagram shows, for its accessible name. */
+  accessibleName() {
+    if (!this.structure) return "Network diagram";
+    const { featureNames, layers } = this.structure;
+    const count = layers.length;
+    const parts = layers.map(
+      (layer, k) => `${layerName(k, count)} ${layer.units} unit${layer.units === 1 ? "" : "s"} ${layer.activation ?? ""}`.trim(),
+    );
+    const shown = this.frame && this.effectiveMode(this.frame) === "gradients" ? "gradients ∂L/∂W" : "weights";
+    return `Network diagram, showing ${shown}: ${featureNames.length} inputs (${featureNames.join(", ")}), ${parts.join(", ")}`;
+  }
+
+  /** Every drawn weight and bias with its value and gradient, for "Show as table". */
+  parameterTable() {
+    if (!this.structure || !this.frame) return null;
+    const count = this.structure.layers.length;
+    const rows = [];
+    for (const { k, i, j } of this.structure.links) {
+      const layer = this.frame.layers[k];
+      rows.push([`W[${i}→${j}] of layer ${k}`, this.sourceWords(k, i), `${unitName(k, j, count)}`, layer.W[i][j], layer.dW ? layer.dW[i][j] : null]);
+    }
+    for (const { k, j } of this.structure.units) {
+      const layer = this.frame.layers[k];
+      if (layer.b) rows.push([`b[${j}] of layer ${k}`, "bias", unitName(k, j, count), layer.b[j], layer.db ? layer.db[j] : null]);
+    }
+    return {
+      caption: "The network's weights and biases as drawn (– where ∂L/∂W is not computed yet)",
+      columns: ["parameter", "from", "to", "value", "∂L/∂ (gradient)"],
+      rows,
+    };
+  }
+
+  /** Where weight W[i→j] of layer k starts, an input named by its feature. */
+  sourceWords(k, i) {
+    if (k > 0) return unitName(k - 1, i, this.structure.layers.length);
+    return `input ${i} (${this.structure.featureNames[i]})`;
+  }
+
+  /** The keyboard item in words, with its value: "Weight W[0→1] of layer 1 (output), from
+   *  unit 0 of layer 0 (hidden) to unit 1 of layer 1 (output): W = 0.3400". */
+  itemLabel([k, i, j]) {
+    const count = this.structure.layers.length;
+    if (k === -1) return `Input ${i} (${this.structure.featureNames[i]}), the data`;
+    const layer = this.frame?.layers[k];
+    if (i !== null && i !== undefined) {
+      const value = layer ? `: W = ${formatNumber(layer.W[i][j])}` : "";
+      return `${weightName(k, i, j, count)}, from ${this.sourceWords(k, i)} to ${unitName(k, j, count)}${value}`;
+    }
+    const bias = layer?.b ? `: b = ${formatNumber(layer.b[j])}` : "";
+    const activation = layer ? `, ${layer.activation}` : "";
+    return `${unitName(k, j, count)[0].toUpperCase()}${unitName(k, j, count).slice(1)}${activation}${bias}`;
+  }
+
+  announce() {
+    if (!this.focused || !this.structure) return;
+    const text = this.itemLabel(this.focused);
+    if (this.focusLine.textContent !== text) this.focusLine.textContent = text;
+    this.element.dataset.focused = this.focused.map((v) => (v === null ? "" : String(v))).join(",");
+  }
+
+  /** The column (0 the inputs, c the layer c − 1) and row of a neuron or input. */
+  static place([k, i, j]) {
+    return k === -1 ? { column: 0, row: i } : { column: k + 1, row: j };
+  }
+
+  nodeAt(column, row) {
+    const { drawn } = this.structure;
+    const c = Math.max(0, Math.min(drawn.length - 1, column));
+    const r = Math.max(0, Math.min(drawn[c] - 1, row));
+    return c === 0 ? [-1, r, null] : [c - 1, null, r];
+  }
+
+  /** Where a key takes the cursor from `item`, or null (a key the diagram does not use). */
+  moveFrom(item, event) {
+    const [k, i, j] = item;
+    const { drawn } = this.structure;
+    const onWeight = k >= 0 && i !== null && i !== undefined;
+    const key = event.key;
+    if (onWeight) {
+      const sources = drawn[k];
+      if (key === "ArrowUp") return [k, Math.max(0, i - 1), j];
+      if (key === "ArrowDown") return [k, Math.min(sources - 1, i + 1), j];
+      if (key === "w" || key === "W") return [k, (i + (event.shiftKey ? sources - 1 : 1)) % sources, j];
+      if (key === "ArrowLeft") return this.nodeAt(k, i); // the weight's source
+      if (key === "ArrowRight" || key === "Escape") return [k, null, j]; // its unit
+      return null;
+    }
+    const { column, row } = NetworkDiagram.place(item);
+    if (key === "ArrowLeft") return this.nodeAt(column - 1, row);
+    if (key === "ArrowRight") return this.nodeAt(column + 1, row);
+    if (key === "ArrowUp") return this.nodeAt(column, row - 1);
+    if (key === "ArrowDown") return this.nodeAt(column, row + 1);
+    if (key === "Home") return this.nodeAt(column, 0);
+    if (key === "End") return this.nodeAt(column, drawn[column] - 1);
+    if ((key === "w" || key === "W") && k >= 0) return [k, event.shiftKey ? drawn[k] - 1 : 0, j];
+    return null;
+  }
+
+  onKey(event) {
+    if (!this.structure || event.altKey || event.ctrlKey || event.metaKey) return;
+    if (!this.focused) this.focused = [-1, 0, null];
+    const key = event.key;
+    if (key === "Enter" || key === " ") {
+      event.preventDefault();
+      this.onClick(...this.focused);
+      return;
+    }
+    if (key === "e" || key === "E") {
+      event.preventDefault();
+      this.onClick(...this.focused);
+      this.onEdit(...this.focused);
+      return;
+    }
+    if (key === "a" || key === "A") {
+      event.preventDefault();
+      this.onClick(...this.focused);
+      this.onAsk(...this.focused);
+      return;
+    }
+    const next = this.moveFrom(this.focused, event);
+    if (!next) return;
+    event.preventDefault();
+    this.focused = next;
+    this.draw();
+    this.announce();
+  }
+
+  /** The keyboard's item: a dark dotted ring around a neuron, a dark dotted line on a link. */
+  focusShapes() {
+    if (!this.focused || !this.hasFocus()) return [];
+    const [k, i, j] = this.focused;
+    if (k >= 0 && i !== null && i !== undefined) {
+      const link = this.structure.links.find((l) => l.k === k && l.i === i && l.j === j);
+      if (!link) return [];
+      const { from, to } = link;
+      const line = { color: FOCUS_LINE, width: 3, dash: "dot" };
+      return [{ name: "focus", type: "line", layer: "above", xref: "x", yref: "y", x0: from.x, y0: from.y, x1: to.x, y1: to.y, line }];
+    }
+    const node = k === -1 ? this.structure.inputs.find((u) => u.i === i) : this.structure.units.find((u) => u.k === k && u.j === j);
+    if (!node) return [];
+    const ring = nodeShape(node.x, node.y, "rgba(0,0,0,0)", FOCUS_LINE, 3);
+    return [{ ...ring, name: "focus", line: { ...ring.line, dash: "dot" }, x0: ring.x0 - 4, x1: ring.x1 + 4, y0: ring.y0 - 4, y1: ring.y1 + 4 }];
   }
 
   // ----- hover and click ---------------------------------------------------------------

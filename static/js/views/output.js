@@ -1,10 +1,12 @@
 // What the network outputs: for 2-D data the decision boundary (or output surface) over the
 // input plane with the training and test points; otherwise predicted against target (a
 // confusion matrix for classes).
+import { ChartText, spreadRows } from "../chart-text.js";
 import { BASE_LAYOUT, StableRange } from "../charts.js";
 import { BINARY_CLASSES, CATEGORICAL, DIVERGING, classScale, rgb, scaleInterpolator } from "../colors.js";
 import { argmax, forward, gridOver, planeOf } from "../forward.js";
 import { PLOT_CONFIG, Plotly } from "../plotly.js";
+import { formatNumber } from "../words.js";
 
 const GRID = 40; // grid side of the boundary; the browser smooths it as it scales the image
 const SURFACE_OPACITY = 0.7;
@@ -35,6 +37,46 @@ export class OutputView {
     this.canvas = document.createElement("canvas");
     this.canvas.width = GRID;
     this.canvas.height = GRID;
+    this.text = new ChartText(element, { label: "Output", name: () => this.accessibleName(), table: () => this.table() });
+  }
+
+  /** What the chart shows now, with the frame's accuracy (or loss). */
+  accessibleName() {
+    if (!this.dataset || !this.frame) return "Output of the network: nothing yet";
+    const train = this.dataset.x_train.length;
+    const test = this.dataset.x_test.length;
+    const points = `${train} train points${this.showTest ? ` and ${test} test points` : ""}`;
+    const accuracy = this.frame.accuracy;
+    const score =
+      accuracy === null || accuracy === undefined
+        ? `train data loss ${formatNumber(this.frame.loss)}`
+        : `train accuracy ${(100 * accuracy).toFixed(1)} %`;
+    if (this.twoDimensional) {
+      const [xName, yName] = this.dataset.plane ? ["x1", "x2"] : this.dataset.feature_names;
+      return `Decision boundary: the network's output over the plane ${xName}, ${yName} (orange negative, blue positive), with ${points}; ${score}`;
+    }
+    const what = this.task === "multiclass" ? "Confusion matrix, predicted class against target" : "Predicted against target";
+    return `${what}, ${points}; ${score}`;
+  }
+
+  /** Each point (train, then test when shown): its inputs, target and the network's output. */
+  table() {
+    if (!this.dataset || !this.frame) return null;
+    const layers = this.frame.layers;
+    const sets = [["train", this.dataset.x_train, this.dataset.y_train]];
+    if (this.showTest) sets.push(["test", this.dataset.x_test, this.dataset.y_test]);
+    const rows = [];
+    for (const [name, x, y] of sets) {
+      const outputs = forward(layers, x);
+      x.forEach((inputs, n) => rows.push([`${name} ${n}`, ...inputs, y[n].join(" "), outputs[n].map((v) => formatNumber(v)).join(" ")]));
+    }
+    const shown = spreadRows(rows);
+    const more = shown.length < rows.length ? ` (${shown.length} of ${rows.length} points, spread)` : "";
+    return {
+      caption: `Each data point, its target and the network's output${more}`,
+      columns: ["point", ...this.dataset.feature_names, "target", "output"],
+      rows: shown,
+    };
   }
 
   setData(dataset, task) {
@@ -72,6 +114,7 @@ export class OutputView {
     if (this.twoDimensional) this.renderBoundary(layers, encoding);
     else if (encoding.kind === "classes") this.renderConfusion(layers, encoding);
     else this.renderPredictedVsTarget(layers, encoding);
+    this.text.update();
   }
 
   /** z over the grid: the predicted class, or the (first) output. */
