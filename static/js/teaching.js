@@ -5,6 +5,8 @@ import { api } from "./api.js";
 import { ChainInspector } from "./inspector.js";
 import { layerTitle } from "./words.js";
 
+const PHONE_LAYOUT = "(max-width: 1000px)"; // screens.css's one-column layout
+
 export class TeachingPanel {
   /**
    * elements: the page's elements (tabs, the inspector's slot, the guide's controls);
@@ -123,9 +125,12 @@ export class TeachingPanel {
     }
   }
 
-  /** Beside the views: a drawer where the panel would sit below them (CSS decides). */
+  /** Beside the views: a drawer where the panel would sit below them (CSS decides: beside
+   *  the network on a desk, a sheet over the screen's lower part on a phone, where the
+   *  diagram then starts at the screen's top, above the sheet). */
   openBeside() {
     this.e.teachingPanel.classList.add("drawer");
+    if (window.matchMedia(PHONE_LAYOUT).matches) this.e.networkDiagram.scrollIntoView({ block: "start" });
   }
 
   closeDrawer() {
