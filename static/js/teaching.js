@@ -131,6 +131,7 @@ export class TeachingPanel {
   openBeside() {
     this.e.teachingPanel.classList.add("drawer");
     if (window.matchMedia(PHONE_LAYOUT).matches) this.e.networkDiagram.scrollIntoView({ block: "start" });
+    else this.e.teachingPanel.scrollIntoView({ block: "nearest" });
   }
 
   closeDrawer() {
