@@ -322,7 +322,6 @@ export class Playground {
   /** A student's class link: follow whatever session the teacher shows, read-only. */
   followClass(code) {
     this.setReadOnly();
-    document.body.classList.add("following"); // the follower view (screens.css)
     this.elements.classBadge.textContent = `Class ${code}`;
     this.elements.classBadge.hidden = false;
     const socket = new ClassSocket({

@@ -6,6 +6,7 @@ import { ChainInspector } from "./inspector.js";
 import { layerTitle } from "./words.js";
 
 const PHONE_LAYOUT = "(max-width: 1000px)"; // screens.css's one-column layout
+const TAP_CLICKS_MS = 400; // a tap's last click comes before this (a mouse has no more)
 
 export class TeachingPanel {
   /**
@@ -130,8 +131,20 @@ export class TeachingPanel {
    *  diagram then starts at the screen's top, above the sheet). */
   openBeside() {
     this.e.teachingPanel.classList.add("drawer");
-    if (window.matchMedia(PHONE_LAYOUT).matches) this.e.networkDiagram.scrollIntoView({ block: "start" });
-    else this.e.teachingPanel.scrollIntoView({ block: "nearest" });
+    if (!window.matchMedia(PHONE_LAYOUT).matches) {
+      this.e.teachingPanel.scrollIntoView({ block: "nearest" });
+      return;
+    }
+    // A tap is Plotly's synthetic clicks, then the browser's own: the page scrolls once they
+    // are over, or the last one would land, scrolled, on another weight.
+    const scroll = () => {
+      clearTimeout(timer);
+      window.removeEventListener("click", lastClick, true);
+      this.e.networkDiagram.scrollIntoView({ block: "start" });
+    };
+    const lastClick = (event) => event.isTrusted && setTimeout(scroll);
+    const timer = setTimeout(scroll, TAP_CLICKS_MS);
+    window.addEventListener("click", lastClick, true);
   }
 
   closeDrawer() {
