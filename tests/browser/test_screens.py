@@ -1,56 +1,26 @@
-"""The page on the screens a class has (#20): phones with touch (360×740, 390×844, 412×915,
-768×1024) and projectors or desks (1024×768, 1280×720, 1920×1080).
+"""The page on a projector or a desk (#20) at 1024×768, 1280×720 and 1920×1080 (phones and a
+tablet: test_phones.py).
 
-Phones: no sideways scroll, every visible control at least 24×24 px and the primary ones
-44 px high; a tap on a weight opens its chain rule inside the screen; a class student's page is
-a follower view with the network and the phase on the first screen and the question card
-inside the screen, whose tapped answers reach the teacher's count. Projectors: presenter mode
-gives the network 35 % of the screen and the largest box, text of 18 px and more, and every
-class action. Desks: the chain rule opens beside the network, never over the output.
-
-One server for the run (conftest's); each size is a browser context of its own."""
+Projectors: presenter mode gives the network 35 % of the screen and the largest box, text
+of 18 px and more (the readouts larger), every class action, and the lesson guide's current
+step in view while it plays. Desks: the chain rule opens beside the network, never over the
+output. One server for the run (conftest's)."""
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Page
 
-from .conftest import ARTIFACTS, Playground, opened
-from .test_teaching import click_in_diagram, link_point
+from .conftest import ARTIFACTS, Playground
+from .test_teaching import click_in_diagram
 
 pytestmark = pytest.mark.browser
 
-PHONES = [(360, 740), (390, 844), (412, 915), (768, 1024)]
-PROJECTORS = [(1024, 768), (1280, 720)]
+PROJECTORS = [(1024, 768), (1280, 720), (1920, 1080)]
 DESKS = [(1024, 768), (1280, 720), (1440, 900), (1920, 1080)]
-MIN_TARGET = 24  # WCAG 2.2's target size, CSS px
-PRIMARY_HEIGHT = 44
 BACK_OF_THE_ROOM = 18  # px: presenter mode's smallest text
-FOLLOW_MS = 5000
-
-# Every visible control's box; a checkbox or radio inside a label counts as its label (the
-# label is the target: a tap anywhere on it toggles the box).
-TARGETS_JS = """() => {
-    const seen = new Set(), found = [];
-    const selector = 'button, select, input, textarea, summary, a[href], [role=tab]';
-    for (const element of document.querySelectorAll(selector)) {
-        const label = element.closest('label');
-        const target = ['checkbox', 'radio'].includes(element.type) && label ? label : element;
-        if (seen.has(target)) continue;
-        seen.add(target);
-        const box = target.getBoundingClientRect();
-        const style = getComputedStyle(target);
-        if (!box.width || !box.height || style.visibility === 'hidden') continue;
-        if (element.closest('.js-plotly-plot')) continue;  // Plotly's own, hidden mode bar
-        found.push({what: `${target.tagName.toLowerCase()}#${target.id}.${target.className}`,
-                    width: box.width, height: box.height});
-    }
-    return found;
-}"""
 
 # The computed font size of every visible text node's element under a root.
 FONT_SIZES_JS = """selector => {
@@ -61,7 +31,8 @@ FONT_SIZES_JS = """selector => {
             const node = walker.currentNode, element = node.parentElement;
             if (!node.textContent.trim() || !element) continue;
             const box = element.getBoundingClientRect();
-            if (!box.width || !box.height || element.closest('[hidden], .visually-hidden')) continue;
+            if (!box.width || !box.height) continue;
+            if (element.closest('[hidden], .visually-hidden')) continue;
             sizes.push({text: node.textContent.trim().slice(0, 40),
                         size: parseFloat(getComputedStyle(element).fontSize)});
         }
@@ -73,11 +44,6 @@ FONT_SIZES_JS = """selector => {
 def sideways_scroll(page: Page) -> int:
     scroll: int = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
     return scroll
-
-
-def small_targets(page: Page) -> list[dict[str, Any]]:
-    targets: list[dict[str, Any]] = page.evaluate(TARGETS_JS)
-    return [t for t in targets if t["width"] < MIN_TARGET or t["height"] < MIN_TARGET]
 
 
 def box(page: Page, selector: str) -> dict[str, float]:
@@ -105,125 +71,6 @@ def overlap(a: dict[str, float], b: dict[str, float]) -> float:
 def shot(page: Page, name: str) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=ARTIFACTS / name)
-
-
-def browser_of(playground: Playground) -> Browser:
-    browser = playground.page.context.browser
-    assert browser is not None
-    return browser
-
-
-@contextlib.contextmanager
-def phone(browser: Browser, url: str, width: int, height: int) -> Iterator[Playground]:
-    """A touch screen of this size (a phone, or a tablet at 768 px), on `url`."""
-    context = browser.new_context(
-        viewport={"width": width, "height": height},
-        is_mobile=True,
-        has_touch=True,
-        device_scale_factor=3,
-    )
-    try:
-        with opened(context.new_page(), url) as driver:
-            yield driver
-    finally:
-        context.close()
-
-
-def tap_in_diagram(driver: Playground, layer: int, i: int | None, j: int) -> None:
-    point = link_point(driver, layer, i, j)
-    driver.page.touchscreen.tap(point["x"], point["y"])
-
-
-# ----- phones ---------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("width, height", PHONES)
-def test_a_phone_fits_its_width_with_large_targets_and_the_chain_rule_in_view(
-    playground: Playground, width: int, height: int
-) -> None:
-    with phone(browser_of(playground), playground.url, width, height) as student:
-        page = student.page
-        assert sideways_scroll(page) <= 0
-        assert small_targets(page) == []
-        for primary in ("#play-button", "#step-button"):
-            assert box(page, primary)["height"] >= PRIMARY_HEIGHT, primary
-        # The network comes first: on the first screen, and most of it.
-        network = box(page, "#network-diagram")
-        assert network["y"] < height / 2
-        assert min(network["y"] + network["height"], height) - network["y"] >= 0.4 * height
-        student.step()
-        shot(page, f"screens-phone-{width}x{height}.png")
-        # A tap on a weight: its chain rule in a sheet inside the screen, the weight above it.
-        page.evaluate("window.scrollTo(0, 0)")
-        tap_in_diagram(student, 1, 0, 0)
-        page.locator("[data-testid=inspector-values]").wait_for()
-        assert "W[0→0] of layer 1" in page.inner_text("[data-testid=inspector-values]")
-        sheet = on_screen(page, "#teaching-panel")
-        weight = link_point(student, 1, 0, 0)
-        assert weight["y"] < sheet["y"], "the sheet covers the weight that was tapped"
-        assert sideways_scroll(page) <= 0
-        shot(page, f"screens-phone-chain-{width}x{height}.png")
-        page.tap("#drawer-close-button")
-        page.wait_for_selector("#teaching-panel:not(.drawer)", state="attached")
-        # Boundary and loss follow the network, before the settings.
-        output, data = box(page, "#output-panel"), box(page, "#data-panel")
-        assert network["y"] < output["y"] < data["y"]
-        assert output["y"] < box(page, ".hyperbar")["y"]
-
-
-def test_class_students_on_phones_follow_and_tap_their_answers(playground: Playground) -> None:
-    teacher = playground.page
-    teacher.click("#share-button")
-    teacher.click("#open-class-button")
-    teacher.locator("#class-code").wait_for()
-    link = teacher.input_value("#class-link")
-    teacher.click("#share-close-button")
-    teacher.select_option("#step-unit", "phase")
-    output = len(playground.state()["layers"]) - 1
-    while playground.state()["nextPhase"] != {"kind": "backward", "layer": output}:
-        playground.step()
-    click_in_diagram(playground, output, None, 0)
-    teacher.locator("#predict-ask:not([disabled])").wait_for()
-    browser = browser_of(playground)
-    for answered, (width, height) in enumerate(PHONES, start=1):
-        with phone(browser, link, width, height) as student:
-            page = student.page
-            # The follower view: the network, the phase and the badge, no teacher's controls.
-            assert not page.locator("#play-button").is_visible()
-            assert not page.locator(".hyperbar").is_visible()
-            assert not page.locator("#data-panel").is_visible()
-            on_screen(page, "#phase-readout")
-            on_screen(page, "#class-badge")
-            network = box(page, "#network-diagram")
-            assert network["y"] + 0.6 * network["height"] <= height, "the network is below"
-            assert sideways_scroll(page) <= 0
-            assert small_targets(page) == []
-            if answered == 1:
-                teacher.click("#predict-ask")
-            page.locator("#predict-student").wait_for(timeout=FOLLOW_MS)
-            on_screen(page, "#predict-student")
-            for choice in ("#predict-sign-plus", "#predict-sign-minus", "#predict-send"):
-                assert on_screen(page, choice)["height"] >= PRIMARY_HEIGHT, choice
-            shot(page, f"screens-student-{width}x{height}.png")
-            page.fill("#predict-name", f"Student {answered}")
-            page.tap("#predict-sign-plus")
-            page.tap("#predict-send")
-            page.wait_for_selector("#predict-result:has-text('Sent')", timeout=FOLLOW_MS)
-            teacher.wait_for_selector(
-                f"#predict-count[data-count='{answered}']", state="attached", timeout=FOLLOW_MS
-            )
-    teacher.click("#predict-reveal")
-    teacher.wait_for_selector("#predict-truth[data-right]")
-
-
-def test_join_on_a_phone_is_a_large_target(playground: Playground) -> None:
-    with phone(browser_of(playground), playground.url, 360, 740) as student:
-        page = student.page
-        page.tap("#share-button")
-        join = on_screen(page, "#join-class-button")
-        assert join["height"] >= PRIMARY_HEIGHT
-        assert sideways_scroll(page) <= 0
-        assert small_targets(page) == []
 
 
 # ----- projectors: presenter mode -----------------------------------------------------------
@@ -325,18 +172,31 @@ def test_the_guides_current_step_stays_in_view_while_it_plays(
     page.click("#tab-guide")
     page.locator("[data-testid=guide-step]").first.wait_for()
     panel = box(page, "#teaching-panel")
-    for _ in range(6):
-        before = page.get_attribute("#guide-panel", "data-guide-index")
-        page.click("#guide-next")
+
+    def current_step_in_view(moved_from: str | None) -> None:
         page.wait_for_function(
             "before => document.getElementById('guide-panel').dataset.guideIndex !== before"
             " && document.getElementById('guide-panel').dataset.busy === 'false'",
-            arg=before,
+            arg=moved_from,
+            timeout=10_000,
         )
         step = box(page, "[data-testid=guide-step] h3")
-        assert panel["y"] <= step["y"] and step["y"] + step["height"] <= panel["y"] + panel["height"]
-        sizes = font_sizes(page, "[data-testid=guide-step]")
-        assert too_small(sizes, BACK_OF_THE_ROOM) == []
+        assert panel["y"] <= step["y"], "the current step starts above its panel"
+        assert step["y"] + step["height"] <= panel["y"] + panel["height"], "it is below the panel"
+        assert too_small(font_sizes(page, "[data-testid=guide-step]"), BACK_OF_THE_ROOM) == []
+
+    # Step by step with Next.
+    for _ in range(6):
+        before = page.get_attribute("#guide-panel", "data-guide-index")
+        page.click("#guide-next")
+        current_step_in_view(before)
+    # Playing: the guide follows the phases at the teacher's pace.
+    page.locator("#pace").fill("0.25")
+    page.click("#play-button")
+    playground.wait_for("state.playing")
+    for _ in range(4):
+        current_step_in_view(page.get_attribute("#guide-panel", "data-guide-index"))
+    playground.pause()
     shot(page, f"screens-presenter-guide-{width}x{height}.png")
 
 
@@ -366,7 +226,5 @@ def test_the_chain_rule_opens_beside_the_network_never_over_the_output(
     # It scrolls with the page: nothing stays fixed over what lies below.
     page.mouse.wheel(0, 600)
     page.wait_for_timeout(200)
-    assert page.evaluate("getComputedStyle(document.getElementById('teaching-panel')).position") in (
-        "static",
-        "relative",
-    )
+    position = page.evaluate("getComputedStyle(document.getElementById('teaching-panel')).position")
+    assert position in ("static", "relative")
