@@ -8,6 +8,11 @@ import { layerTitle } from "./words.js";
 const PHONE_LAYOUT = "(max-width: 1000px)"; // screens.css's one-column layout
 const TAP_CLICKS_MS = 400; // a tap's last click comes before this (a mouse has no more)
 
+/** Plotly's responsive charts follow their containers on a window resize only. */
+function resizeCharts() {
+  window.dispatchEvent(new Event("resize"));
+}
+
 export class TeachingPanel {
   /**
    * elements: the page's elements (tabs, the inspector's slot, the guide's controls);
@@ -130,8 +135,10 @@ export class TeachingPanel {
    *  the network on a desk, a sheet over the screen's lower part on a phone, where the
    *  diagram then starts at the screen's top, above the sheet). */
   openBeside() {
+    const opened = !this.e.teachingPanel.classList.contains("drawer");
     this.e.teachingPanel.classList.add("drawer");
     if (!window.matchMedia(PHONE_LAYOUT).matches) {
+      if (opened) resizeCharts(); // the network's column narrows beside the drawer
       this.e.teachingPanel.scrollIntoView({ block: "nearest" });
       return;
     }
@@ -149,6 +156,7 @@ export class TeachingPanel {
 
   closeDrawer() {
     this.e.teachingPanel.classList.remove("drawer");
+    resizeCharts();
   }
 
   /** A new network shape: what was selected no longer exists. */

@@ -217,8 +217,12 @@ def test_the_chain_rule_opens_beside_the_network_never_over_the_output(
     page.locator("[data-testid=inspector-values]").wait_for()
     page.wait_for_timeout(300)
     teaching = on_screen(page, "#teaching-panel")
-    assert overlap(teaching, box(page, "#output-panel")) == 0, "the chain rule covers the output"
+    output = box(page, "#output-panel")
+    assert overlap(teaching, output) == 0, "the chain rule covers the output"
     assert overlap(teaching, box(page, "#network-diagram")) == 0
+    # The diagram as drawn follows its narrower column, never over the output.
+    drawn = box(page, "#network-diagram .main-svg")
+    assert overlap(drawn, output) == 0 and overlap(drawn, teaching) == 0, drawn
     on_screen(page, "#output-chart")
     on_screen(page, "#network-diagram")
     assert sideways_scroll(page) <= 0
