@@ -300,12 +300,22 @@ export class LessonGuide {
     if (this.active) this.onHighlight(step ? { layer: step.layer, part: step.part } : null);
     this.renderButtons();
     this.e.content.replaceChildren(...this.body(step));
+    this.keepStepInView();
     const status = step
       ? `Step ${this.index + 1} of ${this.guide.steps.length}: ${step.title}`
       : this.guide
         ? "The lesson's introduction"
         : "";
     if (this.e.status.textContent !== status) this.e.status.textContent = status; // announced once
+  }
+
+  /** The teaching panel scrolls inside a projector's screen: the step shown starts in view. */
+  keepStepInView() {
+    const shown = this.e.content.querySelector(".guide-step");
+    const scroller = this.e.panel.closest(".teaching-panel");
+    if (!shown || !scroller || scroller.scrollHeight <= scroller.clientHeight) return;
+    const offset = shown.getBoundingClientRect().top - scroller.getBoundingClientRect().top;
+    if (offset < 0 || offset > scroller.clientHeight / 2) scroller.scrollTop += offset - 8;
   }
 
   renderButtons() {

@@ -55,13 +55,21 @@ function scaledLayout(layout, scale) {
   return scaled;
 }
 
+/** Copies of traces with their text's size (a diagram's labels) scaled. */
+function scaledData(data, scale) {
+  if (scale === 1 || !Array.isArray(data)) return data;
+  return data.map((trace) =>
+    trace?.textfont?.size ? { ...trace, textfont: { ...trace.textfont, size: Math.round(trace.textfont.size * scale) } } : trace,
+  );
+}
+
 /** Plotly, with chart text following textScale; everything else is Plotly's own. */
 export const Plotly = {
   ...PlotlyLibrary,
   react: (element, data, layout, config) =>
-    PlotlyLibrary.react(element, data, scaledLayout(layout, textScale), config),
+    PlotlyLibrary.react(element, scaledData(data, textScale), scaledLayout(layout, textScale), config),
   newPlot: (element, data, layout, config) =>
-    PlotlyLibrary.newPlot(element, data, scaledLayout(layout, textScale), config),
+    PlotlyLibrary.newPlot(element, scaledData(data, textScale), scaledLayout(layout, textScale), config),
   // A frame's update: its annotations' text scaled too (shapes and images have none).
   relayout: (element, update) =>
     PlotlyLibrary.relayout(
@@ -77,6 +85,6 @@ export function setChartTextScale(scale) {
   textScale = scale;
   for (const element of document.querySelectorAll(".js-plotly-plot")) {
     // A scaled copy: the drawn layout may share frozen objects (FONT) with the views' own.
-    PlotlyLibrary.react(element, element.data, scaledLayout(element.layout, ratio), PLOT_CONFIG);
+    PlotlyLibrary.react(element, scaledData(element.data, ratio), scaledLayout(element.layout, ratio), PLOT_CONFIG);
   }
 }

@@ -24,7 +24,8 @@ export class PresenterMode {
     this.on = on;
     document.body.classList.toggle("presenter", on);
     this.e.presenterButton.setAttribute("aria-pressed", on ? "true" : "false");
-    this.e.presenterButton.textContent = on ? "Leave presenter mode" : "Presenter";
+    // A toggle keeps its name; aria-pressed (and its look, screens.css) says it is on.
+    this.e.presenterButton.title = on ? "Leave presenter mode (p)" : "Large type for a projector (p)";
     this.onChange(on);
   }
 

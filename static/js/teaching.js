@@ -5,6 +5,14 @@ import { api } from "./api.js";
 import { ChainInspector } from "./inspector.js";
 import { layerTitle } from "./words.js";
 
+const PHONE_LAYOUT = "(max-width: 1000px)"; // screens.css's one-column layout
+const TAP_CLICKS_MS = 400; // a tap's last click comes before this (a mouse has no more)
+
+/** Plotly's responsive charts follow their containers on a window resize only. */
+function resizeCharts() {
+  window.dispatchEvent(new Event("resize"));
+}
+
 export class TeachingPanel {
   /**
    * elements: the page's elements (tabs, the inspector's slot, the guide's controls);
@@ -123,13 +131,32 @@ export class TeachingPanel {
     }
   }
 
-  /** Beside the views: a drawer where the panel would sit below them (CSS decides). */
+  /** Beside the views: a drawer where the panel would sit below them (CSS decides: beside
+   *  the network on a desk, a sheet over the screen's lower part on a phone, where the
+   *  diagram then starts at the screen's top, above the sheet). */
   openBeside() {
+    const opened = !this.e.teachingPanel.classList.contains("drawer");
     this.e.teachingPanel.classList.add("drawer");
+    if (!window.matchMedia(PHONE_LAYOUT).matches) {
+      if (opened) resizeCharts(); // the network's column narrows beside the drawer
+      this.e.teachingPanel.scrollIntoView({ block: "nearest" });
+      return;
+    }
+    // A tap is Plotly's synthetic clicks, then the browser's own: the page scrolls once they
+    // are over, or the last one would land, scrolled, on another weight.
+    const scroll = () => {
+      clearTimeout(timer);
+      window.removeEventListener("click", lastClick, true);
+      this.e.networkDiagram.scrollIntoView({ block: "start" });
+    };
+    const lastClick = (event) => event.isTrusted && setTimeout(scroll);
+    const timer = setTimeout(scroll, TAP_CLICKS_MS);
+    window.addEventListener("click", lastClick, true);
   }
 
   closeDrawer() {
     this.e.teachingPanel.classList.remove("drawer");
+    resizeCharts();
   }
 
   /** A new network shape: what was selected no longer exists. */

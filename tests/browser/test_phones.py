@@ -1,6 +1,8 @@
 """The page on phones and a tablet, with touch (issue 20): nothing wider than the screen, every
-visible control at least 24 × 24 CSS px and the primary ones 44 px, and a class student's
-question card inside the visual viewport, answered with taps that the teacher's count sees."""
+visible control at least 24 × 24 CSS px and the primary ones 44 px, the network first and a
+tapped weight's chain rule in a sheet below it, and a class student's follower view whose
+question card is inside the visual viewport, answered with taps that the teacher's count sees.
+Projectors and desks: test_screens.py."""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from playwright.sync_api import Page
 
 from .conftest import ARTIFACTS, Playground, opened
 from .test_classroom import FOLLOW_MS
-from .test_teaching import click_in_diagram
+from .test_teaching import click_in_diagram, link_point
 
 PHONES = [(360, 740), (390, 844), (412, 915), (768, 1024)]
 # Every control one can see and use; the ones below 24 px are listed by id (or tag).
@@ -87,7 +89,59 @@ def test_the_page_fits_a_phone_and_its_controls_fit_a_finger(
         page.screenshot(path=ARTIFACTS / f"phone-{width}x{height}.png")
 
 
-def test_a_student_on_a_phone_answers_the_question_with_taps(playground: Playground) -> None:
+@pytest.mark.parametrize("size", PHONES, ids=[f"{w}x{h}" for w, h in PHONES])
+def test_a_tap_on_a_weight_opens_its_chain_rule_in_a_sheet_below_it(
+    playground: Playground, size: tuple[int, int]
+) -> None:
+    width, height = size
+    with phone(playground, size, playground.url) as student:
+        page = student.page
+        student.step()
+        point = link_point(student, 1, 0, 0)
+        page.touchscreen.tap(point["x"], point["y"])
+        page.locator("[data-testid=inspector-values]").wait_for()
+        page.wait_for_selector("#teaching-panel.drawer")
+        page.wait_for_function(
+            "() => scrollY > 0 || document.getElementById('network-diagram')"
+            ".getBoundingClientRect().top < 40"
+        )  # the diagram scrolled up
+        # The weight that was tapped (the last of a tap's clicks too), not one below it.
+        assert "W[0→0] of layer 1" in page.inner_text("[data-testid=inspector-values]")
+        sheet = page.locator("#teaching-panel").bounding_box()
+        assert sheet is not None
+        assert sheet["x"] >= 0 and sheet["x"] + sheet["width"] <= width, sheet
+        assert sheet["y"] >= 0 and sheet["y"] + sheet["height"] <= height, sheet
+        weight = link_point(student, 1, 0, 0)
+        assert 0 <= weight["y"] < sheet["y"], "the sheet covers the weight that was tapped"
+        diagram = page.locator("#network-diagram").bounding_box()
+        assert diagram is not None and diagram["y"] >= 0
+        assert diagram["y"] + diagram["height"] <= sheet["y"] + 1, "the sheet covers the network"
+        assert fits(page)["document"] <= width
+        page.screenshot(path=ARTIFACTS / f"phone-chain-{width}x{height}.png")
+        page.tap("#drawer-close-button")
+        page.wait_for_selector("#teaching-panel:not(.drawer)", state="attached")
+        # Boundary and loss follow the network, before the data and the settings.
+        boxes = {
+            name: page.locator(name).bounding_box()
+            for name in ("#network-diagram", "#output-panel", "#data-panel", ".hyperbar")
+        }
+        tops = {name: found["y"] for name, found in boxes.items() if found is not None}
+        assert tops["#network-diagram"] < tops["#output-panel"] < tops["#data-panel"], tops
+        assert tops["#output-panel"] < tops[".hyperbar"], tops
+
+
+def test_join_on_a_phone_is_a_large_target(playground: Playground) -> None:
+    with phone(playground, (360, 740), playground.url) as student:
+        page = student.page
+        page.tap("#share-button")
+        join = page.locator("#join-class-button").bounding_box()
+        assert join is not None and join["height"] >= 44 and join["width"] >= 44, join
+        assert join["y"] >= 0 and join["y"] + join["height"] <= 740, join
+        assert fits(page)["document"] <= 360
+        assert page.evaluate(SMALL_CONTROLS) == []
+
+
+def test_students_on_phones_answer_the_question_with_taps(playground: Playground) -> None:
     teacher = playground.page
     teacher.click("#share-button")
     teacher.click("#open-class-button")
@@ -98,27 +152,38 @@ def test_a_student_on_a_phone_answers_the_question_with_taps(playground: Playgro
     output = len(playground.state()["layers"]) - 1
     while playground.state()["nextPhase"] != {"kind": "backward", "layer": output}:
         playground.step()
-    with phone(playground, (360, 740), link) as student:
-        teacher.wait_for_selector("#class-students[data-count='1']", state="attached")
-        click_in_diagram(playground, output, None, 0)
-        teacher.click("#predict-ask")
-        page = student.page
-        card = page.locator("#predict-student")
-        card.wait_for(timeout=FOLLOW_MS)
-        assert fits(page)["document"] <= 360
-        # A follower's first screen: the network and the phase, no greyed-out controls.
-        assert on_first_screen(page, "#network-diagram", 740) >= 0.5
-        assert page.is_visible("#phase-readout")
-        assert not page.is_visible("#play-button") and not page.is_visible("#learning-rate")
-        page.fill("#predict-name", "Ana")
-        for selector in ["#predict-sign-plus", "#predict-sign-minus", "#predict-send"]:
-            box = page.locator(selector).bounding_box()
-            assert box is not None and box["height"] >= 44, selector
-            # Inside the visual viewport, with no scrolling: where the thumb is.
-            assert box["x"] >= 0 and box["x"] + box["width"] <= 360, (selector, box)
-            assert box["y"] >= 0 and box["y"] + box["height"] <= 740, (selector, box)
-        page.screenshot(path=ARTIFACTS / "phone-question-360x740.png")
-        page.tap("#predict-sign-plus")
-        page.tap("#predict-send")
-        page.wait_for_selector("#predict-result:has-text('Sent')", timeout=FOLLOW_MS)
-        teacher.wait_for_selector("#predict-count[data-count='1']", timeout=FOLLOW_MS)
+    click_in_diagram(playground, output, None, 0)
+    teacher.locator("#predict-ask:not([disabled])").wait_for()
+    for answered, (width, height) in enumerate(PHONES, start=1):
+        with phone(playground, (width, height), link) as student:
+            if answered == 1:  # asked once the first student follows; the others join it
+                teacher.wait_for_selector("#class-students[data-count='1']", state="attached")
+                teacher.click("#predict-ask")
+            page = student.page
+            card = page.locator("#predict-student")
+            card.wait_for(timeout=FOLLOW_MS)
+            assert fits(page)["document"] <= width
+            # A follower's first screen: the network, the phase and the class, no greyed-out
+            # controls.
+            assert on_first_screen(page, "#network-diagram", height) >= 0.5
+            for shown in ("#phase-readout", "#class-badge"):
+                assert on_first_screen(page, shown, height) == 1, shown
+            for hidden in ("#play-button", "#learning-rate", ".hyperbar", "#data-panel"):
+                assert not page.is_visible(hidden), hidden
+            assert page.evaluate(SMALL_CONTROLS) == []
+            page.fill("#predict-name", f"Student {answered}")
+            for selector in ["#predict-sign-plus", "#predict-sign-minus", "#predict-send"]:
+                box = page.locator(selector).bounding_box()
+                assert box is not None and box["height"] >= 44, selector
+                # Inside the visual viewport, with no scrolling: where the thumb is.
+                assert box["x"] >= 0 and box["x"] + box["width"] <= width, (selector, box)
+                assert box["y"] >= 0 and box["y"] + box["height"] <= height, (selector, box)
+            page.screenshot(path=ARTIFACTS / f"phone-question-{width}x{height}.png")
+            page.tap("#predict-sign-plus")
+            page.tap("#predict-send")
+            page.wait_for_selector("#predict-result:has-text('Sent')", timeout=FOLLOW_MS)
+            teacher.wait_for_selector(
+                f"#predict-count[data-count='{answered}']", state="attached", timeout=FOLLOW_MS
+            )
+    teacher.click("#predict-reveal")
+    teacher.wait_for_selector("#predict-truth[data-right]")

@@ -460,9 +460,13 @@ def test_presenter_mode_is_large_plays_phases_at_the_teachers_pace(playground: P
     page.keyboard.press("p")
     page.wait_for_selector("body.presenter")
     assert page.get_attribute("#presenter-button", "aria-pressed") == "true"
-    for hidden in ("#data-panel", ".hyperbar", "#layers-section", "#speed", "#reset-button"):
+    for hidden in (".hyperbar", "#layers-section", "#speed"):
         assert not page.locator(hidden).is_visible(), hidden
-    for shown in ("#play-button", "#step-button", "#pace", "#network-diagram", "#teaching-panel"):
+    # The class actions stay (#20): reset, share, the preset and the dataset.
+    for shown in (
+        *("#play-button", "#step-button", "#pace", "#network-diagram", "#teaching-panel"),
+        *("#reset-button", "#share-button", "#preset", "#dataset"),
+    ):
         box = page.locator(shown).bounding_box()
         assert box is not None and box["y"] + 20 < 1080 and box["x"] + box["width"] <= 1920, shown
     assert page.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0
@@ -547,7 +551,8 @@ def test_a_watch_link_follows_the_teachers_session_read_only(playground: Playgro
         before = playground.server_session()["step"]
 
         # Nothing the student does changes the session.
-        student.page.click("#play-button", force=True)  # disabled: nothing happens
+        # The follower view (#20): no teacher's controls to press, the keys refuse.
+        assert not student.page.locator("#play-button").is_visible()
         student.page.locator("body").click(position={"x": 5, "y": 700})
         student.page.keyboard.press("s")
         notice = student.page.locator("#notice")
