@@ -228,5 +228,10 @@ class CheckResult(ResponseBody):
     difference: float | None
     correct: bool
     off_by_sign: bool
+    off_by_factor: float | None = Field(
+        description="value ≈ this × backprop for 2, ½, n or 1/n (n: the batch's rows or "
+        "targets), the slips the reason names; null otherwise. With n = 2 both readings of "
+        "a factor 2 are given."
+    )
     reason: str
     factors: CheckFactors | None = None
