@@ -171,6 +171,14 @@ CAUSES = {
     "given the activation a = f(z)",
     "sign_z_for_a": "the sign is flipped and the derivative taken on z instead of a",
     "sign_a_for_z": "the sign is flipped and the derivative taken on a instead of z",
+    "half": "it is half the gradient: the 2 of (ŷ − y)²'s derivative 2(ŷ − y) is missing",
+    "doubled": "it is twice the gradient: either gradients accumulated over two backward passes "
+    "(added with += and not zeroed between calls) or a factor 2 where the loss has ½; the "
+    "numbers cannot tell these two apart",
+    "learning_rate": "it is the gradient times the learning rate α = {n}: that is the update "
+    "step α·∂L/∂W, not ∂L/∂W",
+    "not_reached": "it is all zeros: the backward loop stops one layer early and never reaches "
+    "the first layer",
     "downstream": "it follows from layer {first}'s error: backprop hands each layer the error "
     "of the one after it",
 }
@@ -187,6 +195,12 @@ def candidates(ref: Reference, first: int | None) -> list[tuple[str, list[Array]
             if n > 1:
                 found.append((f"scale:{n}", [n * g for g in ref.dW]))
                 found.append((f"sign_scale:{n}", [-n * g for g in ref.dW]))
+    if m.config.loss != "square":  # TF Playground's ½-square loss has no 2
+        found.append(("half", [g / 2 for g in ref.dW]))
+    found.append(("doubled", [2 * g for g in ref.dW]))
+    rate = m.config.learning_rate
+    if rate != 1.0:
+        found.append((f"learning_rate:{rate:g}", [rate * g for g in ref.dW]))
     for swap in ("z_for_a", "a_for_z"):
         for only in (None, first):
             grads = wrong_variable(m, swap, only)
@@ -333,6 +347,8 @@ def _diagnose(
         k = entry["layer"]
         shape = tuple(ref.dW[k].shape)
         code = _match(dW, k, ref, options, tol)
+        if code is None and k == 0 and not dW.any() and ref.dW[k].any():
+            code = "not_reached"
         if (
             code is None
             and entry["relative_error_W"] is not None
