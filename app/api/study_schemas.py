@@ -36,14 +36,20 @@ class GradeProblem(ResponseBody):
     layers: list[LayerProblem] = Field(description="Input side first.")
 
 
+Bias = list[float] | Rows  # (units,), or lesson 003's own row (1, units)
+
+
 class LayerGradients(RequestBody):
     dW: Rows = Field(description="∂L/∂W, W's shape (inputs, units).")
-    db: list[float] | None = Field(None, description="∂L/∂b, one per unit; omit without biases.")
+    db: Bias | None = Field(
+        None,
+        description="∂L/∂b per unit: (units,) or lesson 003's (1, units); omit without biases.",
+    )
 
 
 class LayerWeights(RequestBody):
     W: Rows = Field(description="W after your update, W − α·∂L/∂W.")
-    b: list[float] | None = None
+    b: Bias | None = Field(None, description="b after your update: (units,) or (1, units).")
 
 
 class GradeRequest(RequestBody):
@@ -53,6 +59,13 @@ class GradeRequest(RequestBody):
         None, description="One per layer, input side first."
     )
     weights: list[LayerWeights] | None = Field(None, description="One per layer (plain SGD only).")
+    precision: Literal["float32", "float64"] | None = Field(
+        None,
+        description="The precision your code computed in. float32 is graded within a relative "
+        "error of 1e-4 (float32's rounding, 2⁻²⁴ per operation, adds up over a batch), float64 "
+        "within 1e-6. Omitted: float32 when every number you send is exactly a float32 (as "
+        "float32 arrays' .tolist() gives), else float64. The answer's `tolerance` says which.",
+    )
 
     @model_validator(mode="after")
     def one_of_them(self) -> GradeRequest:
@@ -82,6 +95,10 @@ Cause = Literal[
     "a_for_z",
     "sign_z_for_a",
     "sign_a_for_z",
+    "half",
+    "doubled",
+    "learning_rate",
+    "not_reached",
     "downstream",
     "bias",
     "shape",
@@ -98,13 +115,19 @@ class LayerGrade(ResponseBody):
     explanation: str
 
 
+class GradeTolerance(ResponseBody):
+    relative: float = Field(description="A layer passes when ‖s − e‖ / (‖s‖ + ‖e‖) is below it.")
+    precision: Literal["float32", "float64"]
+    reason: str = Field(description="Why this precision: given, or inferred from the numbers.")
+
+
 class GradeResult(ResponseBody):
     """Per layer, against the engine; the first wrong layer in backprop's order (output first)."""
 
     step: int
     batch_rows: int
     submitted: Literal["gradients", "weights"]
-    tolerance: float
+    tolerance: GradeTolerance
     passed: bool
     first_wrong_layer: int | None = Field(
         description="The wrong layer backprop reaches first (the highest index): the bug's place."
@@ -209,5 +232,10 @@ class CheckResult(ResponseBody):
     difference: float | None
     correct: bool
     off_by_sign: bool
+    off_by_factor: float | None = Field(
+        description="value ≈ this × backprop for 2, ½, n or 1/n (n: the batch's rows or "
+        "targets), the slips the reason names; null otherwise. With n = 2 both readings of "
+        "a factor 2 are given."
+    )
     reason: str
     factors: CheckFactors | None = None

@@ -33,7 +33,16 @@ from app.engine.dense import Array, fc_input_error, fc_weights_error
 from app.engine.gradcheck import relative_error
 from app.engine.penalties import penalty_gradient
 
-TOLERANCE = 1e-6  # relative error; the same sums in another order differ by ~1e-15
+TOLERANCE = 1e-6  # float64: relative error; the same sums in another order differ by ~1e-15
+# float32 (PyTorch's and many students' default): each rounding is up to 2⁻²⁴ ≈ 6e-8 and a
+# batch's backprop chains hundreds of them, so 1e-4 is float32 noise with room; a real
+# mistake (a factor, a sign, a derivative) is off by far more.
+TOLERANCES = {"float64": TOLERANCE, "float32": 1e-4}
+PRECISION_REASONS = {
+    "given": "the submission says so (precision)",
+    "inferred_float32": "every number submitted is exactly a float32",
+    "inferred_float64": "some number submitted is not a float32",
+}
 
 
 class NotTracedError(RuntimeError):
@@ -162,6 +171,14 @@ CAUSES = {
     "given the activation a = f(z)",
     "sign_z_for_a": "the sign is flipped and the derivative taken on z instead of a",
     "sign_a_for_z": "the sign is flipped and the derivative taken on a instead of z",
+    "half": "it is half the gradient: the 2 of (ŷ − y)²'s derivative 2(ŷ − y) is missing",
+    "doubled": "it is twice the gradient: either gradients accumulated over two backward passes "
+    "(added with += and not zeroed between calls) or a factor 2 where the loss has ½; the "
+    "numbers cannot tell these two apart",
+    "learning_rate": "it is the gradient times the learning rate α = {n}: that is the update "
+    "step α·∂L/∂W, not ∂L/∂W",
+    "not_reached": "it is all zeros: the backward loop stops one layer early and never reaches "
+    "the first layer",
     "downstream": "it follows from layer {first}'s error: backprop hands each layer the error "
     "of the one after it",
 }
@@ -178,6 +195,12 @@ def candidates(ref: Reference, first: int | None) -> list[tuple[str, list[Array]
             if n > 1:
                 found.append((f"scale:{n}", [n * g for g in ref.dW]))
                 found.append((f"sign_scale:{n}", [-n * g for g in ref.dW]))
+    if m.config.loss != "square":  # TF Playground's ½-square loss has no 2
+        found.append(("half", [g / 2 for g in ref.dW]))
+    found.append(("doubled", [2 * g for g in ref.dW]))
+    rate = m.config.learning_rate
+    if rate != 1.0:
+        found.append((f"learning_rate:{rate:g}", [rate * g for g in ref.dW]))
     for swap in ("z_for_a", "a_for_z"):
         for only in (None, first):
             grads = wrong_variable(m, swap, only)
@@ -211,11 +234,33 @@ def implied_gradients(
         dW = (W_used - W) / config.learning_rate if W.shape == W_used.shape else W
         db = None
         if entry.get("b") is not None:
-            db = _array(f"weights[{k}].b", entry["b"])
+            db = _bias(f"weights[{k}].b", entry["b"])
             if trace.b is not None and db.shape == trace.b[0].shape:
                 db = (trace.b[0] - db) / config.learning_rate
         out.append((dW, db))
     return out
+
+
+def precision_of(submission: dict[str, Any], kind: str) -> tuple[str, str]:
+    """The submission's precision and why: as given, or float32 when every number is one."""
+    given = submission.get("precision")
+    if given is not None:
+        if given not in TOLERANCES:
+            raise ConfigError("precision", f"must be one of {sorted(TOLERANCES)}, got {given!r}")
+        return str(given), "given"
+    numbers = [
+        np.asarray(value, dtype=np.float64).ravel()
+        for entry in submission.get(kind) or []
+        for value in entry.values()
+        if value is not None
+    ]
+    try:
+        flat = np.concatenate(numbers) if numbers else np.zeros(0)
+    except ValueError:
+        return "float64", "inferred_float64"  # ragged: _array names the field
+    if flat.size and np.array_equal(flat.astype(np.float32).astype(np.float64), flat):
+        return "float32", "inferred_float32"
+    return "float64", "inferred_float64"
 
 
 def grade(model: Model, submission: dict[str, Any]) -> dict[str, Any]:
@@ -226,25 +271,31 @@ def grade(model: Model, submission: dict[str, Any]) -> dict[str, Any]:
     entries = submission.get(kind)
     if not isinstance(entries, list) or len(entries) != n_layers:
         raise ConfigError(kind, f"give {n_layers} entries, one per layer (input side first)")
+    precision, why = precision_of(submission, kind)
+    tol = TOLERANCES[precision]
     if kind == "weights":
         submitted = implied_gradients(ref, entries)
     else:
         submitted = [
             (
                 _array(f"gradients[{k}].dW", entry.get("dW")),
-                None if entry.get("db") is None else _array(f"gradients[{k}].db", entry["db"]),
+                None if entry.get("db") is None else _bias(f"gradients[{k}].db", entry["db"]),
             )
             for k, entry in enumerate(entries)
         ]
-    layers = [_compare(k, s, ref) for k, s in enumerate(submitted)]
+    layers = [_compare(k, s, ref, tol) for k, s in enumerate(submitted)]
     wrong = [layer["layer"] for layer in layers if not layer["passed"]]
     first = max(wrong) if wrong else None  # backprop runs from the output back
-    _diagnose(layers, submitted, ref, first)
+    _diagnose(layers, submitted, ref, first, tol)
     return {
         "step": ref.model.step,
         "batch_rows": len(ref.model.batch_indices),
         "submitted": kind,
-        "tolerance": TOLERANCE,
+        "tolerance": {
+            "relative": tol,
+            "precision": precision,
+            "reason": f"{precision}: {PRECISION_REASONS[why]}",
+        },
         "passed": first is None,
         "first_wrong_layer": first,
         "diagnosis": "Every layer matches the engine."
@@ -254,7 +305,9 @@ def grade(model: Model, submission: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _compare(k: int, submitted: tuple[Array, Array | None], ref: Reference) -> dict[str, Any]:
+def _compare(
+    k: int, submitted: tuple[Array, Array | None], ref: Reference, tol: float
+) -> dict[str, Any]:
     dW, db = submitted
     expected_W, expected_b = ref.dW[k], ref.db[k]
     entry: dict[str, Any] = {"layer": k, "shape": list(expected_W.shape), "cause": None}
@@ -268,10 +321,10 @@ def _compare(k: int, submitted: tuple[Array, Array | None], ref: Reference) -> d
             b_ok = False
         elif db.shape == expected_b.shape:
             entry["relative_error_b"] = relative_error(db, expected_b)
-            b_ok = entry["relative_error_b"] < TOLERANCE
+            b_ok = entry["relative_error_b"] < tol
         else:
             b_ok = False
-    W_ok = entry["relative_error_W"] is not None and entry["relative_error_W"] < TOLERANCE
+    W_ok = entry["relative_error_W"] is not None and entry["relative_error_W"] < tol
     entry["passed"] = bool(W_ok and b_ok)
     entry["explanation"] = f"Layer {k} matches the engine." if entry["passed"] else None
     return entry
@@ -282,6 +335,7 @@ def _diagnose(
     submitted: list[tuple[Array, Array | None]],
     ref: Reference,
     first: int | None,
+    tol: float,
 ) -> None:
     """Fill ``cause`` and ``explanation`` of each wrong layer."""
     if first is None:
@@ -292,11 +346,13 @@ def _diagnose(
             continue
         k = entry["layer"]
         shape = tuple(ref.dW[k].shape)
-        code = _match(dW, k, ref, options)
+        code = _match(dW, k, ref, options, tol)
+        if code is None and k == 0 and not dW.any() and ref.dW[k].any():
+            code = "not_reached"
         if (
             code is None
             and entry["relative_error_W"] is not None
-            and entry["relative_error_W"] < TOLERANCE
+            and entry["relative_error_W"] < tol
         ):
             code = "bias"
         if code is None and k < first:
@@ -321,17 +377,19 @@ def _diagnose(
             )
 
 
-def _match(dW: Array, k: int, ref: Reference, options: list[tuple[str, list[Array]]]) -> str | None:
+def _match(
+    dW: Array, k: int, ref: Reference, options: list[tuple[str, list[Array]]], tol: float
+) -> str | None:
     expected = ref.dW[k]
-    transposed = dW.shape == expected.T.shape and relative_error(dW.T, expected) < TOLERANCE
-    if transposed and (dW.shape != expected.shape or relative_error(dW, expected) >= TOLERANCE):
+    transposed = dW.shape == expected.T.shape and relative_error(dW.T, expected) < tol
+    if transposed and (dW.shape != expected.shape or relative_error(dW, expected) >= tol):
         return "transposed"
     if dW.shape != expected.shape:
         return None
     for code, grads in options:
-        if relative_error(grads[k], expected) < TOLERANCE:
+        if relative_error(grads[k], expected) < tol:
             continue  # this mistake changes nothing on this layer: no evidence
-        if relative_error(dW, grads[k]) < TOLERANCE:
+        if relative_error(dW, grads[k]) < tol:
             return code
     return None
 
@@ -344,3 +402,9 @@ def _array(field: str, value: Any) -> Array:
     if not np.isfinite(array).all():
         raise ConfigError(field, "holds NaN or infinity")
     return array
+
+
+def _bias(field: str, value: Any) -> Array:
+    """A bias or its gradient: (units,), or lesson 003's own row (1, units)."""
+    array = _array(field, value)
+    return array[0] if array.ndim == 2 and array.shape[0] == 1 else array

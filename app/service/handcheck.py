@@ -70,6 +70,7 @@ def check(
     difference = value - backprop
     correct = abs(difference) <= allowed
     off_by_sign = not correct and backprop != 0.0 and abs(value + backprop) <= allowed
+    factor, hints = (None, []) if correct else _factor(model, value, backprop, tolerance)
     answer: dict[str, Any] = {
         "quantity": quantity,
         "name": name,
@@ -81,11 +82,54 @@ def check(
         "difference": difference,
         "correct": bool(correct),
         "off_by_sign": bool(off_by_sign),
-        "reason": _reason(correct, off_by_sign, difference, allowed, quantity),
+        "off_by_factor": factor,
+        "reason": " ".join(hints) or _reason(correct, off_by_sign, difference, allowed, quantity),
     }
     if reveal:
         answer["factors"] = factors
     return answer
+
+
+def _factor(
+    model: Model, value: float, backprop: float, tolerance: float
+) -> tuple[float | None, list[str]]:
+    """value ≈ f · backprop for f = 2, ½, n or 1/n (n the batch's rows, or its targets when the
+    mean runs over every output): the named slips. When two readings give one factor (n = 2),
+    both are said: the numbers cannot tell them apart."""
+    if backprop == 0.0:
+        return None, []
+    assert model.batch_y is not None
+    sizes = sorted({n for n in (len(model.batch_indices), int(model.batch_y.size)) if n > 1})
+    readings: list[tuple[float, str]] = [
+        (
+            2.0,
+            "2× too large: a factor 2 where the lesson has none, or the ½ of ½(ŷ − y)² left out.",
+        ),
+        (0.5, "½ of the value: the 2 of (ŷ − y)²'s derivative 2(ŷ − y) is missing."),
+    ]
+    for n in sizes:
+        readings.append(
+            (
+                float(n),
+                f"{n}× too large: the mean over the batch's {n} values, E = (1/{n}) Σ …, "
+                f"puts 1/{n} in ∂E/∂ŷ; it is missing.",
+            )
+        )
+        readings.append(
+            (
+                1.0 / n,
+                f"1/{n} of the value: divided by the batch's {n} values where the loss "
+                "is a sum (or the mean taken twice).",
+            )
+        )
+    hits = [
+        (f, text)
+        for f, text in readings
+        if abs(value - f * backprop) <= tolerance * abs(f * backprop)
+    ]
+    if not hits:
+        return None, []
+    return hits[0][0], [text for f, text in hits if f == hits[0][0]]
 
 
 def _reason(correct: bool, off_by_sign: bool, difference: float, allowed: float, q: str) -> str:

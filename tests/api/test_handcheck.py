@@ -207,3 +207,32 @@ def test_worksheet_limits(client: TestClient, create_session: CreateSession) -> 
     wide = create_session(preset="circle", model={"layers": [{"units": 20}, {"units": 1}]})
     response = client.get(wide.url("/worksheet"), headers=wide.watch)
     assert response.status_code == 422 and response.json()["field"] == "model.layers"
+
+
+@pytest.mark.parametrize(
+    ("factor", "words"),
+    [
+        (2.0, "½ of ½(ŷ − y)² left out"),
+        (0.5, "2 of (ŷ − y)²'s derivative"),
+        (4.0, "4× too large: the mean over the batch's 4 values"),
+        (0.25, "1/4 of the value"),
+    ],
+)
+@pytest.mark.parametrize("quantity", ["W", "delta"])
+def test_a_slipped_factor_is_named(
+    lesson: tuple[Any, dict[str, np.ndarray]], factor: float, words: str, quantity: str
+) -> None:
+    session, by_hand = lesson  # lesson 000: the full batch of 4 rows, one output
+    if quantity == "W":
+        body = {"quantity": "W", "layer": 0, "i": 2, "j": 1}
+        truth = float(by_hand["dW0"][2, 1])
+    else:
+        body = {"quantity": "delta", "layer": 1, "row": 3, "j": 0}
+        truth = float(by_hand["delta1"][3, 0])
+    result = check(session, {**body, "value": truth * factor})
+    assert not result["correct"] and result["off_by_factor"] == factor
+    assert words in result["reason"]
+    plain = check(session, {**body, "value": truth * 1.3})  # wrong, but by no named factor
+    assert plain["off_by_factor"] is None and "Off by" in plain["reason"]
+    right = check(session, {**body, "value": truth})
+    assert right["correct"] and right["off_by_factor"] is None
