@@ -90,7 +90,10 @@ def test_the_time_budget_starts_when_the_job_runs_not_while_it_waits() -> None:
     started.wait(5)
     _, measured = work.submit("b", "c", measure, 0.2)
     ran = measured.result(timeout=5)
-    assert 0.2 <= ran < 1.0  # its whole budget, though it waited 0.3 s for the thread
+    # Its whole budget, though it waited 0.3 s for the thread (a budget counted from the
+    # submission would have stopped it at once); and it did stop (a loaded machine may
+    # oversleep, so no tighter upper bound).
+    assert 0.2 <= ran < 4.0
     work.close()
 
 
