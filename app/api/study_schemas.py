@@ -95,6 +95,10 @@ Cause = Literal[
     "a_for_z",
     "sign_z_for_a",
     "sign_a_for_z",
+    "other_derivative",
+    "activation_for_derivative",
+    "upstream_for_delta",
+    "bias_left_out",
     "half",
     "doubled",
     "learning_rate",
@@ -112,6 +116,10 @@ class LayerGrade(ResponseBody):
     relative_error_b: float | None
     passed: bool
     cause: Cause | None = Field(description="The likely mistake; null when none matches.")
+    causes: list[Cause] = Field(
+        description="Every mistake these numbers fit, the likely one (cause) first: more than "
+        "one when two mistakes give the same numbers (the explanation says each)."
+    )
     explanation: str
 
 

@@ -7,31 +7,41 @@ their own NumPy runs it on the session's current batch and submits, per layer, �
 ‖s − e‖ / (‖s‖ + ‖e‖). The first wrong layer is the first one in backprop's order (from
 the output back to the input): its mistake is where the student's code went wrong.
 
-For a wrong layer the grader tries the common mistakes, each computed here independently:
+For a wrong layer the grader tries the common mistakes, each a wrong-but-plausible backprop
+computed here independently from the batch's network:
 
 - sign flipped: s = −e, lesson 000's *adjustment* 2(y − ŷ)·… is −∂L/∂W (the lesson adds it);
-- missing 1/n: s = n·e, the mean loss's 1/n left out of ∂E/∂ŷ;
+- missing 1/n: the mean loss's 1/n left out of ∂E/∂ŷ, so the data's part is n times too
+  large while an L1/L2 penalty's part (not averaged) is as it was;
+- half (the 2 of 2(ŷ − y) missing), doubled, times the learning rate;
 - transposed: sᵀ = e, δᵀ·x instead of xᵀ·δ;
-- derivative on z instead of a: f′ written on the output (σ′ = a(1 − a), tanh′ = 1 − a²)
-  applied to z, the pre-activation — or f′(z) applied to a;
+- the activation's derivative wrong: taken on z instead of a (σ′ = a(1 − a) given z) or on
+  a instead of z (σ′(a) = σ(a)(1 − σ(a)) with a = σ(z) already), the other activation's
+  (a sigmoid layer given tanh's 1 − a², or the reverse), or the activation itself, a = f(z),
+  where f′(z) belongs;
+- ∂L/∂a passed back as δ (f′(z) left out, in every layer or in the hidden layers);
+- the bias left out of the forward pass (z = x·W), then a right backward from that forward;
+- the first layer never reached (all zeros).
 
-alone or with the sign flipped. The current batch is the open one (run on a copy down to
-its last backward phase when needed), or, between batches, the last one run.
+A wrong layer names every mistake that fits its numbers, the likeliest first: when two give
+the same numbers (α = 0.5 and the missing 2) both are said. The current batch is the open
+one (run on a copy down to its last backward phase when needed), or, between batches, the
+last one run.
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from app.engine import ConfigError, Model
-from app.engine.dense import Array, fc_input_error, fc_weights_error
+from app.engine import ACTIVATIONS, ConfigError, Model
+from app.engine.dense import Array, fc_forward, fc_input_error, fc_weights_error
 from app.engine.gradcheck import relative_error
-from app.engine.penalties import penalty_gradient
+from app.engine.model import loss_and_gradients
 
 TOLERANCE = 1e-6  # float64: relative error; the same sums in another order differ by ~1e-15
 # float32 (PyTorch's and many students' default): each rounding is up to 2⁻²⁴ ≈ 6e-8 and a
@@ -54,8 +64,14 @@ class Reference:
     """The engine's batch: what each layer saw and the gradients it computed."""
 
     model: Model  # a private copy, its traces holding the batch
-    dW: list[Array]
+    dW: list[Array]  # ∂L/∂W: the data's part and the penalty's
     db: list[Array | None]
+    penalty: list[Array | None]  # ∂P/∂W = l2·W + l1·sign(W), None without a penalty
+
+    @property
+    def data(self) -> list[Array]:
+        """∂E/∂W, the data's part of ∂L/∂W."""
+        return [g if p is None else g - p for g, p in zip(self.dW, self.penalty, strict=True)]
 
 
 def current_batch(model: Model) -> Model:
@@ -78,7 +94,8 @@ def reference(model: Model) -> Reference:
     dW = [trace.dW for trace in copied.traces]
     db = [None if trace.db is None else trace.db[0] for trace in copied.traces]
     assert all(g is not None for g in dW)
-    return Reference(copied, [g for g in dW if g is not None], db)
+    penalty = [trace.dW_penalty for trace in copied.traces]
+    return Reference(copied, [g for g in dW if g is not None], db, penalty)
 
 
 def problem(model: Model) -> dict[str, Any]:
@@ -115,44 +132,123 @@ def _used(value: Array | None) -> Array:
 
 # ----- the mistakes -------------------------------------------------------------------------
 
+Local = Callable[[int, Array, Array], Array | None]  # (layer k, z, a) → f′ used, None: right
 
-def backward_with(model: Model, local: Callable[[int, Array, Array], Array | None]) -> list[Array]:
-    """∂L/∂W of every layer by a backward pass whose local derivative at layer k is
-    ``local(k, z, a)`` (None: the engine's own); from the engine's ∂E/∂ŷ."""
+
+@dataclass
+class Forward:
+    """One forward pass of the batch and its loss phase, every array (n, ·): each layer's
+    input x, z = x·W + b and a = f(z); ∂E/∂ŷ; and for a fused loss (a cross-entropy) the
+    output layer's ∂E/∂z = (p − y)/n, else None."""
+
+    inputs: list[Array]
+    zs: list[Array]
+    outputs: list[Array]
+    output_error: Array
+    loss_delta: Array | None
+
+
+def traced_forward(model: Model) -> Forward:
+    """The engine's own forward pass of the batch, as its traces hold it."""
     traces = model.traces
-    upstream = traces[-1].output_error
-    grads: list[Array] = [np.zeros(0)] * len(traces)
-    for k in reversed(range(len(traces))):
-        trace, layer = traces[k], model.layers[k]
-        assert upstream is not None and trace.z is not None and trace.output is not None
-        assert trace.input is not None and trace.W is not None
-        derivative = local(k, trace.z, trace.output)
-        if derivative is None:
-            delta = layer.activation.backward(upstream, trace.z, trace.output)
-        else:
+    last = traces[-1]
+    assert last.output_error is not None
+    return Forward(
+        [_used(trace.input) for trace in traces],
+        [_used(trace.z) for trace in traces],
+        [_used(trace.output) for trace in traces],
+        last.output_error,
+        last.loss_delta,
+    )
+
+
+def forward_without_bias(model: Model) -> Forward | None:
+    """The forward pass with +b left out, z = x·W at every layer, and the loss phase on its
+    ŷ; None when no layer's bias is nonzero (the mistake would change nothing)."""
+    if not any(trace.b is not None and trace.b.any() for trace in model.traces):
+        return None
+    assert model.batch_y is not None
+    inputs, zs, outputs = [], [], []
+    a = _used(model.traces[0].input)
+    for layer, trace in zip(model.layers, model.traces, strict=True):
+        inputs.append(a)
+        zs.append(fc_forward(a, _used(trace.W), None))
+        a = layer.activation.forward(zs[-1])
+        outputs.append(a)
+    _, output_error, loss_delta = loss_and_gradients(model.loss_fn, model.batch_y, zs[-1], a)
+    return Forward(inputs, zs, outputs, output_error, loss_delta)
+
+
+def backward_with(model: Model, local: Local, forward: Forward | None = None) -> list[Array]:
+    """The data's ∂E/∂W = xᵀ·δ of every layer (no penalty) by a backward pass through
+    ``forward`` (the engine's own when None) whose local derivative at layer k is
+    ``local(k, z, a)``, δ = ∂E/∂a ⊙ local; None there: the engine's own δ."""
+    passed = traced_forward(model) if forward is None else forward
+    last = len(model.layers) - 1
+    upstream = passed.output_error
+    grads: list[Array] = [np.zeros(0)] * len(model.layers)
+    for k in reversed(range(len(model.layers))):
+        z, a = passed.zs[k], passed.outputs[k]
+        derivative = local(k, z, a)
+        delta: Array
+        if derivative is not None:
             delta = upstream * derivative
-        penalty = penalty_gradient(trace.W, model.config.l1, model.config.l2)
-        grads[k] = fc_weights_error(trace.input, delta) + (0.0 if penalty is None else penalty)
-        upstream = fc_input_error(trace.W, delta)
+        elif k == last and passed.loss_delta is not None:
+            delta = passed.loss_delta  # the fused (p − y)/n, as the engine takes it
+        else:
+            delta = model.layers[k].activation.backward(upstream, z, a)
+        grads[k] = fc_weights_error(passed.inputs[k], delta)
+        upstream = fc_input_error(_used(model.traces[k].W), delta)
     return grads
 
 
-def wrong_variable(model: Model, swap: str, only: int | None) -> list[Array] | None:
-    """Backprop with the derivative taken on the wrong variable, at every layer (``only``
-    None) or at one; None when no layer's activation makes the two differ."""
+def _only(model: Model, only: int | None, names: tuple[str, ...]) -> list[int]:
+    """The layers a mistake touches: every one (``only`` None) or one, of these activations."""
+    layers = range(len(model.layers)) if only is None else [only]
+    return [k for k in layers if model.layers[k].activation.name in names]
+
+
+def wrong_derivative(model: Model, mistake: str, only: int | None) -> list[Array] | None:
+    """Backprop with a wrong f′ at every layer (``only`` None) or at one; None when no layer
+    it touches makes a difference. ``mistake``:
+
+    - z_for_a: lesson 000's a(1 − a), a form written on a, given z;
+    - a_for_z: f′(x) = σ(x)(1 − σ(x)), a form written on z, given a;
+    - other_derivative: the other activation's, a sigmoid layer given 1 − a², a tanh one a(1 − a);
+    - activation_for_derivative: a = f(z) itself where f′(z) belongs (every elementwise f).
+    """
+    elementwise = tuple(name for name, f in ACTIVATIONS.items() if f.prime is not None)
+    names = elementwise if mistake == "activation_for_derivative" else ("sigmoid", "tanh")
+    touched = _only(model, only, names)
+    if not touched:
+        return None
 
     def local(k: int, z: Array, a: Array) -> Array | None:
         activation = model.layers[k].activation
-        if (only is not None and k != only) or activation.name not in ("sigmoid", "tanh"):
+        if k not in touched:
             return None
-        if swap == "z_for_a":  # lesson 000's z(1 − z), written on a, given z
+        if mistake == "z_for_a":
             assert activation.prime_of_output is not None
             return activation.prime_of_output(z)
-        assert activation.prime is not None  # σ′(x) = σ(x)(1 − σ(x)), given a
-        return activation.prime(a)
+        if mistake == "a_for_z":
+            assert activation.prime is not None
+            return activation.prime(a)
+        if mistake == "other_derivative":
+            other = ACTIVATIONS["tanh" if activation.name == "sigmoid" else "sigmoid"]
+            assert other.prime_of_output is not None
+            return other.prime_of_output(a)
+        return a
 
-    if not any(layer.activation.name in ("sigmoid", "tanh") for layer in model.layers):
-        return None
+    return backward_with(model, local)
+
+
+def upstream_for_delta(model: Model, hidden_only: bool) -> list[Array]:
+    """Backprop handing ∂E/∂a on as δ, f′(z) left out: in every layer or in the hidden ones."""
+    last = len(model.layers) - 1
+
+    def local(k: int, z: Array, a: Array) -> Array | None:
+        return None if hidden_only and k == last else np.ones_like(z)
+
     return backward_with(model, local)
 
 
@@ -160,17 +256,28 @@ CAUSES = {
     "sign": "the sign is flipped: these are −∂L/∂W, lesson 000's adjustment 2(y − ŷ)·f′·x, "
     "which the lesson adds (W += adjustment); gradient descent subtracts ∂L/∂W",
     "scale": "it is {n} times too large: the loss averages over the batch, E = (1/n) Σ …, so "
-    "∂E/∂ŷ carries 1/n (n = {n})",
+    "∂E/∂ŷ carries 1/n (n = {n}); an L1/L2 penalty, when on, is not averaged",
     "sign_scale": "the sign is flipped and it is {n} times too large: −∂L/∂W without the mean "
     "loss's 1/n (n = {n})",
     "transposed": "the matrix is transposed: ∂L/∂W = xᵀ·δ has the shape of W, (inputs, units) = "
     "{shape}; δᵀ·x gives (units, inputs)",
     "z_for_a": "the derivative is taken on z instead of a: the form written on the output "
     "(σ′ = a(1 − a), tanh′ = 1 − a²) was given the pre-activation z",
-    "a_for_z": "the derivative is taken on a instead of z: f′(z) (σ′(z) = σ(z)(1 − σ(z))) was "
-    "given the activation a = f(z)",
+    "a_for_z": "the derivative is taken of the output, not the input: σ′(a) = σ(a)(1 − σ(a)) "
+    "(tanh: 1 − tanh(a)²) was given a = f(z), already activated; σ′ takes z, or is written "
+    "on a as a(1 − a) (tanh: 1 − a²)",
     "sign_z_for_a": "the sign is flipped and the derivative taken on z instead of a",
     "sign_a_for_z": "the sign is flipped and the derivative taken on a instead of z",
+    "other_derivative": "the derivative is the other activation's: a sigmoid layer's f′ is "
+    "a(1 − a) and a tanh layer's 1 − a²; the two are swapped (lesson 000 uses the sigmoid, "
+    "lesson 003's XOR tanh)",
+    "activation_for_derivative": "the activation is used in place of its derivative: δ = "
+    "∂L/∂a ⊙ f′(z), and this multiplies by a = f(z); f′ is a(1 − a) for the sigmoid, 1 − a² "
+    "for tanh, 1 where z > 0 for ReLU, 1 for linear",
+    "upstream_for_delta": "∂L/∂a is passed back as δ in {n}: δ = ∂L/∂z = ∂L/∂a ⊙ f′(z), and "
+    "the factor f′(z) is left out",
+    "bias_left_out": "the forward pass leaves the bias out: these are the gradients of "
+    "z = x·W, right for that forward pass; the layer computes z = x·W + b",
     "half": "it is half the gradient: the 2 of (ŷ − y)²'s derivative 2(ŷ − y) is missing",
     "doubled": "it is twice the gradient: either gradients accumulated over two backward passes "
     "(added with += and not zeroed between calls) or a factor 2 where the loss has ½; the "
@@ -184,35 +291,69 @@ CAUSES = {
 }
 
 
-def candidates(ref: Reference, first: int | None) -> list[tuple[str, list[Array]]]:
-    """Each common mistake's ∂L/∂W for every layer, computed from the engine's batch."""
+def candidates(ref: Reference, first: int | None) -> Iterator[tuple[str, list[Array]]]:
+    """Each common mistake's ∂L/∂W for every layer, computed from the engine's batch, the
+    likeliest first, one at a time (a big batch's backward passes are not all held at once).
+    A slip in the data's gradient leaves the penalty's part as it is; where the wrong code
+    could scale the penalty too, both are tried under one name."""
     m = ref.model
     rows = len(m.batch_indices)
     assert m.batch_y is not None
-    found: list[tuple[str, list[Array]]] = [("sign", [-g for g in ref.dW])]
+    penalised = any(p is not None for p in ref.penalty)
+
+    def plus_penalty(data: list[Array]) -> list[Array]:
+        return [g if p is None else g + p for g, p in zip(data, ref.penalty, strict=True)]
+
+    def data_times(factor: float) -> list[Array]:
+        return plus_penalty([factor * g for g in ref.data])
+
+    yield "sign", [-g for g in ref.dW]
     if m.config.loss != "sse":  # every other loss averages over the rows
         for n in sorted({rows, int(m.batch_y.size)}):
             if n > 1:
-                found.append((f"scale:{n}", [n * g for g in ref.dW]))
-                found.append((f"sign_scale:{n}", [-n * g for g in ref.dW]))
+                unaveraged = data_times(n)
+                yield f"scale:{n}", unaveraged
+                yield f"sign_scale:{n}", [-g for g in unaveraged]
+                if penalised:  # the penalty inside the mean, its 1/n forgotten with the data's
+                    yield f"scale:{n}", [n * g for g in ref.dW]
+                    yield f"sign_scale:{n}", [-n * g for g in ref.dW]
     if m.config.loss != "square":  # TF Playground's ½-square loss has no 2
-        found.append(("half", [g / 2 for g in ref.dW]))
-    found.append(("doubled", [2 * g for g in ref.dW]))
+        yield "half", data_times(0.5)
+    yield "doubled", [2 * g for g in ref.dW]  # two passes: the penalty's part too
+    if penalised:
+        yield "doubled", data_times(2)  # a 2 where the loss has ½: the data's alone
     rate = m.config.learning_rate
     if rate != 1.0:
-        found.append((f"learning_rate:{rate:g}", [rate * g for g in ref.dW]))
-    for swap in ("z_for_a", "a_for_z"):
+        yield f"learning_rate:{rate:g}", [rate * g for g in ref.dW]
+    for mistake in ("z_for_a", "a_for_z", "other_derivative", "activation_for_derivative"):
         for only in (None, first):
-            grads = wrong_variable(m, swap, only)
+            grads = wrong_derivative(m, mistake, only)
             if grads is not None:
-                found.append((swap, grads))
-                found.append((f"sign_{swap}", [-g for g in grads]))
-    return found
+                slipped = plus_penalty(grads)
+                yield mistake, slipped
+                if mistake in ("z_for_a", "a_for_z"):
+                    yield f"sign_{mistake}", [-g for g in slipped]
+    yield "upstream_for_delta:every layer", plus_penalty(upstream_for_delta(m, False))
+    if len(m.layers) > 1:
+        hidden = upstream_for_delta(m, True)
+        yield "upstream_for_delta:the hidden layers", plus_penalty(hidden)
+    unbiased = forward_without_bias(m)
+    if unbiased is not None:
+        yield "bias_left_out", plus_penalty(backward_with(m, lambda *_: None, unbiased))
 
 
-def explain(code: str, layer: int, shape: tuple[int, ...], first: int | None) -> str:
-    name, _, n = code.partition(":")
-    return f"Layer {layer}: " + CAUSES[name].format(n=n, shape=shape, first=first) + "."
+def explain(codes: list[str], layer: int, shape: tuple[int, ...], first: int | None) -> str:
+    """The reason of each code that fits (``name`` or ``name:detail``), the likeliest first."""
+    reasons = []
+    for code in codes:
+        name, _, n = code.partition(":")
+        reasons.append(CAUSES[name].format(n=n, shape=shape, first=first))
+    text = f"Layer {layer}: {reasons[0]}."
+    if len(reasons) > 1:
+        text += " The numbers fit another mistake just as well and cannot tell them apart: " + (
+            "; or ".join(reasons[1:]) + "."
+        )
+    return text
 
 
 # ----- grading ------------------------------------------------------------------------------
@@ -310,7 +451,12 @@ def _compare(
 ) -> dict[str, Any]:
     dW, db = submitted
     expected_W, expected_b = ref.dW[k], ref.db[k]
-    entry: dict[str, Any] = {"layer": k, "shape": list(expected_W.shape), "cause": None}
+    entry: dict[str, Any] = {
+        "layer": k,
+        "shape": list(expected_W.shape),
+        "cause": None,
+        "causes": [],
+    }
     entry["relative_error_W"] = (
         relative_error(dW, expected_W) if dW.shape == expected_W.shape else None
     )
@@ -337,39 +483,37 @@ def _diagnose(
     first: int | None,
     tol: float,
 ) -> None:
-    """Fill ``cause`` and ``explanation`` of each wrong layer."""
+    """Fill ``cause``, ``causes`` and ``explanation`` of each wrong layer."""
     if first is None:
         return
-    options = candidates(ref, first)
-    for entry, (dW, _) in zip(layers, submitted, strict=True):
-        if entry["passed"]:
-            continue
-        k = entry["layer"]
+    wrong = {
+        entry["layer"]: submitted[entry["layer"]][0] for entry in layers if not entry["passed"]
+    }
+    found = _matches(wrong, ref, first, tol)
+    for k, dW in wrong.items():
+        entry = layers[k]
         shape = tuple(ref.dW[k].shape)
-        code = _match(dW, k, ref, options, tol)
-        if code is None and k == 0 and not dW.any() and ref.dW[k].any():
-            code = "not_reached"
-        if (
-            code is None
-            and entry["relative_error_W"] is not None
-            and entry["relative_error_W"] < tol
-        ):
-            code = "bias"
-        if code is None and k < first:
-            code = "downstream"
-        entry["cause"] = code.partition(":")[0] if code else None
-        if code == "bias":
+        codes = found[k]
+        if not codes and k == 0 and not dW.any() and ref.dW[k].any():
+            codes = ["not_reached"]
+        if not codes and entry["relative_error_W"] is not None and entry["relative_error_W"] < tol:
+            codes = ["bias"]
+        if not codes and k < first:
+            codes = ["downstream"]
+        entry["causes"] = list(dict.fromkeys(code.partition(":")[0] for code in codes))
+        entry["cause"] = entry["causes"][0] if codes else None
+        if codes == ["bias"]:
             entry["explanation"] = (
                 f"Layer {k}: ∂L/∂W is right but ∂L/∂b is not: ∂L/∂b = Σ δ over the batch's "
                 f"rows, one value per unit ({shape[1]})."
             )
-        elif code is not None:
-            entry["explanation"] = explain(code, k, shape, first)
+        elif codes:
+            entry["explanation"] = explain(codes, k, shape, first)
         elif dW.shape != ref.dW[k].shape:
             entry["explanation"] = (
                 f"Layer {k}: ∂L/∂W must have W's shape {shape}, got {tuple(dW.shape)}."
             )
-            entry["cause"] = "shape"
+            entry["cause"], entry["causes"] = "shape", ["shape"]
         else:
             entry["explanation"] = (
                 f"Layer {k}: off by a relative error of {entry['relative_error_W']:.3g} and no "
@@ -377,21 +521,31 @@ def _diagnose(
             )
 
 
-def _match(
-    dW: Array, k: int, ref: Reference, options: list[tuple[str, list[Array]]], tol: float
-) -> str | None:
-    expected = ref.dW[k]
-    transposed = dW.shape == expected.T.shape and relative_error(dW.T, expected) < tol
-    if transposed and (dW.shape != expected.shape or relative_error(dW, expected) >= tol):
-        return "transposed"
-    if dW.shape != expected.shape:
-        return None
-    for code, grads in options:
-        if relative_error(grads[k], expected) < tol:
-            continue  # this mistake changes nothing on this layer: no evidence
-        if relative_error(dW, grads[k]) < tol:
-            return code
-    return None
+def _matches(
+    wrong: dict[int, Array], ref: Reference, first: int, tol: float
+) -> dict[int, list[str]]:
+    """Per wrong layer k (its submitted ∂L/∂W), every mistake whose ∂L/∂W of layer k it is,
+    in ``candidates``' order; each candidate computed once, for all layers."""
+    found: dict[int, list[str]] = {}
+    open_layers = []
+    for k, dW in wrong.items():
+        expected = ref.dW[k]
+        transposed = dW.shape == expected.T.shape and relative_error(dW.T, expected) < tol
+        if transposed and (dW.shape != expected.shape or relative_error(dW, expected) >= tol):
+            found[k] = ["transposed"]
+            continue
+        found[k] = []
+        if dW.shape == expected.shape:
+            open_layers.append(k)
+    if not open_layers:
+        return found
+    for code, grads in candidates(ref, first):
+        for k in open_layers:
+            if code in found[k] or relative_error(grads[k], ref.dW[k]) < tol:
+                continue  # already found, or this mistake changes nothing here: no evidence
+            if relative_error(wrong[k], grads[k]) < tol:
+                found[k].append(code)
+    return found
 
 
 def _array(field: str, value: Any) -> Array:
