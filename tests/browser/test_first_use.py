@@ -32,9 +32,18 @@ def test_a_first_visitors_play_shows_every_phase_then_plays_at_the_chosen_pace(
             box = hint.bounding_box()
             assert box is not None and box["y"] + box["height"] <= FIRST_SCREEN["height"]
             playground.screenshot("first-use-1280x720.png")
+            # Every phase the diagram shows, with the batch step it was shown at.
+            page.evaluate(
+                """() => {
+                  const diagram = document.getElementById('network-diagram');
+                  window.shownPhases = [];
+                  new MutationObserver(() => window.shownPhases.push(
+                    [diagram.dataset.activePhase, window.playgroundState.step]
+                  )).observe(diagram, {attributes: true, attributeFilter: ['data-active-phase']});
+                }"""
+            )
             page.click("#play-button")
             # Slow motion: the phase just run is on the diagram, the backward pass among them.
-            seen = set()
             for kind in ("forward", "loss", "backward", "update"):
                 page.wait_for_function(
                     "kind => document.getElementById('network-diagram').dataset.activePhase"
@@ -42,8 +51,13 @@ def test_a_first_visitors_play_shows_every_phase_then_plays_at_the_chosen_pace(
                     arg=kind,
                     timeout=15_000,
                 )
-                seen.add(kind)
-            assert playground.state()["step"] <= 2, "the first batch ran phase by phase"
+            shown = page.evaluate("window.shownPhases")
+            first_batch = [phase for phase, step in shown if step == 0]
+            walked = [phase for phase in first_batch if phase in ("forward", "loss", "backward")]
+            assert walked[:1] == ["forward"] and "loss" in walked and "backward" in walked, shown
+            assert walked.index("loss") < walked.index("backward"), (
+                "the first batch's phases in order"
+            )
             # Then the chosen pace (a batch per unit, 300 a second): many batches soon.
             playground.wait_for("state.step >= 60", timeout=20_000)
             assert hint.is_hidden()
