@@ -60,6 +60,18 @@ def fits(page: Page) -> dict[str, Any]:
     return widths
 
 
+# The input nodes (grey squares) and the inputs' names of the network diagram, as page boxes.
+INPUT_NAMES_AND_NODES = """() => {
+  const diagram = document.getElementById('network-diagram');
+  const box = (element) => { const r = element.getBoundingClientRect();
+    return {left: r.left, right: r.right, top: r.top, bottom: r.bottom}; };
+  const nodes = [...diagram.querySelectorAll('.shapelayer path')]
+    .filter((path) => getComputedStyle(path).fill === 'rgb(238, 238, 238)').map(box);
+  const names = [...diagram.querySelectorAll('.textpoint text')].map(box);
+  return {nodes, names};
+}"""
+
+
 def on_first_screen(page: Page, selector: str, height: int) -> float:
     """The share of an element's height inside the first screen (scrolled to the top)."""
     box = page.locator(selector).bounding_box()
@@ -85,6 +97,12 @@ def test_the_page_fits_a_phone_and_its_controls_fit_a_finger(
         for selector in PRIMARY:
             box = page.locator(selector).bounding_box()
             assert box is not None and box["width"] >= 44 and box["height"] >= 44, selector
+        drawn = page.evaluate(INPUT_NAMES_AND_NODES)
+        assert len(drawn["names"]) == len(drawn["nodes"]) == 2, drawn  # x1, x2
+        for name in drawn["names"]:  # each input's name wholly left of its node: readable
+            middle = (name["top"] + name["bottom"]) / 2
+            node = next(n for n in drawn["nodes"] if n["top"] <= middle <= n["bottom"])
+            assert name["left"] >= 0 and name["right"] <= node["left"], drawn
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=ARTIFACTS / f"phone-{width}x{height}.png")
 

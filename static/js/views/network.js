@@ -312,7 +312,7 @@ export class NetworkDiagram {
         // the inputs' names
         type: "scatter",
         mode: "text",
-        x: inputs.map((input) => input.x - 0.12),
+        x: inputs.map((input) => input.x - this.labelGap()),
         y: inputs.map((input) => input.y),
         text: featureNames.slice(0, inputs.length).map((name) => this.fitLabel(name)),
         textposition: "middle left",
@@ -325,10 +325,20 @@ export class NetworkDiagram {
   /** An input's name, shortened with "…" to the room left of its column (hovering the input
    *  shows it in full), never cut at its start. */
   fitLabel(name) {
-    const columnPixels = this.element.clientWidth / this.structure.columns.length;
-    const room = columnPixels * (0.5 - 0.12) - 4;
+    const room = this.columnPixels() * (0.5 - this.labelGap()) - 4;
     const fits = Math.max(4, Math.floor(room / LABEL_CHAR_PIXELS));
     return name.length <= fits ? name : `${name.slice(0, fits - 1)}…`;
+  }
+
+  /** A column's width on the screen, in pixels. */
+  columnPixels() {
+    return this.element.clientWidth / this.structure.columns.length;
+  }
+
+  /** How far left of an input's centre its name ends, in x units: clear of the node (half
+   *  its width and 4 px) on a phone's narrow columns as on a wide screen's. */
+  labelGap() {
+    return Math.max(0.12, (NODE_PIXELS / 2 + 4) / this.columnPixels());
   }
 
   layout(shapes) {
