@@ -14,6 +14,7 @@ import pytest
 from playwright.sync_api import Page
 
 from .conftest import ARTIFACTS, ROOT, Playground, opened, running_server
+from .test_teaching import click_in_diagram
 
 pytestmark = pytest.mark.browser
 
@@ -124,12 +125,22 @@ def test_the_page_keeps_up_with_30_frames_a_second(playground: Playground) -> No
 
 
 def test_screenshot_for_the_readme(playground: Playground) -> None:
-    """The circle preset after some training, at 1280×720 (docs/screenshot.png when
+    """The circle preset after some training, stopped in the output layer's backward phase
+    with one weight's chain rule open, at 1280×720 (docs/screenshot.png when
     UPDATE_SCREENSHOT=1)."""
+    page = playground.page
     playground.play_until("state.epoch >= 60", timeout=60_000)
     playground.pause()
-    playground.page.click("#network-diagram", position={"x": 10, "y": 10})  # no hover box
-    playground.page.wait_for_timeout(500)
+    page.select_option("#step-unit", "phase")
+    layers = len(playground.server_session()["config"]["model"]["layers"])
+    playground.step(layers + 2)  # the forward pass, the loss, the output layer's backward
+    page.wait_for_function(
+        "() => document.getElementById('network-diagram').dataset.activePhase === 'backward'"
+    )
+    click_in_diagram(playground, layers - 1, 0, 0)  # a weight into the output unit
+    page.get_by_test_id("chain-inspector").wait_for()
+    page.mouse.move(1, 1)  # no hover box
+    page.wait_for_timeout(500)
     path = playground.screenshot("screenshot.png")
     if os.environ.get("UPDATE_SCREENSHOT") == "1":
         shutil.copyfile(path, DOCS_SCREENSHOT)

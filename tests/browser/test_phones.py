@@ -6,6 +6,8 @@ Projectors and desks: test_screens.py."""
 
 from __future__ import annotations
 
+import os
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -13,11 +15,12 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page
 
-from .conftest import ARTIFACTS, Playground, opened
+from .conftest import ARTIFACTS, ROOT, Playground, opened
 from .test_classroom import FOLLOW_MS
 from .test_teaching import click_in_diagram, link_point
 
 PHONES = [(360, 740), (390, 844), (412, 915), (768, 1024)]
+README_PHONE = (390, 844)  # docs/phone.png, the README's phone, when UPDATE_SCREENSHOT=1
 # Every control one can see and use; the ones below 24 px are listed by id (or tag).
 SMALL_CONTROLS = """() => [...document.querySelectorAll(
   'button, select, input, summary, [role=button], a[href]')].filter((element) => {
@@ -135,7 +138,10 @@ def test_a_tap_on_a_weight_opens_its_chain_rule_in_a_sheet_below_it(
         assert diagram is not None and diagram["y"] >= 0
         assert diagram["y"] + diagram["height"] <= sheet["y"] + 1, "the sheet covers the network"
         assert fits(page)["document"] <= width
-        page.screenshot(path=ARTIFACTS / f"phone-chain-{width}x{height}.png")
+        shot = ARTIFACTS / f"phone-chain-{width}x{height}.png"
+        page.screenshot(path=shot)
+        if os.environ.get("UPDATE_SCREENSHOT") == "1" and size == README_PHONE:
+            shutil.copyfile(shot, ROOT / "docs" / "phone.png")
         page.tap("#drawer-close-button")
         page.wait_for_selector("#teaching-panel:not(.drawer)", state="attached")
         # Boundary and loss follow the network, before the data and the settings.

@@ -109,6 +109,7 @@ export class NetworkDiagram {
     this.onEdit = onEdit; // after a click by keyboard: E goes on to "set this value"
     this.onAsk = onAsk; // and A to "ask the class about it"
     this.focused = null; // [layer, i, j] of the keyboard's item (as onClick takes them)
+    this.keyboardFocus = false; // focused by the keyboard (Tab, a key), not only a click
     this.gridMargin = gridMargin; // the boundary grid's room past the points (the server's)
     this.mode = "auto";
     this.structure = null;
@@ -588,20 +589,25 @@ export class NetworkDiagram {
       table: () => this.parameterTable(),
     });
     element.addEventListener("focus", () => {
-      this.keysLine.hidden = false;
+      // The cursor's ring and the keys' line are for the keyboard: a tap or a click that
+      // focuses the diagram shows neither until a key is pressed (:focus-visible says which).
+      this.keyboardFocus = element.matches(":focus-visible");
+      this.keysLine.hidden = !this.keyboardFocus;
       if (!this.focused && this.structure) this.focused = [-1, 0, null];
       this.draw();
       this.announce();
     });
     element.addEventListener("blur", () => {
+      this.keyboardFocus = false;
       this.keysLine.hidden = true;
       this.draw();
     });
     element.addEventListener("keydown", (event) => this.onKey(event));
   }
 
+  /** The diagram has the keyboard's focus (not only a click's). */
   hasFocus() {
-    return document.activeElement === this.element;
+    return document.activeElement === this.element && this.keyboardFocus;
   }
 
   /** What the diagram shows, for its accessible name. */
@@ -704,6 +710,10 @@ export class NetworkDiagram {
 
   onKey(event) {
     if (!this.structure || event.altKey || event.ctrlKey || event.metaKey) return;
+    if (!this.keyboardFocus) {
+      this.keyboardFocus = true;
+      this.keysLine.hidden = false;
+    }
     if (!this.focused) this.focused = [-1, 0, null];
     const key = event.key;
     if (key === "Enter" || key === " ") {
@@ -757,7 +767,10 @@ export class NetworkDiagram {
     // its hover target.
     this.element.addEventListener("click", (event) => {
       const hit = this.hitTest(event.clientX, event.clientY);
-      if (hit) this.onClick(...hit);
+      if (hit) {
+        this.focused = hit; // the keyboard goes on from what was clicked
+        this.onClick(...hit);
+      }
     });
     this.element.on("plotly_hover", (event) => {
       const point = event.points?.[0];
