@@ -13,12 +13,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, WrapValidator
-from pydantic_core import PydanticCustomError
+from pydantic import BaseModel, ConfigDict, Field
 
 from app.service.questions import Kind
 
-from .commands import Command, parse_message
+from .commands import Command, one_error, parse_message
 
 MAX_CLASS_MESSAGE_BYTES = 4096  # a page's answer or claim is a few dozen bytes
 MAX_RECEIPT_LENGTH = 100  # a receipt is 22 characters; anything longer is not one
@@ -27,20 +26,11 @@ MAX_QUESTION_ID = 2**53  # the largest integer a page's JSON holds exactly
 # ----- client → server ------------------------------------------------------------------------
 
 
-def _an_answer(value: Any, handler: Any) -> Any:
-    """One error for a value no kind of question takes: the answer's kind is the question's,
-    checked against it when the answer is recorded."""
-    try:
-        return handler(value)
-    except ValidationError:
-        raise PydanticCustomError(
-            "answer_type", 'a sign ("+", "-" or "0"), a weight ({"i", "j"}) or a number'
-        ) from None
-
-
 Answer = Annotated[
     str | int | float | dict[str, int],
-    WrapValidator(_an_answer),
+    # One error for a value no kind of question takes: the answer's kind is the question's,
+    # checked against it when the answer is recorded.
+    one_error('a sign ("+", "-" or "0"), a weight ({"i", "j"}) or a number'),
     Field(
         description='delta_sign: "+", "-" or "0"; largest_change: {"i", "j"}; gradient: a number.'
     ),

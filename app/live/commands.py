@@ -10,10 +10,11 @@ part both sockets share (the class socket's messages are in ``class_messages.py`
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, WrapValidator
+from pydantic_core import PydanticCustomError
 
 from app.service.session import Unit
 from app.settings import Settings
@@ -22,6 +23,26 @@ from .frames import FRAME_FIELDS
 from .training import StopConditions
 
 MessageId = str | int | None
+
+
+def one_error(message: str) -> WrapValidator:
+    """A validator that refuses a value with one ``message`` (a union of types otherwise
+    answers one error per member, each at a place like ``id.str``)."""
+
+    def check(value: Any, handler: Any) -> Any:
+        try:
+            return handler(value)
+        except ValidationError:
+            raise PydanticCustomError("wrong_type", message) from None
+
+    return WrapValidator(check)
+
+
+GivenId = Annotated[
+    MessageId,
+    one_error("a string or an integer"),
+    Field(description="Echoed in the error that answers it."),
+]
 
 
 class CommandError(ValueError):
@@ -64,7 +85,7 @@ class Command(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     type: str
-    id: str | int | None = Field(None, description="Echoed in the error that answers it.")
+    id: GivenId = None
 
 
 class PlayCommand(Command):
