@@ -54,7 +54,8 @@ class Page:
     teacher: bool
     client: ClientKey = ANONYMOUS
     answered: dict[int, str] = field(default_factory=dict)
-    key: str = field(default_factory=lambda: secrets.token_urlsafe(12))  # its answer rate's
+    # What answers_per_minute_per_page counts this page's answers by.
+    key: str = field(default_factory=lambda: secrets.token_urlsafe(12))
 
     @property
     def listener(self) -> Listener:
