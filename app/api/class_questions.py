@@ -14,25 +14,52 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Path, Request
+from fastapi import APIRouter, Body, Path
 from fastapi.responses import Response
+from pydantic import Field
 
-from .classes import TEACHER_ERRORS, BearerDep, get_classes, get_hub, teachers_class
-from .deps import ClientDep, ControlledSession
-from .errors import ApiError
-from .questions import (
-    AnswerAccepted,
-    AnswerSend,
-    QuestionAsk,
-    QuestionPublic,
-    RevealResult,
-    ask_question,
-    record_answer,
-    reveal_question,
-    save_answers,
+from app.live.class_messages import (
+    MAX_QUESTION_ID,
+    Answer,
+    AnswerKept,
+    QuestionId,
+    QuestionView,
+    Revealed,
 )
-from .schemas import ErrorMessage
+from app.service.questions import Kind
+
+from .classes import TEACHER_ERRORS, ClassesDep, TeachersClass, class_of_code
+from .deps import ClientDep, ControlledSession
+from .schemas import ErrorMessage, RequestBody
 from .sessions import BODY_ERRORS
+
+
+class QuestionAsk(RequestBody):
+    """A question about the phase the class's session runs next, picked on the diagram."""
+
+    kind: Kind = Field(
+        description="delta_sign: the sign of δ[layer][row, j] (before that layer's backward "
+        "phase); largest_change: which weight of the layer the update changes most (before "
+        "the update); gradient: the value of ∂L/∂W[layer][i, j], or ∂L/∂b[layer][j] without "
+        "i (before that layer's backward phase), within `tolerance`."
+    )
+    layer: int = Field(ge=0, le=10_000)
+    j: int = Field(0, ge=0, le=100_000, description="The unit (the weight's column).")
+    i: int | None = Field(None, ge=0, le=100_000, description="The weight's input (row).")
+    row: int | None = Field(None, ge=0, le=1_000_000, description="δ's batch row (default 0).")
+    tolerance: float | None = Field(
+        None, gt=0, le=1, description="gradient: relative tolerance (default: the setting)."
+    )
+
+
+class AnswerSend(RequestBody):
+    """A student's answer over REST (the class socket's ``answer`` takes the same fields)."""
+
+    code: str = Field(max_length=20, description="The class code.")
+    question: QuestionId
+    name: str = Field(max_length=1000, description="Any name: no account.")
+    answer: Answer
+
 
 router = APIRouter(tags=["classes"])
 
@@ -67,7 +94,7 @@ ANSWER_EXAMPLES: dict[str, Any] = {
         "value": {"code": "K7M2QX", "question": 2, "name": "Ana", "answer": {"i": 0, "j": 1}},
     },
 }
-QuestionId = Annotated[int, Path(ge=0, le=2**53, description="The question's id.")]
+QuestionPath = Annotated[int, Path(ge=0, le=MAX_QUESTION_ID, description="The question's id.")]
 
 
 def csv_response(text: str) -> Response:
@@ -81,7 +108,7 @@ def csv_response(text: str) -> Response:
 @router.post(
     "/classes/current/questions",
     status_code=201,
-    response_model=QuestionPublic,
+    response_model=QuestionView,
     responses={
         **TEACHER_ERRORS,
         **BODY_ERRORS,
@@ -90,40 +117,31 @@ def csv_response(text: str) -> Response:
 )
 async def ask_class(
     body: Annotated[QuestionAsk, Body(openapi_examples=ASK_EXAMPLES)],
-    token: BearerDep,
-    request: Request,
-) -> dict[str, Any]:
+    classroom: TeachersClass,
+    classes: ClassesDep,
+) -> QuestionView:
     """Ask the class about the phase its session runs next (the session paused there); the
     truth is computed on a copy of the model and kept until Reveal. An open question is
     replaced."""
-    classroom = teachers_class(request.app, token)
-    question = await asyncio.to_thread(ask_question, request.app, classroom, body)
-    message = {"type": "question", "question": question.public()}
-    hub = get_hub(request.app)
-    hub.tell_students(classroom.code, message)
-    hub.tell_teachers(
-        classroom.code, {"type": "answers", "question": question.id, "count": 0, "histogram": []}
+    return await classes.ask(
+        classroom, body.kind, body.layer, body.j, body.i, body.row, body.tolerance
     )
-    return question.public()
 
 
 @router.post(
     "/classes/current/questions/{question}/reveal",
-    response_model=RevealResult,
+    response_model=Revealed,
     responses={
         **TEACHER_ERRORS,
         409: {**_ERROR, "description": "The question was revealed or replaced already."},
     },
 )
 async def reveal_class_question(
-    question: QuestionId, token: BearerDep, request: Request
-) -> dict[str, Any]:
+    question: QuestionPath, classroom: TeachersClass, classes: ClassesDep
+) -> Revealed:
     """Reveal: the phase runs on the session (every follower sees it), the truth goes to
     everyone, each student's page gets its own mark, the teacher the tally."""
-    classroom = teachers_class(request.app, token)
-    _, message = await asyncio.to_thread(reveal_question, request.app, classroom, question)
-    get_hub(request.app).tell_students(classroom.code, message)
-    return {k: v for k, v in message.items() if k in ("question", "truth", "tally", "ran")}
+    return await classes.reveal(classroom, question)
 
 
 @router.get(
@@ -131,16 +149,10 @@ async def reveal_class_question(
     response_class=Response,
     responses={**CSV_RESPONSE, **TEACHER_ERRORS},
 )
-async def export_class_answers(token: BearerDep, request: Request) -> Response:
+async def export_class_answers(classroom: TeachersClass, classes: ClassesDep) -> Response:
     """Every answer given in the class's current session, as CSV (names escaped, and kept
     from running as spreadsheet formulas)."""
-    classroom = teachers_class(request.app, token)
-    manager = request.app.state.manager
-    try:
-        session = await asyncio.to_thread(manager.get, classroom.session_id)
-    except LookupError:
-        raise ApiError(404, "the class's session has ended", field="Authorization") from None
-    return csv_response(session.questions.csv())
+    return csv_response(await asyncio.to_thread(classes.answers_csv, classroom))
 
 
 @router.get(
@@ -157,7 +169,7 @@ def export_session_answers(session: ControlledSession) -> Response:
 @router.post(
     "/classes/answers",
     status_code=201,
-    response_model=AnswerAccepted,
+    response_model=AnswerKept,
     responses={
         **BODY_ERRORS,
         404: {**_ERROR, "description": "No class has this code, or no such question."},
@@ -168,26 +180,15 @@ def export_session_answers(session: ControlledSession) -> Response:
             "address) answer too fast or gave your most answers to it: `field` names the "
             "quota, Retry-After says when to retry.",
         },
+        503: {**_ERROR, "description": "Recorded, but the store refused it: retry."},
     },
 )
 async def answer_question(
     body: Annotated[AnswerSend, Body(openapi_examples=ANSWER_EXAMPLES)],
-    request: Request,
+    classes: ClassesDep,
     client: ClientDep,
-) -> dict[str, Any]:
-    """A student's answer, under any name (one answer per name and question)."""
-    try:
-        classroom = get_classes(request.app).find(body.code)
-    except LookupError:
-        raise ApiError(404, "no class has this code: check it with your teacher", "code") from None
-    kept = record_answer(
-        request.app,
-        get_hub(request.app),
-        classroom,
-        body.question,
-        body.name,
-        body.answer,
-        client,
-    )
-    await save_answers(request.app, classroom)  # stored before it is acknowledged
-    return kept
+) -> AnswerKept:
+    """A student's answer, under any name (one answer per name and question); answered once
+    it is stored."""
+    classroom = class_of_code(classes, body.code)
+    return await classes.answer(classroom, body.question, body.name, body.answer, client)

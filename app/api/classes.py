@@ -11,41 +11,39 @@ class code travels in bodies only, never in a path, so it stays out of access lo
 - ``POST /api/classes/follow`` what a code points at now: the session and its watch token.
 
 The socket ``/ws/classes?token=<code or teacher token>`` (``token=`` is masked in the logs)
-sends a student ``class`` messages (where the class is now, or that it ended) and a teacher
-``students`` messages (how many follow); it carries predict-then-reveal's questions, answers
-and reveals too (``questions.py``; the REST routes are in ``class_questions.py``).
+is accepted here, its origin and token checked (closed with 4403 / 4404 / 4429), then handed
+to ``app/live/class_socket.py``. Everything a class does is ``app.state.classes``
+(``app/live/classes.py``); predict-then-reveal's REST routes are in ``class_questions.py``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hmac
-import json
-from collections.abc import Awaitable, Callable
 from functools import lru_cache
 from typing import Annotated, Any
 
 import segno
-from fastapi import APIRouter, Body, Depends, FastAPI, Request, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, Body, Depends, Request, WebSocket
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import Field
+from starlette.requests import HTTPConnection
 
-from app.live.classroom import ClassroomHub
-from app.service.classes import ClassNotFoundError, ClassRegistry, Classroom
+from app.live.class_messages import ClassWhere
+from app.live.class_socket import serve_class
+from app.live.classes import Classes, Page, where
+from app.service.classes import ClassNotFoundError, Classroom
 from app.service.manager import SessionNotFoundError
 from app.service.session import Session
 
 from .clients import client_of
 from .deps import ClientDep, ManagerDep
 from .errors import ApiError
-from .questions import claim_answer, opening_messages, personal, record_answer, save_answers
 from .schemas import ErrorMessage, RequestBody, ResponseBody
 from .sessions import BODY_ERRORS
 from .ws import CLOSE_FOREIGN_ORIGIN, held_socket, origin_allowed
 
 CLOSE_NO_CLASS = 4404
-MAX_ANSWER_MESSAGE = 4096  # characters of one message a page sends on the class socket
 CODE_EXAMPLE = "K7M2QX"
 SESSION_EXAMPLE = "Jm3o9oV1W1x7d8ZcQe2xXw2k6z3b0b8cT3vQ1kq7v5E"
 OPEN_EXAMPLES: dict[str, Any] = {
@@ -132,40 +130,19 @@ class ClassOpened(ClassPublic):
     teacher_token: str
 
 
-class ClassWhere(ResponseBody):
-    """Where a class is now: the session to watch, read-only, with its watch token."""
-
-    code: str
-    session_id: str
-    watch_token: str
-    version: int
-    ended: bool
+# ----- dependencies -------------------------------------------------------------------------
 
 
-# ----- the app's registry and hub -------------------------------------------------------------
+async def get_classes(connection: HTTPConnection) -> Classes:
+    """The app's classes (``app.state.classes``), for a request or a socket."""
+    classes: Classes = connection.app.state.classes
+    return classes
 
 
-def get_classes(app: FastAPI) -> ClassRegistry:
-    """The app's class registry, made on first use."""
-    registry: ClassRegistry | None = getattr(app.state, "classes", None)
-    if registry is None:
-        settings = app.state.settings
-        registry = app.state.classes = ClassRegistry(
-            settings.max_classes,
-            settings.class_ttl_seconds,
-            per_client=(settings.max_classes_per_client, settings.max_classes_per_address),
-        )
-    return registry
+ClassesDep = Annotated[Classes, Depends(get_classes)]
 
 
-def get_hub(app: FastAPI) -> ClassroomHub:
-    hub: ClassroomHub | None = getattr(app.state, "classroom_hub", None)
-    if hub is None:
-        hub = app.state.classroom_hub = ClassroomHub()
-    return hub
-
-
-def bearer_token(
+async def bearer_token(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(teacher_bearer)],
 ) -> str:
     if credentials is None or not credentials.credentials:
@@ -179,6 +156,29 @@ def bearer_token(
 
 
 BearerDep = Annotated[str, Depends(bearer_token)]
+
+
+async def teachers_class(token: BearerDep, classes: ClassesDep) -> Classroom:
+    """The class this teacher token opened (401 without a token, 404 naming it if none)."""
+    try:
+        return classes.registry.for_teacher(token)
+    except ClassNotFoundError:
+        raise ApiError(
+            404, "no class has this teacher token (it may have expired)", field="Authorization"
+        ) from None
+
+
+TeachersClass = Annotated[Classroom, Depends(teachers_class)]
+
+
+def class_of_code(classes: Classes, code: str) -> Classroom:
+    """The class a student's code names (404 naming ``code`` if none)."""
+    try:
+        return classes.registry.find(code)
+    except ClassNotFoundError:
+        raise ApiError(
+            404, "no class has this code: check it with your teacher", field="code"
+        ) from None
 
 
 def controlled(manager: ManagerDep, session_id: str, token: str, field: str) -> Session:
@@ -208,36 +208,14 @@ def qr_data_url(link: str) -> str:
     return str(segno.make(link, error="m").svg_data_uri(omitsize=True, border=4))
 
 
-def public(classroom: Classroom, request: Request) -> dict[str, Any]:
+def public(classes: Classes, classroom: Classroom, request: Request) -> dict[str, Any]:
     link = join_link(classroom.code, request)
     return {
-        "code": classroom.code,
-        "session_id": classroom.session_id,
-        "version": classroom.version,
-        "ended": classroom.ended,
-        "students": get_hub(request.app).students(classroom.code),
+        **where(classroom).model_dump(exclude={"watch_token"}),
+        "students": classes.students(classroom),
         "join_url": link,
         "join_qr": qr_data_url(link),
     }
-
-
-def where(classroom: Classroom) -> dict[str, Any]:
-    return {
-        "code": classroom.code,
-        "session_id": classroom.session_id,
-        "watch_token": classroom.watch_token,
-        "version": classroom.version,
-        "ended": classroom.ended,
-    }
-
-
-def teachers_class(app: FastAPI, token: str) -> Classroom:
-    try:
-        return get_classes(app).for_teacher(token)
-    except ClassNotFoundError:
-        raise ApiError(
-            404, "no class has this teacher token (it may have expired)", field="Authorization"
-        ) from None
 
 
 # ----- REST ---------------------------------------------------------------------------------
@@ -260,20 +238,23 @@ async def open_class(
     body: Annotated[ClassCreate, Body(openapi_examples=OPEN_EXAMPLES)],
     token: BearerDep,
     manager: ManagerDep,
+    classes: ClassesDep,
     request: Request,
     client: ClientDep,
 ) -> dict[str, Any]:
     """Open a class on a session you control (its control token as the bearer): students
     follow its code from now on."""
     session = await asyncio.to_thread(controlled, manager, body.session_id, token, "Authorization")
-    classroom = get_classes(request.app).open(session.id, session.watch_token, client)
-    return {**public(classroom, request), "teacher_token": classroom.teacher_token}
+    classroom = classes.open(session, client)
+    return {**public(classes, classroom, request), "teacher_token": classroom.teacher_token}
 
 
 @router.get("/current", response_model=ClassPublic, responses=TEACHER_ERRORS)
-async def read_class(token: BearerDep, request: Request) -> dict[str, Any]:
+async def read_class(
+    classroom: TeachersClass, classes: ClassesDep, request: Request
+) -> dict[str, Any]:
     """The teacher's class: where it is and how many students follow it."""
-    return public(teachers_class(request.app, token), request)
+    return public(classes, classroom, request)
 
 
 @router.patch(
@@ -288,31 +269,24 @@ async def read_class(token: BearerDep, request: Request) -> dict[str, Any]:
 )
 async def move_class(
     body: Annotated[ClassMove, Body(openapi_examples=MOVE_EXAMPLES)],
-    token: BearerDep,
+    classroom: TeachersClass,
     manager: ManagerDep,
+    classes: ClassesDep,
     request: Request,
 ) -> dict[str, Any]:
     """Move the class to another session you control: every student's page follows."""
-    classroom = teachers_class(request.app, token)
-    if classroom.ended:
-        raise ApiError(409, "this class has ended: open a new one", field="Authorization")
     session = await asyncio.to_thread(
         controlled, manager, body.session_id, body.session_token, "session_token"
     )
-    classroom = get_classes(request.app).move(token, session.id, session.watch_token)
-    hub = get_hub(request.app)
-    hub.tell_students(classroom.code, {"type": "class", **where(classroom)})
-    return public(classroom, request)
+    return public(classes, classes.move(classroom, session), request)
 
 
 @router.delete("/current", response_model=ClassPublic, responses=TEACHER_ERRORS)
-async def end_class(token: BearerDep, request: Request) -> dict[str, Any]:
+async def end_class(
+    classroom: TeachersClass, classes: ClassesDep, request: Request
+) -> dict[str, Any]:
     """End the class: students' pages say it has ended (the session itself stays)."""
-    teachers_class(request.app, token)
-    classroom = get_classes(request.app).end(token)
-    hub = get_hub(request.app)
-    hub.tell_students(classroom.code, {"type": "class", **where(classroom)})
-    return public(classroom, request)
+    return public(classes, classes.end(classroom), request)
 
 
 @router.post(
@@ -321,16 +295,10 @@ async def end_class(token: BearerDep, request: Request) -> dict[str, Any]:
     responses={**BODY_ERRORS, 404: {**_ERROR, "description": "No class has this code."}},
 )
 async def follow_class(
-    body: Annotated[ClassFollow, Body(openapi_examples=FOLLOW_EXAMPLES)], request: Request
-) -> dict[str, Any]:
+    body: Annotated[ClassFollow, Body(openapi_examples=FOLLOW_EXAMPLES)], classes: ClassesDep
+) -> ClassWhere:
     """Where a class is now: the session to watch and its (read-only) watch token."""
-    try:
-        classroom = get_classes(request.app).find(body.code)
-    except ClassNotFoundError:
-        raise ApiError(
-            404, "no class has this code: check it with your teacher", field="code"
-        ) from None
-    return where(classroom)
+    return where(class_of_code(classes, body.code))
 
 
 # ----- the socket -----------------------------------------------------------------------------
@@ -339,139 +307,27 @@ ws_router = APIRouter(tags=["live"])
 
 
 @ws_router.websocket("/ws/classes")
-async def stream_class(websocket: WebSocket) -> None:
+async def stream_class(websocket: WebSocket, classes: ClassesDep) -> None:
     """A student (``token=<code>``) hears where the class is and its questions, and answers
     them; its teacher (``token=<teacher token>``) hears how many students follow and the
-    answers as they come. Unknown: closed with 4404; a foreign ``Origin``: 4403."""
-    registry = get_classes(websocket.app)
+    answers as they come. Unknown: closed with 4404; a foreign ``Origin``: 4403; too many
+    sockets of this client: 4429."""
     token = websocket.query_params.get("token", "")
     await websocket.accept()
-    if not origin_allowed(websocket, websocket.app.state.settings.cors_origins):
+    if not origin_allowed(websocket, classes.settings.cors_origins):
         await websocket.close(
             CLOSE_FOREIGN_ORIGIN, "this origin may not open the socket (see cors_origins)"
         )
         return
     try:
-        classroom, who = registry.find(token), "student"
+        classroom, teacher = classes.registry.find(token), False
     except ClassNotFoundError:
         try:
-            classroom, who = registry.for_teacher(token), "teacher"
+            classroom, teacher = classes.registry.for_teacher(token), True
         except ClassNotFoundError:
             await websocket.close(CLOSE_NO_CLASS, "no such class: check the code")
             return
     async with held_socket(websocket) as held:
         if held:
-            await serve_class(websocket, classroom, who == "teacher")
-
-
-async def serve_class(websocket: WebSocket, classroom: Classroom, teacher: bool) -> None:
-    """The class socket's stream, once it is known whose it is and its place is held."""
-    registry = get_classes(websocket.app)
-    hub = get_hub(websocket.app)
-    answered: dict[int, str] = {}  # question id → the name this socket answered under
-    sending = asyncio.Lock()  # the reader answers a student while the loop sends the class's
-
-    async def send(message: dict[str, Any]) -> None:
-        async with sending:
-            await websocket.send_json(message)
-
-    async with hub.listen(classroom.code, "teacher" if teacher else "student") as queue:
-        first = (
-            {"type": "students", "count": hub.students(classroom.code)}
-            if teacher
-            else {"type": "class", **where(classroom)}
-        )
-        receiver = asyncio.create_task(read_answers(websocket, classroom, teacher, answered, send))
-        try:
-            await send(first)
-            for message in opening_messages(websocket.app, classroom, teacher):
-                await send(message)
-            while not receiver.done():
-                getter = asyncio.create_task(queue.get())
-                done, _ = await asyncio.wait(
-                    {getter, receiver}, return_when=asyncio.FIRST_COMPLETED
-                )
-                if getter not in done:
-                    getter.cancel()
-                    break
-                registry.touch(classroom.code)
-                await send(personal(getter.result(), teacher, answered))
-        except (WebSocketDisconnect, RuntimeError):
-            pass  # the page went away while we were sending
-        finally:
-            receiver.cancel()
-            with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, RuntimeError):
-                await receiver
-
-
-async def read_answers(
-    websocket: WebSocket,
-    classroom: Classroom,
-    teacher: bool,
-    answered: dict[int, str],
-    send: Callable[[dict[str, Any]], Awaitable[None]],
-) -> None:
-    """Until the page goes away: a student's ``answer`` messages, each answered with
-    ``answered`` or an ``error`` naming the field (the socket stays open)."""
-    with contextlib.suppress(WebSocketDisconnect):
-        while True:
-            text = await websocket.receive_text()
-            try:
-                replies = answer_message(websocket, classroom, teacher, answered, text)
-                if replies[0]["type"] == "answered":
-                    await save_answers(websocket.app, classroom)  # stored before "answered"
-            except ApiError as error:
-                replies = [{"type": "error", "field": error.field, "message": error.detail}]
-            for reply in replies:
-                await send(personal(reply, teacher, answered))
-
-
-MESSAGE_FIELDS = {"answer": ("question", "name", "answer"), "claim": ("question", "receipt")}
-
-
-def answer_message(
-    websocket: WebSocket, classroom: Classroom, teacher: bool, answered: dict[int, str], text: str
-) -> list[dict[str, Any]]:
-    """One message a page sent — ``{"type": "answer", "question", "name", "answer"}``, or
-    ``{"type": "claim", "question", "receipt"}`` after a reload — and the replies to it."""
-    if len(text) > MAX_ANSWER_MESSAGE:
-        raise ApiError(413, f"a message is at most {MAX_ANSWER_MESSAGE} characters", "body")
-    try:
-        message = json.loads(text)
-    except ValueError:
-        raise ApiError(422, 'not JSON: send {"type": "answer", …}', "body") from None
-    kind = message.get("type") if isinstance(message, dict) else None
-    if kind not in MESSAGE_FIELDS:
-        raise ApiError(
-            422, "unknown message type: a class socket takes 'answer' or 'claim'", "type"
-        )
-    if teacher:
-        raise ApiError(403, "the teacher asks and reveals; students answer", "type")
-    fields, what = MESSAGE_FIELDS[kind], "an answer" if kind == "answer" else "a claim"
-    unknown = sorted(set(message) - {"type", *fields})
-    if unknown:
-        raise ApiError(422, f"{what} has no field {unknown[0][:40]!r}", unknown[0][:40])
-    for needed in fields:
-        if needed not in message:
-            raise ApiError(422, f"{what} needs '{needed}'", needed)
-    question = message["question"]
-    if kind == "claim":
-        claimed, revealed = claim_answer(websocket.app, classroom, question, message["receipt"])
-        answered[claimed["question"]] = claimed["name"]
-        return [claimed] if revealed is None else [claimed, revealed]
-    if isinstance(question, int) and question in answered:
-        raise ApiError(
-            409, "this page has answered this question already: one answer each", "question"
-        )
-    kept = record_answer(
-        websocket.app,
-        get_hub(websocket.app),
-        classroom,
-        question,
-        message["name"],
-        message["answer"],
-        client_of(websocket.scope),
-        page=str(id(answered)),  # this socket's own dict: one per page while it is open
-    )
-    answered[kept["question"]] = kept["name"]
-    return [{"type": "answered", **kept}]
+            page = Page(teacher, client_of(websocket.scope))
+            await serve_class(classes, websocket, classroom, page)

@@ -6,9 +6,10 @@ Two shapes, both under ``detail``:
 - ``{"detail": [{"loc": ["body", "count"], "msg": "...", "type": "..."}]}`` — schema
   validation, one entry per problem (FastAPI's shape, without echoing the input back).
 
-Bad input is never a 500: the engine's ``ConfigError`` is 422, an unknown session 404, a
-session whose stored row is unreadable 409, a full server 429, a body too large 413. A 500
-means a bug; it is logged, never explained.
+Bad input is never a 500: the engine's ``ConfigError`` is 422 (predict-then-reveal's
+refusals, ``ConfigError``s too, say what they mean: 404, 409, 429 or 503, ``REFUSAL_STATUS``),
+an unknown session 404, a session whose stored row is unreadable 409, a full server 429, a body
+too large 413. A 500 means a bug; it is logged, never explained.
 """
 
 from __future__ import annotations
@@ -23,7 +24,16 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from app.engine import ConfigError
+from app.service.class_questions import AnswerNotStoredError, SessionPlaysError
+from app.service.classes import ClassEndedError, ClassSessionGoneError
 from app.service.manager import SessionDamagedError, SessionNotFoundError
+from app.service.questions import (
+    AnswerRefusedError,
+    QuestionClosedError,
+    QuestionFullError,
+    QuestionNotFoundError,
+    ReceiptRefusedError,
+)
 from app.service.quotas import QuotaExceededError
 
 from .responses import OrjsonResponse
@@ -59,9 +69,37 @@ def validation_entries(errors: Any) -> list[dict[str, Any]]:
     ]
 
 
+# The status of a refusal that is not a bad value (every other ConfigError is a 422); the
+# class socket sends the same refusals as `error` messages naming the same field.
+REFUSAL_STATUS: dict[type[ConfigError], int] = {
+    ClassSessionGoneError: 404,
+    QuestionNotFoundError: 404,
+    ReceiptRefusedError: 404,
+    ClassEndedError: 409,
+    SessionPlaysError: 409,
+    QuestionClosedError: 409,
+    AnswerRefusedError: 409,  # this name answered already
+    QuestionFullError: 429,
+    AnswerNotStoredError: 503,
+}
+
+
+def refusal_status(error: ConfigError) -> int:
+    """The status of the most particular kind ``error`` is (422 for a plain bad value)."""
+    for kind in type(error).__mro__:
+        if kind in REFUSAL_STATUS:
+            return REFUSAL_STATUS[kind]
+    return 422
+
+
 async def handle_config_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, ConfigError)
-    return OrjsonResponse(error_body(error.message, error.field), status_code=422)
+    retry_after = getattr(error, "retry_after", None)
+    return OrjsonResponse(
+        error_body(error.message, error.field),
+        status_code=refusal_status(error),
+        headers=None if retry_after is None else {"Retry-After": str(retry_after)},
+    )
 
 
 async def handle_not_found(request: Request, error: Exception) -> Response:

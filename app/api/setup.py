@@ -33,6 +33,7 @@ from app.api import (
     timeline,
     ws,
 )
+from app.live.classes import Classes
 from app.logs import RequestLogMiddleware, mask_tokens_in_server_logs
 from app.service.manager import SessionManager
 from app.service.store import open_store
@@ -170,6 +171,7 @@ def configure_app(settings: Settings) -> FastAPI:
     app.state.store = store
     app.state.store_closed = False
     app.state.manager = manager
+    app.state.classes = Classes(manager)
     app.state.pools = open_pools(settings)
     install_error_handlers(app)
     # Added last = outermost: the log sees every request, the size limit runs before CORS.

@@ -7,7 +7,10 @@
 - ``client.py``: one socket, its subscription and its "latest wins" sender;
 - ``commands.py``: the client's messages, validated; ``pacing.py``: rate tools;
 - ``hub.py``: the hub of one session (clients, commands, events, frames);
-- ``connection.py``: one socket's life on a hub; ``registry.py``: every hub of the app.
+- ``connection.py``: one socket's life on a hub; ``registry.py``: every hub of the app;
+- the classroom: ``classes.py`` (every class, its predict-then-reveal), ``classroom.py`` (who
+  listens to each class), ``class_messages.py`` (the class socket's messages) and
+  ``class_socket.py`` (one class socket's life).
 
 A lower file never imports a higher one: it is handed a callback or a Protocol instead.
 """

@@ -1,8 +1,9 @@
 """Who listens to each class, and telling them: students hear where the class is now (or that
 it ended) and the teacher's questions, teachers hear how many students follow and the answers.
 
-One ``ClassroomHub`` per app, on the event loop. A listener is a queue of JSON messages; the
-socket that owns it drains it. Nothing here knows about sessions or FastAPI.
+One ``ClassroomHub`` per app, on the event loop. A listener is a queue of messages (the models
+of ``class_messages.py``); the socket that owns it drains it. Nothing here knows about
+sessions or FastAPI.
 """
 
 from __future__ import annotations
@@ -11,10 +12,12 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Literal
+
+from .class_messages import StudentCount, Told
 
 Listener = Literal["student", "teacher"]
-Message = dict[str, Any]
+Message = Told
 QUEUE_SIZE = 16  # a student who lags keeps only the newest messages: each one is whole
 
 
@@ -79,6 +82,6 @@ class ClassroomHub:
         room = self._rooms.get(code)
         if room is None:
             return
-        message = {"type": "students", "count": len(room.students)}
+        message = StudentCount(count=len(room.students))
         for queue in room.teachers:
             _put_latest(queue, message)

@@ -3,15 +3,18 @@
 ``parse_command(text, settings, changes_schema)`` turns one socket message into a Command or
 raises CommandError, whose ``field`` names the part at fault; the socket answers with an
 ``error`` message and stays open. ``set`` is checked by the schema the REST API checks
-``PATCH`` with, handed in by the API (this layer never imports it).
+``PATCH`` with, handed in by the API (this layer never imports it). ``parse_message`` is the
+part both sockets share (the class socket's messages are in ``class_messages.py``).
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal, TypeVar
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, WrapValidator
+from pydantic_core import PydanticCustomError
 
 from app.service.session import Unit
 from app.settings import Settings
@@ -20,6 +23,26 @@ from .frames import FRAME_FIELDS
 from .training import StopConditions
 
 MessageId = str | int | None
+
+
+def one_error(message: str) -> WrapValidator:
+    """A validator that refuses a value with one ``message`` (a union of types otherwise
+    answers one error per member, each at a place like ``id.str``)."""
+
+    def check(value: Any, handler: Any) -> Any:
+        try:
+            return handler(value)
+        except ValidationError:
+            raise PydanticCustomError("wrong_type", message) from None
+
+    return WrapValidator(check)
+
+
+GivenId = Annotated[
+    MessageId,
+    one_error("a string or an integer"),
+    Field(description="Echoed in the error that answers it."),
+]
 
 
 class CommandError(ValueError):
@@ -39,13 +62,30 @@ class CommandError(ValueError):
         self.message_id = message_id
 
 
+class ErrorReply(BaseModel):
+    """Server → client, on either socket: a message the server will not act on. The socket
+    stays open; nothing changed."""
+
+    type: Literal["error"] = "error"
+    message: str = Field(description="What was wrong, in words a person can act on.")
+    field: str | None = Field(description="The field at fault, when one was.")
+    command: str | None = Field(description="The type of the message it answers, if known.")
+    id: MessageId = Field(description="That message's id, echoed.")
+
+    @classmethod
+    def of(cls, error: CommandError) -> ErrorReply:
+        return cls(
+            message=error.message, field=error.field, command=error.command, id=error.message_id
+        )
+
+
 class Command(BaseModel):
     """Fields every message may carry. Unknown fields, wrong types, NaN: refused."""
 
     model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     type: str
-    id: str | int | None = Field(None, description="Echoed in the error that answers it.")
+    id: GivenId = None
 
 
 class PlayCommand(Command):
@@ -114,40 +154,52 @@ def parse_command(
     text: str | bytes, settings: Settings, changes_schema: type[BaseModel]
 ) -> Command:
     """One socket message → a validated Command, or CommandError saying what is wrong."""
+    command = parse_message(text, COMMANDS, settings.max_ws_message_bytes)
+    if isinstance(command, SetCommand):
+        try:
+            changes = changes_schema.model_validate(command.changes)
+        except ValidationError as error:
+            raise _refusal(error, "set", changes_schema, ("changes",), command.id) from None
+        command.changes = changes.model_dump(exclude_unset=True)
+    check_limits(command, settings)
+    return command
+
+
+AnyCommand = TypeVar("AnyCommand", bound=Command)
+
+
+def parse_message(
+    text: str | bytes,
+    models: Mapping[str, type[AnyCommand]],
+    max_bytes: int,
+    whole: str | None = None,
+) -> AnyCommand:
+    """One socket message → the model its ``type`` names, validated; or CommandError naming
+    the field at fault (``whole``: the one named when the message as a whole is bad — too
+    large, not JSON)."""
     size = len(text.encode() if isinstance(text, str) else text)
-    if size > settings.max_ws_message_bytes:
-        raise CommandError(
-            f"message too large: {size} bytes, at most {settings.max_ws_message_bytes}"
-        )
+    if size > max_bytes:
+        raise CommandError(f"message too large: {size} bytes, at most {max_bytes}", whole)
     try:
         data = orjson.loads(text)
     except orjson.JSONDecodeError as error:
-        raise CommandError(f"not valid JSON: {error}") from None
+        raise CommandError(f"not valid JSON: {error}", whole) from None
     if not isinstance(data, dict):
         raise CommandError("a message must be a JSON object with a 'type'", field="type")
     message_id = data.get("id") if isinstance(data.get("id"), str | int) else None
     kind = data.get("type")
-    model = COMMANDS.get(kind) if isinstance(kind, str) else None
+    model = models.get(kind) if isinstance(kind, str) else None
     if model is None:
-        known = ", ".join(COMMANDS)
         raise CommandError(
-            f"unknown message type {kind!r}; send one of: {known}",
+            f"unknown message type {kind!r}; send one of: {', '.join(models)}",
             field="type",
             message_id=message_id,
         )
     assert isinstance(kind, str)
     try:
-        command = model.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as error:
         raise _refusal(error, kind, model, (), message_id) from None
-    if isinstance(command, SetCommand):
-        try:
-            changes = changes_schema.model_validate(command.changes)
-        except ValidationError as error:
-            raise _refusal(error, kind, changes_schema, ("changes",), message_id) from None
-        command.changes = changes.model_dump(exclude_unset=True)
-    check_limits(command, settings)
-    return command
 
 
 def _refusal(

@@ -30,6 +30,7 @@ from .commands import (
     WATCHER_COMMANDS,
     Command,
     CommandError,
+    ErrorReply,
     PauseCommand,
     PlayCommand,
     ResetCommand,
@@ -215,17 +216,7 @@ class Hub:
                 client.send_message(text)
 
     def send_error(self, client: Client, error: CommandError) -> None:
-        client.send_message(
-            encode(
-                {
-                    "type": "error",
-                    "message": error.message,
-                    "field": error.field,
-                    "command": error.command,
-                    "id": error.message_id,
-                }
-            )
-        )
+        client.send_message(encode(ErrorReply.of(error).model_dump()))
 
     # ----- frames when not playing -------------------------------------------------------
 

@@ -33,6 +33,14 @@ class ClassNotFoundError(LookupError):
     """No class has that code (or that teacher token)."""
 
 
+class ClassEndedError(ConfigError):
+    """The teacher ended the class: it moves, asks and takes answers no more."""
+
+
+class ClassSessionGoneError(ConfigError):
+    """The session the class follows is gone (it expired, or was deleted)."""
+
+
 @dataclass
 class Classroom:
     """One class: the session students follow now, and how often the teacher moved it."""
@@ -131,7 +139,7 @@ class ClassRegistry:
         classroom = self.for_teacher(teacher_token)
         with self._lock:
             if classroom.ended:
-                raise ConfigError("Authorization", "this class has ended: open a new one")
+                raise ClassEndedError("Authorization", "this class has ended: open a new one")
             if classroom.session_id != session_id:
                 classroom.session_id = session_id
                 classroom.watch_token = watch_token

@@ -37,12 +37,14 @@ from typing import Any, Literal, get_args
 import numpy as np
 
 from app.engine import ConfigError, Model
+from app.service.quotas import QuotaExceededError
 
 Kind = Literal["delta_sign", "largest_change", "gradient"]
 KINDS: tuple[str, ...] = get_args(Kind)
 SIGNS = ("+", "-", "0")
 SIGN_WORDS = {"+": "positive", "-": "negative", "0": "zero"}
 RECEIPT_BYTES = 16  # an answer's receipt: 128 random bits, URL-safe text
+ANSWER_QUOTA_RETRY_SECONDS = 60  # Retry-After once a client gave a question its most answers
 MAX_TIED = 100  # weights kept as "changes most" when several change exactly as much
 # A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -57,11 +59,15 @@ class QuestionClosedError(ConfigError):
 
 
 class AnswerRefusedError(ConfigError):
-    """This name has answered already, or the question is full."""
+    """This name (or this page) has answered the question already."""
 
 
-class AnswerQuotaError(ConfigError):
-    """The sender gave its most answers to this question (``field``: the quota's setting)."""
+class QuestionFullError(AnswerRefusedError):
+    """The question has its most answers (``question_max_answers``)."""
+
+
+class AnswerQuotaError(QuotaExceededError):
+    """The sender gave its most answers to this question (``quota``: the setting)."""
 
 
 class ReceiptRefusedError(ConfigError):
@@ -411,12 +417,13 @@ class QuestionBook:
                     "name", f"{name!r} has answered this question already: one answer each"
                 )
             if len(q.answers) >= limit:
-                raise AnswerRefusedError("question", f"this question is full ({limit} answers)")
+                raise QuestionFullError("question", f"this question is full ({limit} answers)")
             if client and sum(a.get("client") == client for a in q.answers) >= per_client:
                 raise AnswerQuotaError(
                     "max_answers_per_client",
                     f"this browser gave {per_client} answers to question {q.id} already, the "
                     "most one client may (max_answers_per_client)",
+                    ANSWER_QUOTA_RETRY_SECONDS,
                 )
             receipt = secrets.token_urlsafe(RECEIPT_BYTES)
             q.answers.append(

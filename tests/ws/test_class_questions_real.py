@@ -1,18 +1,22 @@
 """A class of 100 answers at once, on a real server over loopback: the teacher's count reaches
 100, and after Reveal every student's mark and the teacher's tally are right (the true sign of
-δ worked out here, from the trace and the data, not read from the server's answer)."""
+δ worked out here, from the trace and the data, not read from the server's answer); and a
+class socket is closed with 1012 when the server stops."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import signal
 from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
 
 import httpx
 import numpy as np
+import pytest
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
 
 from .server import Server, running_server
 
@@ -125,3 +129,24 @@ def test_a_class_of_100_answers_and_every_mark_and_the_tally_are_right(tmp_path:
         PLAYGROUND_ANSWERS_PER_MINUTE_PER_CLIENT="60000",
     ) as server:
         asyncio.run(class_answers(server))
+
+
+async def stopped_under(server: Server) -> int | None:
+    """The close code a student's class socket gets when the server is stopped (SIGTERM)."""
+    async with httpx.AsyncClient(base_url=f"{server.http}/api", timeout=30) as http:
+        created = (await http.post("/sessions", json={"preset": "circle"})).json()
+        control = {"Authorization": f"Bearer {created['token']}"}
+        opened = await http.post("/classes", json={"session_id": created["id"]}, headers=control)
+    async with connect(server.ws(f"/ws/classes?token={opened.json()['code']}")) as student:
+        await receive(student, "class")
+        server.process.send_signal(signal.SIGTERM)
+        with pytest.raises(ConnectionClosed):
+            while True:
+                await asyncio.wait_for(student.recv(), RECEIVE_SECONDS)
+        return student.close_code
+
+
+def test_a_class_socket_is_closed_with_1012_when_the_server_stops(tmp_path: Path) -> None:
+    with running_server(tmp_path / "data") as server:
+        assert asyncio.run(stopped_under(server)) == 1012
+        server.process.wait(timeout=RECEIVE_SECONDS)
