@@ -262,8 +262,9 @@ export class TeacherQuestions {
 
   /** @param {Pick<RevealMessage, "truth" | "tally" | "ran">} revealed */
   showReveal({ truth, tally, ran }) {
+    if (!this.question) return; // the class ended (hide) while Reveal was on its way
     this.e.reveal.disabled = true;
-    this.highlight(...target(/** @type {Question} */ (this.question), truth));
+    this.highlight(...target(this.question, truth));
     const note = ran ? "" : " (the session moved since the question: the phase was not run again)";
     this.e.truth.textContent = `Answer: ${truth.text}. ${tally.right} of ${tally.answers} right${note}.`;
     this.e.truth.dataset.right = String(tally.right);
