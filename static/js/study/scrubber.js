@@ -133,7 +133,8 @@ export class Scrubber {
 
   async branch() {
     const session = this.context.session();
-    if (!session || !this.moment) return;
+    const moment = this.moment; // the scrubber may move (or fail to) while the branch is made
+    if (!session || !moment) return;
     /** @type {Record<string, unknown>} */
     const changes = {};
     const rate = Number(this.branchRate.value);
@@ -144,8 +145,8 @@ export class Scrubber {
       changes.activations = Object.fromEntries([...Array(hidden).keys()].map((k) => [String(k), activation]));
     }
     try {
-      const created = await studyApi.branch(session.id, session.token, { ...this.moment, changes });
-      this.context.notify(`Branched at epoch ${this.moment.epoch}, batch ${this.moment.batch}: session B.`, "info");
+      const created = await studyApi.branch(session.id, session.token, { ...moment, changes });
+      this.context.notify(`Branched at epoch ${moment.epoch}, batch ${moment.batch}: session B.`, "info");
       await this.context.compareWith(created.id, created.token);
     } catch (error) {
       this.context.notify(`Branch: ${error.message}`);
