@@ -2,11 +2,12 @@
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+NODE_STAMP := node_modules/.installed
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: run classroom test lint typecheck pytest install browser-deps postgres-deps bench clean
+.PHONY: run classroom test lint typecheck jscheck pytest install browser-deps postgres-deps bench clean
 
 $(STAMP): pyproject.toml setup.py
 	python3 -m venv $(VENV)
@@ -48,6 +49,17 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 
+# The page's JS (static/js, no build step): TypeScript checks its JSDoc types (jsconfig.json)
+# and ESLint lints it (eslint.config.mjs), both pinned in package-lock.json and installed
+# into ./node_modules with the machine's npm, as the venv is for Python.
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $(NODE_STAMP)
+
+jscheck: $(NODE_STAMP)
+	node_modules/.bin/tsc --project jsconfig.json
+	node_modules/.bin/eslint static/js
+
 # The browser tests get a pytest process of their own: Playwright's sync API keeps an event
 # loop running in the main thread for the whole session, and tests that start their own
 # (asyncio.run) cannot share a process with it.
@@ -59,7 +71,7 @@ else
 	$(PY) -m pytest $(PYTEST_ARGS)
 endif
 
-test: lint typecheck pytest
+test: lint typecheck jscheck pytest
 
 bench: $(STAMP) browser-deps
 	$(PY) bench/engine.py
@@ -70,4 +82,4 @@ bench: $(STAMP) browser-deps
 	$(PY) bench/class.py
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info tests/artifacts
+	rm -rf $(VENV) node_modules build dist *.egg-info tests/artifacts

@@ -1,3 +1,4 @@
+// @ts-check
 // The page's controller: one session at a time, its socket, and the views it feeds. Controls
 // call its verbs (play, step, setHyperparameters, rebuild …); the socket calls its handlers.
 // A page opened by a watch link is read-only: its verbs refuse and it never sends a command.
@@ -22,6 +23,11 @@ import { MetricsView } from "./views/metrics.js";
 import { NetworkDiagram } from "./views/network.js";
 import { OutputView } from "./views/output.js";
 import { StatusView } from "./views/status.js";
+/** @import { PageConfig, PageElements } from "./dom.js" */
+/** @import { ClassMessage, DataConfig, Dataset, ErrorMessage, EventMessage, Frame, HelloMessage, LayerSpec, ModelConfig, Preset, SessionKeys, SessionRequest, SessionState } from "./protocol.js" */
+/** @import { ConnectionState } from "./socket.js" */
+/** @import { ScheduledView } from "./scheduler.js" */
+/** @import { Shape } from "./views/heatmaps.js" */
 
 const STATS_INTERVAL_MS = 500;
 // The diagram and the output are redrawn with every frame. Curves gain a point per frame and
@@ -40,18 +46,27 @@ const WATCHING_NOTICE = "This page is watching the teacher's session: it is read
 // that dropped the tab, goes back to the same run instead of starting a new one at step 0.
 const RUN_KEY = "playground.run";
 
-/** The shape of a network as the views draw it: inputs and [{units, activation}]. */
+/**
+ * The shape of a network as the views draw it: inputs and [{units, activation}].
+ * @param {string[]} featureNames
+ * @param {LayerSpec[]} layers
+ */
 function shapeKey(featureNames, layers) {
   return JSON.stringify([featureNames.length, layers.map((layer) => layer.units)]);
 }
 
 export class Playground {
+  /**
+   * @param {PageElements} elements
+   * @param {PageConfig} pageConfig
+   */
   constructor(elements, pageConfig) {
     this.elements = elements;
     this.pageConfig = pageConfig;
     this.state = new PlaygroundState();
     this.status = new StatusView(elements);
     this.readOnly = false; // a watch link: nothing on this page may change the session
+    /** @type {Preset[]} */
     this.presets = [];
     this.teaching = new TeachingPanel(elements, {
       session: () => this.sessionInfo(),
@@ -87,7 +102,8 @@ export class Playground {
       nextPhase: () => this.state.frame?.next_phase ?? null,
       highlight: (layer, i, j) => this.network.setSelected([layer, i, j]),
     });
-    this.following = null; // a student's class: {code, socket, version}
+    /** @type {{ code: string, socket: ClassSocket, version: number, questions: StudentQuestions } | null} a student's class */
+    this.following = null;
     this.ended = false; // a watch page whose session or class has ended: it says so and stays
     this.writtenHash = "";
     this.network = new NetworkDiagram(elements.networkDiagram, {
@@ -129,7 +145,9 @@ export class Playground {
       { subscription: () => ({ max_fps: pageConfig.frameRate }) },
     );
     this.scheduler = this.scheduleViews();
+    /** @type {ScheduledView[]} */
     this.heatmapViews = [];
+    /** @type {string | null} the network's shape as drawn (shapeKey) */
     this.shape = null;
     window.playgroundStats = this.socket.stats;
     // For tests and the curious: break the connection as a network fault would; send a raw
@@ -153,6 +171,7 @@ export class Playground {
   /** The Plotly views, drawn within each animation frame's budget (see scheduler.js). */
   scheduleViews() {
     const scheduler = new ViewScheduler(this.socket.stats);
+    /** @param {Frame} frame */
     const weights = (frame) => this.drawableFrame(frame);
     const e = this.elements;
     scheduler.add({
@@ -192,7 +211,10 @@ export class Playground {
     return scheduler;
   }
 
-  /** Each heatmap is its own view: drawn when in sight, the most stale first. */
+  /**
+   * Each heatmap is its own view: drawn when in sight, the most stale first.
+   * @param {Shape[]} shapes
+   */
   scheduleHeatmaps(shapes) {
     for (const entry of this.heatmapViews) this.scheduler.remove(entry);
     const figures = this.heatmaps.setStructure(shapes);
@@ -210,7 +232,11 @@ export class Playground {
     );
   }
 
-  /** The frame with the last good weights when its own diverged (counters stay its own). */
+  /**
+   * The frame with the last good weights when its own diverged (counters stay its own).
+   * @param {Frame} frame
+   * @returns {Frame}
+   */
   drawableFrame(frame) {
     if (isDrawable(frame) || !this.state.lastGood) return frame;
     return { ...this.state.lastGood, phase: frame.phase, step: frame.step, epoch: frame.epoch };
@@ -239,6 +265,7 @@ export class Playground {
     const fallback = "starting the default preset instead";
     if (link.kind === "bad") this.status.notify(`${link.message}; ${fallback}.`);
     if (link.kind === "setup") {
+      /** @param {string} message */
       const failure = (message) => `The setup link could not be used (${message}); ${fallback}.`;
       if (await this.createSession(link.request, { failure })) return;
     }
@@ -278,7 +305,11 @@ export class Playground {
 
   // ----- sessions -----------------------------------------------------------------------
 
-  /** A new session from a create request; its socket replaces the old one. True if made. */
+  /**
+   * A new session from a create request; its socket replaces the old one. True if made.
+   * @param {SessionRequest} request
+   * @param {{ failure?: (message: string) => string }} [options] how a refusal is said
+   */
   async createSession(request, { failure = (message) => message } = {}) {
     if (this.refuseWhileWatching()) return false;
     this.controls.setBusy(true);
@@ -302,13 +333,19 @@ export class Playground {
   }
 
   /** The class follows the new session first; then the old one goes, so a watch link to it
-   *  says it has ended instead of showing a session nobody drives any more. */
+   *  says it has ended instead of showing a session nobody drives any more.
+   * @param {SessionKeys} old
+   */
   async retire(old) {
     await this.classControls.sessionChanged();
     api.deleteSession(old.id, old.token).catch(() => {}); // gone already: nothing to retire
   }
 
-  /** Follow someone else's session, read-only (a watch link, or a class's current one). */
+  /**
+   * Follow someone else's session, read-only (a watch link, or a class's current one).
+   * @param {string} id
+   * @param {string} token its watch token
+   */
   async watchSession(id, token) {
     this.setReadOnly();
     try {
@@ -325,7 +362,10 @@ export class Playground {
     }
   }
 
-  /** A student's class link: follow whatever session the teacher shows, read-only. */
+  /**
+   * A student's class link: follow whatever session the teacher shows, read-only.
+   * @param {string} code
+   */
   followClass(code) {
     this.setReadOnly();
     this.elements.classBadge.textContent = `Class ${code}`;
@@ -345,8 +385,10 @@ export class Playground {
     socket.connect(code);
   }
 
+  /** @param {ClassMessage} message */
   async onClassMessage(message) {
     const following = this.following;
+    if (!following) return; // only a student's page follows a class
     if (message.type !== "class") return following.questions.onMessage(message); // predict, then reveal
     if (message.ended) {
       following.socket.close();
@@ -368,7 +410,10 @@ export class Playground {
   }
 
   /** The page watched a session that is gone (or a class that ended): it says so, plainly,
-   *  and stops reconnecting; what it showed last stays on screen. */
+   *  and stops reconnecting; what it showed last stays on screen.
+   * @param {string} detail
+   * @param {string} message
+   */
   showEnded(detail, message) {
     this.ended = true;
     this.socket.close();
@@ -417,19 +462,23 @@ export class Playground {
 
   /** The address bar always holds the setup link of what is shown (never on a watch page). */
   writeSetupUrl() {
-    if (this.readOnly || !this.state.config) return;
-    const hash = `#${setupFragment(setupRequest(this.state.config, this.presets))}`;
+    const { config, session } = this.state;
+    if (this.readOnly || !config || !session) return;
+    const hash = `#${setupFragment(setupRequest(config, this.presets))}`;
     if (location.hash !== hash) history.replaceState(history.state, "", hash);
     this.writtenHash = location.hash;
-    const { id, token, watch_token } = this.state.session;
+    const { id, token, watch_token } = session;
     sessionStorage.setItem(RUN_KEY, JSON.stringify({ id, token, watch_token, hash: location.hash }));
     if (!this.elements.sharePanel.hidden) this.share.update();
   }
 
-  /** A new session like this one with some of the model (and data) changed. */
+  /**
+   * A new session like this one with some of the model (and data) changed.
+   * @param {{ layers?: LayerSpec[] | null, model?: Partial<ModelConfig>, data?: DataConfig | null }} [changes]
+   */
   rebuild({ layers = null, model = {}, data = null } = {}) {
     if (this.refuseWhileWatching()) return Promise.resolve(false);
-    const current = this.state.config;
+    const current = this.state.shownConfig();
     const { input_size: _inputSize, ...currentModel } = current.model; // the data decides it
     const request = {
       model: { ...currentModel, ...model, ...(layers ? { layers } : {}) },
@@ -479,14 +528,17 @@ export class Playground {
     this.socket.send({ type: "step", unit, count: 1 });
   }
 
-  /** One unit over REST, once play has stopped: the lesson guide needs the answer in order. */
+  /**
+   * One unit over REST, once play has stopped: the lesson guide needs the answer in order.
+   * @param {string} unit
+   */
   async stepAndWait(unit) {
     if (this.refuseWhileWatching()) return null;
     if (this.state.frame?.playing || this.state.wantPlaying) {
       this.pause();
       await this.untilPaused();
     }
-    const { id, token } = this.state.session;
+    const { id, token } = this.state.shownSession();
     const result = await api.stepSession(id, token, unit, 1);
     if (result.diverged) this.status.showDivergence(result.diverged);
     return result;
@@ -496,13 +548,14 @@ export class Playground {
     const started = performance.now();
     return new Promise((resolve) => {
       const check = () => {
-        if (!this.state.frame?.playing || performance.now() - started > PAUSE_WAIT_MS) resolve();
+        if (!this.state.frame?.playing || performance.now() - started > PAUSE_WAIT_MS) resolve(undefined);
         else setTimeout(check, 30);
       };
       check();
     });
   }
 
+  /** @param {number | null} [seed] */
   reset(seed = null) {
     if (this.refuseWhileWatching()) return;
     if (this.refuseWhileOffline()) return;
@@ -511,10 +564,12 @@ export class Playground {
   }
 
   /** Hyperparameters (PATCH): take effect at the next step, playing or not; weights stay.
-   *  Refused ones leave the controls showing the session as it is. */
+   *  Refused ones leave the controls showing the session as it is.
+   * @param {Record<string, unknown>} changes
+   */
   async setHyperparameters(changes) {
     if (this.refuseWhileWatching()) return;
-    const { id, token } = this.state.session;
+    const { id, token } = this.state.shownSession();
     try {
       const state = await api.updateSession(id, token, changes);
       this.state.config = state.config;
@@ -524,13 +579,22 @@ export class Playground {
       this.status.notify(error.message);
     }
     this.controls.sync(this.state.config);
-    this.editor.render(this.state.dataset.feature_names.length, this.state.config.model.layers);
+    this.editor.render(this.state.shownDataset().feature_names.length, this.state.shownConfig().model.layers);
   }
 
+  /**
+   * @param {number} k
+   * @param {string} name
+   */
   setActivation(k, name) {
     return this.setHyperparameters({ activations: { [k]: name } });
   }
 
+  /**
+   * @param {number} layer
+   * @param {number | null} i
+   * @param {number | null} j
+   */
   onDiagramClick(layer, i, j) {
     this.network.setSelected(layer >= 0 ? [layer, i, j] : null);
     this.teaching.select(layer, i, j);
@@ -555,7 +619,7 @@ export class Playground {
   /** The keyboard's A on the diagram (after its click): on to the class question's button. */
   askAboutSelected() {
     const button = ["predict-ask", "predict-send"]
-      .map((id) => document.getElementById(id))
+      .map((id) => /** @type {HTMLButtonElement | null} */ (document.getElementById(id)))
       .find((element) => element && !element.closest("[hidden]") && !element.disabled);
     if (button) button.focus();
     else this.status.notify("No class question to ask or answer now: open a class first.", "info");
@@ -571,6 +635,10 @@ export class Playground {
 
   // ----- socket handlers ----------------------------------------------------------------
 
+  /**
+   * @param {ConnectionState} connection
+   * @param {string} [detail]
+   */
   onStatus(connection, detail) {
     if (this.ended) return;
     this.state.connection = connection;
@@ -586,6 +654,7 @@ export class Playground {
     return true;
   }
 
+  /** @param {HelloMessage} message */
   onHello(message) {
     this.state.role = message.role;
     this.showState(message.state, message.dataset);
@@ -595,28 +664,34 @@ export class Playground {
     }
   }
 
-  /** A whole state (hello, reset) replaces what the page shows. */
+  /**
+   * A whole state (hello, reset) replaces what the page shows.
+   * @param {SessionState} sessionState
+   * @param {Dataset | null} [dataset]
+   */
   showState(sessionState, dataset = null) {
     const frame = this.state.fromState(sessionState, dataset);
-    const { feature_names: featureNames } = this.state.dataset;
-    const layers = this.state.config.model.layers;
+    const shown = this.state.shownDataset();
+    const config = this.state.shownConfig();
+    const { feature_names: featureNames } = shown;
+    const layers = config.model.layers;
     const key = shapeKey(featureNames, layers);
     if (key !== this.shape || dataset) {
       this.shape = key;
       this.network.setStructure(featureNames, layers);
-      this.network.setPlane(this.state.dataset);
+      this.network.setPlane(shown);
       const shapes = frame.layers.map((layer) => ({ inputs: layer.W.length, units: layer.W[0].length }));
       this.scheduleHeatmaps(shapes);
       this.gradients.setStructure(layers.length);
-      this.output.setData(this.state.dataset, this.state.task);
+      this.output.setData(shown, this.state.task);
       this.teaching.clear();
     }
-    const data = this.state.config.data;
-    const onPlane = Boolean(data.dataset) && planeOf(this.state.dataset) !== null;
+    const data = config.data;
+    const onPlane = Boolean(data.dataset) && planeOf(shown) !== null;
     this.editor.setFeatures(onPlane ? (data.features ?? ["x1", "x2"]) : null);
     this.editor.render(featureNames.length, layers);
-    this.controls.sync(this.state.config);
-    if (dataset && this.state.config.data.upload) this.controls.showScaling(this.state.dataset);
+    this.controls.sync(config);
+    if (dataset && config.data.upload) this.controls.showScaling(shown);
     this.metrics.reset(sessionState.history, this.state.task !== "regression");
     this.gradients.reset();
     this.network.setMode(this.elements.diagramMode.value);
@@ -627,6 +702,7 @@ export class Playground {
     this.draw(frame);
   }
 
+  /** @param {Frame} frame */
   onFrame(frame) {
     this.state.applyFrame(frame);
     this.firstRun.see(frame);
@@ -637,7 +713,10 @@ export class Playground {
     this.draw(frame);
   }
 
-  /** Every view from one frame; diverged weights are never drawn: the last good ones stay. */
+  /**
+   * Every view from one frame; diverged weights are never drawn: the last good ones stay.
+   * @param {Frame} frame
+   */
   draw(frame) {
     this.status.showCounters(frame);
     this.status.showPlaying(Boolean(frame.playing));
@@ -645,6 +724,7 @@ export class Playground {
     this.scheduler.apply(frame);
   }
 
+  /** @param {EventMessage} message */
   onEvent(message) {
     switch (message.event) {
       case "diverged":
@@ -688,7 +768,10 @@ export class Playground {
     }
   }
 
-  /** Someone else (another tab, a REST call) changed hyperparameters: show them. */
+  /**
+   * Someone else (another tab, a REST call) changed hyperparameters: show them.
+   * @param {Record<string, any>} detail
+   */
   applyChanges(detail) {
     if (detail.kind !== "set" || !this.state.config) return;
     // A weight typed by hand (parameter) reaches the views with the next frame.
@@ -698,12 +781,13 @@ export class Playground {
       const layers = this.state.config.model.layers;
       const pairs = Array.isArray(activations) ? activations.entries() : Object.entries(activations);
       for (const [k, name] of pairs) if (layers[Number(k)]) layers[Number(k)].activation = name;
-      this.editor.render(this.state.dataset.feature_names.length, layers);
+      this.editor.render(this.state.shownDataset().feature_names.length, layers);
     }
     this.controls.sync(this.state.config);
     this.writeSetupUrl();
   }
 
+  /** @param {ErrorMessage} message */
   onError(message) {
     if (message.command === "play" || message.command === "step") this.state.wantPlaying = false;
     if (this.readOnly) {

@@ -1,3 +1,4 @@
+// @ts-check
 // A chart's text alternative: an accessible name that says what the chart shows, with its key
 // numbers kept current, and the chart's numbers as a table on request ("Show as table").
 // The view that owns the chart gives both from the data it already has; nothing is fetched.
@@ -7,14 +8,33 @@ import { formatNumber } from "./words.js";
 const TABLE_REFRESH_MS = 1000; // an open table follows the chart at most this often
 export const TABLE_MAX_ROWS = 100; // a longer series shows every k-th row (first and last kept)
 
-/** At most `limit` of `rows`, evenly spread, the first and the last kept. */
+/** @typedef {string | number | null | undefined} Cell a table cell: a number or text */
+
+/**
+ * A chart's numbers as a table.
+ * @typedef {object} ChartTable
+ * @property {string} caption
+ * @property {string[]} columns
+ * @property {Cell[][]} rows
+ */
+
+/**
+ * At most `limit` of `rows`, evenly spread, the first and the last kept.
+ * @template Row
+ * @param {Row[]} rows
+ * @param {number} [limit]
+ * @returns {Row[]}
+ */
 export function spreadRows(rows, limit = TABLE_MAX_ROWS) {
   if (rows.length <= limit) return rows;
   const step = (rows.length - 1) / (limit - 1);
   return Array.from({ length: limit }, (_, k) => rows[Math.round(k * step)]);
 }
 
-/** A cell: numbers as the page writes them, the rest as text. */
+/**
+ * A cell: numbers as the page writes them, the rest as text.
+ * @param {Cell} value
+ */
 function cellText(value) {
   if (Number.isInteger(value)) return String(value); // a step, a count
   return typeof value === "number" || value === null || value === undefined ? formatNumber(value) : String(value);
@@ -23,16 +43,21 @@ function cellText(value) {
 let tables = 0; // ids of the tables, one per chart
 
 /** The buttons and tables of a section's charts: one shelf at the end of the section (or of a
- *  layer's heatmaps), never between the charts, so no layout gains a cell. */
+ *  layer's heatmaps), never between the charts, so no layout gains a cell.
+ * @param {HTMLElement} element
+ * @returns {{ shelf: Element, buttons: Element }}
+ */
 function tableShelf(element) {
   const home = element.closest(".layer-row, section") ?? element.parentElement;
+  if (!home) throw new Error(`chart #${element.id} is not on the page`);
   let shelf = [...home.children].find((child) => child.classList.contains("chart-tables"));
   if (!shelf) {
     shelf = createElement("div", { className: "chart-tables" }, [createElement("div", { className: "chart-table-buttons" })]);
     home.append(shelf);
   }
-  shelf.buttons = shelf.firstElementChild;
-  return shelf;
+  const buttons = shelf.firstElementChild;
+  if (!buttons) throw new Error("a chart-tables shelf without its buttons");
+  return { shelf, buttons };
 }
 
 export class ChartText {
@@ -40,6 +65,8 @@ export class ChartText {
    * element: the chart; label: its short name for the button; name(): what it shows, with its key numbers; table(): {caption,
    * columns: [...], rows: [[...]]} or null when there is nothing to show yet. `role`: "img"
    * for a picture (the default); null when the element has its own role (the diagram).
+   * @param {HTMLElement} element
+   * @param {{ label: string, name: () => string, table: () => ChartTable | null, role?: string | null }} options
    */
   constructor(element, { label, name, table, role = "img" }) {
     this.element = element;
@@ -64,8 +91,8 @@ export class ChartText {
       "data-testid": `${element.id || "chart"}-table`,
       hidden: true,
     });
-    const shelf = tableShelf(element);
-    shelf.buttons.append(this.button);
+    const { shelf, buttons } = tableShelf(element);
+    buttons.append(this.button);
     shelf.append(this.region);
     this.button.addEventListener("click", () => this.toggle());
     this.builtAt = 0;

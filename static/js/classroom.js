@@ -1,3 +1,4 @@
+// @ts-check
 // The class link (#class=<code>): a teacher opens a class on their session; students' pages
 // follow whatever session the teacher shows now. The code travels in the URL's fragment and
 // in a websocket's token= query (masked in the server's logs), never in a path.
@@ -8,6 +9,10 @@
 import { api } from "./api.js";
 import { ClassJoin } from "./class-join.js";
 import { TeacherQuestions } from "./predict.js";
+/** @import { PageElements } from "./dom.js" */
+/** @import { ClassMessage, ClassPublic, Phase, SessionKeys } from "./protocol.js" */
+/** @import { Notify } from "./views/status.js" */
+/** @import { Highlight } from "./predict.js" */
 
 const RECONNECT_FIRST_MS = 500;
 const RECONNECT_MAX_MS = 8000;
@@ -16,23 +21,30 @@ const STORAGE_KEY = "playground.class"; // this tab's open class survives a relo
 
 export const CLASS = "class=";
 
+/** @param {string} code */
 export function classFragment(code) {
   return `${CLASS}${code}`;
 }
 
 export class ClassSocket {
   /** onMessage(message); onGone(reason): the server does not know this class; onOpen(): a
-   *  socket (the first, or one after a reconnect) is open. */
+   *  socket (the first, or one after a reconnect) is open.
+   * @param {{ onMessage: (message: ClassMessage) => void, onGone: (reason: string) => void, onOpen?: () => void }} handlers
+   */
   constructor({ onMessage, onGone, onOpen = () => {} }) {
     this.onMessage = onMessage;
     this.onGone = onGone;
     this.onOpen = onOpen;
+    /** @type {WebSocket | null} */
     this.socket = null;
+    /** @type {string | null} a class code or a teacher token */
     this.token = null;
     this.attempt = 0;
-    this.timer = null;
+    /** @type {number | undefined} */
+    this.timer = undefined;
   }
 
+  /** @param {string} token a class code (a student) or the teacher token */
   connect(token) {
     this.close();
     this.token = token;
@@ -40,6 +52,7 @@ export class ClassSocket {
   }
 
   open() {
+    if (!this.token) return;
     const scheme = location.protocol === "https:" ? "wss" : "ws";
     const socket = new WebSocket(`${scheme}://${location.host}/ws/classes?token=${encodeURIComponent(this.token)}`);
     this.socket = socket;
@@ -66,9 +79,12 @@ export class ClassSocket {
     });
   }
 
-  /** Send a message (a student's answer); false when the socket is not open. */
+  /**
+   * Send a message (a student's answer); false when the socket is not open.
+   * @param {{ type: string } & Record<string, unknown>} message
+   */
   send(message) {
-    if (this.socket?.readyState !== WebSocket.OPEN) return false;
+    if (!this.socket || this.socket.readyState !== WebSocket.OPEN) return false;
     this.socket.send(JSON.stringify(message));
     return true;
   }
@@ -84,6 +100,7 @@ export class ClassSocket {
   }
 }
 
+/** @param {number} count */
 function studentsText(count) {
   return count === 1 ? "1 student following" : `${count} students following`;
 }
@@ -98,12 +115,17 @@ function studentsText(count) {
  * highlight(layer, i, j): show a revealed answer on the diagram.
  */
 export class ClassControls {
+  /**
+   * @param {Pick<PageElements, "openClassButton" | "endClassButton" | "classOpen" | "classCode" | "classLink" | "copyClassLink" | "classStudents" | "classBadge" | "joinClassForm" | "joinClassCode">} elements
+   * @param {{ session: () => SessionKeys | null, notify: Notify, nextPhase: () => Phase | null, highlight: Highlight }} options
+   */
   constructor(elements, { session, notify, nextPhase, highlight }) {
     this.e = elements;
     this.session = session;
     this.notify = notify;
     this.join = new ClassJoin();
-    this.classroom = null; // {code, teacherToken}
+    /** @type {{ code: string, teacherToken: string } | null} */
+    this.classroom = null;
     this.questions = new TeacherQuestions({
       teacherToken: () => this.classroom?.teacherToken ?? null,
       nextPhase,
@@ -140,7 +162,9 @@ export class ClassControls {
   }
 
   async open() {
-    const { id, token } = this.session();
+    const session = this.session();
+    if (!session) return;
+    const { id, token } = session;
     try {
       const opened = await api.openClass(id, token);
       this.show({ code: opened.code, teacherToken: opened.teacher_token }, opened);
@@ -150,7 +174,11 @@ export class ClassControls {
     }
   }
 
-  /** classroom: {code, teacherToken}; answer: the server's class, with its join link. */
+  /**
+   * classroom: {code, teacherToken}; answer: the server's class, with its join link.
+   * @param {{ code: string, teacherToken: string }} classroom
+   * @param {ClassPublic} answer
+   */
   show(classroom, answer) {
     this.classroom = classroom;
     sessionStorage.setItem(STORAGE_KEY, JSON.stringify(classroom));
@@ -164,13 +192,16 @@ export class ClassControls {
     this.socket.connect(classroom.teacherToken);
   }
 
+  /** @param {number} count */
   showStudents(count) {
+    if (!this.classroom) return;
     this.e.classStudents.textContent = studentsText(count);
     this.e.classStudents.dataset.count = String(count);
     this.e.classBadge.textContent = `Class ${this.classroom.code} · ${studentsText(count)}`;
     this.e.classBadge.hidden = false;
   }
 
+  /** @param {ClassMessage} message */
   onMessage(message) {
     if (message.type === "students") this.showStudents(message.count);
     else if (message.type !== "class") this.questions.onMessage(message);
@@ -179,8 +210,9 @@ export class ClassControls {
 
   /** The teacher now shows another session: the class moves there, students follow. */
   async sessionChanged() {
-    if (!this.classroom) return;
-    const { id, token } = this.session();
+    const session = this.session();
+    if (!this.classroom || !session) return;
+    const { id, token } = session;
     try {
       await api.moveClass(this.classroom.teacherToken, id, token);
     } catch (error) {
@@ -198,6 +230,7 @@ export class ClassControls {
     }
   }
 
+  /** @param {string} message */
   forget(message) {
     this.socket.close();
     this.classroom = null;

@@ -1,17 +1,21 @@
+// @ts-check
 // The controls: each input says what it changes. Hyperparameters are changed in place (the
 // weights stay, playing goes on); data, initialiser and the network's shape build a new
 // session with the same settings.
 import { api } from "./api.js";
 import { createElement } from "./dom.js";
 import { formatNumber } from "./words.js";
+/** @import { PageElements } from "./dom.js" */
+/** @import { BuiltinDataset, DataConfig, Dataset, DatasetList, LayerSpec, ModelConfig, Preset, SessionConfig, Task, UploadedDataset } from "./protocol.js" */
+/** @import { Playground } from "./app.js" */
 
 const UPLOAD_PREFIX = "upload:";
 const SCALE_WARNING_RATIO = 100; // raw columns whose spreads differ more than this: a notice
 // Everything that changes the session: disabled on a watch link (view settings stay).
 // The controls whose verbs go over the session's socket (play, pause, step, reset).
-const SOCKET_CONTROLS = ["playButton", "stepButton", "resetButton", "bannerResetButton"];
+const SOCKET_CONTROLS = /** @type {const} */ (["playButton", "stepButton", "resetButton", "bannerResetButton"]);
 const OFFLINE_TITLE = "The server cannot be reached: reconnecting…";
-const SESSION_CONTROLS = [
+const SESSION_CONTROLS = /** @type {const} */ ([
   "resetButton",
   "playButton",
   "stepUnit",
@@ -40,19 +44,24 @@ const SESSION_CONTROLS = [
   "uploadTask",
   "uploadButton",
   "addLayerButton",
-];
+]);
 const EDITABLE = new Set(["INPUT", "SELECT", "TEXTAREA", "BUTTON", "SUMMARY"]);
 const TYPING = new Set(["INPUT", "SELECT", "TEXTAREA"]);
 
 /** Beside the loss picker: what the chosen loss measures, and behind it what it divides by
  *  (the engine's words, from the page). */
+/** @param {PageElements} e */
 function showLossConvention(e) {
   const option = e.loss.selectedOptions[0];
   e.lossPlain.textContent = option?.dataset.plain ?? "";
   e.lossConvention.textContent = option?.dataset.convention ?? "";
 }
 
-/** A select shows `value`; a value the list lacks (a preset's 0.7) is added as an option. */
+/**
+ * A select shows `value`; a value the list lacks (a preset's 0.7) is added as an option.
+ * @param {HTMLSelectElement} select
+ * @param {string | number} value
+ */
 function selectValue(select, value) {
   const text = String(value);
   if (![...select.options].some((option) => option.value === text)) {
@@ -62,7 +71,13 @@ function selectValue(select, value) {
 }
 
 /** The output layer, loss and labels that fit a task, kept close to the current ones.
- *  Uploaded binary targets are 0/1 (no −1/+1 labels to choose): a sigmoid output then. */
+ *  Uploaded binary targets are 0/1 (no −1/+1 labels to choose): a sigmoid output then.
+ * @param {Task} task
+ * @param {number} nOutputs
+ * @param {Pick<ModelConfig, "layers" | "loss">} model
+ * @param {{ upload?: boolean }} [options]
+ * @returns {{ layer: LayerSpec, loss: string, labels: "01" | "pm1" }}
+ */
 export function outputFor(task, nOutputs, model, { upload = false } = {}) {
   const output = model.layers.at(-1);
   if (task === "multiclass") {
@@ -72,7 +87,7 @@ export function outputFor(task, nOutputs, model, { upload = false } = {}) {
     const loss = ["mse", "sse"].includes(model.loss) ? model.loss : "mse";
     return { layer: { units: 1, activation: "linear" }, loss, labels: "01" };
   }
-  let activation = ["tanh", "sigmoid"].includes(output.activation) ? output.activation : "tanh";
+  let activation = output && ["tanh", "sigmoid"].includes(output.activation) ? output.activation : "tanh";
   if (upload) activation = "sigmoid";
   let loss = model.loss;
   if (loss === "softmax_cross_entropy" || (loss === "binary_cross_entropy" && activation !== "sigmoid")) {
@@ -82,12 +97,19 @@ export function outputFor(task, nOutputs, model, { upload = false } = {}) {
 }
 
 export class Controls {
+  /**
+   * @param {PageElements} elements
+   * @param {Playground} playground
+   */
   constructor(elements, playground) {
     this.elements = elements;
     this.playground = playground;
+    /** @type {Preset[]} */
     this.presets = [];
-    this.builtins = new Map(); // name → {task, n_features, generated, description}
-    this.uploads = new Map(); // id → {name, task, class_names, feature_names}
+    /** @type {Map<string, BuiltinDataset>} by name */
+    this.builtins = new Map();
+    /** @type {Map<string, Partial<UploadedDataset>>} by id: {name, task, class_names, feature_names} */
+    this.uploads = new Map();
     this.readOnly = false;
     this.wire();
   }
@@ -95,6 +117,11 @@ export class Controls {
   wire() {
     const e = this.elements;
     const p = this.playground;
+    /**
+     * @param {EventTarget} element
+     * @param {string} event
+     * @param {(event: Event) => void} handler
+     */
     const on = (element, event, handler) => element.addEventListener(event, handler);
 
     on(e.playButton, "click", () => p.togglePlay());
@@ -143,7 +170,7 @@ export class Controls {
     });
     on(e.trainRatio, "change", () => this.changeData({ train_ratio: Number(e.trainRatio.value) / 100 }));
     on(e.regenerateButton, "click", () =>
-      this.changeData({ seed: (Number(this.playground.state.config.data.seed) || 0) + 1 }),
+      this.changeData({ seed: (Number(this.playground.state.shownConfig().data.seed) || 0) + 1 }),
     );
     on(e.uploadForm, "submit", (event) => {
       event.preventDefault();
@@ -163,18 +190,20 @@ export class Controls {
       p.scheduler.redrawAll();
     });
 
-    on(document, "keydown", (event) => this.shortcut(event));
+    on(document, "keydown", (event) => this.shortcut(/** @type {KeyboardEvent} */ (event)));
   }
 
   /** Space: play / pause; "s": one step; "p": presenter mode (Escape leaves it) — unless a
-   *  control has the keyboard. */
+   *  control has the keyboard.
+   * @param {KeyboardEvent} event
+   */
   shortcut(event) {
     if (event.ctrlKey || event.metaKey || event.altKey) return;
     if (event.key === "Escape") {
       this.playground.presenter.set(false);
       return;
     }
-    const target = event.target;
+    const target = /** @type {HTMLElement} */ (event.target); // a keydown's: an element, or <body>
     const typing = TYPING.has(target.tagName) || target.isContentEditable;
     if (event.key === "p" && !typing) {
       this.playground.presenter.toggle(); // a focused button has no use for letters
@@ -189,7 +218,10 @@ export class Controls {
     }
   }
 
-  /** A watch link: every control that would change the session is disabled, and stays so. */
+  /**
+   * A watch link: every control that would change the session is disabled, and stays so.
+   * @param {boolean} readOnly
+   */
   setReadOnly(readOnly) {
     this.readOnly = readOnly;
     if (readOnly) this.applyReadOnly();
@@ -205,7 +237,9 @@ export class Controls {
   }
 
   /** While the server cannot be reached the socket's verbs would be lost: their controls
-   *  say so and are disabled until the connection is live again. */
+   *  say so and are disabled until the connection is live again.
+   * @param {boolean} offline
+   */
   setOffline(offline) {
     if (this.readOnly) return;
     for (const name of SOCKET_CONTROLS) {
@@ -232,6 +266,10 @@ export class Controls {
 
   // ----- catalog ------------------------------------------------------------------------
 
+  /**
+   * @param {Preset[]} presets
+   * @param {DatasetList} datasets
+   */
   setCatalog(presets, datasets) {
     this.presets = presets;
     const e = this.elements;
@@ -260,16 +298,22 @@ export class Controls {
 
   // ----- data ---------------------------------------------------------------------------
 
-  /** How many output units a dataset's targets need (a preset using it knows, for classes). */
+  /**
+   * How many output units a dataset's targets need (a preset using it knows, for classes).
+   * @param {string} name
+   */
   outputsOf(name) {
     const preset = this.presets.find((candidate) => candidate.data.dataset === name);
-    return preset ? preset.model.layers.at(-1).units : 1;
+    return preset?.model.layers.at(-1)?.units ?? 1;
   }
 
+  /** @param {string} value a built-in's name, or "upload:" and an upload's id */
   chooseDataset(value) {
-    const config = this.playground.state.config;
+    const config = this.playground.state.shownConfig();
     const current = config.data;
+    /** @type {DataConfig} */
     let data;
+    /** @type {Task} */
     let task;
     let outputs;
     if (value.startsWith(UPLOAD_PREFIX)) {
@@ -280,6 +324,7 @@ export class Controls {
       data = { upload: id, train_ratio: current.train_ratio ?? 0.8, seed: current.seed ?? 0 };
     } else {
       const info = this.builtins.get(value);
+      if (!info) throw new Error(`no built-in dataset ${value}`);
       task = info.task;
       outputs = task === "multiclass" ? this.outputsOf(value) : 1;
       data = {
@@ -299,15 +344,16 @@ export class Controls {
     return this.playground.rebuild({ layers, model: { loss: fit.loss }, data });
   }
 
+  /** @param {Partial<DataConfig>} changes */
   changeData(changes) {
-    const data = { ...this.playground.state.config.data, ...changes };
+    const data = { ...this.playground.state.shownConfig().data, ...changes };
     if (data.upload) delete data.noise; // an upload has no noise to add
     return this.playground.rebuild({ data });
   }
 
   async upload() {
     const e = this.elements;
-    const file = e.uploadFile.files[0];
+    const file = e.uploadFile.files?.[0];
     if (!file) return;
     const form = new FormData();
     form.append("file", file);
@@ -328,15 +374,18 @@ export class Controls {
   // ----- showing the session's settings -------------------------------------------------
 
   /** An upload's columns: their full names and the train split's mean and spread they were
-   *  standardized with, or a warning when raw columns differ in scale by over 100×. */
+   *  standardized with, or a warning when raw columns differ in scale by over 100×.
+   * @param {Dataset} dataset
+   */
   showScaling(dataset) {
     const e = this.elements;
     const names = dataset.feature_names;
     const lines = [];
-    if (dataset.scaling) {
+    const scaling = dataset.scaling;
+    if (scaling) {
       lines.push("Each column x becomes (x − mean) / spread, with the training rows' numbers:");
       names.forEach((name, k) => {
-        lines.push(`${name}: mean ${formatNumber(dataset.scaling.mean[k], 3)}, spread ${formatNumber(dataset.scaling.std[k], 3)}`);
+        lines.push(`${name}: mean ${formatNumber(scaling.mean[k], 3)}, spread ${formatNumber(scaling.std[k], 3)}`);
       });
     } else {
       lines.push(`Columns as uploaded: ${names.join(", ")}.`);
@@ -352,11 +401,15 @@ export class Controls {
     e.scalingInfo.classList.toggle("warning", warn);
   }
 
+  /** @param {boolean} busy */
   setBusy(busy) {
     document.body.setAttribute("aria-busy", busy ? "true" : "false");
   }
 
-  /** Every control shows the session's config. */
+  /**
+   * Every control shows the session's config.
+   * @param {SessionConfig | null} config
+   */
   sync(config) {
     if (!config) return;
     const e = this.elements;
@@ -380,7 +433,7 @@ export class Controls {
     e.presetDescription.textContent = preset ? preset.description : "Your own settings.";
 
     const datasetValue = data.upload ? `${UPLOAD_PREFIX}${data.upload}` : data.dataset;
-    if ([...e.dataset.options].some((option) => option.value === datasetValue))
+    if (datasetValue !== undefined && [...e.dataset.options].some((option) => option.value === datasetValue))
       e.dataset.value = datasetValue;
     const info = data.dataset ? this.builtins.get(data.dataset) : null;
     e.datasetDescription.textContent = info ? info.description : "An uploaded CSV.";

@@ -1,148 +1,204 @@
-// Every element the modules touch, looked up once at start-up; a missing id fails at once.
+// @ts-check
+// Every element the modules touch, looked up once at start-up; a missing id, or one on
+// another kind of element than the modules take it for, fails at once.
 
-const IDS = [
-  "topbar",
-  "connection-status",
-  "watch-badge",
-  "class-badge",
-  "open-class-button",
-  "end-class-button",
-  "class-open",
-  "class-code",
-  "class-link",
-  "copy-class-link",
-  "class-students",
-  "join-class-form",
-  "join-class-code",
-  "reset-button",
-  "play-button",
-  "step-unit",
-  "step-button",
-  "speed",
-  "pace",
-  "pace-value",
-  "presenter-button",
-  "share-button",
-  "copy-watch-link",
-  "copy-setup-link",
-  "share-panel",
-  "watch-link",
-  "setup-link",
-  "share-close-button",
-  "epoch-readout",
-  "step-readout",
-  "phase-readout",
-  "fps-readout",
-  "divergence-banner",
-  "banner-message",
-  "banner-reset-button",
-  "banner-dismiss-button",
-  "notice",
-  "learning-rate",
-  "loss",
-  "loss-plain",
-  "loss-convention",
-  "batch-size",
-  "optimizer",
-  "momentum",
-  "regularization",
-  "regularization-rate",
-  "initializer",
-  "seed",
-  "preset",
-  "preset-description",
-  "dataset",
-  "dataset-description",
-  "scaling-panel",
-  "standardize",
-  "scaling-info",
-  "data-options",
-  "noise",
-  "noise-value",
-  "train-ratio",
-  "train-ratio-value",
-  "regenerate-button",
-  "upload-form",
-  "upload-file",
-  "upload-name",
-  "upload-target",
-  "upload-task",
-  "upload-button",
-  "add-layer-button",
-  "diagram-mode",
-  "first-run-hint",
-  "first-run-text",
-  "first-run-skip",
-  "network-editor",
-  "network-diagram",
-  "train-loss-readout",
-  "test-loss-readout",
-  "accuracy-readout",
-  "loss-chart",
-  "output-chart",
-  "accuracy-legend",
-  "show-test-data",
-  "discretize",
-  "teaching-panel",
-  "drawer-close-button",
-  "tab-inspector",
-  "tab-guide",
-  "teaching-content",
-  "edit-parameter-form",
-  "edit-parameter-label",
-  "edit-parameter-value",
-  "teaching-hint",
-  "guide-panel",
-  "guide-lesson",
-  "guide-prev",
-  "guide-next",
-  "guide-run-epoch",
-  "guide-load-lesson",
-  "guide-status",
-  "guide-content",
-  "layer-heatmaps",
-  "grad-norm-chart",
-  "grad-dist-chart",
-  "stats-readout",
-];
+/** Each element's id and the kind of element the modules use it as. */
+const ELEMENTS = {
+  topbar: HTMLElement,
+  "connection-status": HTMLElement,
+  "watch-badge": HTMLElement,
+  "class-badge": HTMLElement,
+  "open-class-button": HTMLButtonElement,
+  "end-class-button": HTMLButtonElement,
+  "class-open": HTMLElement,
+  "class-code": HTMLElement,
+  "class-link": HTMLInputElement,
+  "copy-class-link": HTMLButtonElement,
+  "class-students": HTMLElement,
+  "join-class-form": HTMLFormElement,
+  "join-class-code": HTMLInputElement,
+  "reset-button": HTMLButtonElement,
+  "play-button": HTMLButtonElement,
+  "step-unit": HTMLSelectElement,
+  "step-button": HTMLButtonElement,
+  speed: HTMLSelectElement,
+  pace: HTMLInputElement,
+  "pace-value": HTMLOutputElement,
+  "presenter-button": HTMLButtonElement,
+  "share-button": HTMLButtonElement,
+  "copy-watch-link": HTMLButtonElement,
+  "copy-setup-link": HTMLButtonElement,
+  "share-panel": HTMLElement,
+  "watch-link": HTMLInputElement,
+  "setup-link": HTMLInputElement,
+  "share-close-button": HTMLButtonElement,
+  "epoch-readout": HTMLElement,
+  "step-readout": HTMLElement,
+  "phase-readout": HTMLElement,
+  "fps-readout": HTMLElement,
+  "divergence-banner": HTMLElement,
+  "banner-message": HTMLElement,
+  "banner-reset-button": HTMLButtonElement,
+  "banner-dismiss-button": HTMLButtonElement,
+  notice: HTMLElement,
+  "learning-rate": HTMLSelectElement,
+  loss: HTMLSelectElement,
+  "loss-plain": HTMLElement,
+  "loss-convention": HTMLElement,
+  "batch-size": HTMLSelectElement,
+  optimizer: HTMLSelectElement,
+  momentum: HTMLInputElement,
+  regularization: HTMLSelectElement,
+  "regularization-rate": HTMLSelectElement,
+  initializer: HTMLSelectElement,
+  seed: HTMLInputElement,
+  preset: HTMLSelectElement,
+  "preset-description": HTMLElement,
+  dataset: HTMLSelectElement,
+  "dataset-description": HTMLElement,
+  "scaling-panel": HTMLElement,
+  standardize: HTMLInputElement,
+  "scaling-info": HTMLElement,
+  "data-options": HTMLDetailsElement,
+  noise: HTMLInputElement,
+  "noise-value": HTMLOutputElement,
+  "train-ratio": HTMLInputElement,
+  "train-ratio-value": HTMLOutputElement,
+  "regenerate-button": HTMLButtonElement,
+  "upload-form": HTMLFormElement,
+  "upload-file": HTMLInputElement,
+  "upload-name": HTMLInputElement,
+  "upload-target": HTMLInputElement,
+  "upload-task": HTMLSelectElement,
+  "upload-button": HTMLButtonElement,
+  "add-layer-button": HTMLButtonElement,
+  "diagram-mode": HTMLSelectElement,
+  "first-run-hint": HTMLElement,
+  "first-run-text": HTMLElement,
+  "first-run-skip": HTMLButtonElement,
+  "network-editor": HTMLElement,
+  "network-diagram": HTMLElement,
+  "train-loss-readout": HTMLElement,
+  "test-loss-readout": HTMLElement,
+  "accuracy-readout": HTMLElement,
+  "loss-chart": HTMLElement,
+  "output-chart": HTMLElement,
+  "accuracy-legend": HTMLElement,
+  "show-test-data": HTMLInputElement,
+  discretize: HTMLInputElement,
+  "teaching-panel": HTMLElement,
+  "drawer-close-button": HTMLButtonElement,
+  "tab-inspector": HTMLButtonElement,
+  "tab-guide": HTMLButtonElement,
+  "teaching-content": HTMLElement,
+  "edit-parameter-form": HTMLFormElement,
+  "edit-parameter-label": HTMLElement,
+  "edit-parameter-value": HTMLInputElement,
+  "teaching-hint": HTMLElement,
+  "guide-panel": HTMLElement,
+  "guide-lesson": HTMLSelectElement,
+  "guide-prev": HTMLButtonElement,
+  "guide-next": HTMLButtonElement,
+  "guide-run-epoch": HTMLButtonElement,
+  "guide-load-lesson": HTMLButtonElement,
+  "guide-status": HTMLElement,
+  "guide-content": HTMLElement,
+  "layer-heatmaps": HTMLElement,
+  "grad-norm-chart": HTMLElement,
+  "grad-dist-chart": HTMLElement,
+  "stats-readout": HTMLElement,
+};
 
+/** @typedef {{ [Id in keyof typeof ELEMENTS as CamelCase<Id>]: InstanceType<(typeof ELEMENTS)[Id]> }} PageElements */
+
+/** @param {string} id */
 function camelCase(id) {
   return id.replace(/-([a-z])/g, (_, letter) => letter.toUpperCase());
 }
 
-/** {playButton: <button id="play-button">, …} for every id in IDS. */
-export function lookUpElements(root = document) {
-  const elements = {};
-  for (const id of IDS) {
-    const element = root.getElementById(id);
-    if (!element) throw new Error(`the page has no element #${id}`);
-    elements[camelCase(id)] = element;
-  }
-  return elements;
+/**
+ * The element #id, of this kind; a missing one, or one of another kind, fails at once.
+ * @template {typeof HTMLElement} Kind
+ * @param {string} id
+ * @param {Kind} kind
+ * @param {{ root?: Document, template?: string }} [where] the template that has it, for the error
+ * @returns {InstanceType<Kind>}
+ */
+export function elementById(id, kind, { root = document, template = "" } = {}) {
+  const element = root.getElementById(id);
+  if (!element) throw new Error(`the page has no element #${id}${template ? `: ${template}` : ""}`);
+  const tag = element.localName;
+  if (!(element instanceof kind)) throw new Error(`#${id} is a <${tag}>, not an ${kind.name}`);
+  return /** @type {InstanceType<Kind>} */ (element);
 }
 
-/** The page's start-up values, from data-* attributes on <body>. */
+/**
+ * {playButton: <button id="play-button">, …} for every id in ELEMENTS.
+ * @param {Document} [root]
+ * @returns {PageElements}
+ */
+export function lookUpElements(root = document) {
+  /** @type {Record<string, HTMLElement>} */
+  const elements = {};
+  for (const [id, kind] of Object.entries(ELEMENTS)) elements[camelCase(id)] = elementById(id, kind, { root });
+  return /** @type {PageElements} */ (/** @type {unknown} */ (elements));
+}
+
+/**
+ * @typedef {object} PageConfig
+ * @property {string} defaultPreset
+ * @property {number} frameRate
+ * @property {number} maxLayers
+ * @property {number} maxUnits
+ * @property {{ fraction: number, least: number }} gridMargin
+ * @property {string[]} activations
+ */
+
+/**
+ * The page's start-up values, from data-* attributes on <body>.
+ * @param {HTMLElement} [body]
+ * @returns {PageConfig}
+ */
 export function readPageConfig(body = document.body) {
   const data = body.dataset;
+  /** @param {string} name */
+  const read = (name) => {
+    const value = data[name];
+    if (value === undefined) throw new Error(`the page's <body> has no data-${name.replace(/[A-Z]/g, "-$&").toLowerCase()}`);
+    return value;
+  };
   return {
-    defaultPreset: data.defaultPreset,
+    defaultPreset: read("defaultPreset"),
     frameRate: Number(data.frameRate),
     maxLayers: Number(data.maxLayers),
     maxUnits: Number(data.maxUnits),
     // The decision boundary's grid: the points' extent plus this room (the server's, as
     // /boundary uses it).
     gridMargin: { fraction: Number(data.gridMargin), least: Number(data.gridLeastMargin) },
-    activations: data.activations.split(" ").filter(Boolean),
+    activations: read("activations").split(" ").filter(Boolean),
   };
 }
 
-/** A new element with attributes and children: enough DOM building without a framework. */
+/**
+ * Attributes of a new element: `text` its text, `className` its class; true an empty
+ * attribute, false, null and undefined none.
+ * @typedef {Record<string, string | number | boolean | null | undefined>} Attributes
+ */
+
+/**
+ * A new element with attributes and children: enough DOM building without a framework.
+ * @template {keyof HTMLElementTagNameMap} Tag
+ * @param {Tag} tag
+ * @param {Attributes} [attributes]
+ * @param {(Node | string)[]} [children]
+ * @returns {HTMLElementTagNameMap[Tag]}
+ */
 export function createElement(tag, attributes = {}, children = []) {
   const element = document.createElement(tag);
   for (const [name, value] of Object.entries(attributes)) {
     if (value === false || value === null || value === undefined) continue;
-    if (name === "text") element.textContent = value;
-    else if (name === "className") element.className = value;
+    if (name === "text") element.textContent = String(value);
+    else if (name === "className") element.className = String(value);
     else element.setAttribute(name, value === true ? "" : String(value));
   }
   for (const child of children) element.append(child);

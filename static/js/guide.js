@@ -1,3 +1,4 @@
+// @ts-check
 // The lesson guide: walks a lesson's named steps on the live session, one phase at a time.
 // Each step is GET /api/sessions/{id}/lesson's: the quantity as the lesson names it, its
 // formula, the phase that computes it, where it lives in the diagram and its current values.
@@ -9,9 +10,21 @@ import { createElement } from "./dom.js";
 import { LatestLoader } from "./loader.js";
 import { depthOf, matrixTable, numberElement } from "./tables.js";
 import { phaseText } from "./words.js";
+/** @import { LessonGuide as Guide, LessonStep, ModelConfig, StepResult } from "./protocol.js" */
+/** @import { Notify } from "./views/status.js" */
 
+/** @typedef {{ id: string, token: string, preset: string | null, model: ModelConfig | null }} SessionInfo */
+/**
+ * What the guide may do to the session: run one unit (a phase, an epoch) and wait for it,
+ * or load a preset.
+ * @typedef {{ step: (unit: string) => Promise<StepResult | null>, loadPreset: (preset: string) => Promise<boolean> }} GuideActions
+ */
+/** @typedef {{ layer: number | null, part: string }} GuideHighlight where a step lives on the diagram */
+
+/** @type {Record<string, string>} */
 export const LESSON_PRESETS = { "lesson-000": "lesson-000", "lesson-003": "lesson-003-xor" };
 
+/** @type {Record<string, string>} */
 const INTRODUCTIONS = {
   "lesson-000":
     "Lesson 000 trains a two-layer sigmoid network by hand: feedforward, then backprop's named " +
@@ -27,7 +40,10 @@ const LESSON_000_REFUSAL =
   "the lesson-000 guide needs lesson 000's network: a sigmoid hidden layer, one sigmoid " +
   "output, SSE loss, no biases";
 
-/** Lesson 000's network, as app/service/lessons.py checks it. */
+/**
+ * Lesson 000's network, as app/service/lessons.py checks it.
+ * @param {ModelConfig} model
+ */
 function isLesson000Network(model) {
   const [hidden, output, ...more] = model.layers;
   return (
@@ -40,6 +56,7 @@ function isLesson000Network(model) {
   );
 }
 
+/** @type {Record<string, string>} */
 const VALUE_NAMES = {
   dE_dY: "∂E/∂Y",
   dE_dX: "∂E/∂X",
@@ -51,18 +68,25 @@ const VALUE_NAMES = {
   y: "y (targets)",
 };
 
+/** @param {string} text */
 function capitalized(text) {
   return text.charAt(0).toUpperCase() + text.slice(1);
 }
 
+/** @param {string} name */
 function valueName(name) {
   return VALUE_NAMES[name] ?? name.replaceAll("_", " ");
 }
 
 
-/** One named value: a number, a vector, a matrix, or a list of them (one per layer). */
+/**
+ * One named value: a number, a vector, a matrix, or a list of them (one per layer).
+ * @param {string} name
+ * @param {any} value numbers nested as GET …/lesson gives them
+ */
 function valueBlock(name, value) {
   const label = createElement("h4", { className: "value-name", text: valueName(name) });
+  /** @param {Node[]} children */
   const block = (children) => createElement("div", { className: "value-block", "data-name": name }, [label, ...children]);
   if (value === null || value === undefined) {
     return block([createElement("p", { className: "hint", "data-value": "", text: "not computed" })]);
@@ -70,11 +94,11 @@ function valueBlock(name, value) {
   const depth = depthOf(value);
   if (depth === 0) return block([numberElement("span", value, { "data-name": name })]);
   if (depth === 1) return block([matrixTable(name, [value])]);
-  const rectangular = depth === 2 && value.every((row) => Array.isArray(row) && row.length === value[0].length);
+  const rectangular = depth === 2 && value.every((/** @type {unknown} */ row) => Array.isArray(row) && row.length === value[0].length);
   if (rectangular) return block([scroll(matrixTable(name, value))]);
   // A list with one entry per layer (lesson 003's W and B after the update).
   return block(
-    value.map((entry, k) => {
+    value.map((/** @type {any} */ entry, /** @type {number} */ k) => {
       const part = `${name}[${k}]`;
       if (entry === null) return createElement("p", { className: "hint", text: `${part}: none` });
       const rows = depthOf(entry) === 1 ? [entry] : entry;
@@ -86,6 +110,7 @@ function valueBlock(name, value) {
   );
 }
 
+/** @param {HTMLElement} table */
 function scroll(table) {
   return createElement("div", { className: "table-scroll" }, [table]);
 }
@@ -96,6 +121,15 @@ export class LessonGuide {
    * session(): {id, token, preset, model}; readOnly(): true on a watch link;
    * actions: step(unit) and loadPreset(id), both promises; describeLayer(k);
    * onHighlight({layer, part} | null); notify(message).
+   * @param {{ panel: HTMLElement, lesson: HTMLSelectElement, prev: HTMLButtonElement, next: HTMLButtonElement,
+   *   runEpoch: HTMLButtonElement, load: HTMLButtonElement, content: HTMLElement, status: HTMLElement }} elements
+   * @param {object} options
+   * @param {() => SessionInfo | null} options.session
+   * @param {() => boolean} options.readOnly
+   * @param {GuideActions} options.actions
+   * @param {(k: number) => string} options.describeLayer
+   * @param {(highlight: GuideHighlight | null) => void} options.onHighlight
+   * @param {Notify} options.notify
    */
   constructor(elements, { session, readOnly, actions, describeLayer, onHighlight, notify }) {
     this.e = elements;
@@ -108,7 +142,9 @@ export class LessonGuide {
     this.active = false;
     this.lesson = elements.lesson.value;
     this.lessonChosen = false; // the user picked one: keep it across sessions
+    /** @type {Guide | null} */
     this.guide = null;
+    /** @type {(Error & { status?: number }) | null} */
     this.error = null;
     this.index = -1; // the step shown; −1 is the lesson's introduction
     this.follow = true; // move with the session's phases
@@ -161,6 +197,7 @@ export class LessonGuide {
     this.reset();
   }
 
+  /** @param {string} lesson */
   switchLesson(lesson) {
     this.lesson = lesson;
     this.reset();
@@ -178,6 +215,10 @@ export class LessonGuide {
     }
   }
 
+  /**
+   * @param {AbortSignal} signal
+   * @returns {Promise<Guide>}
+   */
   load(signal) {
     const session = this.session();
     if (!session) throw new Error("no session yet");
@@ -189,6 +230,7 @@ export class LessonGuide {
     return api.getLesson(session.id, session.token, this.lesson, { signal });
   }
 
+  /** @param {Guide} guide */
   take(guide) {
     if (guide.lesson !== this.lesson) return;
     this.guide = guide;
@@ -198,6 +240,7 @@ export class LessonGuide {
     this.render();
   }
 
+  /** @param {Error} error */
   fail(error) {
     this.guide = null;
     this.error = error;
@@ -207,7 +250,10 @@ export class LessonGuide {
 
   // ----- moving -----------------------------------------------------------------------------
 
-  /** Run an action with the buttons held; its errors go to the notice line. */
+  /**
+   * Run an action with the buttons held; its errors go to the notice line.
+   * @param {() => Promise<unknown>} action
+   */
   async act(action) {
     if (this.busy) return;
     this.busy = true;
@@ -224,7 +270,7 @@ export class LessonGuide {
   }
 
   nextIndex() {
-    const count = this.guide.steps.length;
+    const count = this.guide?.steps.length ?? 0;
     return this.index + 1 >= count ? 0 : this.index + 1;
   }
 
@@ -257,6 +303,7 @@ export class LessonGuide {
     this.show(this.index - 1);
   }
 
+  /** @param {number} index */
   show(index) {
     this.index = index;
     this.follow = this.guide !== null && index === this.guide.current;
@@ -301,11 +348,12 @@ export class LessonGuide {
     this.renderButtons();
     this.e.content.replaceChildren(...this.body(step));
     this.keepStepInView();
-    const status = step
-      ? `Step ${this.index + 1} of ${this.guide.steps.length}: ${step.title}`
-      : this.guide
-        ? "The lesson's introduction"
-        : "";
+    const status =
+      step && this.guide
+        ? `Step ${this.index + 1} of ${this.guide.steps.length}: ${step.title}`
+        : this.guide
+          ? "The lesson's introduction"
+          : "";
     if (this.e.status.textContent !== status) this.e.status.textContent = status; // announced once
   }
 
@@ -321,6 +369,10 @@ export class LessonGuide {
   renderButtons() {
     const e = this.e;
     const readOnly = this.readOnly();
+    /**
+     * @param {HTMLButtonElement | HTMLSelectElement} button
+     * @param {boolean} disabled
+     */
     const set = (button, disabled) => {
       button.disabled = disabled;
       button.setAttribute("aria-disabled", disabled ? "true" : "false");
@@ -340,6 +392,7 @@ export class LessonGuide {
     set(e.lesson, this.busy);
   }
 
+  /** @param {LessonStep | null} step */
   body(step) {
     if (this.error) {
       const refused = this.error.status === 422;
@@ -353,12 +406,14 @@ export class LessonGuide {
         }),
       ];
     }
-    if (!this.guide) return [createElement("p", { className: "hint", text: "Reading the lesson's steps…" })];
-    return [this.stepList(), step ? this.stepView(step) : this.introduction()];
+    const guide = this.guide;
+    if (!guide) return [createElement("p", { className: "hint", text: "Reading the lesson's steps…" })];
+    return [this.stepList(guide), step ? this.stepView(guide, step) : this.introduction(guide)];
   }
 
-  stepList() {
-    const items = this.guide.steps.map((step, index) => {
+  /** @param {Guide} guide */
+  stepList(guide) {
+    const items = guide.steps.map((step, index) => {
       const button = createElement("button", {
         type: "button",
         className: "guide-goto",
@@ -380,8 +435,8 @@ export class LessonGuide {
     return createElement("ol", { className: "guide-steps", "data-testid": "guide-steps" }, items);
   }
 
-  batchLine() {
-    const g = this.guide;
+  /** @param {Guide} g */
+  batchLine(g) {
     const rows = g.batch_indices.length ? `rows ${g.batch_indices.join(", ")}` : "no batch open";
     return createElement("p", {
       className: "guide-batch hint",
@@ -389,8 +444,9 @@ export class LessonGuide {
     });
   }
 
-  introduction() {
-    const first = this.guide.steps[0];
+  /** @param {Guide} guide */
+  introduction(guide) {
+    const first = guide.steps[0];
     return createElement("article", { className: "guide-step", "data-testid": "guide-step" }, [
       createElement("h3", { text: this.lesson === "lesson-000" ? "Lesson 000" : "Lesson 003" }),
       createElement("p", { text: INTRODUCTIONS[this.lesson] }),
@@ -398,11 +454,15 @@ export class LessonGuide {
         className: "hint",
         text: `Next runs phase ${phaseText(first.phase)} and shows “${first.title}”.`,
       }),
-      this.batchLine(),
+      this.batchLine(guide),
     ]);
   }
 
-  stepView(step) {
+  /**
+   * @param {Guide} guide
+   * @param {LessonStep} step
+   */
+  stepView(guide, step) {
     const where =
       step.part === "update"
         ? "every layer's weights (the update)"
@@ -410,14 +470,14 @@ export class LessonGuide {
           ? "the loss, after the output"
           : `${this.describeLayer(step.layer)}, ${step.part} pass`;
     const children = [
-      createElement("h3", { text: `${this.index + 1} / ${this.guide.steps.length} · ${step.title}` }),
+      createElement("h3", { text: `${this.index + 1} / ${guide.steps.length} · ${step.title}` }),
       createElement("p", { className: "formula guide-formula", "data-testid": "guide-formula", text: step.formula }),
       createElement("p", { className: "guide-explanation", text: step.explanation }),
       createElement("p", {
         className: "guide-where hint",
         text: `In the diagram: ${where} · computed by phase ${phaseText(step.phase)}.`,
       }),
-      this.batchLine(),
+      this.batchLine(guide),
     ];
     if (!step.available) {
       children.push(

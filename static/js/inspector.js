@@ -1,3 +1,4 @@
+// @ts-check
 // The chain-rule inspector: one weight's ∂L/∂W (a neuron: its bias's ∂L/∂b) as the product
 // of its factors per batch row — upstream gradient, local activation derivative, input — with
 // their sum beside the gradient the heatmap shows and a central-difference check, all from
@@ -9,6 +10,7 @@ import { createElement } from "./dom.js";
 import { LatestLoader } from "./loader.js";
 import { numberElement } from "./tables.js";
 import { sourceName } from "./words.js";
+/** @import { ChainResult, Frame } from "./protocol.js" */
 
 const ROWS_SHOWN_IN_FULL = 16; // a bigger batch: sums and means first, the rows scroll
 // The signs against lesson 000, said where the raw numbers are shown.
@@ -25,7 +27,12 @@ const DEFAULT_TOLERANCE = 1e-5; // float64's, as GET …/gradcheck judges it
 
 /** How the numeric check went: "relative" (it passes on its relative error), "absolute" (a
  *  tiny gradient: it passes on the absolute difference) or "fail". ``tolerance`` is the
- *  relative one, fit for the session's dtype. */
+ *  relative one, fit for the session's dtype.
+ * @param {number | null} reported
+ * @param {number | null} numeric
+ * @param {number} [tolerance]
+ * @returns {"relative" | "absolute" | "fail"}
+ */
 export function gradientVerdict(reported, numeric, tolerance = DEFAULT_TOLERANCE) {
   if (reported === null || numeric === null) return "fail";
   const difference = Math.abs(reported - numeric);
@@ -35,15 +42,20 @@ export function gradientVerdict(reported, numeric, tolerance = DEFAULT_TOLERANCE
   return "fail";
 }
 
+/** @param {number[]} values */
 function sum(values) {
   return values.reduce((total, value) => total + value, 0);
 }
 
+/** @param {number[]} values */
 function mean(values) {
   return values.length ? sum(values) / values.length : null;
 }
 
-/** The factors' names for this parameter, as the lessons write them. */
+/**
+ * The factors' names for this parameter, as the lessons write them.
+ * @param {{ output: boolean, bias: boolean, softmax: boolean, fused: boolean }} parameter
+ */
 function factorNames({ output, bias, softmax, fused }) {
   const activated = output ? "ŷ" : "a";
   if (fused) {
@@ -76,25 +88,40 @@ function factorNames({ output, bias, softmax, fused }) {
   };
 }
 
+/** @typedef {{ layer: number, i: number | null, j: number | null }} Selection */
+/** @typedef {ReturnType<typeof factorNames>} FactorNames */
+
 export class ChainInspector {
   /**
    * session(): {id, token} of the session shown; describeLayer(k): "Layer 0 · hidden";
    * layerCount(): how many dense layers the network has.
+   * @param {HTMLElement} container
+   * @param {object} options
+   * @param {() => { id: string, token: string } | null} options.session
+   * @param {(k: number) => string} options.describeLayer
+   * @param {() => number} options.layerCount
    */
   constructor(container, { session, describeLayer, layerCount }) {
     this.container = container;
     this.session = session;
     this.describeLayer = describeLayer;
     this.layerCount = layerCount;
-    this.selection = null; // {layer, i, j}
-    this.frame = null; // the latest frame: says whether the server has the numbers yet
+    /** @type {Selection | null} */
+    this.selection = null;
+    /** @type {Frame | null} the latest frame: says whether the server has the numbers yet */
+    this.frame = null;
     this.loader = new LatestLoader((signal) => this.load(signal), {
       onResult: (result) => this.show(result),
       onError: (error) => this.showError(error),
     });
   }
 
-  /** A click on the diagram: (layer, i, j) a link, (layer, null, j) a neuron, (−1, i, null) an input. */
+  /**
+   * A click on the diagram: (layer, i, j) a link, (layer, null, j) a neuron, (−1, i, null) an input.
+   * @param {number} layer
+   * @param {number | null} i
+   * @param {number | null} j
+   */
   select(layer, i, j) {
     this.selection = { layer, i, j };
     if (layer < 0) {
@@ -111,44 +138,61 @@ export class ChainInspector {
     this.loader.cancel();
   }
 
-  /** The session moved on (a frame): fetch the factors again, throttled. */
+  /**
+   * The session moved on (a frame): fetch the factors again, throttled.
+   * @param {Frame} frame
+   */
   refresh(frame) {
     this.frame = frame;
     if (this.selection && this.selection.layer >= 0) this.loader.request();
   }
 
+  /**
+   * @param {AbortSignal} signal
+   * @returns {Promise<ChainResult>}
+   */
   load(signal) {
     const session = this.session();
     if (!session) throw new Error("no session yet");
-    const unavailable = this.unavailable();
+    const selection = this.selected();
+    const unavailable = this.unavailable(selection);
     if (unavailable) throw unavailable;
-    return api.getChain(session.id, session.token, this.selection, { signal });
+    return api.getChain(session.id, session.token, selection, { signal });
+  }
+
+  /** The selection the shown parts are about: they are made only while there is one. */
+  selected() {
+    if (!this.selection) throw new Error("nothing is selected in the diagram");
+    return this.selection;
   }
 
   /** Why the server would refuse (as it would: 409, 422), judged from the latest frame —
-   *  so the page does not ask, and the browser logs no failed request. */
-  unavailable() {
-    const layer = this.frame?.layers[this.selection.layer];
+   *  so the page does not ask, and the browser logs no failed request.
+   * @param {Selection} selection
+   */
+  unavailable(selection) {
+    const layer = this.frame?.layers[selection.layer];
     if (!layer) return null;
     if (this.isBias() && (layer.b === null || layer.b === undefined)) {
       return new ApiError(422, "this network has no biases; give i for a weight", "i");
     }
-    if (!layer.dW) return new ApiError(409, `layer ${this.selection.layer} has no backward pass yet`, "layer");
+    if (!layer.dW) return new ApiError(409, `layer ${selection.layer} has no backward pass yet`, "layer");
     return null;
   }
 
   isBias() {
-    return this.selection.i === null || this.selection.i === undefined;
+    const { i } = this.selected();
+    return i === null || i === undefined;
   }
 
   /** "W[0→1] of layer 0" / "b[1] of layer 1": the name the rest of the page uses. */
   selectionName() {
-    const { layer, i, j } = this.selection;
+    const { layer, i, j } = this.selected();
     return this.isBias() ? `b[${j}] of layer ${layer}` : `W[${i}→${j}] of layer ${layer}`;
   }
 
   heading() {
-    const { layer, i, j } = this.selection;
+    const { layer, i, j } = this.selected();
     const what = this.isBias() ? `bias of unit ${j}` : `weight from ${sourceName(layer, i)} to unit ${j}`;
     return createElement("dl", { className: "inspector", "data-testid": "inspector-values" }, [
       createElement("dt", { text: this.isBias() ? "bias" : "weight" }),
@@ -156,8 +200,12 @@ export class ChainInspector {
     ]);
   }
 
+  /**
+   * @param {string} state
+   * @param {Node[]} children
+   */
   root(state, children) {
-    const { layer, i, j } = this.selection;
+    const { layer, i, j } = this.selected();
     return createElement(
       "div",
       {
@@ -178,6 +226,7 @@ export class ChainInspector {
     );
   }
 
+  /** @param {number | null} i */
   showInput(i) {
     this.container.replaceChildren(
       createElement("div", { className: "chain", "data-testid": "chain-inspector", "data-state": "input" }, [
@@ -188,6 +237,7 @@ export class ChainInspector {
     );
   }
 
+  /** @param {Error & { status?: number, field?: string | null }} error */
   showError(error) {
     if (!this.selection || this.selection.layer < 0) return;
     const { layer } = this.selection;
@@ -207,6 +257,7 @@ export class ChainInspector {
     );
   }
 
+  /** @param {ChainResult} result */
   show(result) {
     if (!this.selection || result.layer !== this.selection.layer || result.j !== this.selection.j) return;
     const output = result.layer === this.layerCount() - 1;
@@ -242,7 +293,12 @@ export class ChainInspector {
     this.container.replaceChildren(root);
   }
 
-  /** The lessons' formulas; `formula` (the server's, with this weight's indices) as a tooltip. */
+  /**
+   * The lessons' formulas; `formula` (the server's, with this weight's indices) as a tooltip.
+   * @param {boolean} output
+   * @param {string} formula
+   * @param {boolean} fused
+   */
   formulas(output, formula, fused) {
     const lesson000 = output
       ? "∂L/∂W = ∂L/∂ŷ · ∂ŷ/∂z · ∂z/∂W"
@@ -285,6 +341,10 @@ export class ChainInspector {
     return createElement("div", { className: "formulas", title: formula }, lines);
   }
 
+  /**
+   * @param {ChainResult} result
+   * @param {FactorNames} names
+   */
   factorTable(result, names) {
     const rows = result.products.length;
     // A fused layer keeps its separate factors: ∂L/∂ŷ through the activation's derivative.
@@ -342,6 +402,7 @@ export class ChainInspector {
     return scroller;
   }
 
+  /** @param {ChainResult} result */
   totals(result) {
     const symbol = this.isBias() ? "∂L/∂b" : "∂L/∂W";
     const matches = result.reported !== null && result.equal_to_rounding;
@@ -356,6 +417,10 @@ export class ChainInspector {
         " decides its relative error, so the check uses the absolute difference",
       fail: ` ✗ above ${tolerance.toExponential(0)}`,
     }[verdict];
+    /**
+     * @param {string} testid
+     * @param {(Node | string)[]} children
+     */
     const line = (testid, children) => createElement("p", { className: "total-line", "data-testid": testid }, children);
     const lines = [
       line("chain-sum", [

@@ -1,13 +1,17 @@
+// @ts-check
 // A fetch that follows the live session: asked for on every frame, run at most a few times a
 // second, the newest answer wins. One request at a time — a frame that arrives meanwhile only
 // marks the answer stale, so a slow server is asked again when it answers, never flooded.
 
 const DEFAULT_INTERVAL_MS = 250; // at most 4 requests a second
 
+/** @template Answer */
 export class LatestLoader {
   /**
    * load(signal) → Promise of an answer; onResult(answer) shows it; onError(error) says why
    * it failed (an aborted request is neither: a newer one replaced it).
+   * @param {(signal: AbortSignal) => Promise<Answer>} load
+   * @param {{ onResult: (answer: Answer) => void, onError: (error: any) => void, minIntervalMs?: number }} handlers
    */
   constructor(load, { onResult, onError, minIntervalMs = DEFAULT_INTERVAL_MS }) {
     this.load = load;
@@ -15,10 +19,12 @@ export class LatestLoader {
     this.onError = onError;
     this.minIntervalMs = minIntervalMs;
     this.ticket = 0; // the latest run: an answer from an older one is dropped
+    /** @type {AbortController | null} */
     this.controller = null;
     this.inFlight = false;
     this.stale = false; // asked for since the last run started
-    this.timer = null;
+    /** @type {number | undefined} */
+    this.timer = undefined;
     this.lastStart = -Infinity;
   }
 
@@ -37,7 +43,7 @@ export class LatestLoader {
   /** Forget everything pending; an answer in flight is aborted and never shown. */
   cancel() {
     clearTimeout(this.timer);
-    this.timer = null;
+    this.timer = undefined;
     this.stale = false;
     this.ticket += 1;
     this.controller?.abort();
@@ -49,12 +55,15 @@ export class LatestLoader {
     if (this.inFlight || this.timer || !this.stale) return;
     const wait = Math.max(0, this.lastStart + this.minIntervalMs - performance.now());
     this.timer = setTimeout(() => {
-      this.timer = null;
+      this.timer = undefined;
       if (this.stale) this.run();
     }, wait);
   }
 
-  /** One load; resolves to its answer, or null when it failed or a newer one replaced it. */
+  /**
+   * One load; resolves to its answer, or null when it failed or a newer one replaced it.
+   * @returns {Promise<Answer | null>}
+   */
   async run() {
     this.stale = false;
     const ticket = ++this.ticket;

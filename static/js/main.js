@@ -1,3 +1,4 @@
+// @ts-check
 // The page's one entry module: look the elements up, start the playground.
 import { Playground } from "./app.js";
 import { lookUpElements, readPageConfig } from "./dom.js";

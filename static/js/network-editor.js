@@ -1,10 +1,13 @@
+// @ts-check
 // The network editor: a card per layer with its units (− / +), its activation, and a remove
 // button for hidden layers. The shape of the network is the session's: a change builds a new
 // session, while an activation change is a hyperparameter and keeps the weights.
 import { createElement } from "./dom.js";
 import { FEATURES } from "./forward.js";
 import { layerTitle as layerLabel } from "./words.js";
+/** @import { LayerSpec } from "./protocol.js" */
 
+/** @type {LayerSpec} */
 const NEW_LAYER = { units: 4, activation: "tanh" };
 
 export class NetworkEditor {
@@ -12,6 +15,15 @@ export class NetworkEditor {
    * onLayersChange(layers): the list of {units, activation} to rebuild with;
    * onActivationChange(k, name): one layer's activation, weights kept;
    * onFeaturesChange(ids): the input features to rebuild with (2-D data).
+   * @param {HTMLElement} container
+   * @param {HTMLButtonElement} addButton
+   * @param {object} options
+   * @param {string[]} options.activations
+   * @param {number} options.maxLayers
+   * @param {number} options.maxUnits
+   * @param {(layers: LayerSpec[]) => void} options.onLayersChange
+   * @param {(k: number, name: string) => void} options.onActivationChange
+   * @param {(ids: string[]) => void} options.onFeaturesChange
    */
   constructor(
     container,
@@ -26,12 +38,15 @@ export class NetworkEditor {
     this.onLayersChange = onLayersChange;
     this.onActivationChange = onActivationChange;
     this.onFeaturesChange = onFeaturesChange;
-    this.features = null; // ids of the chosen input features; null: the data is not on a plane
+    /** @type {string[] | null} ids of the chosen input features; null: the data is not on a plane */
+    this.features = null;
+    /** @type {LayerSpec[]} */
     this.layers = [];
     this.readOnly = false; // a watch link: shown, not editable
     addButton.addEventListener("click", () => this.addLayer());
   }
 
+  /** @param {boolean} readOnly */
   setReadOnly(readOnly) {
     this.readOnly = readOnly;
     this.lockIfReadOnly();
@@ -39,30 +54,39 @@ export class NetworkEditor {
 
   lockIfReadOnly() {
     if (!this.readOnly) return;
-    for (const control of [...this.container.querySelectorAll("button, select"), this.addButton]) {
+    const controls = /** @type {NodeListOf<HTMLButtonElement | HTMLSelectElement>} */ (
+      this.container.querySelectorAll("button, select")
+    );
+    for (const control of [...controls, this.addButton]) {
       control.disabled = true;
       control.setAttribute("aria-disabled", "true");
     }
   }
 
+  /**
+   * @param {number} featureCount
+   * @param {LayerSpec[]} layers
+   */
   render(featureCount, layers) {
-    const focused = this.container.contains(document.activeElement)
-      ? document.activeElement.dataset.testid
-      : null;
+    const active = document.activeElement;
+    const focused = active instanceof HTMLElement && this.container.contains(active) ? active.dataset.testid : null;
     this.layers = layers.map((layer) => ({ units: layer.units, activation: layer.activation }));
     const cards = [this.inputCard(featureCount), ...this.layers.map((layer, k) => this.layerCard(layer, k))];
     this.container.replaceChildren(...cards);
     this.addButton.disabled = this.layers.length >= this.maxLayers;
     this.lockIfReadOnly();
-    if (focused) this.container.querySelector(`[data-testid="${focused}"]`)?.focus();
+    if (focused) /** @type {HTMLElement | null} */ (this.container.querySelector(`[data-testid="${focused}"]`))?.focus();
   }
 
   /** The input features offered (TF Playground's column of inputs): ids chosen, or null when
-   *  the data is not on the plane (x1, x2). Shown at the next render. */
+   *  the data is not on the plane (x1, x2). Shown at the next render.
+   * @param {string[] | null} chosen
+   */
   setFeatures(chosen) {
     this.features = chosen;
   }
 
+  /** @param {number} featureCount */
   inputCard(featureCount) {
     const children = [
       createElement("span", { className: "layer-card-title", text: "Input" }),
@@ -75,6 +99,7 @@ export class NetworkEditor {
     return createElement("div", { className: "layer-card input-card" }, children);
   }
 
+  /** @param {string[]} chosen */
   featureToggles(chosen) {
     const buttons = FEATURES.map(({ id, label }) => {
       const on = chosen.includes(id);
@@ -97,6 +122,10 @@ export class NetworkEditor {
     return createElement("div", { className: "feature-toggles", role: "group", "aria-label": "Input features" }, buttons);
   }
 
+  /**
+   * @param {LayerSpec} layer
+   * @param {number} k
+   */
   layerCard(layer, k) {
     const count = this.layers.length;
     const output = k === count - 1;
@@ -154,6 +183,12 @@ export class NetworkEditor {
     );
   }
 
+  /**
+   * @param {LayerSpec} layer
+   * @param {number} k
+   * @param {string} title
+   * @param {boolean} output
+   */
   activationSelect(layer, k, title, output) {
     const id = `layer-activation-${k}`;
     const select = createElement("select", { id, "data-testid": id });
@@ -177,6 +212,14 @@ export class NetworkEditor {
     return createElement("div", { className: "activation-field" }, [label, select]);
   }
 
+  /**
+   * @param {string} text
+   * @param {string} testid
+   * @param {string} label
+   * @param {boolean} disabled
+   * @param {() => void} onClick
+   * @param {string} [className]
+   */
   button(text, testid, label, disabled, onClick, className = "stepper-button") {
     const button = createElement("button", {
       type: "button",
@@ -191,6 +234,10 @@ export class NetworkEditor {
     return button;
   }
 
+  /**
+   * @param {number} k
+   * @param {number} by
+   */
   changeUnits(k, by) {
     const layers = this.layers.map((layer) => ({ ...layer }));
     layers[k].units = Math.min(this.maxUnits, Math.max(1, layers[k].units + by));
@@ -200,11 +247,12 @@ export class NetworkEditor {
   addLayer() {
     if (this.layers.length >= this.maxLayers) return;
     const layers = this.layers.map((layer) => ({ ...layer }));
-    const template = layers.length > 1 ? layers.at(-2) : NEW_LAYER;
+    const template = layers.length > 1 ? layers[layers.length - 2] : NEW_LAYER;
     layers.splice(layers.length - 1, 0, { units: template.units, activation: template.activation });
     this.onLayersChange(layers);
   }
 
+  /** @param {number} k */
   removeLayer(k) {
     this.onLayersChange(this.layers.filter((_, index) => index !== k));
   }

@@ -1,9 +1,11 @@
+// @ts-check
 // Plotly.js is a classic script (/vendor/plotly.min.js, deferred before the module entry);
 // the modules reach it through this one import so a missing bundle fails in one place.
-const PlotlyLibrary = window.Plotly;
-if (!PlotlyLibrary) {
+const loaded = window.Plotly;
+if (!loaded) {
   throw new Error("Plotly.js did not load: /vendor/plotly.min.js must come before the modules");
 }
+const PlotlyLibrary = loaded;
 
 // Shared by every chart: no mode bar, no Plotly logo link, resize with the container.
 export const PLOT_CONFIG = Object.freeze({
@@ -22,12 +24,20 @@ export const FONT = Object.freeze({
 // multiplied by this scale when the chart is drawn.
 let textScale = 1;
 
-/** A copy of a layout with every `font.size` (and the default font) scaled. */
+/**
+ * A copy of a layout with every `font.size` (and the default font) scaled.
+ * @template {PlotlyObject | PlotlyObject[] | undefined} Layout
+ * @param {Layout} layout
+ * @param {number} scale
+ * @returns {Layout}
+ */
 function scaledLayout(layout, scale) {
   if (scale === 1 || !layout || typeof layout !== "object") return layout;
+  /** @type {(node: any) => any} */
   const scaleNode = (node) => {
     if (Array.isArray(node)) return node.map(scaleNode);
     if (!node || typeof node !== "object") return node;
+    /** @type {PlotlyObject} */
     const copy = {};
     for (const [key, value] of Object.entries(node)) {
       if (key === "font" && value && typeof value === "object") {
@@ -46,6 +56,7 @@ function scaledLayout(layout, scale) {
   }
   if (scaled.margin) {
     // Larger tick labels and titles need room of their own.
+    /** @type {PlotlyObject} */
     const margin = {};
     for (const [side, pixels] of Object.entries(scaled.margin)) {
       margin[side] = typeof pixels === "number" ? Math.round(pixels * scale) : pixels;
@@ -55,7 +66,11 @@ function scaledLayout(layout, scale) {
   return scaled;
 }
 
-/** Copies of traces with their text's size (a diagram's labels) scaled. */
+/**
+ * Copies of traces with their text's size (a diagram's labels) scaled.
+ * @param {PlotlyObject[]} data
+ * @param {number} scale
+ */
 function scaledData(data, scale) {
   if (scale === 1 || !Array.isArray(data)) return data;
   return data.map((trace) =>
@@ -63,7 +78,10 @@ function scaledData(data, scale) {
   );
 }
 
-/** Plotly, with chart text following textScale; everything else is Plotly's own. */
+/**
+ * Plotly, with chart text following textScale; everything else is Plotly's own.
+ * @type {PlotlyStatic}
+ */
 export const Plotly = {
   ...PlotlyLibrary,
   react: (element, data, layout, config) =>
@@ -78,12 +96,15 @@ export const Plotly = {
     ),
 };
 
-/** Set the chart text's scale and redraw the charts already drawn at the new size. */
+/**
+ * Set the chart text's scale and redraw the charts already drawn at the new size.
+ * @param {number} scale
+ */
 export function setChartTextScale(scale) {
   if (scale === textScale) return;
   const ratio = scale / textScale;
   textScale = scale;
-  for (const element of document.querySelectorAll(".js-plotly-plot")) {
+  for (const element of /** @type {NodeListOf<PlotlyElement>} */ (document.querySelectorAll(".js-plotly-plot"))) {
     // A scaled copy: the drawn layout may share frozen objects (FONT) with the views' own.
     PlotlyLibrary.react(element, scaledData(element.data, ratio), scaledLayout(element.layout, ratio), PLOT_CONFIG);
   }

@@ -1,3 +1,4 @@
+// @ts-check
 // Predict, then reveal (on the class link). The teacher, paused before a phase, picks a
 // neuron or a weight on the diagram and asks the class what that phase will compute; the
 // answers come in live (count and histogram); Reveal runs the phase on every screen and
@@ -8,6 +9,12 @@
 // Both take the class socket's question/answers/answered/reveal/error messages.
 import { request } from "./api.js";
 import { createElement } from "./dom.js";
+/** @import { Answer, ClassMessage, HistogramBar, Phase, Question, QuestionTruth } from "./protocol.js" */
+/** @import { Notify } from "./views/status.js" */
+
+/** @typedef {(layer: number, i: number | null, j: number | null) => void} Highlight marks a neuron or weight on the diagram */
+/** @typedef {Extract<ClassMessage, { type: "reveal" }>} RevealMessage */
+/** @typedef {Extract<ClassMessage, { type: "answered" }>} AnsweredMessage */
 
 const NAME_KEY = "playground.answer-name";
 const RECEIPT_KEY = "playground.answer-receipt"; // per class code, for this tab (sessionStorage)
@@ -23,13 +30,17 @@ const SIGNS = [
 ];
 const SIGN_TEXT = Object.fromEntries(SIGNS.map(([sign, , text]) => [sign, text]));
 
+/** @param {Phase | null} phase */
 function phaseText(phase) {
   if (!phase) return "—";
   return phase.layer === null || phase.layer === undefined ? phase.kind : `${phase.kind} ${phase.layer}`;
 }
 
 /** A card with its title and a fold button: folded, only the title row shows, so the card
- * never hides the teaching panel on a small projector (click again to unfold). */
+ * never hides the teaching panel on a small projector (click again to unfold).
+ * @param {string} id
+ * @param {string} title
+ */
 function card(id, title) {
   const fold = createElement("button", {
     type: "button",
@@ -53,33 +64,67 @@ function card(id, title) {
   return element;
 }
 
+/**
+ * @param {string} id
+ * @param {string} text
+ * @param {string} [className]
+ */
 function button(id, text, className = "secondary small") {
   return createElement("button", { type: "button", id, className, "data-testid": id, text });
 }
 
+/**
+ * An answer in words; its kind is the question's (a sign, a weight {i, j}, a number).
+ * @param {Question} question
+ * @param {Answer} answer
+ */
 function answerText(question, answer) {
-  if (question.kind === "delta_sign") return SIGN_TEXT[answer] ?? answer;
-  if (question.kind === "largest_change") return `W[${answer.i}, ${answer.j}]`;
+  if (question.kind === "delta_sign") return SIGN_TEXT[String(answer)] ?? answer;
+  if (question.kind === "largest_change") {
+    const { i, j } = /** @type {{ i: number, j: number }} */ (answer);
+    return `W[${i}, ${j}]`;
+  }
   return String(answer);
 }
 
-/** Where the truth lives on the diagram: [layer, i, j] (i null: the neuron). */
+/**
+ * Where the truth lives on the diagram: [layer, i, j] (i null: the neuron).
+ * @param {Question} question
+ * @param {QuestionTruth} truth
+ * @returns {[number, number | null, number | null]}
+ */
 function target(question, truth) {
-  if (question.kind === "largest_change") return [question.layer, truth.i, truth.j];
-  return [question.layer, question.kind === "gradient" ? question.i : null, question.j];
+  if (question.kind === "largest_change") return [question.layer, truth.i ?? null, truth.j ?? null];
+  return [question.layer, question.kind === "gradient" ? (question.i ?? null) : null, question.j ?? null];
 }
 
 /** The teacher's card. teacherToken(): the class's token or null; nextPhase(): the session's
  *  next phase {kind, layer}; notify(message, kind); highlight(layer, i, j) on the diagram. */
 export class TeacherQuestions {
+  /**
+   * @param {object} options
+   * @param {() => string | null} options.teacherToken
+   * @param {() => Phase | null} options.nextPhase
+   * @param {Notify} options.notify
+   * @param {Highlight} options.highlight
+   */
   constructor({ teacherToken, nextPhase, notify, highlight }) {
     this.teacherToken = teacherToken;
     this.nextPhase = nextPhase;
     this.notify = notify;
     this.highlight = highlight;
-    this.picked = null; // {layer, i, j} from the diagram
+    /** @type {{ layer: number, i: number | null, j: number | null } | null} from the diagram */
+    this.picked = null;
+    /** @type {Question | null} */
     this.question = null;
-    const e = (this.e = {});
+    /**
+     * @type {{ card: HTMLElement, next: HTMLElement, kind: HTMLSelectElement, pick: HTMLElement,
+     *   tolerance: HTMLInputElement, toleranceField: HTMLElement, ask: HTMLButtonElement, text: HTMLElement,
+     *   count: HTMLElement, histogram: HTMLElement, reveal: HTMLButtonElement, truth: HTMLElement,
+     *   csv: HTMLButtonElement, live: HTMLElement }}
+     */
+    const e = /** @type {any} */ ({}); // filled in below
+    this.e = e;
     e.card = card("predict-teacher", "Ask the class");
     e.next = createElement("p", { id: "predict-next", className: "hint" });
     e.kind = createElement(
@@ -110,7 +155,8 @@ export class TeacherQuestions {
     e.ask.addEventListener("click", () => this.ask());
     e.reveal.addEventListener("click", () => this.reveal());
     e.csv.addEventListener("click", () => this.download());
-    this.timer = null;
+    /** @type {number | undefined} */
+    this.timer = undefined;
     this.render();
   }
 
@@ -128,7 +174,12 @@ export class TeacherQuestions {
     this.e.live.hidden = true;
   }
 
-  /** A click on the diagram: a neuron (i null) or a weight W[i→j] of `layer`. */
+  /**
+   * A click on the diagram: a neuron (i null) or a weight W[i→j] of `layer`.
+   * @param {number} layer
+   * @param {number | null} i
+   * @param {number | null} j
+   */
   pick(layer, i, j) {
     if (this.e.card.hidden || layer < 0) return;
     this.picked = { layer, i, j };
@@ -158,6 +209,7 @@ export class TeacherQuestions {
     const p = this.picked;
     const kind = this.e.kind.value;
     if (!p) return;
+    /** @type {Record<string, unknown>} */
     const body = { kind, layer: p.layer };
     if (kind !== "largest_change") body.j = p.j;
     if (kind === "gradient") {
@@ -172,6 +224,7 @@ export class TeacherQuestions {
     }
   }
 
+  /** @param {Question} question */
   showQuestion(question) {
     this.question = question;
     this.e.text.textContent = question.text;
@@ -181,6 +234,7 @@ export class TeacherQuestions {
     this.showAnswers({ count: 0, histogram: [] });
   }
 
+  /** @param {{ count: number, histogram: HistogramBar[] }} answers */
   showAnswers({ count, histogram }) {
     this.e.count.textContent = count === 1 ? "1 answer" : `${count} answers`;
     this.e.count.dataset.count = String(count);
@@ -206,7 +260,9 @@ export class TeacherQuestions {
     }
   }
 
+  /** @param {Pick<RevealMessage, "truth" | "tally" | "ran">} revealed */
   showReveal({ truth, tally, ran }) {
+    if (!this.question) return; // the class ended (hide) while Reveal was on its way
     this.e.reveal.disabled = true;
     this.highlight(...target(this.question, truth));
     const note = ran ? "" : " (the session moved since the question: the phase was not run again)";
@@ -214,6 +270,7 @@ export class TeacherQuestions {
     this.e.truth.dataset.right = String(tally.right);
   }
 
+  /** @param {ClassMessage} message any but the class socket's "class" and "students" */
   onMessage(message) {
     switch (message.type) {
       case "question":
@@ -253,15 +310,30 @@ export class TeacherQuestions {
  * highlight(layer, i, j). The receipt of the page's last answer is kept for this tab, so a
  * page that reloads claims its answer again (resume) and still gets its mark. */
 export class StudentQuestions {
+  /**
+   * @param {object} options
+   * @param {string} options.code
+   * @param {(message: { type: string } & Record<string, unknown>) => boolean} options.send
+   * @param {Highlight} options.highlight
+   */
   constructor({ code, send, highlight }) {
     this.send = send;
     this.highlight = highlight;
     this.receiptKey = `${RECEIPT_KEY}:${code}`;
+    /** @type {Question | null} */
     this.question = null;
-    this.answered = null; // the "answered" of the page's answer to the question shown
+    /** @type {AnsweredMessage | null} the "answered" of the page's answer to the question shown */
+    this.answered = null;
     this.claiming = false;
+    /** @type {string | null} */
     this.sign = null;
-    const e = (this.e = {});
+    /**
+     * @type {{ card: HTMLElement, text: HTMLElement, name: HTMLInputElement, signs: HTMLElement,
+     *   i: HTMLInputElement, j: HTMLInputElement, weight: HTMLElement, value: HTMLInputElement,
+     *   send: HTMLButtonElement, result: HTMLElement }}
+     */
+    const e = /** @type {any} */ ({}); // filled in below
+    this.e = e;
     e.card = card("predict-student", "Your teacher asks");
     e.text = createElement("p", { id: "predict-student-question", "data-testid": "predict-student-question" });
     e.name = createElement("input", {
@@ -280,6 +352,10 @@ export class StudentQuestions {
         return choice;
       }),
     );
+    /**
+     * @param {string} id
+     * @param {string} label
+     */
     const number = (id, label) =>
       createElement("input", { id, "data-testid": id, type: "number", step: "any", "aria-label": label });
     e.i = number("predict-i", "Input i");
@@ -298,18 +374,26 @@ export class StudentQuestions {
     this.e.card.hidden = true;
   }
 
+  /** @param {string | null} sign */
   chooseSign(sign) {
     this.sign = sign;
-    for (const choice of this.e.signs.children) choice.setAttribute("aria-pressed", String(choice.dataset.sign === sign));
+    const choices = /** @type {HTMLCollectionOf<HTMLButtonElement>} */ (this.e.signs.children);
+    for (const choice of choices) choice.setAttribute("aria-pressed", String(choice.dataset.sign === sign));
   }
 
-  /** A click on the diagram fills the weight of a "which changes most" question. */
+  /**
+   * A click on the diagram fills the weight of a "which changes most" question.
+   * @param {number} layer
+   * @param {number | null} i
+   * @param {number | null} j
+   */
   pick(layer, i, j) {
     if (this.question?.kind !== "largest_change" || layer !== this.question.layer || i === null) return;
     this.e.i.value = String(i);
     this.e.j.value = String(j);
   }
 
+  /** @param {Question} question */
   showQuestion(question) {
     this.question = question;
     this.sign = null;
@@ -333,15 +417,20 @@ export class StudentQuestions {
     this.claiming = this.send({ type: "claim", question: kept.question, receipt: kept.receipt });
   }
 
+  /** @param {AnsweredMessage} message */
   showAnswered(message) {
     this.answered = message;
-    if (this.question?.id !== message.question) return; // its question comes next
+    if (!this.question || this.question.id !== message.question) return; // its question comes next
     this.e.send.disabled = true;
     this.say(`Sent: ${answerText(this.question, message.answer)} as ${message.name}. Wait for the reveal.`);
   }
 
-  answerValue() {
-    const kind = this.question.kind;
+  /**
+   * @param {Question} question
+   * @returns {Answer | null}
+   */
+  answerValue(question) {
+    const kind = question.kind;
     if (kind === "delta_sign") return this.sign;
     if (kind === "largest_change") {
       const [i, j] = [this.e.i.value, this.e.j.value];
@@ -351,18 +440,22 @@ export class StudentQuestions {
   }
 
   answer() {
+    const question = this.question;
+    if (!question) return; // the button shows with a question only
     const name = this.e.name.value.trim();
-    const value = this.answerValue();
+    const value = this.answerValue(question);
     if (!name) return this.say("Type a name first: any name, no account.");
     if (value === null) return this.say("Choose or type your answer first.");
     localStorage.setItem(NAME_KEY, name);
-    this.send({ type: "answer", question: this.question.id, name, answer: value });
+    this.send({ type: "answer", question: question.id, name, answer: value });
   }
 
+  /** @param {string} text */
   say(text) {
     this.e.result.textContent = text;
   }
 
+  /** @param {ClassMessage} message any but the class socket's "class" */
   onMessage(message) {
     switch (message.type) {
       case "question":

@@ -1,9 +1,14 @@
+// @ts-check
 // Presenter mode, for a projector: large type, the controls folded into one bar (play/pause,
 // a phase step, the pace), and play in slow motion one phase at a time at the teacher's pace.
+/** @import { PageElements } from "./dom.js" */
 
 export class PresenterMode {
   /** elements: presenterButton, pace, paceValue; onChange(on) after a toggle; onPace() after
-   *  the pace moved. */
+   *  the pace moved.
+   * @param {Pick<PageElements, "presenterButton" | "pace" | "paceValue">} elements
+   * @param {{ onChange: (on: boolean) => void, onPace: () => void }} handlers
+   */
   constructor(elements, { onChange, onPace }) {
     this.e = elements;
     this.onChange = onChange;
@@ -19,6 +24,7 @@ export class PresenterMode {
     this.set(!this.on);
   }
 
+  /** @param {boolean} on */
   set(on) {
     if (on === this.on) return;
     this.on = on;

@@ -1,3 +1,4 @@
+// @ts-check
 // Draws the views within each animation frame's time budget, so the page keeps taking every
 // frame the server sends however many charts are on screen.
 //
@@ -10,9 +11,26 @@
 const BUDGET_MS = 12; // of a 33 ms frame at 30 frames/s: the browser's paint needs the rest
 const SAME_FRAME_MS = 8; // calls this close together share one animation frame's budget
 
+/** @import { FrameStats } from "./socket.js" */
+/** @import { Frame } from "./protocol.js" */
+
+/**
+ * @typedef {object} View
+ * @property {string} name
+ * @property {string} [kind] views of one kind share a cost estimate
+ * @property {Element} element
+ * @property {(frame: Frame) => void} ingest
+ * @property {() => void} draw
+ * @property {boolean} [always]
+ * @property {number} [minIntervalMs]
+ */
+/** @typedef {View & { dirty: boolean, visible: boolean, drawnAt: number }} ScheduledView */
+
 export class ViewScheduler {
+  /** @param {FrameStats} stats */
   constructor(stats) {
     this.stats = stats;
+    /** @type {ScheduledView[]} */
     this.views = [];
     this.scheduled = false;
     this.budgetStart = -Infinity;
@@ -28,6 +46,8 @@ export class ViewScheduler {
    * drawn on every frame whatever the budget; a view with `minIntervalMs` is redrawn at most
    * that often (a curve gaining one point per frame needs no 30 redraws a second), its data
    * still taken from every frame.
+   * @param {View} view
+   * @returns {ScheduledView}
    */
   add(view) {
     // Not visible until the observer says so (it reports every element once, at once).
@@ -37,12 +57,16 @@ export class ViewScheduler {
     return entry;
   }
 
-  /** Stop drawing a view (its figure is gone). */
+  /**
+   * Stop drawing a view (its figure is gone).
+   * @param {ScheduledView} entry
+   */
   remove(entry) {
     this.observer.unobserve(entry.element);
     this.views = this.views.filter((view) => view !== entry);
   }
 
+  /** @param {IntersectionObserverEntry[]} entries */
   visibilityChanged(entries) {
     for (const change of entries) {
       const view = this.views.find((candidate) => candidate.element === change.target);
@@ -51,7 +75,10 @@ export class ViewScheduler {
     this.schedule();
   }
 
-  /** A new frame: every view takes it in now; the redraws follow the budget. */
+  /**
+   * A new frame: every view takes it in now; the redraws follow the budget.
+   * @param {Frame} frame
+   */
   apply(frame) {
     for (const view of this.views) {
       view.ingest(frame);
@@ -66,6 +93,10 @@ export class ViewScheduler {
     this.drawPending();
   }
 
+  /**
+   * @param {ScheduledView} view
+   * @param {number} now
+   */
   due(view, now) {
     return view.dirty && view.visible && now - view.drawnAt >= (view.minIntervalMs ?? 0);
   }

@@ -1,3 +1,4 @@
+// @ts-check
 // The page's links, all in the URL's fragment (#…), which the browser never sends to the
 // server, so tokens stay out of its logs:
 //   #watch=<session id>.<watch token>  follow a session live, read-only (students);
@@ -8,25 +9,38 @@
 // A setup that is a preset with a few changes stores only the changes.
 
 import { CLASS } from "./classroom.js";
+/** @import { PageElements } from "./dom.js" */
+/** @import { Preset, SessionConfig, SessionRequest } from "./protocol.js" */
+/** @import { Notify } from "./views/status.js" */
 
 const WATCH = "watch=";
 const SETUP = "setup=";
 const SETUP_KEYS = new Set(["preset", "model", "data"]);
 
+/** @param {string} text */
 function toBase64Url(text) {
   let binary = "";
   for (const byte of new TextEncoder().encode(text)) binary += String.fromCharCode(byte);
   return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 }
 
+/** @param {string} text */
 function fromBase64Url(text) {
   const base64 = text.replace(/-/g, "+").replace(/_/g, "/");
   const binary = atob(base64 + "===".slice((base64.length + 3) % 4));
   return new TextDecoder().decode(Uint8Array.from(binary, (char) => char.charCodeAt(0)));
 }
 
+/**
+ * @typedef {{ kind: "watch", id: string, token: string } | { kind: "class", code: string }
+ *   | { kind: "setup", request: SessionRequest } | { kind: "none" } | { kind: "bad", message: string }} Link
+ */
+
 /** What the fragment asks for: {kind: "watch", id, token}, {kind: "class", code},
- *  {kind: "setup", request}, {kind: "none"}, or {kind: "bad", message}. */
+ *  {kind: "setup", request}, {kind: "none"}, or {kind: "bad", message}.
+ * @param {string} hash
+ * @returns {Link}
+ */
 export function parseFragment(hash) {
   const fragment = hash.startsWith("#") ? hash.slice(1) : hash;
   if (fragment.startsWith(WATCH)) {
@@ -56,27 +70,45 @@ export function parseFragment(hash) {
   return { kind: "none" };
 }
 
+/**
+ * @param {string} id
+ * @param {string} token
+ */
 export function watchFragment(id, token) {
   return `${WATCH}${id}.${token}`;
 }
 
-/** Fields of `values` that differ from `base` (compared as JSON). */
+/**
+ * Fields of `values` that differ from `base` (compared as JSON).
+ * @template {object} Values
+ * @param {Values} values
+ * @param {Partial<Values>} base
+ * @returns {Partial<Values>}
+ */
 function changes(values, base) {
+  /** @type {Record<string, unknown>} */
   const changed = {};
+  /** @type {Record<string, unknown>} */
+  const before = base;
   for (const [key, value] of Object.entries(values)) {
-    if (JSON.stringify(value) !== JSON.stringify(base[key])) changed[key] = value;
+    if (JSON.stringify(value) !== JSON.stringify(before[key])) changed[key] = value;
   }
-  return changed;
+  return /** @type {Partial<Values>} */ (changed);
 }
 
 /** The create request that rebuilds a session's config: a preset and its changes, or the
- *  whole model and data. input_size is left out: the data decides it. */
+ *  whole model and data. input_size is left out: the data decides it.
+ * @param {SessionConfig} config
+ * @param {Preset[]} presets
+ * @returns {SessionRequest}
+ */
 export function setupRequest(config, presets) {
   const { input_size: _inputSize, ...model } = config.model;
   const preset = config.preset ? presets.find((candidate) => candidate.id === config.preset) : null;
   const presetDataKeys = preset ? Object.keys(preset.data) : [];
   if (!preset || presetDataKeys.some((key) => !(key in config.data))) return { model, data: config.data };
   const { input_size: _presetInputs, ...presetModel } = preset.model;
+  /** @type {SessionRequest} */
   const request = { preset: preset.id };
   const modelChanges = changes(model, presetModel);
   const dataChanges = changes(config.data, preset.data);
@@ -85,11 +117,15 @@ export function setupRequest(config, presets) {
   return request;
 }
 
+/** @param {SessionRequest} request */
 export function setupFragment(request) {
   return `${SETUP}${toBase64Url(JSON.stringify(request))}`;
 }
 
-/** The page's URL with another fragment. */
+/**
+ * The page's URL with another fragment.
+ * @param {string} fragment
+ */
 export function urlWith(fragment) {
   return `${location.origin}${location.pathname}${location.search}#${fragment}`;
 }
@@ -100,7 +136,10 @@ export function urlWith(fragment) {
  */
 export class ShareLinks {
   /** elements: shareButton, copyWatchLink, copySetupLink, sharePanel, watchLink, setupLink,
-   *  shareCloseButton; links: watch() and setup() give the URLs; notify(message, kind). */
+   *  shareCloseButton; links: watch() and setup() give the URLs; notify(message, kind).
+   * @param {Pick<PageElements, "shareButton" | "copyWatchLink" | "copySetupLink" | "sharePanel" | "watchLink" | "setupLink" | "shareCloseButton">} elements
+   * @param {{ links: { watch: () => string | null, setup: () => string | null }, notify: Notify }} options
+   */
   constructor(elements, { links, notify }) {
     this.e = elements;
     this.links = links;
@@ -136,6 +175,7 @@ export class ShareLinks {
     this.e.shareButton.setAttribute("aria-expanded", "false");
   }
 
+  /** @param {"watch" | "setup"} which */
   share(which) {
     this.open();
     const field = which === "watch" ? this.e.watchLink : this.e.setupLink;

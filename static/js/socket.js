@@ -1,6 +1,9 @@
+// @ts-check
 // The live socket (docs/protocol.md): connects, reconnects with exponential backoff, and hands
 // frames to the page at display rate. Only the latest unapplied frame is kept: a frame is the
 // whole state, so an older one that was never drawn has nothing left to show.
+
+/** @import { ErrorMessage, EventMessage, FrameMessage, HelloMessage, ServerMessage } from "./protocol.js" */
 
 const RECONNECT_FIRST_MS = 500;
 const RECONNECT_MAX_MS = 10_000;
@@ -17,14 +20,21 @@ export class FrameStats {
     this.applied = 0;
     this.dropped = 0; // received but replaced by a newer frame before it was drawn
     this.lagMs = 0; // the last applied frame's lag
+    /** @type {number[]} */
     this.lags = [];
     this.fps = 0; // frames applied in the last second
+    /** @type {number[]} */
     this.appliedTimes = [];
     this.deferred = 0; // redraws put off to a later animation frame by the time budget
-    this.viewMs = {}; // per view: a moving average of the time it takes to draw a frame
+    /** @type {Record<string, number>} per view: a moving average of the time it takes to draw a frame */
+    this.viewMs = {};
   }
 
-  /** Run `draw` and fold its duration into the view's average. */
+  /**
+   * Run `draw` and fold its duration into the view's average.
+   * @param {string} view
+   * @param {() => void} draw
+   */
   time(view, draw) {
     const started = performance.now();
     draw();
@@ -33,11 +43,16 @@ export class FrameStats {
     this.viewMs[view] = previous === undefined ? took : 0.9 * previous + 0.1 * took;
   }
 
+  /** @param {boolean} replacedPending */
   noteReceived(replacedPending) {
     this.received += 1;
     if (replacedPending) this.dropped += 1;
   }
 
+  /**
+   * @param {number} lagMs
+   * @param {number} now ms since the epoch
+   */
   noteApplied(lagMs, now) {
     this.applied += 1;
     this.lagMs = lagMs;
@@ -52,31 +67,51 @@ export class FrameStats {
   lagPercentiles() {
     if (!this.lags.length) return { p50: 0, p95: 0 };
     const sorted = [...this.lags].sort((a, b) => a - b);
+    /** @param {number} q */
     const at = (q) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
     return { p50: at(0.5), p95: at(0.95) };
   }
 }
 
+/** @typedef {"connecting" | "live" | "reconnecting" | "closed"} ConnectionState */
+
 /**
- * One socket on one session at a time.
- * handlers: onHello(message), onFrame(frame), onEvent(message), onError(message),
- *           onStatus(state, detail) with state "connecting" | "live" | "reconnecting" | "closed".
+ * @typedef {object} LiveHandlers
+ * @property {(message: HelloMessage) => void} onHello
+ * @property {(frame: FrameMessage) => void} onFrame
+ * @property {(message: EventMessage) => void} onEvent
+ * @property {(message: ErrorMessage) => void} onError
+ * @property {(state: ConnectionState, detail?: string) => void} onStatus
  */
+
+/** One socket on one session at a time. */
 export class LiveSocket {
+  /**
+   * @param {LiveHandlers} handlers
+   * @param {{ subscription?: () => object }} [options]
+   */
   constructor(handlers, { subscription = () => ({}) } = {}) {
     this.handlers = handlers;
     this.subscription = subscription; // the subscribe message's fields, asked on every open
     this.stats = new FrameStats();
+    /** @type {WebSocket | null} */
     this.socket = null;
-    this.target = null; // {id, token}
+    /** @type {{ id: string, token: string } | null} */
+    this.target = null;
     this.attempt = 0;
-    this.reconnectTimer = null;
+    /** @type {number | undefined} */
+    this.reconnectTimer = undefined;
+    /** @type {FrameMessage | null} */
     this.pendingFrame = null;
     this.frameRequested = false;
     this.nextCommandId = 1;
     this.applyPending = this.applyPending.bind(this);
   }
 
+  /**
+   * @param {string} sessionId
+   * @param {string} token
+   */
   connect(sessionId, token) {
     this.close();
     this.target = { id: sessionId, token };
@@ -85,6 +120,7 @@ export class LiveSocket {
   }
 
   open() {
+    if (!this.target) return;
     const { id, token } = this.target;
     const scheme = location.protocol === "https:" ? "wss" : "ws";
     const path = `/ws/sessions/${encodeURIComponent(id)}?token=${encodeURIComponent(token)}`;
@@ -103,6 +139,7 @@ export class LiveSocket {
     });
   }
 
+  /** @param {CloseEvent} event */
   closed(event) {
     this.socket = null;
     if (FINAL_CLOSE_CODES.has(event.code)) {
@@ -116,7 +153,7 @@ export class LiveSocket {
     this.handlers.onStatus("reconnecting", `retrying in ${(delay / 1000).toFixed(1)} s`);
     this.reconnectTimer = setTimeout(
       () => {
-        this.reconnectTimer = null;
+        this.reconnectTimer = undefined;
         if (this.target) this.open();
       },
       delay * (0.8 + 0.4 * Math.random()),
@@ -127,7 +164,7 @@ export class LiveSocket {
   close() {
     this.target = null;
     clearTimeout(this.reconnectTimer);
-    this.reconnectTimer = null;
+    this.reconnectTimer = undefined;
     this.pendingFrame = null;
     if (this.socket) {
       const socket = this.socket;
@@ -145,14 +182,18 @@ export class LiveSocket {
     return this.socket !== null && this.socket.readyState === WebSocket.OPEN;
   }
 
-  /** Send a command; returns its id (echoed by an `error` reply), or null when offline. */
+  /**
+   * Send a command; returns its id (echoed by an `error` reply), or null when offline.
+   * @param {{ type: string } & Record<string, unknown>} message
+   */
   send(message) {
-    if (!this.connected) return null;
+    if (!this.connected || !this.socket) return null;
     const id = this.nextCommandId++;
     this.socket.send(JSON.stringify({ ...message, id }));
     return id;
   }
 
+  /** @param {ServerMessage} message */
   receive(message) {
     switch (message.type) {
       case "hello":
@@ -178,7 +219,7 @@ export class LiveSocket {
         this.handlers.onError(message);
         break;
       default:
-        throw new Error(`unknown message type from the server: ${JSON.stringify(message.type)}`);
+        throw new Error(`unknown message type from the server: ${JSON.stringify(/** @type {{ type: unknown }} */ (message).type)}`);
     }
   }
 
@@ -188,7 +229,7 @@ export class LiveSocket {
     if (!frame) return;
     this.pendingFrame = null;
     const now = Date.now();
-    const sentAt = typeof frame.t === "number" ? frame.t : frame.receivedAt;
+    const sentAt = typeof frame.t === "number" ? frame.t : (frame.receivedAt ?? now); // receive() sets it
     this.stats.noteApplied(Math.max(0, now - sentAt), now);
     this.handlers.onFrame(frame);
   }

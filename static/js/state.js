@@ -1,9 +1,15 @@
+// @ts-check
 // The page's one copy of the session: who it is, its config and data, and the latest frame.
 // `window.playgroundState` mirrors the summary so tests and the console can read it.
 
+/** @import { Dataset, Frame, Phase, SessionConfig, SessionKeys, SessionState, Task } from "./protocol.js" */
+
 const DELTA_ROWS = 32; // as the protocol's frames: at most 32 rows of the batch's deltas
 
-/** ‖M‖ (Frobenius) of a 2-D array, or null. */
+/**
+ * ‖M‖ (Frobenius) of a 2-D array, or null.
+ * @param {number[][] | null | undefined} rows
+ */
 export function frobeniusNorm(rows) {
   if (!rows) return null;
   let sum = 0;
@@ -14,6 +20,8 @@ export function frobeniusNorm(rows) {
 /**
  * The REST state (`GET /api/sessions/{id}`, the hello's `state`) in the shape of a frame, so
  * every view draws both the same way. The state's `phase` is the *next* phase.
+ * @param {SessionState} state
+ * @returns {Frame}
  */
 export function frameFromState(state) {
   const layers = state.layers.map((layer) => ({
@@ -42,39 +50,62 @@ export function frameFromState(state) {
   };
 }
 
-/** The layer a phase works on (forward or backward k), else null. */
+/**
+ * The layer a phase works on (forward or backward k), else null.
+ * @param {Phase | null | undefined} phase
+ */
 export function activeLayerOf(phase) {
   if (!phase || (phase.kind !== "forward" && phase.kind !== "backward")) return null;
   return phase.layer;
 }
 
-/** True when a frame's weights can be drawn: not diverged, no NaN sent as null. */
+/**
+ * True when a frame's weights can be drawn: not diverged, no NaN sent as null.
+ * @param {Frame} frame
+ */
 export function isDrawable(frame) {
   if (frame.diverged) return false;
   return frame.layers.every((layer) => layer.W.every((row) => row.every((v) => v !== null)));
 }
 
+/** @typedef {ReturnType<PlaygroundState["summary"]>} StateSummary */
+
 export class PlaygroundState {
   constructor() {
-    this.session = null; // {id, token, watch_token}
+    /** @type {SessionKeys | null} */
+    this.session = null;
+    /** @type {string | null} */
     this.role = null;
-    this.config = null; // {preset, model, data}
+    /** @type {SessionConfig | null} */
+    this.config = null;
+    /** @type {Task | null} */
     this.task = null;
-    this.dataset = null; // as GET /api/sessions/{id}/dataset
-    this.frame = null; // the latest applied frame
-    this.lastGood = null; // the latest frame whose weights could be drawn
+    /** @type {Dataset | null} as GET /api/sessions/{id}/dataset */
+    this.dataset = null;
+    /** @type {Frame | null} the latest applied frame */
+    this.frame = null;
+    /** @type {Frame | null} the latest frame whose weights could be drawn */
+    this.lastGood = null;
     this.wantPlaying = false; // the user's intent: survives a reconnect
     this.connection = "connecting";
     this.publish();
   }
 
+  /**
+   * @param {SessionKeys} session
+   * @param {SessionState} state
+   */
   setSession(session, state) {
     this.session = { id: session.id, token: session.token, watch_token: session.watch_token };
     this.lastGood = null; // another session's weights are never "the last good ones"
     this.fromState(state);
   }
 
-  /** The hello's (or a REST answer's) state replaces the local one. */
+  /**
+   * The hello's (or a REST answer's) state replaces the local one.
+   * @param {SessionState} state
+   * @param {Dataset | null} [dataset]
+   */
   fromState(state, dataset = null) {
     this.config = state.config;
     this.task = state.task;
@@ -85,6 +116,25 @@ export class PlaygroundState {
     return this.frame;
   }
 
+  /** The session shown; the page changes a session only once one is shown. */
+  shownSession() {
+    if (!this.session) throw new Error("no session is shown yet");
+    return this.session;
+  }
+
+  /** The config of the session shown (see shownSession). */
+  shownConfig() {
+    if (!this.config) throw new Error("no session is shown yet");
+    return this.config;
+  }
+
+  /** The data of the session shown: the hello brings it. */
+  shownDataset() {
+    if (!this.dataset) throw new Error("the session's data has not come yet");
+    return this.dataset;
+  }
+
+  /** @param {Frame} frame */
   applyFrame(frame) {
     this.frame = frame;
     if (isDrawable(frame)) this.lastGood = frame;

@@ -1,9 +1,14 @@
+// @ts-check
 // The teaching panel: two tabs — the chain-rule inspector (what was clicked in the diagram)
 // and the lesson guide — both kept current as frames arrive.
 import { LessonGuide } from "./guide.js";
 import { api } from "./api.js";
 import { ChainInspector } from "./inspector.js";
 import { layerTitle } from "./words.js";
+/** @import { PageElements } from "./dom.js" */
+/** @import { GuideActions, GuideHighlight, SessionInfo } from "./guide.js" */
+/** @import { Frame } from "./protocol.js" */
+/** @import { Notify } from "./views/status.js" */
 
 const PHONE_LAYOUT = "(max-width: 1000px)"; // screens.css's one-column layout
 const TAP_CLICKS_MS = 400; // a tap's last click comes before this (a mouse has no more)
@@ -18,10 +23,20 @@ export class TeachingPanel {
    * elements: the page's elements (tabs, the inspector's slot, the guide's controls);
    * session(): {id, token, preset}; readOnly(); actions: step(unit), loadPreset(id);
    * layerCount(); onHighlight(guideStep | null); notify(message).
+   * @param {PageElements} elements
+   * @param {object} options
+   * @param {() => SessionInfo | null} options.session
+   * @param {() => boolean} options.readOnly
+   * @param {GuideActions} options.actions
+   * @param {() => number} options.layerCount
+   * @param {(highlight: GuideHighlight | null) => void} options.onHighlight
+   * @param {Notify} options.notify
    */
   constructor(elements, { session, readOnly, actions, layerCount, onHighlight, notify }) {
     this.e = elements;
+    /** @type {number | null} */
     this.lastVersion = null;
+    /** @param {number} k */
     const describeLayer = (k) => layerTitle(k, layerCount());
     this.inspector = new ChainInspector(elements.teachingContent, { session, describeLayer, layerCount });
     this.guide = new LessonGuide(
@@ -57,7 +72,8 @@ export class TeachingPanel {
     this.readOnly = readOnly;
     this.notify = notify;
     this.session = session;
-    this.editing = null; // {layer, i, j} the edit form sets
+    /** @type {{ layer: number, i: number | null, j: number | null } | null} what the edit form sets */
+    this.editing = null;
     elements.editParameterForm.addEventListener("submit", (event) => {
       event.preventDefault();
       this.setParameter();
@@ -65,6 +81,7 @@ export class TeachingPanel {
     this.tab = "inspector";
   }
 
+  /** @param {string} name "inspector" or "guide" */
   showTab(name) {
     if (name === this.tab) return;
     this.tab = name;
@@ -82,16 +99,24 @@ export class TeachingPanel {
     }
   }
 
-  /** ← and → move between the tabs, as a tab list does. */
+  /**
+   * ← and → move between the tabs, as a tab list does.
+   * @param {KeyboardEvent} event
+   */
   arrowKeys(event) {
     if (!this.tabs.some(({ tab }) => tab === event.target)) return;
     if (event.key !== "ArrowLeft" && event.key !== "ArrowRight") return;
     const next = this.tab === "inspector" ? "guide" : "inspector";
     this.showTab(next);
-    this.tabs.find(({ name }) => name === next).tab.focus();
+    this.tabs.find(({ name }) => name === next)?.tab.focus();
   }
 
-  /** A click on the diagram (see NetworkDiagram's onClick). */
+  /**
+   * A click on the diagram (see NetworkDiagram's onClick).
+   * @param {number} layer
+   * @param {number | null} i
+   * @param {number | null} j
+   */
   select(layer, i, j) {
     this.showTab("inspector");
     this.inspector.select(layer, i, j);
@@ -100,18 +125,22 @@ export class TeachingPanel {
   }
 
   /** The selected weight or bias can be typed in (TF Playground's click-to-edit); not on a
-   *  watch page, not for an input. */
+   *  watch page, not for an input.
+   * @param {number} layer
+   * @param {number | null} i
+   * @param {number | null} j
+   */
   offerEdit(layer, i, j) {
     const form = this.e.editParameterForm;
     const frameLayer = this.inspector.frame?.layers[layer];
     const bias = i === null || i === undefined;
-    if (this.readOnly() || layer < 0 || !frameLayer || (bias && !frameLayer.b)) {
+    if (this.readOnly() || layer < 0 || !frameLayer || (bias && !frameLayer.b) || j === null) {
       form.hidden = true;
       this.editing = null;
       return;
     }
     this.editing = { layer, i: bias ? null : i, j };
-    const current = bias ? frameLayer.b[j] : frameLayer.W[i][j];
+    const current = bias ? /** @type {number[]} */ (frameLayer.b)[j] : frameLayer.W[i][j];
     this.e.editParameterLabel.textContent = bias
       ? `Set b[${j}] of layer ${layer} to`
       : `Set W[${i}→${j}] of layer ${layer} to`;
@@ -149,6 +178,7 @@ export class TeachingPanel {
       window.removeEventListener("click", lastClick, true);
       this.e.networkDiagram.scrollIntoView({ block: "start" });
     };
+    /** @param {MouseEvent} event */
     const lastClick = (event) => event.isTrusted && setTimeout(scroll);
     const timer = setTimeout(scroll, TAP_CLICKS_MS);
     window.addEventListener("click", lastClick, true);
@@ -173,7 +203,10 @@ export class TeachingPanel {
     this.guide.sessionChanged();
   }
 
-  /** Every frame: when the session changed, what is shown is fetched again (throttled). */
+  /**
+   * Every frame: when the session changed, what is shown is fetched again (throttled).
+   * @param {Frame} frame
+   */
   render(frame) {
     this.inspector.frame = frame;
     if (frame.version === this.lastVersion) return;

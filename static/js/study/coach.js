@@ -1,22 +1,31 @@
+// @ts-check
 // The gradient coach: its findings (GET …/coach), one sentence each with the lesson's
 // formula and a button per unit at fault that selects it in the inspector. It asks again
 // after each epoch while "after each epoch" is ticked.
 import { studyApi } from "./api.js";
 import { button, byId } from "./dom.js";
+/** @import { StudyContext } from "./panels.js" */
+/** @import { CoachReport } from "../protocol.js" */
+/** @import { StateSummary } from "../state.js" */
 
 const MIN_INTERVAL_MS = 2000;
 
 export class CoachPanel {
+  /** @param {StudyContext} context */
   constructor(context) {
-    this.context = context; // {session(), notify(), focus(layer, i, j)}
+    this.context = context;
     this.list = byId("coach-findings");
-    this.follow = byId("coach-follow");
+    this.follow = byId("coach-follow", HTMLInputElement);
+    /** @type {number | null} */
     this.lastEpoch = null;
     this.lastAsked = 0;
     byId("coach-button").addEventListener("click", () => this.ask());
   }
 
-  /** Called on each state tick: ask again when an epoch ended. */
+  /**
+   * Called on each state tick: ask again when an epoch ended.
+   * @param {StateSummary} summary
+   */
   tick(summary) {
     if (!this.follow.checked || summary.epoch === this.lastEpoch) return;
     if (performance.now() - this.lastAsked < MIN_INTERVAL_MS) return;
@@ -24,7 +33,10 @@ export class CoachPanel {
     this.ask({ quiet: true });
   }
 
-  /** quiet: an automatic ask (after an epoch) says nothing when it fails; a click does. */
+  /**
+   * quiet: an automatic ask (after an epoch) says nothing when it fails; a click does.
+   * @param {{ quiet?: boolean }} [options]
+   */
   async ask({ quiet = false } = {}) {
     const session = this.context.session();
     if (!session) return;
@@ -47,6 +59,7 @@ export class CoachPanel {
     this.list.replaceChildren(...report.findings.map((finding) => this.item(finding)));
   }
 
+  /** @param {CoachReport["findings"][number]} finding */
   item(finding) {
     const item = document.createElement("li");
     item.dataset.kind = finding.kind;
@@ -56,9 +69,10 @@ export class CoachPanel {
     formula.className = "formula";
     formula.textContent = finding.formula;
     item.append(message, formula);
-    if (finding.layer !== null) {
+    const layer = finding.layer;
+    if (layer !== null) {
       for (const unit of finding.units) {
-        item.append(button(`layer ${finding.layer} · unit ${unit}`, () => this.context.focus(finding.layer, null, unit)));
+        item.append(button(`layer ${layer} · unit ${unit}`, () => this.context.focus(layer, null, unit)));
       }
     }
     return item;

@@ -1,29 +1,39 @@
+// @ts-check
 // Compare two sessions side by side: loss curves overlaid, both boundaries, the settings
 // that differ (highlighted first). A is the page's session; B a branch or a pasted one.
 import { FONT, PLOT_CONFIG, Plotly } from "../plotly.js";
 import { studyApi } from "./api.js";
 import { byId, describeChart, drawBoundary, format, row } from "./dom.js";
+/** @import { StudyContext } from "./panels.js" */
+/** @import { SessionState } from "../protocol.js" */
 
 const BOUNDARY_RESOLUTION = 30;
 const COLORS = { A: "#1f77b4", B: "#d62728" };
 
-/** {"model.learning_rate": 0.03, "model.layers[0].activation": "tanh", …} */
+/**
+ * {"model.learning_rate": 0.03, "model.layers[0].activation": "tanh", …}
+ * @param {unknown} value
+ * @param {string} [prefix]
+ * @returns {Record<string, unknown>}
+ */
 export function flatten(value, prefix = "") {
   if (value === null || typeof value !== "object") return { [prefix]: value };
+  /** @type {[string, unknown][]} */
   const entries = Array.isArray(value) ? value.map((v, k) => [`${prefix}[${k}]`, v]) : Object.entries(value).map(([k, v]) => [prefix ? `${prefix}.${k}` : k, v]);
   return Object.assign({}, ...entries.map(([key, v]) => flatten(v, key)));
 }
 
 export class ComparePanel {
+  /** @param {StudyContext} context */
   constructor(context) {
-    this.context = context; // {session(), notify(), inputCount(), readOnly()}
-    this.idInput = byId("compare-id");
-    this.tokenInput = byId("compare-token");
+    this.context = context;
+    this.idInput = byId("compare-id", HTMLInputElement);
+    this.tokenInput = byId("compare-token", HTMLInputElement);
     this.settings = byId("compare-settings");
     this.loss = byId("compare-loss");
     this.boundaryA = byId("compare-boundary-a");
     this.boundaryB = byId("compare-boundary-b");
-    this.epochs = byId("compare-epochs");
+    this.epochs = byId("compare-epochs", HTMLInputElement);
     byId("compare-button").addEventListener("click", () => this.compare());
     byId("compare-train").addEventListener("click", () => this.trainBoth());
   }
@@ -34,6 +44,10 @@ export class ComparePanel {
     return id && token ? { id, token } : null;
   }
 
+  /**
+   * @param {string} id
+   * @param {string} token
+   */
   async compareWith(id, token) {
     this.idInput.value = id;
     this.tokenInput.value = token;
@@ -64,6 +78,10 @@ export class ComparePanel {
     }
   }
 
+  /**
+   * @param {SessionState} stateA
+   * @param {SessionState} stateB
+   */
   showSettings(stateA, stateB) {
     const a = flatten({ model: stateA.config.model, data: stateA.config.data });
     const b = flatten({ model: stateB.config.model, data: stateB.config.data });
@@ -81,7 +99,15 @@ export class ComparePanel {
     );
   }
 
+  /**
+   * @param {SessionState} stateA
+   * @param {SessionState} stateB
+   */
   showLoss(stateA, stateB) {
+    /**
+     * @param {SessionState} state
+     * @param {"A" | "B"} name
+     */
     const trace = (state, name) => ({
       type: "scatter",
       mode: "lines+markers",
@@ -101,9 +127,13 @@ export class ComparePanel {
     };
     Plotly.react(this.loss, [trace(stateA, "A"), trace(stateB, "B")], layout, PLOT_CONFIG);
     describeChart(this.loss, "Compared loss", () => {
+      /** @param {SessionState} state */
       const last = (state) => state.history.at(-1)?.train_loss ?? null;
+      /** @type {Map<number, [number, number | null, number | null]>} */
       const byStep = new Map();
-      for (const [column, state] of [[1, stateA], [2, stateB]]) {
+      /** @type {[number, SessionState][]} */
+      const columns = [[1, stateA], [2, stateB]];
+      for (const [column, state] of columns) {
         for (const point of state.history) {
           const entry = byStep.get(point.step) ?? [point.step, null, null];
           entry[column] = point.train_loss;

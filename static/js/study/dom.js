@@ -1,24 +1,41 @@
+// @ts-check
 // Small helpers the study panels share: look an element up (failing at once), build rows.
 import { ChartText } from "../chart-text.js";
+import { elementById } from "../dom.js";
 import { FONT, PLOT_CONFIG, Plotly } from "../plotly.js";
+/** @import { ChartTable } from "../chart-text.js" */
+/** @import { Boundary } from "../protocol.js" */
+
+/** @typedef {{ name: string, table: ChartTable | null }} ChartDescription */
+/** @typedef {HTMLElement & { chartText?: ChartText, chartDescription?: ChartDescription }} DescribedChart */
 
 const BOUNDARY_TABLE_SIDE = 11; // a boundary's table: at most this many rows and columns of its grid
 
-/** A study chart's text alternative, made once per element; `describe()` gives {name, table}. */
+/**
+ * A study chart's text alternative, made once per element; `describe()` gives {name, table}.
+ * @param {DescribedChart} element
+ * @param {string} label
+ * @param {() => ChartDescription} describe
+ */
 export function describeChart(element, label, describe) {
-  if (!element.chartText) {
-    element.chartText = new ChartText(element, {
+  const text =
+    element.chartText ??
+    new ChartText(element, {
       label,
       name: () => element.chartDescription?.name ?? `${label}: nothing yet`,
       table: () => element.chartDescription?.table ?? null,
     });
-  }
+  element.chartText = text;
   element.chartDescription = describe();
-  element.chartText.update();
-  if (!element.chartText.region.hidden) element.chartText.build();
+  text.update();
+  if (!text.region.hidden) text.build();
 }
 
-/** Every k-th index of n, at most `side`, the last kept. */
+/**
+ * Every k-th index of n, at most `side`, the last kept.
+ * @param {number} n
+ * @param {number} side
+ */
 function sampled(n, side) {
   const step = Math.max(1, Math.ceil((n - 1) / (side - 1)));
   const indices = [];
@@ -27,19 +44,32 @@ function sampled(n, side) {
   return indices;
 }
 
-export function byId(id) {
-  const element = document.getElementById(id);
-  if (!element) throw new Error(`the page has no #${id}: templates/partials/study-section.html`);
-  return element;
+/**
+ * A study panel's element, of the kind the panel uses it as; a missing one fails at once.
+ * @template {typeof HTMLElement} [Kind=typeof HTMLElement]
+ * @param {string} id
+ * @param {Kind} [kind]
+ * @returns {InstanceType<Kind>}
+ */
+export function byId(id, kind = /** @type {Kind} */ (HTMLElement)) {
+  return elementById(id, kind, { template: "templates/partials/study-section.html" });
 }
 
+/**
+ * @param {unknown} value
+ * @param {number} [digits]
+ */
 export function format(value, digits = 5) {
   if (value === null || value === undefined) return "–";
   if (typeof value !== "number") return String(value);
   return Math.abs(value) >= 1e-3 || value === 0 ? value.toPrecision(digits).replace(/\.?0+$/, "") : value.toExponential(2);
 }
 
-/** A <tr> of cells (strings or nodes); `header` makes them <th>. */
+/**
+ * A <tr> of cells (strings or nodes); `header` makes them <th>.
+ * @param {(string | Node)[]} cells
+ * @param {{ header?: boolean, className?: string }} [options]
+ */
 export function row(cells, { header = false, className = "" } = {}) {
   const tr = document.createElement("tr");
   if (className) tr.className = className;
@@ -52,6 +82,10 @@ export function row(cells, { header = false, className = "" } = {}) {
   return tr;
 }
 
+/**
+ * @param {string} label
+ * @param {() => void} onClick
+ */
 export function button(label, onClick) {
   const element = document.createElement("button");
   element.type = "button";
@@ -60,7 +94,12 @@ export function button(label, onClick) {
   return element;
 }
 
-/** The z grid of a boundary as a Plotly heatmap, filling `element`. */
+/**
+ * The z grid of a boundary as a Plotly heatmap, filling `element`.
+ * @param {HTMLElement} element
+ * @param {Boundary} boundary
+ * @param {string} [title]
+ */
 export function drawBoundary(element, boundary, title) {
   const data = [{ type: "heatmap", x: boundary.x, y: boundary.y, z: boundary.z, colorscale: "RdBu", showscale: false }];
   const layout = {

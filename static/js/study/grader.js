@@ -1,15 +1,19 @@
+// @ts-check
 // Grade your own backprop: get the current batch, paste or upload your per-layer gradients
 // (or updated weights), and read per layer the relative error, the first wrong layer and
 // the likely mistake (POST …/grade). A row's click shows that layer in the inspector.
 import { studyApi } from "./api.js";
 import { button, byId, format, row } from "./dom.js";
+/** @import { StudyContext } from "./panels.js" */
+/** @import { GradeResult } from "../protocol.js" */
 
 export class GraderPanel {
+  /** @param {StudyContext} context */
   constructor(context) {
-    this.context = context; // {session(), notify(), focus(layer, i, j)}
+    this.context = context;
     this.problem = byId("grader-problem");
-    this.input = byId("grader-input");
-    this.file = byId("grader-file");
+    this.input = byId("grader-input", HTMLTextAreaElement);
+    this.file = byId("grader-file", HTMLInputElement);
     this.diagnosis = byId("grader-diagnosis");
     this.layers = byId("grader-layers");
     byId("grader-batch").addEventListener("click", () => this.loadBatch());
@@ -30,7 +34,7 @@ export class GraderPanel {
   }
 
   async readFile() {
-    const [file] = this.file.files;
+    const [file] = this.file.files ?? [];
     if (file) this.input.value = await file.text();
   }
 
@@ -52,11 +56,16 @@ export class GraderPanel {
     }
   }
 
+  /**
+   * @param {boolean} passed
+   * @param {string} text
+   */
   verdict(passed, text) {
     this.diagnosis.textContent = text;
     this.diagnosis.className = `study-verdict ${passed ? "right" : "wrong"}`;
   }
 
+  /** @param {GradeResult} result */
   show(result) {
     const first = result.first_wrong_layer;
     this.verdict(result.passed, result.passed ? `✓ ${result.diagnosis}` : `✗ First wrong layer: ${first}. ${result.diagnosis}`);

@@ -1,26 +1,29 @@
+// @ts-check
 // Check my hand calculation (POST …/check): pick ∂L/∂W, ∂L/∂b or δ, type a value, see it
 // marked against backprop and the central difference, with the tolerance; the chain-rule
 // factors on request. The numbers on the page can be blurred meanwhile. Worksheets
 // (GET …/worksheet) download as printable HTML.
 import { studyApi } from "./api.js";
 import { byId, format, row } from "./dom.js";
+/** @import { StudyContext } from "./panels.js" */
+/** @import { CheckResult } from "../protocol.js" */
 
 export class HandCheckPanel {
+  /** @param {StudyContext} context */
   constructor(context) {
-    this.context = context; // {session(), notify()}
-    this.quantity = byId("handcheck-quantity");
-    this.layer = byId("handcheck-layer");
-    this.i = byId("handcheck-i");
-    this.j = byId("handcheck-j");
-    this.value = byId("handcheck-value");
-    this.tolerance = byId("handcheck-tolerance");
-    this.reveal = byId("handcheck-reveal");
+    this.context = context;
+    this.quantity = byId("handcheck-quantity", HTMLSelectElement);
+    this.layer = byId("handcheck-layer", HTMLInputElement);
+    this.i = byId("handcheck-i", HTMLInputElement);
+    this.j = byId("handcheck-j", HTMLInputElement);
+    this.value = byId("handcheck-value", HTMLInputElement);
+    this.tolerance = byId("handcheck-tolerance", HTMLInputElement);
+    this.reveal = byId("handcheck-reveal", HTMLInputElement);
     this.verdict = byId("handcheck-verdict");
     this.factors = byId("handcheck-factors");
-    this.seed = byId("worksheet-seed");
-    byId("handcheck-hide").addEventListener("change", (event) =>
-      document.body.classList.toggle("study-hide-numbers", event.target.checked),
-    );
+    this.seed = byId("worksheet-seed", HTMLInputElement);
+    const hide = byId("handcheck-hide", HTMLInputElement);
+    hide.addEventListener("change", () => document.body.classList.toggle("study-hide-numbers", hide.checked));
     byId("handcheck-submit").addEventListener("click", () => this.submit());
     byId("worksheet-button").addEventListener("click", () => this.worksheet(false));
     byId("worksheet-key-button").addEventListener("click", () => this.worksheet(true));
@@ -28,6 +31,7 @@ export class HandCheckPanel {
 
   body() {
     const quantity = this.quantity.value;
+    /** @type {Record<string, unknown>} */
     const body = {
       quantity,
       layer: Number(this.layer.value),
@@ -67,11 +71,16 @@ export class HandCheckPanel {
     this.showFactors(result.factors);
   }
 
+  /**
+   * @param {boolean} correct
+   * @param {string} text
+   */
   show(correct, text) {
     this.verdict.textContent = text;
     this.verdict.className = `study-verdict ${correct ? "right" : "wrong"}`;
   }
 
+  /** @param {CheckResult["factors"]} factors */
   showFactors(factors) {
     if (!factors) {
       this.factors.replaceChildren();
@@ -88,6 +97,7 @@ export class HandCheckPanel {
     this.factors.replaceChildren(table);
   }
 
+  /** @param {boolean} answers with the answer key */
   async worksheet(answers) {
     const session = this.context.session();
     if (!session) return;

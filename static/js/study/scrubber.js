@@ -1,27 +1,34 @@
+// @ts-check
 // Rewind: a scrubber over the run's batch steps and a batch's phases; each position is the
 // session exactly as it was (GET …/at), boundary and weights. Branch from it (POST …/branch).
 import { studyApi } from "./api.js";
 import { byId, drawBoundary, format, row } from "./dom.js";
+/** @import { StudyContext } from "./panels.js" */
+/** @import { FrameLayer, Moment, Timeline } from "../protocol.js" */
 
 const BOUNDARY_RESOLUTION = 30;
 const SCRUB_DELAY_MS = 120; // a drag asks for the moment it stops at, not every one it passes
 
 export class Scrubber {
+  /** @param {StudyContext} context */
   constructor(context) {
-    this.context = context; // {session(), notify(), compareWith(id, token)}
+    this.context = context;
     this.load = byId("scrubber-load");
     this.extent = byId("scrubber-extent");
-    this.stepInput = byId("scrubber-step");
-    this.phaseSelect = byId("scrubber-phase");
+    this.stepInput = byId("scrubber-step", HTMLInputElement);
+    this.phaseSelect = byId("scrubber-phase", HTMLSelectElement);
     this.momentReadout = byId("scrubber-moment");
     this.boundary = byId("scrubber-boundary");
     this.layers = byId("scrubber-layers");
-    this.branchButton = byId("branch-button");
-    this.branchRate = byId("branch-learning-rate");
-    this.branchActivation = byId("branch-activation");
+    this.branchButton = byId("branch-button", HTMLButtonElement);
+    this.branchRate = byId("branch-learning-rate", HTMLInputElement);
+    this.branchActivation = byId("branch-activation", HTMLSelectElement);
+    /** @type {Timeline | null} */
     this.timeline = null;
+    /** @type {Moment | null} the moment shown */
     this.moment = null;
-    this.timer = null;
+    /** @type {number | undefined} */
+    this.timer = undefined;
     for (const name of (document.body.dataset.activations || "").split(" ")) {
       if (name && name !== "softmax") this.branchActivation.append(new Option(name, name));
     }
@@ -34,13 +41,15 @@ export class Scrubber {
   async loadTimeline() {
     const session = this.context.session();
     if (!session) return;
+    let timeline;
     try {
-      this.timeline = await studyApi.getTimeline(session.id, session.token);
+      timeline = await studyApi.getTimeline(session.id, session.token);
     } catch (error) {
       this.context.notify(`Rewind: ${error.message}`);
       return;
     }
-    const { epochs, phases, now, start } = this.timeline;
+    this.timeline = timeline;
+    const { epochs, phases, now, start } = timeline;
     const first = epochs[0].first_step + start.batch;
     const lastRun = epochs[epochs.length - 1];
     const last = lastRun.first_step + (lastRun.epochs - 1) * lastRun.batches + now.batch;
@@ -52,15 +61,20 @@ export class Scrubber {
       ...phases.map((phase, k) => new Option(`${k}: ${phase.kind}${phase.layer === null ? "" : ` ${phase.layer}`}`, String(k))),
     );
     this.phaseSelect.value = String(now.phase);
-    this.extent.textContent = `steps ${first}…${last} · ${this.timeline.checkpoints} checkpoints`;
+    this.extent.textContent = `steps ${first}…${last} · ${timeline.checkpoints} checkpoints`;
     this.branchButton.disabled = false;
     await this.show();
   }
 
   /** The (epoch, batch) of a batch step: the epoch it falls in, from the runs of epochs of
-   * equal length (GET …/timeline's `epochs`). */
-  momentOf(step, phase) {
-    const runs = this.timeline.epochs;
+   * equal length (GET …/timeline's `epochs`).
+   * @param {Timeline} timeline
+   * @param {number} step
+   * @param {number} phase
+   * @returns {Moment}
+   */
+  momentOf(timeline, step, phase) {
+    const runs = timeline.epochs;
     let run = runs[0];
     for (const candidate of runs) if (candidate.first_step <= step) run = candidate;
     const k = run.batches ? Math.min(run.epochs - 1, Math.floor((step - run.first_step) / run.batches)) : 0;
@@ -75,7 +89,7 @@ export class Scrubber {
   async show() {
     const session = this.context.session();
     if (!session || !this.timeline) return;
-    const moment = this.momentOf(Number(this.stepInput.value), Number(this.phaseSelect.value));
+    const moment = this.momentOf(this.timeline, Number(this.stepInput.value), Number(this.phaseSelect.value));
     const twoInputs = this.context.inputCount() === 2;
     let answer;
     try {
@@ -102,6 +116,7 @@ export class Scrubber {
     this.showLayers(state.layers);
   }
 
+  /** @param {FrameLayer[]} layers */
   showLayers(layers) {
     const table = document.createElement("table");
     table.className = "study-table";
@@ -118,7 +133,9 @@ export class Scrubber {
 
   async branch() {
     const session = this.context.session();
-    if (!session || !this.moment) return;
+    const moment = this.moment; // the scrubber may move (or fail to) while the branch is made
+    if (!session || !moment) return;
+    /** @type {Record<string, unknown>} */
     const changes = {};
     const rate = Number(this.branchRate.value);
     if (rate > 0) changes.learning_rate = rate;
@@ -128,8 +145,8 @@ export class Scrubber {
       changes.activations = Object.fromEntries([...Array(hidden).keys()].map((k) => [String(k), activation]));
     }
     try {
-      const created = await studyApi.branch(session.id, session.token, { ...this.moment, changes });
-      this.context.notify(`Branched at epoch ${this.moment.epoch}, batch ${this.moment.batch}: session B.`, "info");
+      const created = await studyApi.branch(session.id, session.token, { ...moment, changes });
+      this.context.notify(`Branched at epoch ${moment.epoch}, batch ${moment.batch}: session B.`, "info");
       await this.context.compareWith(created.id, created.token);
     } catch (error) {
       this.context.notify(`Branch: ${error.message}`);

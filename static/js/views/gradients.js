@@ -1,3 +1,4 @@
+// @ts-check
 // Gradient health: ‖∂L/∂W‖ per layer over time on a log scale, and how the entries of each
 // layer's ∂L/∂W spread now (log10 |∂L/∂W|), so vanishing and exploding gradients show.
 import { ChartText } from "../chart-text.js";
@@ -5,12 +6,18 @@ import { BASE_LAYOUT, LineChart } from "../charts.js";
 import { CATEGORICAL } from "../colors.js";
 import { PLOT_CONFIG, Plotly } from "../plotly.js";
 import { formatNumber, layerName } from "../words.js";
+/** @import { Frame, Matrix } from "../protocol.js" */
 
 const SAMPLE_LIMIT = 400; // entries per layer in the distribution; a stride past that
 const TINY = 1e-30;
 
 
+/**
+ * log10 |∂L/∂W| of (at most about SAMPLE_LIMIT of) a matrix's entries.
+ * @param {Matrix} rows
+ */
 function logMagnitudes(rows) {
+  /** @type {number[]} */
   const values = [];
   const total = rows.length * rows[0].length;
   const stride = Math.max(1, Math.floor(total / SAMPLE_LIMIT));
@@ -24,9 +31,13 @@ function logMagnitudes(rows) {
   return values;
 }
 
-/** min, quartiles, median, max (linear interpolation, as Plotly's box), count; nulls when empty. */
+/**
+ * min, quartiles, median, max (linear interpolation, as Plotly's box), count; nulls when empty.
+ * @param {number[]} values
+ */
 function fiveNumbers(values) {
   const sorted = [...values].sort((a, b) => a - b);
+  /** @param {number} q */
   const at = (q) => {
     if (!sorted.length) return null;
     const position = q * (sorted.length - 1);
@@ -37,14 +48,25 @@ function fiveNumbers(values) {
   return { count: sorted.length, min: at(0), q1: at(0.25), median: at(0.5), q3: at(0.75), max: at(1) };
 }
 
+/** @typedef {{ name: string } & ReturnType<typeof fiveNumbers>} Spread */
+
 export class GradientsView {
+  /**
+   * @param {HTMLElement} normElement
+   * @param {HTMLElement} distributionElement
+   */
   constructor(normElement, distributionElement) {
     this.normElement = normElement;
     this.distributionElement = distributionElement;
+    /** @type {LineChart | null} */
     this.normChart = null;
     this.layerCount = 0;
-    this.range = null; // [low, high] of log10 |∂L/∂W|, grown only
-    this.spread = null; // per layer: {name, count, min, q1, median, q3, max} of log10 |∂L/∂W|
+    /** @type {[number, number] | null} [low, high] of log10 |∂L/∂W|, grown only */
+    this.range = null;
+    /** @type {Spread[] | null} per layer, of log10 |∂L/∂W| */
+    this.spread = null;
+    /** @type {Frame | null} */
+    this.frame = null;
     this.normText = new ChartText(normElement, {
       label: "Gradient norms",
       name: () => this.normName(),
@@ -59,7 +81,7 @@ export class GradientsView {
 
   normName() {
     const step = this.normChart?.lastX ?? null;
-    if (step === null) return "‖∂L/∂W‖ per layer over batch steps, log scale: no backward pass yet";
+    if (!this.normChart || step === null) return "‖∂L/∂W‖ per layer over batch steps, log scale: no backward pass yet";
     const latest = this.normChart.latest();
     const parts = latest.map((norm, k) => `${layerName(k, this.layerCount)} ${formatNumber(norm)}`);
     return `‖∂L/∂W‖ per layer over batch steps, log scale: at step ${step}, ${parts.join(", ")}`;
@@ -88,6 +110,7 @@ export class GradientsView {
     };
   }
 
+  /** @param {number} layerCount */
   setStructure(layerCount) {
     this.layerCount = layerCount;
     this.range = null;
@@ -129,6 +152,7 @@ export class GradientsView {
     if (this.frame) this.renderDistribution(this.frame);
   }
 
+  /** @param {Frame} frame */
   ingest(frame) {
     if (!this.normChart) return;
     this.frame = frame;
@@ -142,13 +166,16 @@ export class GradientsView {
     }
   }
 
+  /** @param {Frame} frame */
   renderDistribution(frame) {
     const samples = frame.layers.map((layer) => (layer.dW ? logMagnitudes(layer.dW) : []));
     const all = samples.flat();
     if (!all.length) return; // keep the last distribution until a backward pass computes one
     const low = Math.floor(Math.min(...all));
     const high = Math.ceil(Math.max(...all));
-    this.range = this.range ? [Math.min(this.range[0], low), Math.max(this.range[1], high)] : [low, high];
+    /** @type {[number, number]} */
+    const range = this.range ? [Math.min(this.range[0], low), Math.max(this.range[1], high)] : [low, high];
+    this.range = range;
     const traces = samples.map((values, k) => ({
       type: "box",
       orientation: "h",
@@ -165,7 +192,7 @@ export class GradientsView {
       title: { text: "log₁₀ |∂L/∂W| per layer, now", font: { size: 12 }, x: 0.02, y: 0.98 },
       showlegend: false,
       xaxis: {
-        range: [this.range[0] - 0.5, this.range[1] + 0.5],
+        range: [range[0] - 0.5, range[1] + 0.5],
         gridcolor: "#eee",
         zeroline: false,
         title: { text: "log₁₀ |∂L/∂W|", font: { size: 10 }, standoff: 4 },

@@ -1,3 +1,4 @@
+// @ts-check
 // Per layer: W and ∂L/∂W side by side, and the current batch's deltas δ = ∂L/∂z. Each
 // heatmap keeps its own colour range per layer, grown and never shrunk, so change is visible.
 //
@@ -9,7 +10,12 @@ import { DIVERGING } from "../colors.js";
 import { createElement } from "../dom.js";
 import { PLOT_CONFIG, Plotly } from "../plotly.js";
 import { formatNumber, layerName, layerTitle } from "../words.js";
+/** @import { Frame, FrameLayer, Matrix } from "../protocol.js" */
 
+/** @typedef {{ key: "W" | "dW" | "delta", title: string, yTitle: string, hover: string }} Panel */
+/** @typedef {{ inputs: number, units: number }} Shape a layer's W: inputs × units */
+
+/** @type {Panel[]} */
 const PANELS = [
   { key: "W", title: "W", yTitle: "input i", hover: "W[%{y}→%{x}] = %{z:.4g}" },
   { key: "dW", title: "∂L/∂W", yTitle: "input i", hover: "∂L/∂W[%{y}→%{x}] = %{z:.4g}" },
@@ -21,25 +27,41 @@ const PANELS = [
   },
 ];
 
-/** Whole-number ticks, at most about eight of them. */
+/**
+ * Whole-number ticks, at most about eight of them.
+ * @param {number} count
+ */
 function tickStep(count) {
   return Math.max(1, Math.ceil(count / 8));
 }
 
+/**
+ * @param {number} rows
+ * @param {number} columns
+ */
 function emptyLike(rows, columns) {
   return Array.from({ length: rows }, () => new Array(columns).fill(null));
 }
 
 /** One matrix of one layer: a heatmap on a diverging scale whose range only grows. */
 class MatrixHeatmap {
+  /**
+   * @param {Panel} panel
+   * @param {number} layerIndex
+   * @param {Shape} shape
+   * @param {number} layerCount
+   */
   constructor(panel, layerIndex, shape, layerCount) {
     this.panel = panel;
     this.layerWords = layerName(layerIndex, layerCount);
+    /** @type {Matrix | null} */
     this.matrix = null;
     this.shape = shape; // {inputs, units}
     this.range = new StableRange();
     const id = `heatmap-${panel.key}-${layerIndex}`;
     this.element = createElement("div", { className: "chart matrix-heatmap", id, "data-testid": id });
+    /** @type {ChartText | null} made by describe() */
+    this.text = null;
   }
 
   /** After the element is on the page: its name and table (they live beside the layer's row). */
@@ -75,6 +97,7 @@ class MatrixHeatmap {
     };
   }
 
+  /** @param {FrameLayer} layer */
   render(layer) {
     const { key, hover } = this.panel;
     const matrix = layer[key];
@@ -96,6 +119,11 @@ class MatrixHeatmap {
     this.text?.update();
   }
 
+  /**
+   * @param {Matrix | null | undefined} matrix
+   * @param {number} rows
+   * @param {number} limit
+   */
   layout(matrix, rows, limit) {
     const { title, yTitle } = this.panel;
     const units = this.shape.units;
@@ -131,14 +159,19 @@ class MatrixHeatmap {
 }
 
 export class HeatmapsView {
+  /** @param {HTMLElement} container */
   constructor(container) {
     this.container = container;
-    this.figures = []; // [layer][panel]
+    /** @type {MatrixHeatmap[][]} [layer][panel] */
+    this.figures = [];
+    /** @type {Frame | null} */
     this.frame = null;
   }
 
   /** A new network: one row per layer, fresh ranges. shapes: [{inputs, units}]. Returns the
-   *  figures, each drawn on its own (see `drawFigure`). */
+   *  figures, each drawn on its own (see `drawFigure`).
+   * @param {Shape[]} shapes
+   */
   setStructure(shapes) {
     for (const figure of this.figures.flat()) Plotly.purge(figure.element);
     this.figures = shapes.map((shape, k) => PANELS.map((panel) => new MatrixHeatmap(panel, k, shape, shapes.length)));
@@ -157,10 +190,15 @@ export class HeatmapsView {
     return this.figures.flatMap((figures, k) => figures.map((figure) => ({ k, figure })));
   }
 
+  /** @param {Frame} frame */
   ingest(frame) {
     this.frame = frame;
   }
 
+  /**
+   * @param {number} k
+   * @param {MatrixHeatmap} figure
+   */
   drawFigure(k, figure) {
     if (this.frame) figure.render(this.frame.layers[k]);
   }

@@ -1,16 +1,26 @@
+// @ts-check
 // Loss (train and test) and, for classification, accuracy, over batch steps.
 import { ChartText } from "../chart-text.js";
 import { LineChart } from "../charts.js";
 import { CATEGORICAL } from "../colors.js";
 import { formatNumber } from "../words.js";
+/** @import { Frame, HistoryPoint } from "../protocol.js" */
 
-/** A loss for reading: compact when huge, "∞ (diverged)" once training has diverged. */
+/**
+ * A loss for reading: compact when huge, "∞ (diverged)" once training has diverged.
+ * @param {number | null | undefined} value
+ * @param {boolean} diverged
+ */
 function formatLoss(value, diverged) {
   if (diverged && (value === null || value === undefined || Math.abs(value) >= 1e5)) return "∞ (diverged)";
   return formatNumber(value);
 }
 
 export class MetricsView {
+  /**
+   * @param {HTMLElement} element
+   * @param {{ train: HTMLElement, test: HTMLElement, accuracy: HTMLElement, accuracyLegend: HTMLElement }} readouts
+   */
   constructor(element, readouts) {
     this.readouts = readouts; // {train, test, accuracy, accuracyLegend}: elements
     this.classification = false;
@@ -69,7 +79,11 @@ export class MetricsView {
     return { caption, columns, rows };
   }
 
-  /** A new session or a reconnect: the history replaces the curve. */
+  /**
+   * A new session or a reconnect: the history replaces the curve.
+   * @param {HistoryPoint[]} history
+   * @param {boolean} classification
+   */
   reset(history, classification) {
     this.classification = classification;
     this.readouts.accuracyLegend.hidden = !classification;
@@ -89,6 +103,7 @@ export class MetricsView {
     this.text.update();
   }
 
+  /** @param {Frame} frame */
   ingest(frame) {
     this.showReadouts(frame);
     if (frame.loss === null || frame.loss === undefined) return;
@@ -99,6 +114,7 @@ export class MetricsView {
     this.chart.addPoint(step, [frame.loss, frame.test_loss, frame.accuracy, frame.test_accuracy]);
   }
 
+  /** @param {Frame} frame */
   showReadouts(frame) {
     this.readouts.train.textContent = formatLoss(frame.loss, Boolean(frame.diverged));
     this.readouts.test.textContent = formatLoss(frame.test_loss, Boolean(frame.diverged));

@@ -1,3 +1,4 @@
+// @ts-check
 // The network diagram: a column of neurons per layer and a line per weight, coloured by sign
 // and wider with magnitude — of W normally, of ∂L/∂W while the backward pass runs, when the
 // neurons show mean |δ| and the layer being processed is highlighted.
@@ -14,6 +15,31 @@ import { activeLayerOf } from "../state.js";
 import { forwardLayers, gridOver, planeOf } from "../forward.js";
 import { ChartText } from "../chart-text.js";
 import { formatNumber, layerName, layerTitle, unitName, weightName } from "../words.js";
+/** @import { Dataset, Frame, LayerSpec, Matrix } from "../protocol.js" */
+/** @import { Rgb } from "../colors.js" */
+
+/**
+ * What the diagram points at, as onClick takes it: [layer, i, j] a link W[i→j] of `layer`,
+ * [layer, null, j] a neuron, [−1, i, null] an input.
+ * @typedef {[number, number | null, number | null]} Item
+ */
+/** @typedef {[number, number, number]} ItemIndices an Item read where its kind has i and j */
+/** @typedef {{ x: number, y: number }} Point a place in the diagram's coordinates */
+/** @typedef {{ k: number, i: number, j: number, from: Point, to: Point }} Link */
+/**
+ * The drawn network: what setStructure works out once per shape.
+ * @typedef {object} Structure
+ * @property {string[]} featureNames
+ * @property {LayerSpec[]} layers
+ * @property {number[]} columns units per column (the inputs first)
+ * @property {number[]} drawn units drawn per column
+ * @property {number} tallest
+ * @property {Link[]} links
+ * @property {({ k: number, j: number } & Point)[]} units
+ * @property {({ i: number } & Point)[]} inputs
+ * @property {({ data: Item } & Point)[]} targets what the mouse finds
+ */
+/** @typedef {"weights" | "gradients"} Mode what the links show */
 
 const MAX_DRAWN_UNITS = 16; // per column; a wider layer shows its first units, says how many more
 const MAX_LINKS = 320; // lines in all: past that, columns show fewer units
@@ -43,14 +69,20 @@ const KEYS_HINT =
 
 const diverging = scaleInterpolator(DIVERGING);
 const magnitude = scaleInterpolator(MAGNITUDE);
+/** @param {Rgb} rgb */
 const css = ([r, g, b]) => `rgb(${r},${g},${b})`;
 
 
+/** @param {number | null | undefined} value */
 function fmt(value) {
   if (value === null || value === undefined) return "–";
   return Number(value).toPrecision(4);
 }
 
+/**
+ * @param {Matrix | null | undefined} rows
+ * @param {(v: number) => number} [transform]
+ */
 function columnMeans(rows, transform = (v) => v) {
   if (!rows || !rows.length) return null;
   const means = new Array(rows[0].length).fill(0);
@@ -61,16 +93,26 @@ function columnMeans(rows, transform = (v) => v) {
   return means.map((sum) => sum / rows.length);
 }
 
-/** How many units of each column to draw so that the lines stay under MAX_LINKS. */
+/**
+ * How many units of each column to draw so that the lines stay under MAX_LINKS.
+ * @param {number[]} columns
+ */
 function drawnUnits(columns) {
   let cap = MAX_DRAWN_UNITS;
   const drawn = () => columns.map((n) => Math.min(n, cap));
+  /** @param {number[]} d */
   const links = (d) => d.slice(1).reduce((sum, n, c) => sum + n * d[c], 0);
   while (cap > 2 && links(drawn()) > MAX_LINKS) cap -= 1;
   return drawn();
 }
 
-/** Pixels from (x, y) to the segment a–b (each {px, py}). */
+/**
+ * Pixels from (x, y) to the segment a–b (each {px, py}).
+ * @param {number} x
+ * @param {number} y
+ * @param {{ px: number, py: number }} a
+ * @param {{ px: number, py: number }} b
+ */
 function distanceToSegment(x, y, a, b) {
   const dx = b.px - a.px;
   const dy = b.py - a.py;
@@ -79,7 +121,14 @@ function distanceToSegment(x, y, a, b) {
   return Math.hypot(x - (a.px + t * dx), y - (a.py + t * dy));
 }
 
-/** A neuron: a square of fixed pixel size centred on its place in the diagram. */
+/**
+ * A neuron: a square of fixed pixel size centred on its place in the diagram.
+ * @param {number} x
+ * @param {number} y
+ * @param {string} fill
+ * @param {string} border
+ * @param {number} width
+ */
 function nodeShape(x, y, fill, border, width) {
   const half = NODE_PIXELS / 2;
   return {
@@ -102,22 +151,38 @@ function nodeShape(x, y, fill, border, width) {
 
 export class NetworkDiagram {
   /** onClick(layer, i, j): a link W[i→j] of `layer`, a neuron (layer, null, j), or an
-   *  input (−1, i, null). */
+   *  input (−1, i, null).
+   * @param {HTMLElement} element
+   * @param {object} options
+   * @param {(...item: Item) => void} options.onClick
+   * @param {{ fraction: number, least: number }} options.gridMargin
+   * @param {(...item: Item) => void} [options.onEdit]
+   * @param {(...item: Item) => void} [options.onAsk]
+   */
   constructor(element, { onClick, gridMargin, onEdit = () => {}, onAsk = () => {} }) {
     this.element = element;
     this.onClick = onClick;
     this.onEdit = onEdit; // after a click by keyboard: E goes on to "set this value"
     this.onAsk = onAsk; // and A to "ask the class about it"
-    this.focused = null; // [layer, i, j] of the keyboard's item (as onClick takes them)
+    /** @type {Item | null} the keyboard's item */
+    this.focused = null;
     this.keyboardFocus = false; // focused by the keyboard (Tab, a key), not only a click
     this.gridMargin = gridMargin; // the boundary grid's room past the points (the server's)
+    /** @type {string} "auto", or a Mode */
     this.mode = "auto";
+    /** @type {Structure | null} */
     this.structure = null;
-    this.moreUnits = []; // the layout's "+n more" notes
+    /** @type {PlotlyObject[]} the layout's "+n more" notes */
+    this.moreUnits = [];
+    /** @type {Frame | null} */
     this.frame = null;
-    this.hovered = null; // customdata of the point under the mouse
-    this.guide = null; // {layer, part}: where the lesson guide's step lives
-    this.selected = null; // [layer, i, j] of the inspected link or neuron
+    /** @type {Item | null} customdata of the point under the mouse */
+    this.hovered = null;
+    this.tooltipAt = { left: 0, top: 0 };
+    /** @type {{ layer: number | null, part: string } | null} where the lesson guide's step lives */
+    this.guide = null;
+    /** @type {Item | null} the inspected link or neuron */
+    this.selected = null;
     this.weightRange = new StableRange();
     this.gradientRange = new StableRange();
     this.biasRange = new StableRange();
@@ -129,18 +194,25 @@ export class NetworkDiagram {
       hidden: true,
     });
     element.after(this.tooltip);
-    this.bindKeys();
+    const { keysLine, focusLine, text } = this.bindKeys();
+    this.keysLine = keysLine; // the keys' hint, shown while the diagram has focus
+    this.focusLine = focusLine; // the keyboard's item, in words
+    this.text = text;
     this.eventsBound = false;
     // A new size (presenter mode, a window resized): the pictures are sized in pixels.
     new ResizeObserver(() => requestAnimationFrame(() => this.draw())).observe(element);
-    this.plane = null; // the input plane's grid rows, for 2-D data
-    this.thumbnails = []; // layout images, one per drawn neuron
+    /** @type {Matrix | null} the input plane's grid rows as inputs, for 2-D data */
+    this.plane = null;
+    /** @type {string[]} layout images, one per drawn neuron */
+    this.thumbnails = [];
     this.thumbnailsAt = 0;
     this.thumbCanvas = Object.assign(document.createElement("canvas"), { width: THUMB, height: THUMB });
   }
 
   /** The dataset: when its inputs live on the plane (x1, x2), each neuron shows its output
-   *  over it. */
+   *  over it.
+   * @param {Dataset} dataset
+   */
   setPlane(dataset) {
     const plane = planeOf(dataset);
     this.plane = plane ? gridOver([...plane.train, ...plane.test], THUMB, this.gridMargin).rows.map(plane.inputs) : null;
@@ -148,16 +220,27 @@ export class NetworkDiagram {
     this.thumbnailsAt = 0;
   }
 
+  /** @param {string} mode "auto", "weights" or "gradients" */
   setMode(mode) {
     this.mode = mode;
   }
 
-  /** A new network shape: inputs (feature names) and [{units, activation}]; scales restart. */
+  /**
+   * A new network shape: inputs (feature names) and [{units, activation}]; scales restart.
+   * @param {string[]} featureNames
+   * @param {LayerSpec[]} layers
+   */
   setStructure(featureNames, layers) {
     const columns = [featureNames.length, ...layers.map((layer) => layer.units)];
     const drawn = drawnUnits(columns);
     const tallest = Math.max(...drawn);
+    /**
+     * @param {number} c
+     * @param {number} i
+     * @returns {Point}
+     */
     const position = (c, i) => ({ x: c + 0.5, y: (drawn[c] - 1) / 2 - i });
+    /** @type {Link[]} */
     const links = [];
     for (let k = 0; k < layers.length; k += 1) {
       for (let i = 0; i < drawn[k]; i += 1) {
@@ -171,14 +254,14 @@ export class NetworkDiagram {
       for (let j = 0; j < drawn[k + 1]; j += 1) units.push({ k, j, ...position(k + 1, j) });
     }
     const inputs = Array.from({ length: drawn[0] }, (_, i) => ({ i, ...position(0, i) }));
+    /** @type {(x: number, y: number, data: Item) => Structure["targets"][number]} */
+    const target = (x, y, data) => ({ x, y, data });
     const targets = [
-      ...links.map(({ k, i, j, from, to }) => ({
-        x: from.x + LINK_TARGET_AT * (to.x - from.x),
-        y: from.y + LINK_TARGET_AT * (to.y - from.y),
-        data: [k, i, j],
-      })),
-      ...units.map(({ k, j, x, y }) => ({ x, y, data: [k, null, j] })),
-      ...inputs.map(({ i, x, y }) => ({ x, y, data: [-1, i, null] })),
+      ...links.map(({ k, i, j, from, to }) =>
+        target(from.x + LINK_TARGET_AT * (to.x - from.x), from.y + LINK_TARGET_AT * (to.y - from.y), [k, i, j]),
+      ),
+      ...units.map(({ k, j, x, y }) => target(x, y, [k, null, j])),
+      ...inputs.map(({ i, x, y }) => target(x, y, [-1, i, null])),
     ];
     this.structure = { featureNames, layers, columns, drawn, tallest, links, units, inputs, targets };
     for (const range of [this.weightRange, this.gradientRange, this.biasRange, this.deltaRange]) {
@@ -193,7 +276,10 @@ export class NetworkDiagram {
     this.bindEvents();
   }
 
-  /** The lesson guide's step to highlight ({layer, part}), or null; the DOM says it at once. */
+  /**
+   * The lesson guide's step to highlight ({layer, part}), or null; the DOM says it at once.
+   * @param {{ layer: number | null, part: string } | null} guide
+   */
   setGuideHighlight(guide) {
     this.guide = guide;
     this.element.dataset.guideLayer = guide && guide.layer !== null ? String(guide.layer) : "";
@@ -201,18 +287,34 @@ export class NetworkDiagram {
     this.draw();
   }
 
-  /** Mark the inspected link (layer, i, j) or neuron (layer, null, j); null clears. */
+  /**
+   * Mark the inspected link (layer, i, j) or neuron (layer, null, j); null clears.
+   * @param {Item | null} selection
+   */
   setSelected(selection) {
     this.selected = selection;
     this.draw();
   }
 
+  /**
+   * @param {Frame} frame
+   * @returns {string} a Mode, unless the mode set is another
+   */
   effectiveMode(frame) {
     if (this.mode !== "auto") return this.mode;
     return frame.phase?.kind === "backward" ? "gradients" : "weights";
   }
 
-  /** Take a frame in: the DOM says at once which layer is active, the drawing may wait. */
+  /** The structure setStructure built: the drawing helpers run only after it. */
+  get built() {
+    if (!this.structure) throw new Error("the network diagram has no network yet: setStructure first");
+    return this.structure;
+  }
+
+  /**
+   * Take a frame in: the DOM says at once which layer is active, the drawing may wait.
+   * @param {Frame} frame
+   */
   ingest(frame) {
     this.frame = frame;
     const activeLayer = activeLayerOf(frame.phase);
@@ -246,24 +348,27 @@ export class NetworkDiagram {
 
   /** Layout images: each neuron's output over the input plane, coloured as the boundary is
    *  (orange negative, blue positive). None during the backward pass, when the neurons show
-   *  |δ| instead. */
+   *  |δ| instead.
+   * @param {Frame} frame
+   * @param {string} mode
+   */
   neuronPictures(frame, mode) {
     if (!this.plane || mode === "gradients") return [];
     const now = performance.now();
     if (!this.thumbnails.length || now - this.thumbnailsAt >= THUMB_INTERVAL_MS) {
       this.thumbnailsAt = now;
       const activations = forwardLayers(frame.layers, this.plane);
-      this.thumbnails = this.structure.units.map(({ k, j }) =>
+      this.thumbnails = this.built.units.map(({ k, j }) =>
         this.paint(activations[k].map((row) => row[j])),
       );
     }
     // Sized from the element as it is now (the layout's margins are 0 left and right, 4 px
     // top and bottom), so a resize never stretches them.
-    const top = (this.structure.tallest - 1) / 2;
-    const xPerPixel = this.structure.columns.length / Math.max(1, this.element.clientWidth);
+    const top = (this.built.tallest - 1) / 2;
+    const xPerPixel = this.built.columns.length / Math.max(1, this.element.clientWidth);
     const yPerPixel = (2 * top + 1.4) / Math.max(1, this.element.clientHeight - 8);
     this.element.dataset.thumbnails = String(this.thumbnails.length);
-    return this.structure.units.map(({ x, y }, n) => ({
+    return this.built.units.map(({ x, y }, n) => ({
       source: this.thumbnails[n],
       xref: "x",
       yref: "y",
@@ -278,9 +383,13 @@ export class NetworkDiagram {
     }));
   }
 
-  /** THUMB × THUMB values (row by row, y growing upwards) as a PNG data URL. */
+  /**
+   * THUMB × THUMB values (row by row, y growing upwards) as a PNG data URL.
+   * @param {number[]} values
+   */
   paint(values) {
     const context = this.thumbCanvas.getContext("2d");
+    if (!context) throw new Error("this browser draws no 2-D canvas");
     const image = context.createImageData(THUMB, THUMB);
     const limit = Math.max(1e-9, ...values.map(Math.abs));
     values.forEach((value, index) => {
@@ -297,7 +406,7 @@ export class NetworkDiagram {
   // ----- the figure: static traces, shapes per frame -----------------------------------
 
   traces() {
-    const { targets, inputs, featureNames } = this.structure;
+    const { targets, inputs, featureNames } = this.built;
     return [
       {
         // what the mouse finds: points along the links, neurons, inputs
@@ -324,7 +433,9 @@ export class NetworkDiagram {
   }
 
   /** An input's name, shortened with "…" to the room left of its column (hovering the input
-   *  shows it in full), never cut at its start. */
+   *  shows it in full), never cut at its start.
+   * @param {string} name
+   */
   fitLabel(name) {
     const room = this.columnPixels() * (0.5 - this.labelGap()) - 4;
     const fits = Math.max(4, Math.floor(room / LABEL_CHAR_PIXELS));
@@ -333,7 +444,7 @@ export class NetworkDiagram {
 
   /** A column's width on the screen, in pixels. */
   columnPixels() {
-    return this.element.clientWidth / this.structure.columns.length;
+    return this.element.clientWidth / this.built.columns.length;
   }
 
   /** How far left of an input's centre its name ends, in x units: clear of the node (half
@@ -342,9 +453,11 @@ export class NetworkDiagram {
     return Math.max(0.12, (NODE_PIXELS / 2 + 4) / this.columnPixels());
   }
 
+  /** @param {PlotlyObject[]} shapes */
   layout(shapes) {
-    const { columns, drawn, tallest } = this.structure;
+    const { columns, drawn, tallest } = this.built;
     const top = (tallest - 1) / 2;
+    /** @type {PlotlyObject[]} */
     const annotations = [];
     this.moreUnits = annotations; // drawn again with each frame's own annotations
     columns.forEach((n, c) => {
@@ -374,9 +487,10 @@ export class NetworkDiagram {
     };
   }
 
+  /** @param {number | null} activeLayer */
   highlightShapes(activeLayer) {
     if (activeLayer === null) return [];
-    const top = (this.structure.tallest - 1) / 2;
+    const top = (this.built.tallest - 1) / 2;
     return [
       {
         // the active layer's band: its incoming links and its neurons
@@ -397,8 +511,8 @@ export class NetworkDiagram {
 
   /** The loss phase's band: around the output column, where the loss compares ŷ with y. */
   lossShapes() {
-    const top = (this.structure.tallest - 1) / 2;
-    const count = this.structure.layers.length;
+    const top = (this.built.tallest - 1) / 2;
+    const count = this.built.layers.length;
     return [
       {
         name: "highlight",
@@ -417,11 +531,19 @@ export class NetworkDiagram {
   }
 
   /** The loss phase's numbers: the batch's loss above the output column, and under each
-   *  output neuron its ∂L/∂ŷ (mean over the batch), the error the backward pass starts from. */
+   *  output neuron its ∂L/∂ŷ (mean over the batch), the error the backward pass starts from.
+   * @param {Frame} frame
+   */
   lossAnnotations(frame) {
-    const top = (this.structure.tallest - 1) / 2;
-    const count = this.structure.layers.length;
+    const top = (this.built.tallest - 1) / 2;
+    const count = this.built.layers.length;
     const error = frame.layers[count - 1]?.output_error_mean;
+    /**
+     * @param {string} text
+     * @param {number} x
+     * @param {number} y
+     * @param {number} yshift
+     */
     const label = (text, x, y, yshift) => ({
       x,
       y,
@@ -435,7 +557,7 @@ export class NetworkDiagram {
     });
     const notes = [label(`loss ${formatNumber(frame.batch_loss)}`, count + 0.5, top + 0.3, 0)];
     if (error) {
-      for (const { k, j, x, y } of this.structure.units) {
+      for (const { k, j, x, y } of this.built.units) {
         if (k === count - 1) notes.push(label(`∂L/∂ŷ ${formatNumber(error[j])}`, x, y, -NODE_PIXELS));
       }
     }
@@ -443,10 +565,12 @@ export class NetworkDiagram {
   }
 
   /** The guide's band: a layer (forward, backward), right of the output (the loss), or
-   *  every layer's links (the update). */
+   *  every layer's links (the update).
+   * @param {{ layer: number | null, part: string }} guide
+   */
   guideShapes({ layer, part }) {
-    const top = (this.structure.tallest - 1) / 2;
-    const count = this.structure.layers.length;
+    const top = (this.built.tallest - 1) / 2;
+    const count = this.built.layers.length;
     let x0;
     let x1;
     if (part === "update") [x0, x1] = [0.62, count + 0.85];
@@ -474,7 +598,7 @@ export class NetworkDiagram {
     if (!this.selected) return [];
     const [k, i, j] = this.selected;
     if (i !== null && i !== undefined) {
-      const link = this.structure.links.find((l) => l.k === k && l.i === i && l.j === j);
+      const link = this.built.links.find((l) => l.k === k && l.i === i && l.j === j);
       if (!link) return [];
       const { from, to } = link;
       return [
@@ -492,12 +616,16 @@ export class NetworkDiagram {
         },
       ];
     }
-    const unit = this.structure.units.find((u) => u.k === k && u.j === j);
+    const unit = this.built.units.find((u) => u.k === k && u.j === j);
     if (!unit) return [];
     const ring = nodeShape(unit.x, unit.y, "rgba(0,0,0,0)", SELECTED_LINE, 6);
     return [{ ...ring, name: "selected", x0: ring.x0 - 5, x1: ring.x1 + 5, y0: ring.y0 - 5, y1: ring.y1 + 5 }];
   }
 
+  /**
+   * @param {Frame} frame
+   * @param {string} mode
+   */
   linkShapes(frame, mode) {
     const gradients = mode === "gradients";
     const range = gradients ? this.gradientRange : this.weightRange;
@@ -506,7 +634,7 @@ export class NetworkDiagram {
       const values = gradients ? layer.dW : layer.W;
       if (values) limit = range.cover(values);
     }
-    return this.structure.links.map(({ k, i, j, from, to }) => {
+    return this.built.links.map(({ k, i, j, from, to }) => {
       const values = gradients ? frame.layers[k].dW : frame.layers[k].W;
       const value = values ? values[i][j] : null;
       const idle = value === null || value === undefined; // ∂L/∂W of a layer not reached yet
@@ -531,6 +659,11 @@ export class NetworkDiagram {
     });
   }
 
+  /**
+   * @param {Frame} frame
+   * @param {string} mode
+   * @param {number | null} activeLayer
+   */
   nodeShapes(frame, mode, activeLayer) {
     const gradients = mode === "gradients";
     const perLayer = frame.layers.map((layer) => ({
@@ -548,8 +681,8 @@ export class NetworkDiagram {
     const outputLayer = frame.layers.length - 1;
     const error = frame.layers[outputLayer]?.output_error_mean;
     const errorLimit = Math.max(1e-12, ...(error ?? []).map(Math.abs));
-    const inputs = this.structure.inputs.map(({ x, y }) => nodeShape(x, y, INPUT_FILL, "#777", 1));
-    const units = this.structure.units.map(({ k, j, x, y }) => {
+    const inputs = this.built.inputs.map(({ x, y }) => nodeShape(x, y, INPUT_FILL, "#777", 1));
+    const units = this.built.units.map(({ k, j, x, y }) => {
       const { bias, deltaMagnitude } = perLayer[k];
       let fill;
       if (gradients) fill = css(magnitude((deltaMagnitude?.[j] ?? 0) / limit));
@@ -571,18 +704,19 @@ export class NetworkDiagram {
     element.tabIndex = 0;
     element.setAttribute("role", "application");
     element.setAttribute("aria-roledescription", "network diagram");
-    this.keysLine = createElement("div", { className: "diagram-keys", "data-testid": "diagram-keys", hidden: true }, [
-      (this.focusLine = createElement("p", {
-        className: "diagram-focus",
-        "data-testid": "diagram-focus",
-        role: "status",
-        "aria-live": "polite",
-      })),
-      (this.keysHint = createElement("p", { id: "diagram-keys-hint", className: "hint", text: KEYS_HINT })),
+    const focusLine = createElement("p", {
+      className: "diagram-focus",
+      "data-testid": "diagram-focus",
+      role: "status",
+      "aria-live": "polite",
+    });
+    const keysLine = createElement("div", { className: "diagram-keys", "data-testid": "diagram-keys", hidden: true }, [
+      focusLine,
+      createElement("p", { id: "diagram-keys-hint", className: "hint", text: KEYS_HINT }),
     ]);
-    this.tooltip.after(this.keysLine);
+    this.tooltip.after(keysLine);
     element.setAttribute("aria-describedby", "diagram-keys-hint");
-    this.text = new ChartText(element, {
+    const text = new ChartText(element, {
       label: "Weights",
       role: null,
       name: () => this.accessibleName(),
@@ -592,17 +726,18 @@ export class NetworkDiagram {
       // The cursor's ring and the keys' line are for the keyboard: a tap or a click that
       // focuses the diagram shows neither until a key is pressed (:focus-visible says which).
       this.keyboardFocus = element.matches(":focus-visible");
-      this.keysLine.hidden = !this.keyboardFocus;
+      keysLine.hidden = !this.keyboardFocus;
       if (!this.focused && this.structure) this.focused = [-1, 0, null];
       this.draw();
       this.announce();
     });
     element.addEventListener("blur", () => {
       this.keyboardFocus = false;
-      this.keysLine.hidden = true;
+      keysLine.hidden = true;
       this.draw();
     });
     element.addEventListener("keydown", (event) => this.onKey(event));
+    return { keysLine, focusLine, text };
   }
 
   /** The diagram has the keyboard's focus (not only a click's). */
@@ -613,7 +748,7 @@ export class NetworkDiagram {
   /** What the diagram shows, for its accessible name. */
   accessibleName() {
     if (!this.structure) return "Network diagram";
-    const { featureNames, layers } = this.structure;
+    const { featureNames, layers } = this.built;
     const count = layers.length;
     const parts = layers.map(
       (layer, k) => `${layerName(k, count)} ${layer.units} unit${layer.units === 1 ? "" : "s"} ${layer.activation ?? ""}`.trim(),
@@ -625,13 +760,13 @@ export class NetworkDiagram {
   /** Every drawn weight and bias with its value and gradient, for "Show as table". */
   parameterTable() {
     if (!this.structure || !this.frame) return null;
-    const count = this.structure.layers.length;
+    const count = this.built.layers.length;
     const rows = [];
-    for (const { k, i, j } of this.structure.links) {
+    for (const { k, i, j } of this.built.links) {
       const layer = this.frame.layers[k];
       rows.push([`W[${i}→${j}] of layer ${k}`, this.sourceWords(k, i), `${unitName(k, j, count)}`, layer.W[i][j], layer.dW ? layer.dW[i][j] : null]);
     }
-    for (const { k, j } of this.structure.units) {
+    for (const { k, j } of this.built.units) {
       const layer = this.frame.layers[k];
       if (layer.b) rows.push([`b[${j}] of layer ${k}`, "bias", unitName(k, j, count), layer.b[j], layer.db ? layer.db[j] : null]);
     }
@@ -642,17 +777,24 @@ export class NetworkDiagram {
     };
   }
 
-  /** Where weight W[i→j] of layer k starts, an input named by its feature. */
+  /**
+   * Where weight W[i→j] of layer k starts, an input named by its feature.
+   * @param {number} k
+   * @param {number} i
+   */
   sourceWords(k, i) {
-    if (k > 0) return unitName(k - 1, i, this.structure.layers.length);
-    return `input ${i} (${this.structure.featureNames[i]})`;
+    if (k > 0) return unitName(k - 1, i, this.built.layers.length);
+    return `input ${i} (${this.built.featureNames[i]})`;
   }
 
   /** The keyboard item in words, with its value: "Weight W[0→1] of layer 1 (output), from
-   *  unit 0 of layer 0 (hidden) to unit 1 of layer 1 (output): W = 0.3400". */
-  itemLabel([k, i, j]) {
-    const count = this.structure.layers.length;
-    if (k === -1) return `Input ${i} (${this.structure.featureNames[i]}), the data`;
+   *  unit 0 of layer 0 (hidden) to unit 1 of layer 1 (output): W = 0.3400".
+   * @param {Item} item
+   */
+  itemLabel(item) {
+    const [k, i, j] = /** @type {ItemIndices} */ (item);
+    const count = this.built.layers.length;
+    if (k === -1) return `Input ${i} (${this.built.featureNames[i]}), the data`;
     const layer = this.frame?.layers[k];
     if (i !== null && i !== undefined) {
       const value = layer ? `: W = ${formatNumber(layer.W[i][j])}` : "";
@@ -670,22 +812,36 @@ export class NetworkDiagram {
     this.element.dataset.focused = this.focused.map((v) => (v === null ? "" : String(v))).join(",");
   }
 
-  /** The column (0 the inputs, c the layer c − 1) and row of a neuron or input. */
-  static place([k, i, j]) {
+  /**
+   * The column (0 the inputs, c the layer c − 1) and row of a neuron or input.
+   * @param {Item} item
+   */
+  static place(item) {
+    const [k, i, j] = /** @type {ItemIndices} */ (item);
     return k === -1 ? { column: 0, row: i } : { column: k + 1, row: j };
   }
 
+  /**
+   * @param {number} column
+   * @param {number} row
+   * @returns {Item}
+   */
   nodeAt(column, row) {
-    const { drawn } = this.structure;
+    const { drawn } = this.built;
     const c = Math.max(0, Math.min(drawn.length - 1, column));
     const r = Math.max(0, Math.min(drawn[c] - 1, row));
     return c === 0 ? [-1, r, null] : [c - 1, null, r];
   }
 
-  /** Where a key takes the cursor from `item`, or null (a key the diagram does not use). */
+  /**
+   * Where a key takes the cursor from `item`, or null (a key the diagram does not use).
+   * @param {Item} item
+   * @param {KeyboardEvent} event
+   * @returns {Item | null}
+   */
   moveFrom(item, event) {
     const [k, i, j] = item;
-    const { drawn } = this.structure;
+    const { drawn } = this.built;
     const onWeight = k >= 0 && i !== null && i !== undefined;
     const key = event.key;
     if (onWeight) {
@@ -708,6 +864,7 @@ export class NetworkDiagram {
     return null;
   }
 
+  /** @param {KeyboardEvent} event */
   onKey(event) {
     if (!this.structure || event.altKey || event.ctrlKey || event.metaKey) return;
     if (!this.keyboardFocus) {
@@ -746,13 +903,13 @@ export class NetworkDiagram {
     if (!this.focused || !this.hasFocus()) return [];
     const [k, i, j] = this.focused;
     if (k >= 0 && i !== null && i !== undefined) {
-      const link = this.structure.links.find((l) => l.k === k && l.i === i && l.j === j);
+      const link = this.built.links.find((l) => l.k === k && l.i === i && l.j === j);
       if (!link) return [];
       const { from, to } = link;
       const line = { color: FOCUS_LINE, width: 3, dash: "dot" };
       return [{ name: "focus", type: "line", layer: "above", xref: "x", yref: "y", x0: from.x, y0: from.y, x1: to.x, y1: to.y, line }];
     }
-    const node = k === -1 ? this.structure.inputs.find((u) => u.i === i) : this.structure.units.find((u) => u.k === k && u.j === j);
+    const node = k === -1 ? this.built.inputs.find((u) => u.i === i) : this.built.units.find((u) => u.k === k && u.j === j);
     if (!node) return [];
     const ring = nodeShape(node.x, node.y, "rgba(0,0,0,0)", FOCUS_LINE, 3);
     return [{ ...ring, name: "focus", line: { ...ring.line, dash: "dot" }, x0: ring.x0 - 4, x1: ring.x1 + 4, y0: ring.y0 - 4, y1: ring.y1 + 4 }];
@@ -763,6 +920,7 @@ export class NetworkDiagram {
   bindEvents() {
     if (this.eventsBound) return;
     this.eventsBound = true;
+    const plot = /** @type {PlotlyElement} */ (this.element); // setStructure drew its figure
     // Clicks are ours, not Plotly's: a link answers anywhere along its length, not only at
     // its hover target.
     this.element.addEventListener("click", (event) => {
@@ -772,27 +930,33 @@ export class NetworkDiagram {
         this.onClick(...hit);
       }
     });
-    this.element.on("plotly_hover", (event) => {
+    plot.on("plotly_hover", (event) => {
       const point = event.points?.[0];
-      if (!point?.customdata) return;
+      const panel = this.tooltip.parentElement; // positioned: the tooltip is placed in it
+      if (!point?.customdata || !panel) return;
       this.hovered = point.customdata;
-      const box = this.tooltip.parentElement.getBoundingClientRect(); // the panel, positioned
+      const box = panel.getBoundingClientRect();
       this.tooltipAt = { left: event.event.clientX - box.left + 14, top: event.event.clientY - box.top + 14 };
       this.showTooltip();
     });
-    this.element.on("plotly_unhover", () => {
+    plot.on("plotly_unhover", () => {
       this.hovered = null;
       this.tooltip.hidden = true;
     });
   }
 
   /** [layer, i, j] of the neuron or input under a page point, else of the nearest link
-   *  within LINK_CLICK_PIXELS; null when nothing is that close. */
+   *  within LINK_CLICK_PIXELS; null when nothing is that close.
+   * @param {number} clientX
+   * @param {number} clientY
+   * @returns {Item | null}
+   */
   hitTest(clientX, clientY) {
-    const full = this.element._fullLayout;
+    const full = /** @type {PlotlyElement} */ (this.element)._fullLayout;
     if (!this.structure || !full) return null;
     const box = this.element.getBoundingClientRect();
     const { xaxis, yaxis } = full;
+    /** @param {Point} point */
     const toPixels = ({ x, y }) => ({
       px: xaxis._offset + ((x - xaxis.range[0]) / (xaxis.range[1] - xaxis.range[0])) * xaxis._length,
       py: yaxis._offset + ((yaxis.range[1] - y) / (yaxis.range[1] - yaxis.range[0])) * yaxis._length,
@@ -800,7 +964,7 @@ export class NetworkDiagram {
     const mx = clientX - box.left;
     const my = clientY - box.top;
     const half = NODE_PIXELS / 2 + 1;
-    const { units, inputs, links } = this.structure;
+    const { units, inputs, links } = this.built;
     for (const unit of units) {
       const { px, py } = toPixels(unit);
       if (Math.abs(mx - px) <= half && Math.abs(my - py) <= half) return [unit.k, null, unit.j];
@@ -821,12 +985,16 @@ export class NetworkDiagram {
     return best ? [best.k, best.i, best.j] : null;
   }
 
-  /** The exact numbers of the hovered link or neuron, from the latest frame. */
-  describe([k, i, j]) {
+  /**
+   * The exact numbers of the hovered link or neuron, from the latest frame.
+   * @param {Item} item
+   */
+  describe(item) {
+    const [k, i, j] = /** @type {ItemIndices} */ (item);
     const frame = this.frame;
     if (!frame) return [];
-    const count = this.structure.layers.length;
-    if (k === -1) return [`input ${this.structure.featureNames[i]}`];
+    const count = this.built.layers.length;
+    if (k === -1) return [`input ${this.built.featureNames[i]}`];
     const layer = frame.layers[k];
     if (i !== null && i !== undefined) {
       const lines = [
@@ -850,6 +1018,7 @@ export class NetworkDiagram {
   }
 
   showTooltip() {
+    if (!this.hovered) return;
     const lines = this.describe(this.hovered);
     this.tooltip.replaceChildren(...lines.map((line) => createElement("div", { text: line })));
     this.tooltip.style.left = `${this.tooltipAt.left}px`;

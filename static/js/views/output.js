@@ -1,3 +1,4 @@
+// @ts-check
 // What the network outputs: for 2-D data the decision boundary (or output surface) over the
 // input plane with the training and test points; otherwise predicted against target (a
 // confusion matrix for classes).
@@ -8,10 +9,27 @@ import { argmax, forward, gridOver, planeOf } from "../forward.js";
 import { PLOT_CONFIG, Plotly } from "../plotly.js";
 import { formatNumber } from "../words.js";
 
+/** @import { Dataset, Frame, FrameLayer, Matrix, Task, Vector } from "../protocol.js" */
+/** @import { ColorScale } from "../colors.js" */
+/** @import { Plane } from "../forward.js" */
+
 const GRID = 40; // grid side of the boundary; the browser smooths it as it scales the image
 const SURFACE_OPACITY = 0.7;
 
-/** How a task's targets and outputs map to colours. */
+/**
+ * How a task's targets and outputs map to colours.
+ * @typedef {{ kind: "classes", n: number, colors: string[], scale: ColorScale, zmin: number, zmax: number, threshold?: undefined, low?: undefined, high?: undefined }
+ *   | { kind: "binary", low: number, high: number, threshold: number }
+ *   | { kind: "regression", threshold?: undefined, low?: undefined, high?: undefined }} Encoding
+ */
+/** @typedef {{ colorscale: ColorScale, zmin: number, zmax: number }} ColorAxis */
+
+/**
+ * @param {Task | null} task
+ * @param {Dataset} dataset
+ * @param {string | undefined} outputActivation
+ * @returns {Encoding}
+ */
 function encodingFor(task, dataset, outputActivation) {
   if (task === "multiclass") {
     const n = dataset.y_train[0].length;
@@ -27,12 +45,32 @@ function encodingFor(task, dataset, outputActivation) {
 }
 
 export class OutputView {
+  /**
+   * @param {HTMLElement} element
+   * @param {{ gridMargin: { fraction: number, least: number } }} options
+   */
   constructor(element, { gridMargin }) {
     this.element = element;
     this.gridMargin = gridMargin; // the boundary grid's room past the points (the server's)
+    /** @type {Dataset | null} */
     this.dataset = null;
+    /** @type {Task | null} */
     this.task = null;
+    /** @type {Frame | null} */
+    this.frame = null;
     this.showTest = false;
+    this.discretize = false;
+    /** @type {Plane | null} the input plane, when the inputs live on one */
+    this.plane = null;
+    this.twoDimensional = false;
+    /** @type {{ x: Vector, y: Vector, rows: Matrix } | null} the boundary's grid (2-D data) */
+    this.grid = null;
+    /** @type {Matrix} the grid's points as the network's inputs */
+    this.gridInputs = [];
+    /** @type {{ key: string, train: PlotlyObject, test: PlotlyObject } | null} */
+    this.pointTraces = null;
+    /** @type {string | null} what the drawn figure shows besides the surface */
+    this.figure = null;
     this.regressionRange = new StableRange();
     this.canvas = document.createElement("canvas");
     this.canvas.width = GRID;
@@ -63,8 +101,10 @@ export class OutputView {
   table() {
     if (!this.dataset || !this.frame) return null;
     const layers = this.frame.layers;
+    /** @type {[string, Matrix, Matrix][]} */
     const sets = [["train", this.dataset.x_train, this.dataset.y_train]];
     if (this.showTest) sets.push(["test", this.dataset.x_test, this.dataset.y_test]);
+    /** @type {(string | number)[][]} */
     const rows = [];
     for (const [name, x, y] of sets) {
       const outputs = forward(layers, x);
@@ -79,29 +119,39 @@ export class OutputView {
     };
   }
 
+  /**
+   * @param {Dataset} dataset
+   * @param {Task | null} task
+   */
   setData(dataset, task) {
     this.dataset = dataset;
     this.task = task;
-    this.plane = planeOf(dataset); // the input plane, when the inputs live on one
-    this.twoDimensional = this.plane !== null;
+    const plane = planeOf(dataset);
+    this.plane = plane;
+    this.twoDimensional = plane !== null;
     this.regressionRange.reset();
     this.pointTraces = null;
-    this.figure = null; // what the drawn figure shows besides the surface
-    if (this.twoDimensional) {
-      this.grid = gridOver([...this.plane.train, ...this.plane.test], GRID, this.gridMargin);
-      this.gridInputs = this.grid.rows.map(this.plane.inputs);
+    this.figure = null;
+    if (plane) {
+      this.grid = gridOver([...plane.train, ...plane.test], GRID, this.gridMargin);
+      this.gridInputs = this.grid.rows.map(plane.inputs);
     }
   }
 
+  /** @param {boolean} show */
   setShowTest(show) {
     this.showTest = show;
   }
 
-  /** TF Playground's "discretize output": each grid point shows its class, not a shade. */
+  /**
+   * TF Playground's "discretize output": each grid point shows its class, not a shade.
+   * @param {boolean} on
+   */
   setDiscretize(on) {
     this.discretize = on;
   }
 
+  /** @param {Frame} frame */
   ingest(frame) {
     this.frame = frame;
   }
@@ -110,31 +160,46 @@ export class OutputView {
     const frame = this.frame;
     if (!this.dataset || !frame) return;
     const layers = frame.layers;
-    const encoding = encodingFor(this.task, this.dataset, layers.at(-1).activation);
+    const encoding = encodingFor(this.task, this.dataset, layers.at(-1)?.activation);
     if (this.twoDimensional) this.renderBoundary(layers, encoding);
     else if (encoding.kind === "classes") this.renderConfusion(layers, encoding);
     else this.renderPredictedVsTarget(layers, encoding);
     this.text.update();
   }
 
-  /** z over the grid: the predicted class, or the (first) output. */
+  /**
+   * z over the grid: the predicted class, or the (first) output.
+   * @param {FrameLayer[]} layers
+   * @param {Encoding} encoding
+   */
   surface(layers, encoding) {
     const outputs = forward(layers, this.gridInputs);
-    const binary = (value) => (value >= encoding.threshold ? encoding.high : encoding.low);
     const values = outputs.map((row) => {
       if (encoding.kind === "classes") return argmax(row);
-      return this.discretize && encoding.kind === "binary" ? binary(row[0]) : row[0];
+      if (this.discretize && encoding.kind === "binary") {
+        return row[0] >= encoding.threshold ? encoding.high : encoding.low;
+      }
+      return row[0];
     });
     const z = [];
     for (let r = 0; r < GRID; r += 1) z.push(values.slice(r * GRID, (r + 1) * GRID));
     return z;
   }
 
+  /**
+   * @param {Matrix} targets
+   * @param {Encoding} encoding
+   */
   pointColors(targets, encoding) {
     if (encoding.kind === "classes") return targets.map((row) => argmax(row));
     return targets.map((row) => row[0]);
   }
 
+  /**
+   * @param {Encoding} encoding
+   * @param {Matrix} z
+   * @returns {ColorAxis}
+   */
   colorAxis(encoding, z) {
     if (encoding.kind === "classes") {
       return { colorscale: encoding.scale, zmin: encoding.zmin, zmax: encoding.zmax };
@@ -146,7 +211,16 @@ export class OutputView {
     return { colorscale: DIVERGING, zmin: -limit, zmax: limit };
   }
 
+  /**
+   * @param {Matrix} x
+   * @param {Matrix} y
+   * @param {Encoding} encoding
+   * @param {ColorAxis} axis
+   * @param {string} name
+   * @param {string} outline
+   */
   pointsTrace(x, y, encoding, axis, name, outline) {
+    /** @param {number} value */
     const binaryColor = (value) => BINARY_CLASSES[value > (encoding.threshold ?? 0) ? 1 : 0];
     const color =
       encoding.kind === "binary" ? y.map((row) => binaryColor(row[0])) : this.pointColors(y, encoding);
@@ -169,21 +243,26 @@ export class OutputView {
   }
 
   /** The train and test points: made once per dataset and colouring, so that a frame, which
-   *  changes only the surface, never makes Plotly recompute them. */
-  points(encoding, axis) {
+   *  changes only the surface, never makes Plotly recompute them.
+   * @param {Plane} plane
+   * @param {Dataset} dataset
+   * @param {Encoding} encoding
+   * @param {ColorAxis} axis
+   */
+  points(plane, dataset, encoding, axis) {
     const key = JSON.stringify([encoding.kind, encoding.threshold, axis.zmin, axis.zmax]);
     if (!this.pointTraces || this.pointTraces.key !== key) {
       this.pointTraces = {
         key,
         train: this.pointsTrace(
-          this.plane.train,
-          this.dataset.y_train,
+          plane.train,
+          dataset.y_train,
           encoding,
           axis,
           "train",
           "#ffffff",
         ),
-        test: this.pointsTrace(this.plane.test, this.dataset.y_test, encoding, axis, "test", "#000000"),
+        test: this.pointsTrace(plane.test, dataset.y_test, encoding, axis, "test", "#000000"),
       };
     }
     return this.pointTraces;
@@ -193,15 +272,20 @@ export class OutputView {
    * The surface as a picture, one pixel per grid point, coloured as the points are. It is a
    * layout image rather than a heatmap trace: a frame then swaps one image and Plotly does
    * not recompute the figure (TF Playground draws its boundary on a canvas the same way).
+   * @param {Matrix} z
+   * @param {ColorAxis} axis
+   * @param {Encoding} encoding
    */
   surfaceImage(z, axis, encoding) {
     const context = this.canvas.getContext("2d");
+    if (!context) throw new Error("this browser draws no 2-D canvas");
     const image = context.createImageData(GRID, GRID);
     const diverging = scaleInterpolator(DIVERGING);
-    const color =
-      encoding.kind === "classes"
-        ? (value) => rgb(encoding.colors[value])
-        : (value) => diverging((value - axis.zmin) / (axis.zmax - axis.zmin));
+    const colors = encoding.kind === "classes" ? encoding.colors : null;
+    /** @type {(value: number) => [number, number, number]} */
+    const color = colors
+      ? (value) => rgb(colors[value])
+      : (value) => diverging((value - axis.zmin) / (axis.zmax - axis.zmin));
     let offset = 0;
     for (let row = GRID - 1; row >= 0; row -= 1) {
       // image rows run top-down, y runs bottom-up
@@ -219,10 +303,16 @@ export class OutputView {
     return this.canvas.toDataURL();
   }
 
+  /**
+   * @param {FrameLayer[]} layers
+   * @param {Encoding} encoding
+   */
   renderBoundary(layers, encoding) {
+    const { plane, dataset, grid } = this;
+    if (!plane || !dataset || !grid) return;
     const z = this.surface(layers, encoding);
     const axis = this.colorAxis(encoding, z);
-    const points = this.points(encoding, axis);
+    const points = this.points(plane, dataset, encoding, axis);
     const source = this.surfaceImage(z, axis, encoding);
     const figure = `${points.key} ${this.showTest}`;
     if (this.figure === figure) {
@@ -231,8 +321,9 @@ export class OutputView {
       return;
     }
     this.figure = figure;
-    const [xName, yName] = this.dataset.plane ? ["x1", "x2"] : this.dataset.feature_names;
-    const { x, y } = this.grid;
+    const [xName, yName] = dataset.plane ? ["x1", "x2"] : dataset.feature_names;
+    const { x, y } = grid;
+    const [xLast, yLast] = [x[x.length - 1], y[y.length - 1]];
     const traces = [points.train, { ...points.test, visible: this.showTest }];
     const layout = {
       ...BASE_LAYOUT,
@@ -240,14 +331,14 @@ export class OutputView {
       showlegend: false,
       uirevision: "keep",
       xaxis: {
-        range: [x[0], x.at(-1)],
+        range: [x[0], xLast],
         title: { text: xName, font: { size: 10 }, standoff: 2 },
         showgrid: false,
         zeroline: false,
         constrain: "domain",
       },
       yaxis: {
-        range: [y[0], y.at(-1)],
+        range: [y[0], yLast],
         scaleanchor: "x",
         showgrid: false,
         zeroline: false,
@@ -259,9 +350,9 @@ export class OutputView {
           xref: "x",
           yref: "y",
           x: x[0],
-          y: y.at(-1),
-          sizex: x.at(-1) - x[0],
-          sizey: y.at(-1) - y[0],
+          y: yLast,
+          sizex: xLast - x[0],
+          sizey: yLast - y[0],
           sizing: "stretch",
           layer: "below",
           opacity: SURFACE_OPACITY,
@@ -271,7 +362,16 @@ export class OutputView {
     Plotly.react(this.element, traces, layout, PLOT_CONFIG);
   }
 
+  /**
+   * @param {FrameLayer[]} layers
+   * @param {Extract<Encoding, { kind: "classes" }>} encoding
+   */
   renderConfusion(layers, encoding) {
+    const dataset = /** @type {Dataset} */ (this.dataset);
+    /**
+     * @param {Matrix} x
+     * @param {Matrix} y
+     */
     const split = (x, y) => {
       const counts = Array.from({ length: encoding.n }, () => new Array(encoding.n).fill(0));
       forward(layers, x).forEach((row, k) => {
@@ -279,11 +379,9 @@ export class OutputView {
       });
       return counts;
     };
-    const names = this.dataset.class_names || Array.from({ length: encoding.n }, (_, k) => String(k));
-    const useTest = this.showTest && this.dataset.x_test.length > 0;
-    const counts = useTest
-      ? split(this.dataset.x_test, this.dataset.y_test)
-      : split(this.dataset.x_train, this.dataset.y_train);
+    const names = dataset.class_names || Array.from({ length: encoding.n }, (_, k) => String(k));
+    const useTest = this.showTest && dataset.x_test.length > 0;
+    const counts = useTest ? split(dataset.x_test, dataset.y_test) : split(dataset.x_train, dataset.y_train);
     const trace = {
       type: "heatmap",
       z: counts,
@@ -308,7 +406,18 @@ export class OutputView {
     Plotly.react(this.element, [trace], layout, PLOT_CONFIG);
   }
 
+  /**
+   * @param {FrameLayer[]} layers
+   * @param {Encoding} encoding
+   */
   renderPredictedVsTarget(layers, encoding) {
+    const dataset = /** @type {Dataset} */ (this.dataset);
+    /**
+     * @param {Matrix} x
+     * @param {Matrix} y
+     * @param {string} name
+     * @param {string} color
+     */
     const pair = (x, y, name, color) => ({
       type: "scatter",
       mode: "markers",
@@ -318,7 +427,7 @@ export class OutputView {
       marker: { size: 8, color, line: { color: "#333", width: 1 } },
       hovertemplate: `${name}: target %{x:.3g}, predicted %{y:.3g}<extra></extra>`,
     });
-    const targets = this.dataset.y_train.map((row) => row[0]);
+    const targets = dataset.y_train.map((row) => row[0]);
     const low = Math.min(...targets, encoding.low ?? Infinity);
     const high = Math.max(...targets, encoding.high ?? -Infinity);
     const traces = [
@@ -331,10 +440,10 @@ export class OutputView {
         line: { color: "#999", dash: "dot", width: 1 },
         name: "ideal",
       },
-      pair(this.dataset.x_train, this.dataset.y_train, "train", CATEGORICAL[0]),
+      pair(dataset.x_train, dataset.y_train, "train", CATEGORICAL[0]),
     ];
-    if (this.showTest && this.dataset.x_test.length) {
-      traces.push(pair(this.dataset.x_test, this.dataset.y_test, "test", CATEGORICAL[1]));
+    if (this.showTest && dataset.x_test.length) {
+      traces.push(pair(dataset.x_test, dataset.y_test, "test", CATEGORICAL[1]));
     }
     const layout = {
       ...BASE_LAYOUT,

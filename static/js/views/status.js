@@ -1,8 +1,14 @@
+// @ts-check
 // The small things around the charts: counters, connection state, the frame-rate readout,
 // the divergence banner and the notice line for errors.
 
 import { phaseText } from "../words.js";
+/** @import { PageElements } from "../dom.js" */
+/** @import { Frame } from "../protocol.js" */
+/** @import { FrameStats } from "../socket.js" */
 
+/** @typedef {keyof typeof CONNECTION_TEXT} Connection */
+/** @typedef {(message: string, kind?: "error" | "info") => void} Notify tells the user something */
 const CONNECTION_TEXT = {
   connecting: "connecting…",
   live: "live",
@@ -14,11 +20,14 @@ const NOTICE_SECONDS = 8;
 
 
 export class StatusView {
+  /** @param {PageElements} elements */
   constructor(elements) {
     this.elements = elements;
-    this.noticeTimer = null;
+    /** @type {number | undefined} */
+    this.noticeTimer = undefined;
   }
 
+  /** @param {Frame} frame */
   showCounters(frame) {
     const { epochReadout, stepReadout, phaseReadout } = this.elements;
     epochReadout.textContent = String(frame.epoch).padStart(3, "0");
@@ -26,6 +35,7 @@ export class StatusView {
     phaseReadout.textContent = frame.phase ? phaseText(frame.phase) : `next: ${phaseText(frame.next_phase)}`;
   }
 
+  /** @param {boolean} playing */
   showPlaying(playing) {
     const button = this.elements.playButton;
     button.setAttribute("aria-pressed", playing ? "true" : "false");
@@ -33,12 +43,17 @@ export class StatusView {
     button.classList.toggle("playing", playing);
   }
 
+  /**
+   * @param {Connection} state
+   * @param {string} [detail]
+   */
   showConnection(state, detail = "") {
     const element = this.elements.connectionStatus;
     element.dataset.state = state;
     element.textContent = detail ? `${CONNECTION_TEXT[state]} (${detail})` : CONNECTION_TEXT[state];
   }
 
+  /** @param {FrameStats} stats */
   showStats(stats) {
     const { p50 } = stats.lagPercentiles();
     this.elements.fpsReadout.textContent = `${stats.fps} fps · lag ${Math.round(p50)} ms`;
@@ -47,6 +62,7 @@ export class StatusView {
       `replaced before drawing ${stats.dropped}`;
   }
 
+  /** @param {string} message */
   showDivergence(message) {
     this.elements.bannerMessage.textContent = message;
     this.elements.divergenceBanner.hidden = false;
@@ -56,7 +72,11 @@ export class StatusView {
     this.elements.divergenceBanner.hidden = true;
   }
 
-  /** A message the user should read (an API error, a refused command); fades after a while. */
+  /**
+   * A message the user should read (an API error, a refused command); fades after a while.
+   * @param {string} message
+   * @param {"error" | "info"} [kind]
+   */
   notify(message, kind = "error") {
     const notice = this.elements.notice;
     notice.textContent = message;
