@@ -22,15 +22,25 @@ export const studyApi = {
   getCoach: (id, token) => request("GET", `${base(id)}/coach`, { token }),
   check: (id, token, body) => request("POST", `${base(id)}/check`, { token, json: body }),
   /** The worksheet's HTML (a page, not JSON): its text. */
-  getWorksheet: async (id, token, params) => {
-    const response = await fetch(`${base(id)}/worksheet?${query(params)}`, {
-      headers: { Authorization: `Bearer ${token}` },
-    });
-    const text = await response.text();
-    if (!response.ok) {
-      const payload = JSON.parse(text || "{}");
-      throw new ApiError(response.status, payload.detail ?? response.statusText, payload.field ?? null);
-    }
-    return text;
-  },
+  getWorksheet: async (id, token, params) => (await fetchFile(`${base(id)}/worksheet?${query(params)}`, token)).text,
+  /** The run as a Jupyter notebook (style lesson003 or lesson000, exercise true/false): {text, filename}. */
+  getNotebook: (id, token, params) => fetchFile(`${base(id)}/notebook?${query(params)}`, token),
 };
+
+/**
+ * A file an endpoint answers (not JSON; its errors are): its text and the name its
+ * Content-Disposition gives.
+ * @param {string} path
+ * @param {string} token
+ * @returns {Promise<{ text: string, filename: string | null }>}
+ */
+async function fetchFile(path, token) {
+  const response = await fetch(path, { headers: { Authorization: `Bearer ${token}` } });
+  const text = await response.text();
+  if (!response.ok) {
+    const payload = JSON.parse(text || "{}");
+    throw new ApiError(response.status, payload.detail ?? response.statusText, payload.field ?? null);
+  }
+  const named = /filename="([^"]+)"/.exec(response.headers.get("Content-Disposition") ?? "");
+  return { text, filename: named ? named[1] : null };
+}

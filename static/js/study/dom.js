@@ -52,6 +52,15 @@ export function row(cells, { header = false, className = "" } = {}) {
   return tr;
 }
 
+/** Offer `text` as a download named `filename` (a blob link, clicked). */
+export function saveFile(text, filename, type) {
+  const link = document.createElement("a");
+  link.href = URL.createObjectURL(new Blob([text], { type }));
+  link.download = filename;
+  link.click();
+  setTimeout(() => URL.revokeObjectURL(link.href), 60_000);
+}
+
 export function button(label, onClick) {
   const element = document.createElement("button");
   element.type = "button";
