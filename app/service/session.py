@@ -657,7 +657,7 @@ class Session:
                 identity = {"session_id": exported["id"], **identity}
             session = cls(exported["config"], dataset, **identity)
             saved = dict(exported["model"])
-            saved["rng"] = _unstringify_ints(saved["rng"])
+            saved["rng"] = unstringify_ints(saved["rng"])
             session.model.load_state_dict(saved)
             session.history = list(exported["history"])
             session.playing = bool(exported.get("playing", False))
@@ -771,9 +771,10 @@ def _stringify_ints(value: Any) -> Any:
     return value
 
 
-def _unstringify_ints(value: Any) -> Any:
+def unstringify_ints(value: Any) -> Any:
+    """An export's RNG state with its integers back (the export writes them as strings)."""
     if isinstance(value, dict):
-        return {k: _unstringify_ints(v) for k, v in value.items()}
+        return {k: unstringify_ints(v) for k, v in value.items()}
     if isinstance(value, str) and value.lstrip("-").isdigit():
         return int(value)
     return value

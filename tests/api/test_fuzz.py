@@ -65,10 +65,11 @@ def request_of(case: Any, created: dict[str, Any]) -> dict[str, Any]:
     return arguments
 
 
-# Operations whose answer is a printable page or a CSV file; their errors are JSON like
-# every other.
+# Operations whose answer is a printable page, a CSV file or a notebook; their errors are
+# JSON like every other.
 DOCUMENT_OPERATIONS = {
     "GET /api/sessions/{id}/worksheet": "text/html",
+    "GET /api/sessions/{id}/notebook": "application/x-ipynb+json",
     "GET /api/sessions/{id}/answers": "text/csv",
     "GET /api/classes/current/answers": "text/csv",
 }

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import urllib.request
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -237,3 +238,36 @@ def test_the_coach_and_the_hand_check(playground: Playground) -> None:
         "() => document.getElementById('handcheck-verdict').dataset.correct === 'true'"
     )
     assert page.locator("#handcheck-factors tr").count() >= 3
+
+
+def test_the_run_downloads_as_a_notebook(playground: Playground) -> None:
+    playground.step(3)
+    page = playground.page
+    state = playground.state()
+    for style, exercise in (("lesson003", False), ("lesson003", True)):
+        page.select_option("#notebook-style", style)
+        page.set_checked("#notebook-exercise", exercise)
+        with page.expect_download() as download:
+            page.click("#notebook-button")
+        request = urllib.request.Request(
+            f"{playground.url}/api/sessions/{state['sessionId']}/notebook"
+            f"?style={style}&exercise={str(exercise).lower()}",
+            headers={"Authorization": f"Bearer {state['token']}"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            answered = response.read().decode()
+            disposition = response.headers["Content-Disposition"]
+        assert disposition == f'attachment; filename="{download.value.suggested_filename}"'
+        assert download.value.suggested_filename.endswith("-exercise.ipynb") == exercise
+        assert Path(download.value.path()).read_text() == answered  # the server's notebook
+    # Lesson 000's style on the default preset's network: the refusal, naming the field.
+    page.select_option("#notebook-style", "lesson000")
+    page.click("#notebook-button")
+    page.wait_for_function(
+        "() => document.getElementById('grader-diagnosis').textContent.startsWith('style: ')"
+    )
+    assert "lesson 000's style is for lesson 000's network" in (
+        page.text_content("#grader-diagnosis") or ""
+    )
+    playground.errors[:] = [e for e in playground.errors if "status of 422" not in e]
+    playground.screenshot("study-notebook.png", "#grader-panel")

@@ -44,15 +44,31 @@ export const studyApi = {
    * @param {{ seed: number, answers: boolean }} params
    * @returns {Promise<string>}
    */
-  getWorksheet: async (id, token, params) => {
-    const response = await fetch(`${base(id)}/worksheet?${query(params)}`, {
-      headers: { Authorization: `Bearer ${token}` },
-    });
-    const text = await response.text();
-    if (!response.ok) {
-      const payload = JSON.parse(text || "{}");
-      throw new ApiError(response.status, payload.detail ?? response.statusText, payload.field ?? null);
-    }
-    return text;
-  },
+  getWorksheet: async (id, token, params) => (await fetchFile(`${base(id)}/worksheet?${query(params)}`, token)).text,
+  /**
+   * The run as a Jupyter notebook (style lesson003 or lesson000, exercise true/false).
+   * @param {string} id
+   * @param {string} token
+   * @param {{ style: string, exercise: boolean }} params
+   * @returns {Promise<{ text: string, filename: string | null }>}
+   */
+  getNotebook: (id, token, params) => fetchFile(`${base(id)}/notebook?${query(params)}`, token),
 };
+
+/**
+ * A file an endpoint answers (not JSON; its errors are): its text and the name its
+ * Content-Disposition gives.
+ * @param {string} path
+ * @param {string} token
+ * @returns {Promise<{ text: string, filename: string | null }>}
+ */
+async function fetchFile(path, token) {
+  const response = await fetch(path, { headers: { Authorization: `Bearer ${token}` } });
+  const text = await response.text();
+  if (!response.ok) {
+    const payload = JSON.parse(text || "{}");
+    throw new ApiError(response.status, payload.detail ?? response.statusText, payload.field ?? null);
+  }
+  const named = /filename="([^"]+)"/.exec(response.headers.get("Content-Disposition") ?? "");
+  return { text, filename: named ? named[1] : null };
+}

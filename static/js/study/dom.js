@@ -83,6 +83,20 @@ export function row(cells, { header = false, className = "" } = {}) {
 }
 
 /**
+ * Offer `text` as a download named `filename` (a blob link, clicked).
+ * @param {string} text
+ * @param {string} filename
+ * @param {string} type
+ */
+export function saveFile(text, filename, type) {
+  const link = document.createElement("a");
+  link.href = URL.createObjectURL(new Blob([text], { type }));
+  link.download = filename;
+  link.click();
+  setTimeout(() => URL.revokeObjectURL(link.href), 60_000);
+}
+
+/**
  * @param {string} label
  * @param {() => void} onClick
  */

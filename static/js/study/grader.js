@@ -1,9 +1,10 @@
 // @ts-check
 // Grade your own backprop: get the current batch, paste or upload your per-layer gradients
 // (or updated weights), and read per layer the relative error, the first wrong layer and
-// the likely mistake (POST …/grade). A row's click shows that layer in the inspector.
+// the likely mistake (POST …/grade). A row's click shows that layer in the inspector. Or take
+// the run into a Jupyter notebook (GET …/notebook), the backward pass left to write if asked.
 import { studyApi } from "./api.js";
-import { button, byId, format, row } from "./dom.js";
+import { button, byId, format, row, saveFile } from "./dom.js";
 /** @import { StudyContext } from "./panels.js" */
 /** @import { GradeResult } from "../protocol.js" */
 
@@ -19,6 +20,21 @@ export class GraderPanel {
     byId("grader-batch").addEventListener("click", () => this.loadBatch());
     byId("grader-submit").addEventListener("click", () => this.submit());
     this.file.addEventListener("change", () => this.readFile());
+    this.notebookStyle = byId("notebook-style", HTMLSelectElement);
+    this.notebookExercise = byId("notebook-exercise", HTMLInputElement);
+    byId("notebook-button").addEventListener("click", () => this.downloadNotebook());
+  }
+
+  async downloadNotebook() {
+    const session = this.context.session();
+    if (!session) return;
+    const params = { style: this.notebookStyle.value, exercise: this.notebookExercise.checked };
+    try {
+      const { text, filename } = await studyApi.getNotebook(session.id, session.token, params);
+      saveFile(text, filename ?? "run.ipynb", "application/x-ipynb+json");
+    } catch (error) {
+      this.verdict(false, error.field ? `${error.field}: ${error.message}` : error.message);
+    }
   }
 
   async loadBatch() {

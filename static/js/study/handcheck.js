@@ -4,7 +4,7 @@
 // factors on request. The numbers on the page can be blurred meanwhile. Worksheets
 // (GET …/worksheet) download as printable HTML.
 import { studyApi } from "./api.js";
-import { byId, format, row } from "./dom.js";
+import { byId, format, row, saveFile } from "./dom.js";
 /** @import { StudyContext } from "./panels.js" */
 /** @import { CheckResult } from "../protocol.js" */
 
@@ -104,11 +104,7 @@ export class HandCheckPanel {
     const seed = Math.max(0, Math.floor(Number(this.seed.value) || 0));
     try {
       const html = await studyApi.getWorksheet(session.id, session.token, { seed, answers });
-      const link = document.createElement("a");
-      link.href = URL.createObjectURL(new Blob([html], { type: "text/html" }));
-      link.download = `worksheet-seed-${seed}${answers ? "-answers" : ""}.html`;
-      link.click();
-      setTimeout(() => URL.revokeObjectURL(link.href), 60_000);
+      saveFile(html, `worksheet-seed-${seed}${answers ? "-answers" : ""}.html`, "text/html");
     } catch (error) {
       this.context.notify(`Worksheet: ${error.message}`);
     }
