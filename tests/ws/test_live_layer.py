@@ -13,6 +13,7 @@ from starlette.testclient import TestClient
 
 from app.live import host as host_module
 from app.live import training
+from app.service import play
 from app.service.session import StepOutcome
 
 from .conftest import is_event, manager_of, receive_until, url
@@ -114,7 +115,7 @@ def test_a_costly_slice_moves_off_the_event_loop(
     """A session whose units take longer than INLINE_SECONDS plays on the training thread."""
     session = manager_of(live_app).create({"preset": "circle"})
     threads: list[str] = []
-    real, real_together = training.run_slice, training.step_together
+    real, real_together = training.run_slice, play.step_together
 
     def burn() -> None:
         threads.append(threading.current_thread().name)
@@ -131,7 +132,7 @@ def test_a_costly_slice_moves_off_the_event_loop(
         return real_together(*args)  # type: ignore[arg-type]
 
     monkeypatch.setattr(host_module, "run_slice", slow_slice)
-    monkeypatch.setattr(training, "step_together", slow_together)
+    monkeypatch.setattr(play, "step_together", slow_together)
     with live_client.websocket_connect(url(session)) as ws:
         ws.receive_json()
         ws.send_json({"type": "play", "rate": 20})  # one batch a slice
