@@ -202,13 +202,13 @@ class LocalHost:
 
     async def begin_play(self) -> None:
         self._interrupted.clear()
-        self.session.playing = True
+        self.session.set_playing(True)
 
     def interrupt(self) -> None:
         self._interrupted.set()
 
     async def end_play(self) -> int:
-        self.session.playing = False
+        self.session.set_playing(False)
         return self.session.model.step
 
     # ----- changing ------------------------------------------------------------------------

@@ -249,6 +249,15 @@ class Session:
         for listener in list(self.listeners):
             listener(self, kind, detail or {})
 
+    def set_playing(self, playing: bool) -> None:
+        """Whether the live stream plays the session now (its state and frames say so, and a
+        restart knows). Without the lock: the event loop says it and must not wait for a step."""
+        self.playing = playing
+
+    def touch(self) -> None:
+        """A client used the session (reading is using): it is not idle, so it does not expire."""
+        self.last_used = time.time()
+
     # ----- metrics -------------------------------------------------------------------------
 
     def train_loss(self) -> float:
