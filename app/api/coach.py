@@ -6,8 +6,6 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from app.service.coach import coach
-
 from .deps import ReadableSession
 from .sessions import READ_ERRORS
 from .study_schemas import CoachReport
@@ -19,5 +17,4 @@ router = APIRouter(prefix="/sessions", tags=["study"])
 def read_coach(session: ReadableSession) -> dict[str, Any]:
     """What is going wrong, one sentence each: saturated units or output, gradients vanishing
     with depth, dead ReLUs, lr too high, stuck at the majority class."""
-    with session.lock:
-        return coach(session)
+    return session.coach()

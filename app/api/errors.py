@@ -24,6 +24,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from app.engine import ConfigError
+from app.service.chain import BackwardNotRunError
 from app.service.class_questions import AnswerNotStoredError, SessionPlaysError
 from app.service.classes import ClassEndedError, ClassSessionGoneError
 from app.service.manager import SessionDamagedError, SessionNotFoundError
@@ -75,6 +76,7 @@ REFUSAL_STATUS: dict[type[ConfigError], int] = {
     ClassSessionGoneError: 404,
     QuestionNotFoundError: 404,
     ReceiptRefusedError: 404,
+    BackwardNotRunError: 409,  # no gradient to break down yet
     ClassEndedError: 409,
     SessionPlaysError: 409,
     QuestionClosedError: 409,

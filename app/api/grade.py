@@ -29,8 +29,7 @@ NOT_TRACED: dict[int | str, dict[str, Any]] = {
 def read_grade_problem(session: ReadableSession) -> dict[str, Any]:
     """The current batch: x, y, the weights it runs with, the loss and the learning rate."""
     try:
-        with session.lock:
-            return grader.problem(session.model)
+        return session.grade_problem()
     except grader.NotTracedError as error:
         raise ApiError(409, str(error), field="batch") from None
 
@@ -46,7 +45,6 @@ def grade_backprop(
 ) -> dict[str, Any]:
     """Grade your backprop: per layer the relative error, the first wrong layer, the cause."""
     try:
-        with session.lock:
-            return grader.grade(session.model, body.model_dump(exclude_none=True))
+        return session.grade(body.model_dump(exclude_none=True))
     except grader.NotTracedError as error:
         raise ApiError(409, str(error), field="batch") from None

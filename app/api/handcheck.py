@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from app.paths import templates_dir
-from app.service import grader, handcheck
+from app.service import grader
 
 from .deps import ReadableSession, SettingsDep
 from .errors import ApiError
@@ -44,21 +44,18 @@ def check_hand_calculation(
 ) -> dict[str, Any]:
     """Mark a hand-worked ∂L/∂W, ∂L/∂b or δ of the current batch, within a tolerance."""
     try:
-        with session.lock:
-            model = grader.current_batch(session.model)
+        return session.check_hand_calculation(
+            body.quantity,
+            body.layer,
+            body.j,
+            body.value,
+            body.tolerance,
+            i=body.i,
+            row=body.row,
+            reveal=body.reveal,
+        )
     except grader.NotTracedError as error:
         raise ApiError(409, str(error), field="batch") from None
-    return handcheck.check(
-        model,
-        body.quantity,
-        body.layer,
-        body.j,
-        body.value,
-        body.tolerance,
-        i=body.i,
-        row=body.row,
-        reveal=body.reveal,
-    )
 
 
 def _number(value: Any) -> str:
@@ -86,9 +83,7 @@ def read_worksheet(
     """A printable page: the network, its weights, a batch, blank cells for one step."""
     if rows > settings.max_worksheet_rows:
         raise ApiError(422, f"at most {settings.max_worksheet_rows}, got {rows}", field="rows")
-    with session.lock:
-        chosen = int(session.config["model"]["seed"]) if seed is None else seed
-        sheet = handcheck.worksheet(session, chosen, rows, settings.max_worksheet_units)
+    sheet = session.worksheet(seed, rows, settings.max_worksheet_units)
     return templates.TemplateResponse(
         request, "worksheet.html", {"sheet": sheet, "answers": answers, "fmt": _number}
     )

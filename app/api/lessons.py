@@ -11,8 +11,6 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from app.service.lessons import lesson_guide
-
 from .deps import ReadableSession
 from .sessions import CHANGE_ERRORS, READ_ERRORS
 
@@ -64,5 +62,4 @@ def read_lesson(
     ] = "lesson-003",
 ) -> dict[str, Any]:
     """Walk a lesson's steps on the current batch: names, formulas, values."""
-    with session.lock:
-        return lesson_guide(session.model, name, session.max_trace_rows)
+    return session.lesson(name)

@@ -66,20 +66,6 @@ def set_parameter(
     manager: ManagerDep,
 ) -> dict[str, Any]:
     """Set one weight (or bias) by hand; the weights around it stay."""
-    session.set_parameter(body.layer, body.i, body.j, body.value, by="rest")
+    now = session.set_parameter(body.layer, body.i, body.j, body.value, by="rest")
     manager.save(session)
-    with session.lock:
-        dense = session.model.layers[body.layer]
-        dead = False
-        if body.i is None:
-            assert dense.b is not None  # set_parameter refused a network without biases
-            value = dense.b[0, body.j]
-        else:
-            value = dense.W[body.i, body.j]
-            dead = dense.dead is not None and bool(dense.dead[body.i, body.j])
-        return {
-            **body.model_dump(),
-            "value": float(value),
-            "dead": dead,
-            "version": session.version,
-        }
+    return {**body.model_dump(), **now}

@@ -15,8 +15,7 @@ from typing import Annotated, Any
 import numpy as np
 from fastapi import APIRouter, Body, Query, Request, Response
 
-from app.engine import ConfigError, chain_terms, check_one
-from app.engine.gradcheck import tolerance_for
+from app.engine import ConfigError
 from app.service.gradcheck import NotCheckableError, check_session
 from app.service.session import Session
 
@@ -84,24 +83,6 @@ CREATE_ERRORS: dict[int | str, dict[str, Any]] = {
     **BODY_ERRORS,
     429: {**_ERROR, "description": "The server holds its maximum number of sessions."},
 }
-
-CHAIN_FORMULA_W = (
-    "∂L/∂W[{l}][{i},{j}] = Σ_s ∂L/∂a[s,{j}] · f'(z[s,{j}]) · x[s,{i}]  (+ l2·W + l1·sign(W))"
-    "  — lesson 000: ∂Loss/∂W = ∂Loss/∂ŷ · ∂ŷ/∂z · ∂z/∂W"
-)
-CHAIN_FORMULA_B = (
-    "∂L/∂b[{l}][{j}] = Σ_s ∂L/∂a[s,{j}] · f'(z[s,{j}]) · 1"
-    "  — lesson 003: ∂E/∂B = ∂E/∂Y, summed over the batch"
-)
-# A cross-entropy fused with its output activation: the loss hands back ∂L/∂z itself.
-CHAIN_FORMULA_FUSED_W = (
-    "∂L/∂W[{l}][{i},{j}] = Σ_s ∂L/∂z[s,{j}] · x[s,{i}]  (+ l2·W + l1·sign(W)),"
-    "  ∂L/∂z = (p − y)/n: loss and output activation fused"
-)
-CHAIN_FORMULA_FUSED_B = (
-    "∂L/∂b[{l}][{j}] = Σ_s ∂L/∂z[s,{j}] · 1,  ∂L/∂z = (p − y)/n: loss and output activation fused"
-)
-
 
 # ----- creating -----------------------------------------------------------------------------
 
@@ -276,9 +257,9 @@ def step_session(
             f"at most {settings.max_units_per_step} units per call, got {body.count}",
             field="count",
         )
-    with session.lock:  # the answer's state is the one this call left
-        outcome = session.step(body.unit, body.count, budget_seconds=settings.max_step_seconds)
-        state = session.state(include_trace)
+    outcome, state = session.step_and_state(
+        body.unit, body.count, settings.max_step_seconds, include_trace
+    )
     manager.save(session)
     return {
         "unit": outcome.unit,
@@ -453,44 +434,4 @@ def read_chain(
     ] = None,
 ) -> dict[str, Any]:
     """Break one weight's gradient into its chain-rule factors, per batch row."""
-    with session.lock:
-        model = session.model
-        if layer < len(model.layers) and not session.backward_done(layer):
-            raise ApiError(
-                409,
-                f"layer {layer} has no backward pass yet: step further (a batch, or its "
-                "phases down to 'backward' of this layer)",
-                field="layer",
-            )
-        terms = chain_terms(model, layer, i, j)
-        numeric, relative_error = check_one(model, layer, i, j)
-        tolerance = tolerance_for(model.config.dtype)
-        value = session.parameter_used(layer, i, j)
-    if terms.fused:
-        formula = CHAIN_FORMULA_FUSED_B if i is None else CHAIN_FORMULA_FUSED_W
-    else:
-        formula = CHAIN_FORMULA_B if i is None else CHAIN_FORMULA_W
-    formula = formula.format(l=layer, i=i, j=j)
-    return {
-        "layer": layer,
-        "i": i,
-        "j": j,
-        "parameter": f"b[{layer}][{j}]" if i is None else f"W[{layer}][{i}, {j}]",
-        "value": value,
-        "activation": terms.activation,
-        "formula": formula,
-        "upstream": terms.upstream.tolist(),
-        "local": terms.local.tolist(),
-        "input": terms.input.tolist(),
-        "products": terms.products.tolist(),
-        "penalty": terms.penalty,
-        "gradient": terms.gradient,
-        "reported": terms.reported,
-        "numeric": numeric,
-        "relative_error": relative_error,
-        "note": terms.note,
-        "fused": terms.fused,
-        "separate": None if terms.separate is None else terms.separate.tolist(),
-        "equal_to_rounding": terms.equal_to_rounding,
-        "tolerance": tolerance,
-    }
+    return session.chain_rule(layer, i, j)

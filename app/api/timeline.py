@@ -41,8 +41,7 @@ MomentQuery = Annotated[int, Query(ge=0, le=2**53 - 1)]
 @router.get("/{id}/timeline", response_model=TimelineSummary, responses=READ_ERRORS)
 def read_timeline(session: ReadableSession) -> dict[str, Any]:
     """What can be revisited: each epoch's batches, now, and the checkpoints' memory."""
-    with session.lock:
-        return session.timeline.summary(session)
+    return session.timeline_summary()
 
 
 BUSY: dict[int | str, dict[str, Any]] = {

@@ -1,8 +1,8 @@
 """Live sessions over a websocket. Data flows one way, each file one concern:
 
-- ``training.py``: one slice of play on the session (train, stop conditions, store, frame);
+- ``training.py``: one slice of play (``service/play.py``'s visit, then its frame);
 - ``frames.py``: building a frame from the session and encoding it once per view;
-- ``host.py``: the session's host, the only door to a session (``LocalHost``: this process);
+- ``host.py``: the session's host, the hub's only way to a session (``LocalHost``: here);
 - ``player.py``: the play task, one slice per frame interval at the teacher's rate;
 - ``client.py``: one socket, its subscription and its "latest wins" sender;
 - ``commands.py``: the client's messages, validated; ``pacing.py``: rate tools;

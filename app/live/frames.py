@@ -1,9 +1,9 @@
-"""Frames: what the page animates, read from the session under its lock and encoded once.
+"""Frames: what the page animates, read from the session in one visit and encoded once.
 
-``build_frame`` holds ``session.lock`` only while it gathers references to the session's
-arrays and a few reductions (summaries, norms); the JSON encoding happens after the lock is
-released. That is safe because the engine never changes an array in place: every update and
-every phase makes new arrays (see ``LayerTrace`` and ``Model._update``).
+``build_frame`` holds the session (``Session.read``) only while it gathers references to the
+session's arrays and a few reductions (summaries, norms); the JSON encoding happens after
+the session is let go. That is safe because the engine never changes an array in place:
+every update and every phase makes new arrays (see ``LayerTrace`` and ``Model._update``).
 
 A Frame is encoded once per View (the fields a client asked for and its boundary grid), so
 every client with the same view — all of them, by default — gets the very same string.
@@ -182,7 +182,8 @@ def build_frame(
 ) -> Frame:
     """A frame of the session as it is now, for these views (boundary grids they ask for)."""
     resolutions = {view.boundary_resolution for view in views if view.boundary_resolution > 0}
-    with session.lock:
+
+    def snapshot(session: Session) -> Frame:
         model = session.model
         identity = (model, model.config, session.edits)
         playing = play is not None  # another frame follows soon: it may show newer metrics
@@ -238,6 +239,8 @@ def build_frame(
         }
         key = frame_key(session.version, session.playing, views, play)
         return Frame(seq, key, payload, boundaries, model.diverged, frozenset(views))
+
+    return session.read(snapshot)
 
 
 def frame_key(

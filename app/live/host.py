@@ -130,11 +130,7 @@ class LocalHost:
     # ----- reading -------------------------------------------------------------------------
 
     async def hello(self) -> tuple[dict[str, Any], dict[str, Any]]:
-        return await self._run(self._workers, self._hello)
-
-    def _hello(self) -> tuple[dict[str, Any], dict[str, Any]]:
-        with self.session.lock:
-            return self.session.state(), self.session.dataset_summary()
+        return await self._run(self._workers, self.session.state_and_dataset)
 
     async def state(self) -> dict[str, Any]:
         return await self._run(self._workers, self.session.state)
@@ -151,12 +147,14 @@ class LocalHost:
     def _frame(
         self, seq: int, views: frozenset[View], play: dict[str, Any] | None, unless_key: Any
     ) -> Frame | None:
-        session = self.session
-        with session.lock:
+        def unless_shown(session: Session) -> Frame | None:
             if frame_key(session.version, session.playing, views, play) == unless_key:
                 return None
-            frame = build_frame(session, seq, views, self._caches, play)
-        frame.encode_all()
+            return build_frame(session, seq, views, self._caches, play)
+
+        frame = self.session.read(unless_shown)
+        if frame is not None:
+            frame.encode_all()
         return frame
 
     # ----- play ----------------------------------------------------------------------------
@@ -204,13 +202,13 @@ class LocalHost:
 
     async def begin_play(self) -> None:
         self._interrupted.clear()
-        self.session.playing = True
+        self.session.set_playing(True)
 
     def interrupt(self) -> None:
         self._interrupted.set()
 
     async def end_play(self) -> int:
-        self.session.playing = False
+        self.session.set_playing(False)
         return self.session.model.step
 
     # ----- changing ------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from app.engine import ConfigError
+from app.service.play import PLAY
 from app.settings import Settings
 
 from .client import Client
@@ -43,7 +44,7 @@ from .frames import PROTOCOL_VERSION, Frame, View, encode
 from .host import SessionHost
 from .pacing import FramePacer
 from .player import Player
-from .training import PLAY, StopConditions
+from .training import StopConditions
 
 log = logging.getLogger("app.live")
 

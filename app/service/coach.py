@@ -85,7 +85,7 @@ class Finding:
 
 
 def coach(session: Session) -> dict[str, Any]:
-    """Every finding on the session now (call with its lock held)."""
+    """Every finding on the session now (call with the session held: ``Session.coach``)."""
     model = session.model
     x = session.dataset.x_train
     findings: list[Finding] = []

@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import numpy as np
 
@@ -31,6 +31,7 @@ from app.engine.datasets import (
 )
 from app.engine.model import HYPERPARAMETERS, BatchResult
 
+from . import chain, coach, grader, handcheck, lessons
 from .history import Timeline
 from .memory import SessionShape, check_memory_budget
 from .presets import PRESETS
@@ -39,6 +40,7 @@ from .stopping import stopping
 
 Unit = Literal["phase", "batch", "epoch"]
 Listener = Callable[["Session", str, dict[str, Any]], None]
+T = TypeVar("T")
 
 MAX_TRACE_ROWS = 100  # batch rows per layer in a state; the manager sets it from the settings
 MAX_HISTORY = 2000  # points kept per session; older ones are thinned, never the newest
@@ -247,6 +249,15 @@ class Session:
         for listener in list(self.listeners):
             listener(self, kind, detail or {})
 
+    def set_playing(self, playing: bool) -> None:
+        """Whether the live stream plays the session now (its state and frames say so, and a
+        restart knows). Without the lock: the event loop says it and must not wait for a step."""
+        self.playing = playing
+
+    def touch(self) -> None:
+        """A client used the session (reading is using): it is not idle, so it does not expire."""
+        self.last_used = time.time()
+
     # ----- metrics -------------------------------------------------------------------------
 
     def train_loss(self) -> float:
@@ -356,6 +367,15 @@ class Session:
             self.stepped(outcome, by)
         return outcome
 
+    def step_and_state(
+        self, unit: Unit, count: int, budget_seconds: float | None, include_trace: bool = True
+    ) -> tuple[StepOutcome, dict[str, Any]]:
+        """``step``, then the state it left, with no other change between them (a REST step's
+        answer)."""
+        with self.lock:
+            outcome = self.step(unit, count, budget_seconds=budget_seconds)
+            return outcome, self.state(include_trace)
+
     def stepped(self, outcome: StepOutcome, by: str | None) -> None:
         """Tell the listeners about a step call's units (the caller holds the lock)."""
         self._changed("step", {"unit": outcome.unit, "count": outcome.done, "by": by})
@@ -433,9 +453,11 @@ class Session:
 
     def set_parameter(
         self, layer: int, i: int | None, j: int, value: float, by: str | None = None
-    ) -> None:
+    ) -> dict[str, Any]:
         """Set one weight W[layer][i, j] (or, with i None, the bias b[layer][j]) by hand, as
-        TF Playground lets a student type one; the next step trains from it."""
+        TF Playground lets a student type one; the next step trains from it. Answers the
+        parameter as it is now (``value`` in the model's dtype; ``dead``: the tfp rule froze
+        it, so it keeps the value) and the version this change made."""
         with self.lock:
             if not 0 <= layer < len(self.model.layers):
                 raise ConfigError("layer", f"layer must be in 0..{len(self.model.layers) - 1}")
@@ -454,6 +476,13 @@ class Session:
             change = {"layer": layer, "i": i, "j": j, "value": value}
             self.timeline.record_parameter(self, change, by)
             self._changed("set", {"changes": {"parameter": change}, "by": by})
+            if i is None:
+                assert dense.b is not None  # refused above otherwise
+                now, dead = dense.b[0, j], False
+            else:
+                now = dense.W[i, j]
+                dead = dense.dead is not None and bool(dense.dead[i, j])
+            return {"value": float(now), "dead": dead, "version": self.version}
 
     def reset(self, seed: int | None = None, by: str | None = None) -> None:
         """Fresh weights from the config (a new seed if given); history and counters cleared."""
@@ -549,22 +578,75 @@ class Session:
             model = self.model
             return len(model.batch_indices) > 0 and all(t.W is not None for t in model.traces)
 
-    def backward_done(self, layer: int) -> bool:
-        """Has layer ``layer``'s backward pass run on the current batch (False for no such
-        layer)?"""
+    def state_and_dataset(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The whole state and the dataset summary, of one moment (a live client's hello)."""
         with self.lock:
-            traces = self.model.traces
-            return 0 <= layer < len(traces) and traces[layer].dW is not None
+            return self.state(), self.dataset_summary()
 
-    def parameter_used(self, layer: int, i: int | None, j: int) -> float:
-        """W[i, j] (b[j] when i is None) of layer ``layer`` as the current batch used it: the
-        value its gradient belongs to."""
+    def read(self, reader: Callable[[Session], T]) -> T:
+        """``reader(self)`` with the session held: a read made of many parts (a live frame)
+        sees one moment, as no step or change runs meanwhile; what it answers is answered."""
         with self.lock:
-            trace = self.model.traces[layer]
-            used = trace.b if i is None else trace.W
-            if used is None:
-                raise ConfigError("layer", f"layer {layer} has no such parameter on this batch")
-            return float(used[0, j] if i is None else used[i, j])
+            return reader(self)
+
+    def timeline_summary(self) -> dict[str, Any]:
+        """What the timeline can revisit: each epoch's batches, now, its checkpoints."""
+        with self.lock:
+            return self.timeline.summary(self)
+
+    # ----- study reads: the tools of ``lessons``, ``coach``, ``grader``, ``handcheck`` -----
+
+    def lesson(self, name: str) -> dict[str, Any]:
+        """The walk-through of lesson ``name`` on the current batch (``lessons.py``)."""
+        with self.lock:
+            return lessons.lesson_guide(self.model, name, self.max_trace_rows)
+
+    def coach(self) -> dict[str, Any]:
+        """The gradient coach's findings on the weights now (``coach.py``)."""
+        with self.lock:
+            return coach.coach(self)
+
+    def grade_problem(self) -> dict[str, Any]:
+        """The current batch as a student's backprop needs it (``grader.problem``)."""
+        with self.lock:
+            return grader.problem(self.model)
+
+    def grade(self, submission: dict[str, Any]) -> dict[str, Any]:
+        """A student's gradients or updated weights, graded per layer (``grader.grade``)."""
+        with self.lock:
+            return grader.grade(self.model, submission)
+
+    def check_hand_calculation(
+        self,
+        quantity: handcheck.Quantity,
+        layer: int,
+        j: int,
+        value: float,
+        tolerance: float,
+        i: int | None = None,
+        row: int | None = None,
+        reveal: bool = False,
+    ) -> dict[str, Any]:
+        """A hand-worked ∂L/∂W, ∂L/∂b or δ of the current batch, marked (``handcheck.check``):
+        on a copy of the batch, taken with the session held; marked after (training goes on)."""
+        with self.lock:
+            batch = grader.current_batch(self.model)
+        return handcheck.check(
+            batch, quantity, layer, j, value, tolerance, i=i, row=row, reveal=reveal
+        )
+
+    def worksheet(self, seed: int | None, rows: int, max_units: int) -> dict[str, Any]:
+        """One step of a small network built from this session's config (``handcheck``),
+        seeded by ``seed`` (None: the session's own seed)."""
+        with self.lock:
+            chosen = int(self.config["model"]["seed"]) if seed is None else seed
+            return handcheck.worksheet(self, chosen, rows, max_units)
+
+    def chain_rule(self, layer: int, i: int | None, j: int) -> dict[str, Any]:
+        """One weight's (or bias's) gradient as its chain-rule factors, per batch row
+        (``chain.py``)."""
+        with self.lock:
+            return chain.chain_rule(self.model, layer, i, j)
 
     def dataset_summary(self) -> dict[str, Any]:
         """The dataset as JSON data — made once per dataset (a session keeps its dataset;

@@ -1,11 +1,10 @@
-"""The live layer's shape and its play loop: one way, fair, storing as it plays."""
+"""The live layer's play loop: fair, storing as it plays, off the loop when costly (its
+imports' shape: tests/test_layers.py)."""
 
 from __future__ import annotations
 
-import ast
 import threading
 import time
-from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
@@ -13,53 +12,12 @@ from starlette.testclient import TestClient
 
 from app.live import host as host_module
 from app.live import training
+from app.service import play
 from app.service.session import StepOutcome
 
 from .conftest import is_event, manager_of, receive_until, url
 
 pytestmark = pytest.mark.timeout(60)
-
-LIVE = Path(__file__).resolve().parents[2] / "app" / "live"
-
-
-def live_imports() -> dict[str, set[str]]:
-    """Each app/live module → the app modules it imports (relative ones resolved)."""
-    graph: dict[str, set[str]] = {}
-    for path in LIVE.glob("*.py"):
-        name = f"app.live.{path.stem}"
-        found: set[str] = set()
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.ImportFrom):
-                module = node.module or ""
-                if node.level == 1:
-                    module = f"app.live.{module}" if module else "app.live"
-                if module.startswith("app"):
-                    found.add(module)
-            elif isinstance(node, ast.Import):
-                found |= {alias.name for alias in node.names if alias.name.startswith("app")}
-        graph[name] = found
-    return graph
-
-
-def test_the_live_layer_imports_one_way():
-    graph = live_imports()
-    for module, imported in graph.items():
-        assert not any(name.startswith("app.api") for name in imported), module
-    # No cycle among app/live's own modules (the package __init__ only re-exports).
-    inner = {m: {i for i in deps if i in graph and i != "app.live"} for m, deps in graph.items()}
-    inner.pop("app.live.__init__", None)
-    done: set[str] = set()
-
-    def visit(module: str, path: tuple[str, ...]) -> None:
-        assert module not in path, " → ".join((*path, module))
-        if module in done:
-            return
-        for imported in inner.get(module, ()):
-            visit(imported, (*path, module))
-        done.add(module)
-
-    for module in inner:
-        visit(module, ())
 
 
 def test_one_session_flat_out_does_not_starve_a_paced_one(
@@ -114,7 +72,7 @@ def test_a_costly_slice_moves_off_the_event_loop(
     """A session whose units take longer than INLINE_SECONDS plays on the training thread."""
     session = manager_of(live_app).create({"preset": "circle"})
     threads: list[str] = []
-    real, real_together = training.run_slice, training.step_together
+    real, real_together = training.run_slice, play.step_together
 
     def burn() -> None:
         threads.append(threading.current_thread().name)
@@ -131,7 +89,7 @@ def test_a_costly_slice_moves_off_the_event_loop(
         return real_together(*args)  # type: ignore[arg-type]
 
     monkeypatch.setattr(host_module, "run_slice", slow_slice)
-    monkeypatch.setattr(training, "step_together", slow_together)
+    monkeypatch.setattr(play, "step_together", slow_together)
     with live_client.websocket_connect(url(session)) as ws:
         ws.receive_json()
         ws.send_json({"type": "play", "rate": 20})  # one batch a slice
