@@ -1,4 +1,4 @@
-"""The fully connected layer's math (lesson 003), shared by ``FCLayer`` and the general model.
+"""The fully connected layer's math (lesson 003): ``FCLayer``'s and the training kernel's.
 
 Forward:  Y = X·W + B
 Backward, given ∂E/∂Y:
@@ -6,10 +6,13 @@ Backward, given ∂E/∂Y:
     ∂E/∂B = ∂E/∂Y          (summed over the batch's rows; one row in the lesson)
     ∂E/∂X = ∂E/∂Y·Wᵀ
 
-Shapes: X (n, n_in), W (n_in, n_out), B (1, n_out), Y and ∂E/∂Y (n, n_out).
+Shapes: X (n, n_in), W (n_in, n_out), B (1, n_out), Y and ∂E/∂Y (n, n_out) for one model; a
+stack of K alike models (``kernel.py``) puts its axis first, X (K, n, n_in), W (K, n_in, n_out),
+B (K, 1, n_out), and every formula holds slice by slice.
 
-Products are ``np.dot``, as in the lesson: on small matrices it is also the quickest way to
-NumPy's BLAS (a transposed operand costs ``@`` a copy or a slower loop).
+Products are ``np.dot`` on one model's matrices, as in the lesson: on small matrices it is the
+quickest way to NumPy's BLAS. A stack's are ``np.matmul``, which hands each slice to the same
+BLAS call, so a model in a stack gets the numbers it gets alone, bit for bit.
 """
 
 from __future__ import annotations
@@ -20,27 +23,39 @@ from numpy.typing import NDArray
 Array = NDArray[np.floating]  # the engine's one array type: float32 or float64, any shape
 
 
+def product(A: Array, B: Array, out: Array | None = None) -> Array:
+    """A·B: (n, m)·(m, p) → (n, p), or slice by slice for stacks (K, n, m)·(K, m, p)."""
+    if A.ndim == 2 and B.ndim == 2:
+        result: Array = np.dot(A, B, out=out)
+    else:
+        result = np.matmul(A, B, out=out)
+    return result
+
+
+def transposed(A: Array) -> Array:
+    """Aᵀ, of each slice for a stack: (…, n, m) → (…, m, n), a view."""
+    return A.T if A.ndim == 2 else A.swapaxes(-1, -2)
+
+
 def fc_forward(X: Array, W: Array, B: Array | None) -> Array:
     """Y = X·W + B, (n, n_in) → (n, n_out); no bias term when B is None (lesson 000)."""
-    Y: Array = np.dot(X, W)
+    Y = product(X, W)
     if B is not None:
         Y += B
     return Y
 
 
-def fc_weights_error(X: Array, output_error: Array) -> Array:
-    """∂E/∂W = Xᵀ·∂E/∂Y, (n_in, n_out)."""
-    weights_error: Array = np.dot(X.T, output_error)
-    return weights_error
+def fc_weights_error(X: Array, output_error: Array, out: Array | None = None) -> Array:
+    """∂E/∂W = Xᵀ·∂E/∂Y, (n_in, n_out); written into ``out`` when given."""
+    return product(transposed(X), output_error, out)
 
 
-def fc_bias_error(output_error: Array) -> Array:
-    """∂E/∂B = ∂E/∂Y summed over the rows, (1, n_out)."""
-    bias_error: Array = output_error.sum(axis=0, keepdims=True)
+def fc_bias_error(output_error: Array, out: Array | None = None) -> Array:
+    """∂E/∂B = ∂E/∂Y summed over the rows, (1, n_out); written into ``out`` when given."""
+    bias_error: Array = np.add.reduce(output_error, axis=-2, keepdims=True, out=out)
     return bias_error
 
 
 def fc_input_error(W: Array, output_error: Array) -> Array:
     """∂E/∂X = ∂E/∂Y·Wᵀ, (n, n_in): the error handed to the previous layer."""
-    input_error: Array = np.dot(output_error, W.T)
-    return input_error
+    return product(output_error, transposed(W))

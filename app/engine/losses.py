@@ -36,6 +36,7 @@ import numpy as np
 from .dense import Array
 
 LossFn = Callable[[Array, Array], float]
+PerModelFn = Callable[[Array, Array], Array]  # E of each model: (n, k) → (), (K, n, k) → (K,)
 LossPrimeFn = Callable[[Array, Array], Array]
 
 # Probabilities are clipped this far from 0 and 1 so log(p) and 1/p stay finite.
@@ -58,17 +59,18 @@ def mse_prime(y_true: Array, y_pred: Array) -> Array:
     return 2.0 * (y_pred - y_true) / y_true.size
 
 
-def mse_with_prime(y_true: Array, y_pred: Array) -> tuple[float, Array]:
-    """``mse`` and ``mse_prime`` from one difference r = ŷ − y (squaring −r gives r²'s bits)."""
+def mse_with_prime(y_true: Array, y_pred: Array) -> tuple[Array, Array]:
+    """``mse`` and ``mse_prime`` from one difference r = ŷ − y (squaring −r gives r²'s bits),
+    for one model's batch (n, k) or each of a stack's (K, n, k): E () or (K,)."""
     r = y_pred - y_true
-    return float(np.add.reduce(np.square(r), axis=None) / r.size), 2.0 * r / r.size
+    size = r.shape[-2] * r.shape[-1]
+    return _sum_per_model(np.square(r)) / size, 2.0 * r / size
 
 
-def mse_stacked(y_true: Array, y_pred: Array) -> tuple[Array, Array]:
-    """``mse_with_prime`` for S models at once: y, ŷ (S, n, k) → E (S,), ∂E/∂ŷ (S, n, k)."""
-    r = y_pred - y_true
-    size = r.shape[1] * r.shape[2]
-    return np.add.reduce(np.square(r), axis=(1, 2)) / size, 2.0 * r / size
+def _sum_per_model(values: Array) -> Array:
+    """Σ over a batch's rows and outputs: (n, k) → (), or (K, n, k) → (K,) for a stack."""
+    total: Array = np.add.reduce(values, axis=(-2, -1))
+    return total
 
 
 def sse(y_true: Array, y_pred: Array) -> float:
@@ -79,6 +81,12 @@ def sse(y_true: Array, y_pred: Array) -> float:
 def sse_prime(y_true: Array, y_pred: Array) -> Array:
     """∂SSE/∂ŷ = 2 (ŷ − y); lesson 000's adjustment carries the opposite sign, 2 (y − ŷ)."""
     return 2.0 * (y_pred - y_true)
+
+
+def sse_with_prime(y_true: Array, y_pred: Array) -> tuple[Array, Array]:
+    """``sse`` and ``sse_prime`` from one difference r = ŷ − y, per model as ``mse_with_prime``."""
+    r = y_pred - y_true
+    return _sum_per_model(np.power(r, 2)), 2.0 * r
 
 
 def square(y_true: Array, y_pred: Array) -> float:
@@ -96,17 +104,12 @@ def square_prime(y_true: Array, y_pred: Array) -> Array:
     return (y_pred - y_true) / y_true.size
 
 
-def square_with_prime(y_true: Array, y_pred: Array) -> tuple[float, Array]:
-    """``square`` and ``square_prime`` from one difference r = ŷ − y."""
+def square_with_prime(y_true: Array, y_pred: Array) -> tuple[Array, Array]:
+    """``square`` and ``square_prime`` from one difference r = ŷ − y, per model as
+    ``mse_with_prime``."""
     r = y_pred - y_true
-    return float(0.5 * (np.add.reduce(np.square(r), axis=None) / r.size)), r / r.size
-
-
-def square_stacked(y_true: Array, y_pred: Array) -> tuple[Array, Array]:
-    """``square_with_prime`` for S models at once: y, ŷ (S, n, k) → E (S,), ∂E/∂ŷ (S, n, k)."""
-    r = y_pred - y_true
-    size = r.shape[1] * r.shape[2]
-    return 0.5 * (np.add.reduce(np.square(r), axis=(1, 2)) / size), r / size
+    size = r.shape[-2] * r.shape[-1]
+    return 0.5 * (_sum_per_model(np.square(r)) / size), r / size
 
 
 def _clip_probability(p: Array) -> Array:
@@ -137,25 +140,29 @@ def softmax_cross_entropy(y_true: Array, y_pred: Array) -> float:
     return float(-np.sum(y_true * np.log(p)) / n)
 
 
-def binary_cross_entropy_from_logits(y_true: Array, z: Array) -> float:
+def binary_cross_entropy_from_logits(y_true: Array, z: Array) -> Array:
     """BCE of p = σ(z) from z itself: (1/n) Σ [max(z, 0) − z·y + log(1 + e^(−|z|))].
 
     The same value as ``binary_cross_entropy(y, σ(z))`` without clipping: exact at any |z|.
+    Per model: z (n, k) → E (), or a stack's (K, n, k) → (K,).
     """
-    n = y_true.shape[0]
+    n = y_true.shape[-2]
     per_element = np.maximum(z, 0.0) - z * y_true + np.log1p(np.exp(-np.abs(z)))
-    return float(np.sum(per_element) / n)
+    loss: Array = _sum_per_model(per_element) / n
+    return loss
 
 
-def softmax_cross_entropy_from_logits(y_true: Array, z: Array) -> float:
+def softmax_cross_entropy_from_logits(y_true: Array, z: Array) -> Array:
     """CE of p = softmax(z) from z itself: −(1/n) Σ y·(z − logsumexp(z)), row by row.
 
     log p = z − logsumexp(z), with the row max taken out first: exact at any margin.
+    Per model, as ``binary_cross_entropy_from_logits``.
     """
-    n = y_true.shape[0]
+    n = y_true.shape[-2]
     largest = z.max(axis=-1, keepdims=True)
     log_sum_exp = largest + np.log(np.sum(np.exp(z - largest), axis=-1, keepdims=True))
-    return float(-np.sum(y_true * (z - log_sum_exp)) / n)
+    loss: Array = -_sum_per_model(y_true * (z - log_sum_exp)) / n
+    return loss
 
 
 def softplus(t: Array) -> Array:
@@ -180,7 +187,7 @@ def binary_cross_entropy_prime_from_logits(y_true: Array, z: Array) -> Array:
         inverse_q = np.exp(softplus(z))
     gradient: Array = (
         _weighted(1.0 - y_true, inverse_q) - _weighted(y_true, inverse_p)
-    ) / y_true.shape[0]
+    ) / y_true.shape[-2]
     return gradient
 
 
@@ -193,13 +200,14 @@ def softmax_cross_entropy_prime_from_logits(y_true: Array, z: Array) -> Array:
     log_sum_exp = largest + np.log(np.sum(np.exp(z - largest), axis=-1, keepdims=True))
     with np.errstate(over="ignore"):
         inverse_p = np.exp(log_sum_exp - z)
-    gradient: Array = -_weighted(y_true, inverse_p) / y_true.shape[0]
+    gradient: Array = -_weighted(y_true, inverse_p) / y_true.shape[-2]
     return gradient
 
 
 def fused_delta(y_true: Array, p: Array) -> Array:
-    """∂E/∂z of sigmoid + binary CE, or of softmax + CE: (p − y)/n, p (n, k) the output."""
-    delta: Array = (p - y_true) / y_true.shape[0]
+    """∂E/∂z of sigmoid + binary CE, or of softmax + CE: (p − y)/n, p (n, k) the output
+    (or a stack's, (K, n, k))."""
+    delta: Array = (p - y_true) / y_true.shape[-2]
     return delta
 
 
@@ -215,10 +223,13 @@ def softmax_cross_entropy_prime(y_true: Array, y_pred: Array) -> Array:
 class Loss:
     """A loss: its name, E(y_true, y_pred), ∂E/∂y_pred, and the output activations it suits.
 
-    ``convention`` says what the loss divides by. A loss ``fused`` with its output activation
-    (the cross-entropies) also has ``from_logits``, E(y_true, z) taken from the logits: with
-    it the model computes the loss and ∂E/∂z = (p − y)/n together (``fused_delta``), and
+    ``f`` and ``prime`` are lesson 003's pair for one model (E a float). The training kernel
+    takes E per model, for one model's batch (n, k) or each of a stack's (K, n, k): a squared
+    error with ``with_prime`` (E and ∂E/∂ŷ from one difference), a loss ``fused`` with its
+    output activation (the cross-entropies) with ``from_logits``, E(y_true, z) from the
+    logits, so that the kernel takes ∂E/∂z = (p − y)/n at once (``fused_delta``), and
     ``prime_from_logits``, ∂E/∂ŷ from the logits too (exact where ``prime`` would clip p).
+    ``convention`` says what the loss divides by.
     """
 
     name: str
@@ -228,11 +239,9 @@ class Loss:
     plain: str  # what it measures, in plain words (the page's first line; the convention follows)
     # Cross-entropies need probabilities: only these output activations make them meaningful.
     output_activations: frozenset[str] | None = None
-    from_logits: LossFn | None = None
-    # E and ∂E/∂ŷ from one pass, where that saves work (the squared errors: one difference).
-    with_prime: Callable[[Array, Array], tuple[float, Array]] | None = None
-    # with_prime for a stack of S models' batches (engine/together.py), each its own numbers.
-    stacked: Callable[[Array, Array], tuple[Array, Array]] | None = None
+    from_logits: PerModelFn | None = None
+    # E per model and ∂E/∂ŷ from one pass (the squared errors: one difference); not fused.
+    with_prime: Callable[[Array, Array], tuple[Array, Array]] | None = None
     prime_from_logits: LossPrimeFn | None = None
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Loss:
@@ -251,7 +260,6 @@ LOSSES: dict[str, Loss] = {
         "mean over batch rows × outputs: Σ(ŷ − y)² ÷ (n·k) (lesson 003)",
         "the mean squared error",
         with_prime=mse_with_prime,
-        stacked=mse_stacked,
     ),
     "sse": Loss(
         "sse",
@@ -259,6 +267,7 @@ LOSSES: dict[str, Loss] = {
         sse_prime,
         "sum, no division: Σ(ŷ − y)² (lesson 000); ‖∂L/∂W‖ grows with the batch",
         "the squared errors, summed",
+        with_prime=sse_with_prime,
     ),
     "square": Loss(
         "square",
@@ -267,7 +276,6 @@ LOSSES: dict[str, Loss] = {
         "TF Playground's: ½ · mean over batch rows × outputs: Σ(ŷ − y)² ÷ (2·n·k)",
         "half the mean squared error",
         with_prime=square_with_prime,
-        stacked=square_stacked,
     ),
     "binary_cross_entropy": Loss(
         "binary_cross_entropy",

@@ -1,26 +1,19 @@
-"""The general model the server runs: dense layers, stepped one phase at a time.
+"""The general model the server runs: dense layers, stepped one phase at a time or a batch at once.
 
 A batch step is a fixed sequence of phases, for L layers (indices 0 … L−1):
 
     forward 0 … forward L−1,  loss,  backward L−1 … backward 0,  update
 
-- forward k:   z = x·W + b,  a = f(z)                         (lesson 003's FCLayer + activation)
-- loss:        E(y, ŷ) and ∂E/∂ŷ                                (ŷ = a of the last layer)
-- backward k:  δ = ∂E/∂z = ∂E/∂a ⊙ f'(z);  ∂E/∂W = xᵀ·δ;  ∂E/∂b = Σ δ;  ∂E/∂x = δ·Wᵀ
-- update:      W ← W − α·∂E/∂W  (with momentum: v ← μv − α·∂E/∂W, W ← W + v); with an L1/L2
-               penalty, ``penalty_rule`` says how it joins (``penalties.py``): in ∂E/∂W
-               (``gradient``), or as TF Playground's second step, L1 freezing a weight at
-               0 where it crosses it (``tfp``)
+Each phase is a function of ``kernel.py`` (the formulas, with every array's shape, are there):
+``step_phase`` runs the next one, ``step_batch`` a new batch's in one go — the same functions
+in the same order, so walking a batch phase by phase and stepping it give bit-identical
+weights — and ``together.py`` runs them for a stack of alike models. This module keeps what
+is one model's own: its configuration, its data and the order it is drawn in, its counters,
+the trace of its current batch, and what happens at a divergence.
 
-A cross-entropy and its output activation (sigmoid, softmax) are fused: the loss phase
-(``loss_and_gradients``) takes E from the logits and δ = (p − y)/n of the output layer at
-once, exact at any margin; ∂E/∂ŷ is still computed, as the separate factor a student reads.
-
-The math is ``dense.py`` and ``activations.py``, the same functions lesson 003's classes
-call. Walking a batch phase by phase and taking one batch step run the same code in the same
-order, so they give bit-identical weights.
-
-Shapes: x (n, n_in), W (n_in, n_out), b (1, n_out), z / a / δ (n, n_out), with n the batch.
+The parameters have one form (``fast.py``): every layer's W and b are views into one flat
+vector θ, the weights kept for a divergence's restore another of the same form. A layer
+(``DenseLayer``) is a view of the model's θ; a model in a stack views its row of the stack's.
 """
 
 from __future__ import annotations
@@ -31,20 +24,24 @@ import functools
 import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, fields, replace
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from . import fast
+from . import fast, kernel
 from .activations import Activation, get_activation
-from .dense import Array, fc_bias_error, fc_forward, fc_input_error, fc_weights_error
+from .dense import Array, fc_forward
+from .fast import Flat, Params
 from .initializers import INITIALIZERS
-from .losses import Loss, fused_delta, get_loss
-from .penalties import PENALTY_RULES, Mask, penalty, penalty_gradient, tfp_penalty_step
+from .kernel import UPDATE_OVERFLOW, LayerTrace, Rates
+from .losses import Loss, get_loss
+from .penalties import PENALTY_RULES, Mask, penalty
+
+if TYPE_CHECKING:
+    from .together import Row
 
 PhaseKind = Literal["forward", "loss", "backward", "update"]
 DTYPES = {"float64": np.float64, "float32": np.float32}
-Saved = list[tuple[Array, Array | None, Array | None, Array | None]]  # each layer's W, b, v
 
 
 class ConfigError(ValueError):
@@ -186,57 +183,53 @@ def get_loss_for(field_name: str, name: str) -> Loss:
         raise ConfigError(field_name, str(error)) from None
 
 
-@dataclass
 class DenseLayer:
-    """A layer's parameters: W (n_in, n_out), b (1, n_out) or None, and its activation."""
+    """One layer of a model, a view of its parameters: W (n_in, n_out) and b (1, n_out) or
+    None, views of the model's θ; momentum's velocities v_W and v_b, views of v (None until an
+    update with momentum made them); the tfp rule's dead weights (bool, W's shape; None:
+    none): L1 pushed them across 0, so they are 0 and frozen (nn.ts's isDead); and the
+    activation that follows the layer.
 
-    W: Array
-    b: Array | None
-    activation: Activation
-    # Momentum's velocities, same shapes as W and b; created on the first update that needs them.
-    velocity_W: Array | None = None
-    velocity_b: Array | None = None
-    # The tfp rule's dead weights (bool, W's shape; None: none): L1 pushed them across 0, so
-    # they are 0 and frozen (nn.ts's isDead). Replaced, never written in place.
-    dead: Mask | None = None
-
-
-@dataclass
-class LayerTrace:
-    """What one layer saw in the current batch. References, never copies; None until computed.
-
-    input         x = a of the previous layer (the data for layer 0)     (n, n_in)
-    z             pre-activation x·W + b                                 (n, n_out)
-    output        a = f(z)                                               (n, n_out)
-    output_error  ∂E/∂a, the upstream gradient handed back to this layer  (n, n_out)
-    loss_delta    ∂E/∂z = (p − y)/n from the loss phase, on the output layer of a fused
-                  loss (a cross-entropy); the backward phase takes it as δ   (n, n_out)
-    delta         ∂E/∂z                                                  (n, n_out)
-    dW            ∂E/∂W = xᵀ·δ (+ the regularisation term)               (n_in, n_out)
-    dW_data       xᵀ·δ alone, the data's part of dW: the tfp rule's first step takes it
-                  (None with the gradient rule's penalty: dW is taken whole) (n_in, n_out)
-    db            ∂E/∂b = Σ_rows δ                                       (1, n_out)
-    dW_penalty    the regularisation part of dW, l2·W + l1·sign(W), when any  (n_in, n_out)
-    W, b          the parameters this batch was computed with (the update makes new arrays,
-                  so after it these still hold the weights dW belongs to)
+    Assigning W or b writes into θ (the parameters have one form); writing into them in place
+    does too. The views change at each update (the new θ is another vector: ``fast.Params``).
     """
 
-    input: Array | None = None
-    z: Array | None = None
-    output: Array | None = None
-    output_error: Array | None = None
-    loss_delta: Array | None = None
-    delta: Array | None = None
-    dW: Array | None = None
-    db: Array | None = None
-    dW_data: Array | None = None
-    dW_penalty: Array | None = None
-    W: Array | None = None
-    b: Array | None = None
+    __slots__ = ("_k", "_model")
 
-    def clear_backward(self) -> None:
-        self.output_error = self.loss_delta = self.delta = None
-        self.dW = self.db = self.dW_data = self.dW_penalty = None
+    def __init__(self, model: Model, k: int) -> None:
+        self._model, self._k = model, k
+
+    @property
+    def W(self) -> Array:
+        return self._model._params.cur.views[self._k].W
+
+    @W.setter
+    def W(self, value: Array) -> None:
+        self._model._write_parameter(self._k, "W", value)
+
+    @property
+    def b(self) -> Array | None:
+        return self._model._params.cur.views[self._k].b
+
+    @b.setter
+    def b(self, value: Array | None) -> None:
+        self._model._write_parameter(self._k, "b", value)
+
+    @property
+    def velocity_W(self) -> Array | None:
+        return self._model._params.cur.views[self._k].velocity_W
+
+    @property
+    def velocity_b(self) -> Array | None:
+        return self._model._params.cur.views[self._k].velocity_b
+
+    @property
+    def dead(self) -> Mask | None:
+        return self._model._params.dead[self._k]
+
+    @property
+    def activation(self) -> Activation:
+        return self._model.activations[self._k]
 
 
 @dataclass(frozen=True)
@@ -280,24 +273,35 @@ def phases_of(n_layers: int) -> list[Phase]:
     return [*forward, Phase("loss"), *backward, Phase("update")]
 
 
-def build_layers(config: ModelConfig) -> list[DenseLayer]:
-    """Draw every layer's parameters from one Generator seeded with ``config.seed``."""
+def initial_parameters(config: ModelConfig) -> Flat:
+    """Every layer's W and b drawn from one Generator seeded with ``config.seed``, in a Flat."""
     rng = np.random.default_rng(config.seed)
     init = INITIALIZERS[config.initializer]
     dtype = DTYPES[config.dtype]
-    layers = []
+    Ws: list[Array] = []
+    bs: list[Array | None] = []
     n_in = config.input_size
     for spec in config.layers:
         W, b = init(rng, n_in, spec.units)
-        layers.append(
-            DenseLayer(
-                W=W.astype(dtype),
-                b=b.astype(dtype) if config.use_bias else None,
-                activation=get_activation(spec.activation),
-            )
-        )
+        Ws.append(W.astype(dtype))
+        bs.append(b.astype(dtype) if config.use_bias else None)
         n_in = spec.units
-    return layers
+    return fast.pack(Ws, bs)
+
+
+def rates_of(config: ModelConfig) -> Rates:
+    """What one model's backward pass and update take from its configuration."""
+    lr = config.learning_rate
+    return Rates(
+        learning_rate=lr,
+        momentum=config.momentum,
+        momentum_on=config.momentum != 0.0,
+        l1=config.l1,
+        l2=config.l2,
+        tfp=config.penalty_rule == "tfp",
+        l1_step=lr * config.l1,
+        l2_step=lr * config.l2,
+    )
 
 
 def forward_all(layers: list[DenseLayer], x: Array) -> tuple[Array, Array]:
@@ -310,26 +314,9 @@ def forward_all(layers: list[DenseLayer], x: Array) -> tuple[Array, Array]:
     return z, a
 
 
-def loss_and_gradients(
-    loss_fn: Loss, y: Array, z: Array, a: Array
-) -> tuple[float, Array, Array | None]:
-    """The loss phase on the output layer's z and a = ŷ (n, k) and the targets y (n, k).
-
-    Returns E, ∂E/∂ŷ and — for a fused loss (a cross-entropy) — ∂E/∂z = (p − y)/n, else None.
-    A fused loss takes E and ∂E/∂ŷ from z, exact at any margin (∂E/∂ŷ is ±inf where its true
-    value passes the dtype's range). Any batch path computes the loss through this function.
-    """
-    if loss_fn.with_prime is not None:
-        value, prime = loss_fn.with_prime(y, a)
-        return value, prime, None
-    if loss_fn.from_logits is None or loss_fn.prime_from_logits is None:
-        return loss_fn.f(y, a), loss_fn.prime(y, a), None
-    return loss_fn.from_logits(y, z), loss_fn.prime_from_logits(y, z), fused_delta(y, a)
-
-
 def data_loss(loss_fn: Loss, y: Array, z: Array, a: Array) -> float:
     """E(y, ŷ) alone (no penalty): from the logits z for a fused loss, else from ŷ = a."""
-    return loss_fn.f(y, a) if loss_fn.from_logits is None else loss_fn.from_logits(y, z)
+    return loss_fn.f(y, a) if loss_fn.from_logits is None else float(loss_fn.from_logits(y, z))
 
 
 # Inside ``errors_ignored()``: the floating-point error state that step_batch would set is
@@ -357,7 +344,10 @@ class Model:
     def __init__(self, config: ModelConfig) -> None:
         self.config = config
         self.dtype = DTYPES[config.dtype]
-        self.layers = build_layers(config)
+        # The parameters: the model's own, or its row of a stack's while it is in one.
+        self._params: Params | Row = Params(initial_parameters(config))
+        self.activations = [get_activation(spec.activation) for spec in config.layers]
+        self.layers = [DenseLayer(self, k) for k in range(len(config.layers))]
         self.loss_fn = get_loss(config.loss)
         self.phases = phases_of(len(self.layers))
         # Shuffling has its own stream, so the initial weights don't depend on the data order.
@@ -378,13 +368,64 @@ class Model:
         self.loss: float | None = None  # data loss of the current / last batch
         self.traces = [LayerTrace() for _ in self.layers]
         self.diverged: str | None = None
-        # The parameters before the last update (references: the update makes new arrays),
-        # restored if the weights it produced turn out to overflow the next forward pass.
-        # (fast.py keeps them as the θ they are views of.)
-        self._before_update: Saved | fast.Flat = []
-        self._dead_before: list[Mask | None] = []  # each layer's dead weights, likewise
-        self.flat: fast.Flat | None = fast.pack(self.layers)  # W, b as views of one vector
-        self._spare = fast.Spare()  # the Flat the next one-go update writes into
+        self._rates_for: tuple[ModelConfig, Rates] | None = None
+
+    # ----- parameters ---------------------------------------------------------------------
+
+    @property
+    def _before_update(self) -> Flat | None:
+        """The parameters before the last update (None: none since the last restore), which a
+        divergence of the next forward pass restores."""
+        return self._params.before
+
+    @property
+    def _dead_before(self) -> list[Mask | None]:
+        """Each layer's dead weights before the last update, restored with the weights."""
+        return self._params.dead_before
+
+    def _own(self) -> Params:
+        """The model's own parameters: a model steps alone only out of a stack."""
+        params = self._params
+        assert isinstance(params, Params), "a model in a stack steps with its stack"
+        return params
+
+    def _write_parameter(self, k: int, name: str, value: Array | None) -> None:
+        """``layers[k].W = value`` (or b): written into θ, checked for its shape."""
+        views = self._params.cur.views[k]
+        target = views.W if name == "W" else views.b
+        if target is None or value is None:
+            if target is None and value is None:
+                return
+            raise ConfigError(
+                f"layers[{k}].{name}",
+                "this network has no biases" if target is None else "cannot be removed",
+            )
+        array = np.asarray(value)
+        if array.shape != target.shape:
+            raise ConfigError(
+                f"layers[{k}].{name}", f"expected shape {target.shape}, got {array.shape}"
+            )
+        target[...] = array
+
+    def buffers(self) -> list[Array]:
+        """The arrays the parameters live in: θ and v of the current weights, of those kept
+        for a restore and of the spare, and ∇θ (each once)."""
+        params = self._own()
+        flats = [flat for flat in (params.cur, params.before, params.spare) if flat is not None]
+        arrays = [params.layout.grad]
+        for flat in flats:
+            arrays.append(flat.theta)
+            if flat.velocity is not None:
+                arrays.append(flat.velocity)
+        seen: dict[int, Array] = {id(array): array for array in arrays}
+        return list(seen.values())
+
+    def _rates(self) -> Rates:
+        """``rates_of(self.config)``, made once per configuration."""
+        made = self._rates_for
+        if made is None or made[0] is not self.config:
+            made = self._rates_for = (self.config, rates_of(self.config))
+        return made[1]
 
     # ----- data -------------------------------------------------------------------------
 
@@ -436,10 +477,9 @@ class Model:
     def step_batch(self) -> BatchResult:
         """Run phases until the open batch (or a new one) is updated: one SGD step.
 
-        A new batch runs in one go (``fast.py``: the same arithmetic in the same order, with
-        the parameters in one flat vector); an open batch is finished phase by phase. Either
-        way the weights equal those of a walk with ``step_phase``, bit for bit
-        (tests/engine/test_model.py says so).
+        A new batch runs in one go (``kernel.run_forward``, ``run_backward``, ``update``); an
+        open batch is finished phase by phase. Either way the weights equal those of a walk
+        with ``step_phase``, bit for bit (tests/engine/test_model.py says so).
         """
         if _ERRORS_IGNORED.get():
             diverged = self._step_batch()
@@ -454,12 +494,32 @@ class Model:
         if self.cursor == 0:
             if not len(self.x_train):
                 raise ConfigError("data", "no training data: call set_data(x, y) first")
-            return fast.train_batch(self)
+            return self._train_batch()
         while True:
             phase = self.phases[self.cursor]
             diverged = self._run_phase(phase)
             if diverged or phase.kind == "update":
                 return diverged
+
+    def _train_batch(self) -> str | None:
+        """A new batch, every phase in one go; returns why it diverged, if it did."""
+        params, traces, activations = self._own(), self.traces, self.activations
+        self._draw_batch()  # (every trace field is written below: none needs clearing first)
+        assert self.batch_y is not None
+        loss = self.loss = float(
+            kernel.run_forward(traces, activations, params.cur, self.loss_fn, self.batch_y)
+        )
+        if not math.isfinite(loss):
+            kernel.keep_loss_trace(traces)
+            return self._check_loss(loss)
+        rates = self._rates()
+        kernel.run_backward(traces, activations, params, rates)
+        diverged = self._take_update(rates)
+        if diverged:
+            return diverged
+        self._epoch_just_ended = self._advance_position()
+        self.cursor = 0
+        return None
 
     def _run_phase(self, phase: Phase) -> str | None:
         """Run one phase and move the cursor; returns why it diverged, if it did."""
@@ -491,7 +551,7 @@ class Model:
 
     def _update_phase(self) -> str | None:
         """The update; the batch is done (cursor back to its start) unless it diverged."""
-        diverged = self._update()
+        diverged = self._take_update(self._rates())
         if diverged:
             return diverged
         self._epoch_just_ended = self._advance_position()
@@ -537,25 +597,19 @@ class Model:
         return np.arange(self.n_samples)
 
     def _forward_layer(self, k: int) -> None:
-        """z = x·W + b; a = f(z). Layer k's input is layer k−1's output."""
+        """forward k (``kernel.forward``); layer k's input is layer k−1's output."""
         if k == 0:
             self._start_batch()
         else:
             self.traces[k].input = self.traces[k - 1].output
-        layer, trace = self.layers[k], self.traces[k]
-        assert trace.input is not None
-        trace.W, trace.b = layer.W, layer.b
-        trace.z = fc_forward(trace.input, layer.W, layer.b)
-        trace.output = layer.activation.forward(trace.z)
+        views = self._params.cur.views[k]
+        kernel.forward(self.traces[k], views.W, views.b, self.activations[k])
 
     def _compute_loss(self) -> float:
-        """E(y, ŷ) on the batch, and ∂E/∂ŷ handed to the last layer as its output error
-        (with a fused loss, ∂E/∂z as well: the output layer's δ)."""
-        trace = self.traces[-1]
-        assert trace.z is not None and trace.output is not None and self.batch_y is not None
-        self.loss, trace.output_error, trace.loss_delta = loss_and_gradients(
-            self.loss_fn, self.batch_y, trace.z, trace.output
-        )
+        """The loss phase (``kernel.loss``): E(y, ŷ) on the batch, and ∂E/∂ŷ handed to the
+        last layer as its output error (with a fused loss, ∂E/∂z as well: its δ)."""
+        assert self.batch_y is not None
+        self.loss = float(kernel.loss(self.loss_fn, self.batch_y, self.traces[-1]))
         return self.loss
 
     def is_fused(self, k: int) -> bool:
@@ -563,60 +617,23 @@ class Model:
         return self.loss_fn.fused and k == len(self.layers) - 1
 
     def _backward_layer(self, k: int) -> None:
-        """δ = ∂E/∂a ⊙ f'(z) (or the loss's fused δ); ∂E/∂W = xᵀ·δ (+ penalty); ∂E/∂b = Σδ;
-        pass δ·Wᵀ to layer k−1."""
-        layer, trace = self.layers[k], self.traces[k]
-        assert trace.output_error is not None and trace.z is not None
-        assert trace.output is not None and trace.input is not None
-        if trace.loss_delta is not None:
-            trace.delta = trace.loss_delta
-        else:
-            trace.delta = layer.activation.backward(trace.output_error, trace.z, trace.output)
-        trace.dW = trace.dW_data = fc_weights_error(trace.input, trace.delta)
-        trace.dW_penalty = penalty_gradient(layer.W, self.config.l1, self.config.l2)
-        if trace.dW_penalty is not None:
-            trace.dW = trace.dW + trace.dW_penalty
-            if self.config.penalty_rule != "tfp":  # one step takes dW whole (as fast.py)
-                trace.dW_data = None
-        trace.db = fc_bias_error(trace.delta) if layer.b is not None else None
-        if k > 0:  # layer 0's input error would be ∂E/∂data: no one reads it
-            self.traces[k - 1].output_error = fc_input_error(layer.W, trace.delta)
+        """backward k (``kernel.backward``): δ, ∂E/∂W (+ penalty) and ∂E/∂b into ∇θ, δ·Wᵀ to
+        layer k−1."""
+        params = self._own()
+        below = self.traces[k - 1] if k > 0 else None
+        W = params.cur.views[k].W
+        kernel.backward(
+            self.traces[k], self.activations[k], W, params.layout.grads[k], self._rates(), below
+        )
 
-    def _update(self) -> str | None:
-        """W ← W − α·∂E/∂W (or with momentum); with the tfp rule, the data's step and then the
-        penalty's (``tfp_penalty_step``). Refused if it would leave non-finite weights."""
-        config = self.config
-        lr, mu = config.learning_rate, config.momentum
-        tfp = config.penalty_rule == "tfp"
-        new_params: list[tuple[Array, Array | None, Array | None, Array | None]] = []
-        new_dead: list[Mask | None] = []
-        finite = True  # every new weight and bias
-        for layer, trace in zip(self.layers, self.traces, strict=True):
-            assert trace.dW is not None
-            dead = layer.dead
-            if tfp:
-                assert trace.dW_data is not None
-                W, vW = _descend(layer.W, trace.dW_data, layer.velocity_W, lr, mu)
-                W, dead = tfp_penalty_step(layer.W, W, dead, lr * config.l1, lr * config.l2)
-            else:
-                W, vW = _descend(layer.W, trace.dW, layer.velocity_W, lr, mu)
-            new_dead.append(dead)
-            finite = finite and fast.all_finite(W)
-            b, vb = (None, None)
-            if layer.b is not None:
-                assert trace.db is not None
-                b, vb = _descend(layer.b, trace.db, layer.velocity_b, lr, mu)
-                finite = finite and fast.all_finite(b)
-            new_params.append((W, b, vW, vb))
+    def _take_update(self, rates: Rates) -> str | None:
+        """The update (``kernel.update``), taken unless it would leave non-finite weights."""
+        params = self._own()
+        new, dead, finite = kernel.update(params, rates)
         if not finite:
-            return self._diverge(fast.UPDATE_OVERFLOW)
-        self._before_update = [
-            (layer.W, layer.b, layer.velocity_W, layer.velocity_b) for layer in self.layers
-        ]
-        self._dead_before = [layer.dead for layer in self.layers]
-        for layer, (W, b, vW, vb), dead in zip(self.layers, new_params, new_dead, strict=True):
-            layer.W, layer.b, layer.velocity_W, layer.velocity_b = W, b, vW, vb
-            layer.dead = dead
+            params.spare = new
+            return self._diverge(UPDATE_OVERFLOW)
+        params.commit(new, dead)
         self.step += 1
         return None
 
@@ -627,17 +644,7 @@ class Model:
         the ones before that update gave a finite loss, so those are the last good ones.
         """
         restored = ""
-        before = self._before_update
-        if restore and before:
-            if isinstance(before, fast.Flat):
-                fast.point_layers(self.layers, before)
-            else:
-                for layer, (W, b, vW, vb) in zip(self.layers, before, strict=True):
-                    layer.W, layer.b, layer.velocity_W, layer.velocity_b = W, b, vW, vb
-            if self._dead_before:  # (a stack's members have no dead weights: none kept)
-                for layer, dead in zip(self.layers, self._dead_before, strict=True):
-                    layer.dead = dead
-            self._before_update, self._dead_before = [], []
+        if restore and self._own().restore():
             restored = f" (restored to those before step {self.step})"
         self.diverged = (
             f"diverged at step {self.step}: {why}; the weights are the last good ones{restored}"
@@ -722,12 +729,11 @@ class Model:
             self.cursor = 0
         self.config = config
         self.loss_fn = get_loss(config.loss)
-        for layer, spec in zip(self.layers, config.layers, strict=True):
-            layer.activation = get_activation(spec.activation)
-            if config.penalty_rule != "tfp":  # dead weights are the tfp rule's: they revive
-                layer.dead = None
-        if config.penalty_rule != "tfp":
-            self._dead_before = []
+        self.activations = [get_activation(spec.activation) for spec in config.layers]
+        if config.penalty_rule != "tfp":  # dead weights are the tfp rule's: they revive
+            params = self._own()
+            params.dead = [None] * len(self.layers)
+            params.dead_before = [None] * len(self.layers)
 
     def set_hyperparameters(self, **changes: Any) -> None:
         """Change learning rate, batch size, momentum, l1, l2, shuffle or loss; weights stay."""
@@ -765,16 +771,30 @@ class Model:
         """Restore ``state_dict()``'s values, then replay the open batch's phases (exact)."""
         if len(state["layers"]) != len(self.layers):
             raise ConfigError("layers", "the saved state has a different number of layers")
+        Ws: list[Array] = []
+        bs: list[Array | None] = []
+        velocities: list[tuple[Array, Array | None]] = []
+        dead: list[Mask | None] = []
         for k, (layer, saved) in enumerate(zip(self.layers, state["layers"], strict=True)):
-            layer.W = _restore(f"layers[{k}].W", saved["W"], layer.W.shape, self.dtype)
+            W = _restore(f"layers[{k}].W", saved["W"], layer.W.shape, self.dtype)
+            b = None
             if layer.b is not None:
-                layer.b = _restore(f"layers[{k}].b", saved["b"], layer.b.shape, self.dtype)
-            layer.velocity_W = _restore_optional(saved.get("velocity_W"), layer.W.shape, self.dtype)
-            if layer.b is not None:
-                layer.velocity_b = _restore_optional(
-                    saved.get("velocity_b"), layer.b.shape, self.dtype
-                )
-            layer.dead = _restore_dead(f"layers[{k}].dead", saved.get("dead"), layer.W.shape)
+                b = _restore(f"layers[{k}].b", saved["b"], layer.b.shape, self.dtype)
+            Ws.append(W)
+            bs.append(b)
+            vW = _restore_optional(saved.get("velocity_W"), W.shape, self.dtype)
+            vb = (
+                None
+                if b is None
+                else _restore_optional(saved.get("velocity_b"), b.shape, self.dtype)
+            )
+            if vW is not None and (b is None or vb is not None):
+                velocities.append((vW, vb))
+            dead.append(_restore_dead(f"layers[{k}].dead", saved.get("dead"), W.shape))
+        full = len(velocities) == len(Ws)  # momentum's velocities: every layer's, or none
+        params = Params(fast.pack(Ws, bs, velocities if full else None))
+        params.dead = dead
+        self._params = params
         self.rng.bit_generator.state = state["rng"]
         self.step, self.epoch = int(state["step"]), int(state["epoch"])
         self.position = int(state["position"])
@@ -787,16 +807,6 @@ class Model:
         # first phases on the same rows recomputes exactly the values the saved model held.
         for _ in range(open_phases):
             self.step_phase()
-
-
-def _descend(
-    param: Array, grad: Array, velocity: Array | None, lr: float, mu: float
-) -> tuple[Array, Array | None]:
-    """Plain SGD, p − α·g; or momentum, v ← μv − α·g, p + v. Returns (new p, new v)."""
-    if mu == 0.0:
-        return param - lr * grad, velocity
-    velocity = -lr * grad if velocity is None else mu * velocity - lr * grad
-    return param + velocity, velocity
 
 
 def _restore(name: str, value: Any, shape: tuple[int, ...], dtype: Any) -> Array:

@@ -4,45 +4,40 @@ A small network's batch step is some forty NumPy calls on arrays of a few dozen 
 it costs what the calls cost, not what they compute. Twenty-five students playing the same
 preset run the same forty calls twenty-five times. A ``Stack`` holds the models that are
 alike — the same layer shapes, activations and loss, the same batch rows, the same kind of
-update — along a first axis and runs the calls once for all of them:
+update and penalty — along a first axis, and runs the kernel's phases (``kernel.py``) once for
+all of them: the very functions a model's own step runs, on arrays with the stack's axis
+first, each model its own learning rate and momentum (columns). So every model ends with the
+weights its own steps would give, bit for bit (tests/engine/test_together.py checks it
+against the phase walk).
 
-    Z = A·W + b        (S, n, n_out) = (S, n, n_in) · (S, n_in, n_out) + (S, 1, n_out)
-    δ, ∂E/∂W = Aᵀ·δ, ∂E/∂b = Σδ, δ·Wᵀ        likewise, one model per slice of the first axis
-    θ' = θ − α·∇θ      one row of θ per model, α a column (each model's own rate)
-    L1/L2              the same penalty in every member (it is in the key): its gradient
-                       joins ∇Θ, or the tfp rule's step follows, one mask of dead weights
-                       (S, n_in, n_out) per layer
+While a model is in a stack its parameters are its row of the stack's (``Row``): its layers
+view that row, live. Its counters (step, epoch, position, its batch drawn, its loss) move on
+with every batch; its trace is written back (``sync``) when someone needs it: when it leaves
+the stack (``leave``, ``release``), at a divergence (the model's own rules then restore or
+refuse, as in its own step), and whenever its caller asks (an epoch's end, a checkpoint).
+Until then the model must not be read but for its counters and weights.
 
-Each slice is the very arithmetic of ``fast.train_batch`` (``np.matmul`` hands each slice to
-the same BLAS call as ``np.dot``; sums run over the same axis in the same order; the rest is
-elementwise), so every model ends with the weights its own steps would give, bit for bit —
-tests/engine/test_together.py checks it against the phase walk.
-
-Between batches a stack keeps its models' θ (and v) as rows of its own arrays; each model's
-counters (step, epoch, position, its batch drawn, its loss) move on with every batch, and
-its weights, velocities and trace are written back (``sync``) when someone needs them: when
-it leaves the stack (``leave``, ``release``), at a divergence (the model's own rules then
-restore or refuse, as in its own step), and whenever its caller asks (an epoch's end, a
-checkpoint). Until then the model must not be read but for its counters.
-
-Models that are alike with no other stay on ``Model.step_batch``, as does a half-walked
-batch.
+Models that are alike with no other stay on ``Model.step_batch``, as does a half-walked batch.
 """
 
 from __future__ import annotations
 
+import copy
+import math
 from collections.abc import Hashable, Sequence
-from dataclasses import dataclass
-from typing import TypeVar
+from dataclasses import fields
+from typing import Any
 
 import numpy as np
 
-from . import fast
+from . import kernel
 from .dense import Array
-from .model import BatchResult, Model, errors_ignored, loss_and_gradients
-from .penalties import Mask, penalty_gradient, tfp_penalty_step
+from .fast import Flat, Layout, Params
+from .kernel import UPDATE_OVERFLOW, LayerTrace, Rates
+from .model import BatchResult, Model, errors_ignored
+from .penalties import Mask
 
-T = TypeVar("T")
+TRACE_FIELDS = [field.name for field in fields(LayerTrace)]
 
 
 def step_batches(models: Sequence[Model]) -> list[BatchResult]:
@@ -82,21 +77,14 @@ def group(models: Sequence[Model]) -> tuple[list[int], list[list[int]]]:
 def stack_key(model: Model) -> Hashable | None:
     """What models must share to be stacked, or None when this one steps alone."""
     config = model.config
-    if model.cursor != 0:
+    if model.cursor != 0 or not model.n_samples or isinstance(model._params, Row):
         return None
-    n = model.n_samples
-    if not n:
-        return None
-    flat = model.flat
-    if flat is None or not fast.is_packed(flat, model.layers):
-        flat = model.flat = fast.pack(model.layers)
-        model._spare = fast.Spare()
     momentum = config.momentum != 0.0
     penalty = (config.l1, config.l2, config.penalty_rule)
     if penalty[:2] == (0.0, 0.0):  # no penalty: the rules agree, but the tfp rule's dead
         dead = any(layer.dead is not None for layer in model.layers)  # weights stay
         penalty = (0.0, 0.0, "tfp" if dead else "gradient")
-    velocities = momentum and flat.velocity is not None
+    velocities = momentum and model._params.cur.velocity is not None
     return config.architecture, next_rows(model), momentum, velocities, penalty
 
 
@@ -105,21 +93,63 @@ def next_rows(model: Model) -> int:
     return min(model.batch_size, model.n_samples - model.position)
 
 
-@dataclass
-class _Round:
-    """One batch's stacked arrays, kept for the members' traces until they are written back."""
+class Row:
+    """A stacked model's parameters: row ``i`` of its stack's, read live (``Model._params``
+    while it is in the stack). ``own`` are the model's parameters from before it joined: the
+    weights before its last update are theirs until the stack makes one."""
 
-    inputs: list[Array]  # per layer: (S, n, n_in)
-    zs: list[Array]
-    outputs: list[Array]
-    output_error: Array  # ∂E/∂ŷ, (S, n, k)
-    loss_delta: Array | None  # a fused loss's δ of the output layer
-    deltas: dict[int, Array] | None = None  # by layer, once the backward pass ran
-    dWs: dict[int, Array] | None = None  # ∂E/∂W with the penalty's gradient, if any
-    dW_datas: dict[int, Array] | None = None  # xᵀ·δ alone, where a trace keeps it
-    dW_penalties: dict[int, Array] | None = None
-    dbs: dict[int, Array | None] | None = None
-    errors: dict[int, Array] | None = None  # layer k ≥ 1: the ∂E/∂a handed to layer k − 1
+    def __init__(self, stack: Stack, i: int, own: Params) -> None:
+        self.stack, self.i, self.own = stack, i, own
+        self._dead: tuple[list[Mask | None], list[Mask | None]] | None = None
+        self._dead_before: tuple[list[Mask | None], list[Mask | None]] | None = None
+
+    def _row(self, flat: Flat) -> Flat:
+        return flat.row(self.i, self.own.layout, self.own.cur.velocity)
+
+    @property
+    def cur(self) -> Flat:
+        return self._row(self.stack.params.cur)
+
+    @property
+    def before(self) -> Flat | None:
+        before = self.stack.params.before
+        return self.own.before if before is None else self._row(before)
+
+    @property
+    def layout(self) -> Layout:
+        return self.own.layout
+
+    @property
+    def dead(self) -> list[Mask | None]:
+        masks = self.stack.params.dead
+        if self._dead is None or self._dead[0] is not masks:
+            self._dead = (masks, _rows_of(masks, self.i))
+        return self._dead[1]
+
+    @property
+    def dead_before(self) -> list[Mask | None]:
+        if self.stack.params.before is None:
+            return self.own.dead_before
+        masks = self.stack.params.dead_before
+        if self._dead_before is None or self._dead_before[0] is not masks:
+            self._dead_before = (masks, _rows_of(masks, self.i))
+        return self._dead_before[1]
+
+    def detached(self) -> Params:
+        """The model's own parameters, as they stand: views of its row (the stack writes the
+        rows of those who left no more: ``Stack._drop`` takes new arrays)."""
+        params = Params(self.cur)
+        params.before = self.before
+        params.dead, params.dead_before = list(self.dead), list(self.dead_before)
+        return params
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Params:
+        return copy.deepcopy(self.detached(), memo)  # a copy steps alone
+
+
+def _rows_of(masks: list[Mask | None], i: int) -> list[Mask | None]:
+    """Row i of each layer's stacked dead weights; None where it has none (as alone)."""
+    return [None if mask is None or not mask[i].any() else mask[i] for mask in masks]
 
 
 class Stack:
@@ -128,193 +158,90 @@ class Stack:
     def __init__(self, models: list[Model]) -> None:
         self.models = list(models)
         first = models[0]
-        assert first.flat is not None
-        self.spans = first.flat.layout.spans
-        self.fused = first.loss_fn.fused
-        self.momentum = first.config.momentum != 0.0
-        self.l1, self.l2 = first.config.l1, first.config.l2  # the same in every member
-        self.tfp = first.config.penalty_rule == "tfp"
-        flats = [_flat(model) for model in models]
-        self.cur = _stack([flat.theta for flat in flats])  # θ the next batch uses
-        self.prev: Array | None = None  # θ before the last update (None: none made here yet)
-        self.vcur: Array | None = None
-        self.vprev: Array | None = None
-        if self.momentum and flats[0].velocity is not None:
-            self.vcur = _stack([_velocity(flat) for flat in flats])
-        # The tfp rule's dead weights per layer, (S, n_in, n_out); None: no member has any.
-        self.dead = [_stack_masks(models, k) for k in range(len(self.spans))]
-        self.dead_prev: list[Mask | None] | None = None  # those the last update here used
-        self.synced = [True] * len(models)  # is the model's own state the stack's row?
-        self.last: _Round | None = None
-        self._columns()
+        self.activations = list(first.activations)
+        self.loss_fn = first.loss_fn
+        config = first.config
+        self.momentum_on = config.momentum != 0.0
+        self.l1, self.l2 = config.l1, config.l2  # the same in every member
+        self.tfp = config.penalty_rule == "tfp"
+        own = [model._own() for model in models]
+        theta = _stack([params.cur.theta for params in own])
+        velocity = None
+        if self.momentum_on and own[0].cur.velocity is not None:
+            velocity = _stack([_present(params.cur.velocity) for params in own])
+        self.params = Params(Flat(theta, velocity, Layout(own[0].layout.spans, theta)))
+        self.params.dead = [_stack_masks(own, k) for k in range(len(self.activations))]
+        self.traces = [LayerTrace() for _ in self.activations]  # the stack's, (K, …) each
+        self.synced = [True] * len(models)  # is the model's own trace the stack's row?
+        self.rows = [Row(self, i, params) for i, params in enumerate(own)]
+        for model, row in zip(models, self.rows, strict=True):
+            model._params = row
+        self.rates = self._rates()
 
-    def _columns(self) -> None:
-        dtype = self.cur.dtype
-        self.lr = np.array([m.config.learning_rate for m in self.models], dtype=dtype)[:, None]
-        self.mu = np.array([m.config.momentum for m in self.models], dtype=dtype)[:, None]
-        # α·l1 and α·l2 of each member, as its own step makes them (a number times W)
-        rates = [m.config.learning_rate for m in self.models]
-        self.l1_step = np.array([lr * self.l1 for lr in rates], dtype=dtype)[:, None, None]
-        self.l2_step = np.array([lr * self.l2 for lr in rates], dtype=dtype)[:, None, None]
+    def _rates(self) -> Rates:
+        """Each member's α and μ as columns (K, 1), α·l1 and α·l2 as (K, 1, 1)."""
+        dtype = self.params.cur.theta.dtype
+        rates = [model.config.learning_rate for model in self.models]
+        return Rates(
+            learning_rate=np.array(rates, dtype=dtype)[:, None],
+            momentum=np.array([m.config.momentum for m in self.models], dtype=dtype)[:, None],
+            momentum_on=self.momentum_on,
+            l1=self.l1,
+            l2=self.l2,
+            tfp=self.tfp,
+            l1_step=np.array([lr * self.l1 for lr in rates], dtype=dtype)[:, None, None],
+            l2_step=np.array([lr * self.l2 for lr in rates], dtype=dtype)[:, None, None],
+        )
 
     # ----- one batch of every member --------------------------------------------------------
 
     def step(self) -> list[BatchResult]:
         """One batch of each member; a member that diverges is written back and leaves."""
-        models, spans, S = self.models, self.spans, len(self.models)
+        models, params, traces = self.models, self.params, self.traces
         for model in models:
             model._draw_batch()
-        blocks = [self.cur[:, span.at].reshape(S, span.rows, span.n_out) for span in spans]
-
-        # forward k: Z = A·W + b, A = f(Z)
-        a = _stack([_batch_input(model) for model in models])
-        inputs, zs, outputs = [], [], []
-        for layer, span, block in zip(models[0].layers, spans, blocks, strict=True):
-            inputs.append(a)
-            z = np.matmul(a, block[:, : span.n_in])
-            if span.has_bias:
-                z += block[:, span.n_in :]
-            a = layer.activation.f(z)
-            zs.append(z)
-            outputs.append(a)
-
-        # loss: E(y, ŷ) and ∂E/∂ŷ (with a fused loss, the output layer's δ as well)
-        losses, output_error, loss_delta = self._loss(zs[-1], a)
-        this = self.last = _Round(inputs, zs, outputs, output_error, loss_delta)
-        for model, loss in zip(models, losses, strict=True):
-            model.loss = loss
-        lost = {i for i, loss in enumerate(losses) if not np.isfinite(loss)}
-
-        # backward k: δ, ∂E/∂W = Aᵀ·δ and ∂E/∂b = Σδ into ∇Θ, δ·Wᵀ to layer k − 1.
-        # Rows of diverged models run along (their numbers are dropped): no gathering.
-        grad = np.empty_like(self.cur)
-        last = len(spans) - 1
-        deltas: dict[int, Array] = {}
-        dWs: dict[int, Array] = {}
-        dbs: dict[int, Array | None] = {}
-        errors: dict[int, Array] = {}  # k ≥ 1: the ∂E/∂a layer k hands to layer k − 1
-        error = output_error
-        for k in range(last, -1, -1):
-            span, block, layer = spans[k], blocks[k], models[0].layers[k]
-            if self.fused and k == last:
-                assert loss_delta is not None
-                delta = loss_delta
-            else:
-                delta = layer.activation.backward(error, zs[k], outputs[k])
-            g = grad[:, span.at].reshape(S, span.rows, span.n_out)
-            dW = g[:, : span.n_in]
-            np.matmul(inputs[k].transpose(0, 2, 1), delta, out=dW)
-            dbs[k] = (
-                np.add.reduce(delta, axis=1, keepdims=True, out=g[:, span.n_in :])
-                if span.has_bias
-                else None
-            )
-            if k > 0:
-                error = errors[k] = np.matmul(delta, block[:, : span.n_in].transpose(0, 2, 1))
-            deltas[k], dWs[k] = delta, dW
-        this.deltas, this.dWs, this.dbs, this.errors = deltas, dWs, dbs, errors
-        self._penalty_gradients(blocks, this)
-
-        # update: Θ' = Θ − α·∇Θ, or V' = μV − α·∇Θ, Θ' = Θ + V'
-        velocity = None
-        if not self.momentum:
-            theta = np.subtract(self.cur, self.lr * grad)
-        else:
-            if self.vcur is None:
-                velocity = np.multiply(-self.lr, grad)
-            else:
-                velocity = np.subtract(self.mu * self.vcur, self.lr * grad)
-            theta = np.add(self.cur, velocity)
-        dead = self._penalty_step(blocks, theta)
-        finite = np.logical_and.reduce(np.isfinite(theta), axis=1)
+        traces[0].input = _stack([_present(model.traces[0].input) for model in models])
+        y = _stack([_present(model.batch_y) for model in models])
+        losses = kernel.run_forward(traces, self.activations, params.cur, self.loss_fn, y).tolist()
+        lost = [not math.isfinite(loss) for loss in losses]
+        stepped = None
+        if not all(lost):  # (rows of diverged models run along; their numbers are dropped)
+            kernel.run_backward(traces, self.activations, params, self.rates)
+            stepped = kernel.update(params, self.rates)
+        finite = [False] * len(models) if stepped is None else stepped[2].tolist()
 
         results: list[BatchResult] = []
         leaving: list[int] = []
         for i, model in enumerate(models):
-            if i in lost:  # the model's own rule: back to the weights before the last update
-                self._write_back(i, used=self.cur, before=self.prev, vused=self.vcur,
-                                 vbefore=self.vprev, backward=False, dused=self.dead,
-                                 dbefore=self.dead_prev)  # fmt: skip
-                results.append(_diverged(model, model._check_loss(model.loss or np.nan)))
+            model.loss = loss = losses[i]
+            if lost[i]:  # the model's own rule: back to the weights before the last update
+                self._write_back(i, params.cur, backward=False)
+                results.append(_diverged(model, model._check_loss(loss)))
                 leaving.append(i)
             elif not finite[i]:  # refused: the weights stay those this batch used
-                self._write_back(i, used=self.cur, before=self.prev, vused=self.vcur,
-                                 vbefore=self.vprev, backward=True, dused=self.dead,
-                                 dbefore=self.dead_prev)  # fmt: skip
-                results.append(_diverged(model, model._diverge(fast.UPDATE_OVERFLOW)))
+                self._write_back(i, params.cur, backward=True)
+                results.append(_diverged(model, model._diverge(UPDATE_OVERFLOW)))
                 leaving.append(i)
             else:
                 model.step += 1
                 model._epoch_just_ended = model._advance_position()
                 self.synced[i] = False
-                results.append(BatchResult(float(model.loss or 0.0), model._epoch_just_ended))
-        self.prev, self.cur = self.cur, theta
-        if velocity is not None:
-            self.vprev, self.vcur = self.vcur, velocity
-        self.dead_prev, self.dead = self.dead, dead
+                results.append(BatchResult(loss, model._epoch_just_ended))
+        if stepped is not None:
+            params.commit(stepped[0], stepped[1])
         self._drop(leaving)
         return results
-
-    def _penalty_gradients(self, blocks: list[Array], this: _Round) -> None:
-        """∂P/∂W of every member's W: into ∇Θ (the gradient rule, as ``fast`` adds it), or
-        beside it (the tfp rule: ∇Θ keeps xᵀ·δ for the data's step)."""
-        dWs = this.dWs
-        assert dWs is not None
-        if (self.l1, self.l2) == (0.0, 0.0):
-            this.dW_datas = dict(dWs)
-            return
-        pens = this.dW_penalties = {}
-        datas: dict[int, Array] = {}
-        for k, (span, block) in enumerate(zip(self.spans, blocks, strict=True)):
-            pen = pens[k] = _present(penalty_gradient(block[:, : span.n_in], self.l1, self.l2))
-            if self.tfp:
-                datas[k], dWs[k] = dWs[k], dWs[k] + pen
-            else:
-                np.add(dWs[k], pen, out=dWs[k])
-        this.dW_datas = datas if self.tfp else None
-
-    def _penalty_step(self, blocks: list[Array], theta: Array) -> list[Mask | None]:
-        """The tfp rule's step on each member's W in Θ' (in place); the dead weights after it."""
-        dead = list(self.dead)
-        if not self.tfp or ((self.l1, self.l2) == (0.0, 0.0) and all(d is None for d in dead)):
-            return dead
-        S = len(self.models)
-        for k, (span, block) in enumerate(zip(self.spans, blocks, strict=True)):
-            stepped = theta[:, span.at].reshape(S, span.rows, span.n_out)[:, : span.n_in]
-            W, dead[k] = tfp_penalty_step(
-                block[:, : span.n_in], stepped, dead[k], self.l1_step, self.l2_step
-            )
-            stepped[...] = W
-        return dead
-
-    def _loss(self, z: Array, a: Array) -> tuple[list[float], Array, Array | None]:
-        """Each member's E, and ∂E/∂ŷ (and a fused loss's δ) as stacks."""
-        models = self.models
-        targets = _stack([_targets(model) for model in models])
-        loss_fn = models[0].loss_fn
-        if loss_fn.stacked is not None:
-            losses, output_error = loss_fn.stacked(targets, a)
-            return [float(loss) for loss in losses], output_error, None
-        values, errors, deltas = [], [], []
-        for i in range(len(models)):
-            value, error, delta = loss_and_gradients(loss_fn, targets[i], z[i], a[i])
-            values.append(value)
-            errors.append(error)
-            deltas.append(delta)
-        fused = None if deltas[0] is None else _stack([_present(d) for d in deltas])
-        return values, _stack(errors), fused
 
     # ----- writing back ---------------------------------------------------------------------
 
     def sync(self, model: Model) -> None:
-        """Write the stack's row of ``model`` back into it: weights, velocities, the trace of
-        its last batch. The model stays in the stack."""
+        """Write the stack's row of ``model`` back into its trace: the trace of its last
+        batch. The model stays in the stack."""
         i = self.models.index(model)
         if not self.synced[i]:
-            self._write_back(i, used=self.prev, before=self.prev, vused=self.vprev,
-                             vbefore=None, backward=True, current=self.cur,
-                             vcurrent=self.vcur, dused=self.dead_prev,
-                             dcurrent=self.dead)  # fmt: skip
+            assert self.params.before is not None
+            self._trace(i, self.rows[i]._row(self.params.before), backward=True)
+            self.synced[i] = True
 
     def leave(self, models: list[Model]) -> None:
         """These members step on alone (each is written back first)."""
@@ -328,149 +255,71 @@ class Stack:
             self.sync(model)
         self._drop(list(range(len(self.models))))
 
-    def _write_back(
-        self,
-        i: int,
-        used: Array | None,
-        before: Array | None,
-        vused: Array | None,
-        vbefore: Array | None,
-        backward: bool,
-        current: Array | None = None,
-        vcurrent: Array | None = None,
-        dused: list[Mask | None] | None = None,
-        dbefore: list[Mask | None] | None = None,
-        dcurrent: list[Mask | None] | None = None,
-    ) -> None:
-        """Model i's state as its own steps would have left it.
+    def _write_back(self, i: int, used: Flat, backward: bool) -> None:
+        """A member that diverged: its trace (``backward``: with the backward pass, else only
+        the forward pass and ∂E/∂ŷ, as a loss that diverged leaves it) and its own
+        parameters, as they were when its batch began."""
+        row = self.rows[i]
+        self._trace(i, row._row(used), backward)
+        self.models[i]._params = row.detached()
 
-        After a completed batch (``sync``): θ = ``current``, the weights before the update =
-        the ones the batch ``used``. At a divergence, before the update: θ = ``used``, the
-        ones before it = ``before`` (None: no update made here yet, the model's own are
-        right). ``backward``: the trace holds the backward pass (else only the forward pass
-        and ∂E/∂ŷ, as a loss that diverged leaves it). The dead weights (``d…``, each
-        layer's stacked masks) go alike.
-        """
+    def _trace(self, i: int, used: Flat, backward: bool) -> None:
+        """The member's trace of the last batch: row i of the stack's, computed with ``used``."""
         model = self.models[i]
-        assert model.flat is not None
-        layout, plain = model.flat.layout, model.flat.velocity  # plain SGD keeps v as it is
-        if current is not None:  # a completed batch: the update's θ, and the θ it used
-            assert used is not None
-            kept = _row(used, vused, i, plain, layout)
-            new = _row(current, vcurrent, i, plain, layout)
-            model._before_update, model.flat, model._spare = kept, new, fast.Spare()
-            fast.point_layers(model.layers, new)
-            _write_dead(model, i, _present(dcurrent), _present(dused))
-            weights_used = kept
-        elif before is not None:  # diverged after updates made here: their θ, written back
-            assert used is not None
-            now = _row(used, vused, i, plain, layout)
-            model._before_update = _row(before, vbefore, i, plain, layout)
-            model.flat, model._spare = now, fast.Spare()
-            fast.point_layers(model.layers, now)
-            _write_dead(model, i, _present(dused), _present(dbefore))
-            weights_used = now
-        else:  # diverged at the stack's first batch: the model's own state is the row's
-            weights_used = model.flat
-        self._trace(i, model, weights_used, backward)
+        for trace, stacked, views in zip(model.traces, self.traces, used.views, strict=True):
+            for name in TRACE_FIELDS:
+                value = getattr(stacked, name)
+                setattr(trace, name, None if value is None else value[i])
+            trace.W, trace.b = views.W, views.b
+        if self.loss_fn.fused:  # the output layer's δ is the loss's own (p − y)/n
+            model.traces[-1].delta = model.traces[-1].loss_delta
+        if not backward:
+            kernel.keep_loss_trace(model.traces)
         self.synced[i] = True
 
-    def _trace(self, i: int, model: Model, used: fast.Flat, backward: bool) -> None:
-        """The model's trace of the last batch: row i of each stacked array."""
-        this = self.last
-        assert this is not None
-        traces = model.traces
-        for k, (trace, views) in enumerate(zip(traces, used.views, strict=True)):
-            trace.input, trace.W, trace.b = this.inputs[k][i], views.W, views.b
-            trace.z, trace.output = this.zs[k][i], this.outputs[k][i]
-        last = traces[-1]
-        last.output_error = this.output_error[i]
-        last.loss_delta = None if this.loss_delta is None else this.loss_delta[i]
-        fast.keep_loss_trace(model)  # the forward pass and ∂E/∂ŷ; the backward pass below
-        if not backward:
-            return
-        assert this.deltas is not None and this.dWs is not None
-        assert this.dbs is not None and this.errors is not None
-        for k, trace in enumerate(traces):
-            fused = last.loss_delta is not None and k == len(traces) - 1
-            trace.delta = last.loss_delta if fused else this.deltas[k][i]
-            trace.dW = this.dWs[k][i]
-            trace.dW_data = None if this.dW_datas is None else this.dW_datas[k][i]
-            trace.dW_penalty = None if this.dW_penalties is None else this.dW_penalties[k][i]
-            db = this.dbs[k]
-            trace.db = None if db is None else db[i]
-            if k > 0:
-                traces[k - 1].output_error = this.errors[k][i]
-
     def _drop(self, rows: list[int]) -> None:
-        """Members that left: their rows go (each was written back)."""
+        """Members that left: their rows go (each was written back). The stack takes new
+        arrays for the others, so those who left own the rows they view."""
         if not rows:
             return
         gone = set(rows)
+        for i in rows:
+            if isinstance(self.models[i]._params, Row):
+                self.models[i]._params = self.rows[i].detached()
         keep = [i for i in range(len(self.models)) if i not in gone]
         self.models = [self.models[i] for i in keep]
         self.synced = [self.synced[i] for i in keep]
-        self.cur = self.cur[keep]
-        self.prev = None if self.prev is None else self.prev[keep]
-        self.vcur = None if self.vcur is None else self.vcur[keep]
-        self.vprev = None if self.vprev is None else self.vprev[keep]
-        self.dead = _take_masks(self.dead, keep)
-        self.dead_prev = None if self.dead_prev is None else _take_masks(self.dead_prev, keep)
-        self.last = None if not keep or self.last is None else _take_rows(self.last, keep)
+        self.rows = [self.rows[i] for i in keep]
+        for i, row in enumerate(self.rows):
+            row.i = i
+        old = self.params
+        params = self.params = Params(_take(old.cur, keep, None))
+        params.before = None if old.before is None else _take(old.before, keep, params.layout)
+        params.dead = [None if m is None else m[keep] for m in old.dead]
+        params.dead_before = [None if m is None else m[keep] for m in old.dead_before]
+        for trace in self.traces:
+            for name in TRACE_FIELDS:
+                value = getattr(trace, name)
+                if value is not None:
+                    setattr(trace, name, value[keep])
         if keep:
-            self._columns()
+            self.rates = self._rates()
 
 
-def _take_rows(this: _Round, keep: list[int]) -> _Round:
-    def rows(arrays: dict[int, Array] | None) -> dict[int, Array] | None:
-        return None if arrays is None else {k: array[keep] for k, array in arrays.items()}
-
-    return _Round(
-        [array[keep] for array in this.inputs],
-        [array[keep] for array in this.zs],
-        [array[keep] for array in this.outputs],
-        this.output_error[keep],
-        None if this.loss_delta is None else this.loss_delta[keep],
-        rows(this.deltas),
-        rows(this.dWs),
-        rows(this.dW_datas),
-        rows(this.dW_penalties),
-        None
-        if this.dbs is None
-        else {k: None if b is None else b[keep] for k, b in this.dbs.items()},
-        rows(this.errors),
-    )
+def _take(flat: Flat, keep: list[int], layout: Layout | None) -> Flat:
+    """The kept rows of a stack's Flat, in new arrays (a new Layout unless one is given)."""
+    theta = flat.theta[keep]
+    velocity = None if flat.velocity is None else flat.velocity[keep]
+    return Flat(theta, velocity, layout or Layout(flat.layout.spans, theta))
 
 
-def _stack_masks(models: list[Model], k: int) -> Mask | None:
-    """Layer k's dead weights of every member, (S, n_in, n_out); None when none has any."""
-    masks = [model.layers[k].dead for model in models]
+def _stack_masks(own: list[Params], k: int) -> Mask | None:
+    """Layer k's dead weights of every member, (K, n_in, n_out); None when none has any."""
+    masks = [params.dead[k] for params in own]
     if all(mask is None for mask in masks):
         return None
-    shape = models[0].layers[k].W.shape
+    shape = own[0].cur.views[k].W.shape
     return np.stack([np.zeros(shape, dtype=bool) if m is None else m for m in masks])
-
-
-def _take_masks(masks: list[Mask | None], keep: list[int]) -> list[Mask | None]:
-    return [None if mask is None else mask[keep] for mask in masks]
-
-
-def _write_dead(model: Model, i: int, now: list[Mask | None], before: list[Mask | None]) -> None:
-    """Member i's dead weights (and those before its last update) from the stack's masks."""
-
-    def row(mask: Mask | None) -> Mask | None:
-        return None if mask is None or not mask[i].any() else mask[i].copy()
-
-    for layer, mask in zip(model.layers, now, strict=True):
-        layer.dead = row(mask)
-    model._dead_before = [row(mask) for mask in before]
-
-
-def _row(
-    theta: Array, velocity: Array | None, i: int, plain: Array | None, layout: fast.Layout
-) -> fast.Flat:
-    """Row i of a stack as a model's own Flat (plain SGD: the velocities it had, unchanged)."""
-    return fast.Flat(theta[i].copy(), plain if velocity is None else velocity[i].copy(), layout)
 
 
 def _diverged(model: Model, why: str | None) -> BatchResult:
@@ -479,31 +328,10 @@ def _diverged(model: Model, why: str | None) -> BatchResult:
 
 
 def _stack(arrays: list[Array]) -> Array:
-    """Equal-shaped arrays as one (S, …) array (np.stack's Python costs a view per array)."""
+    """Equal-shaped arrays as one (K, …) array (np.stack's Python costs a view per array)."""
     return np.concatenate(arrays).reshape(len(arrays), *arrays[0].shape)
 
 
-def _flat(model: Model) -> fast.Flat:
-    assert model.flat is not None
-    return model.flat
-
-
-def _velocity(flat: fast.Flat) -> Array:
-    assert flat.velocity is not None
-    return flat.velocity
-
-
-def _batch_input(model: Model) -> Array:
-    x = model.traces[0].input
-    assert x is not None
-    return x
-
-
-def _targets(model: Model) -> Array:
-    assert model.batch_y is not None
-    return model.batch_y
-
-
-def _present(value: T | None) -> T:
+def _present(value: Array | None) -> Array:
     assert value is not None
     return value

@@ -35,7 +35,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from app.engine.dense import fc_forward, fc_input_error, fc_weights_error
-from app.engine.model import Model, loss_and_gradients
+from app.engine.kernel import loss_and_gradients
+from app.engine.model import Model
 
 if TYPE_CHECKING:
     from .session import Session

@@ -34,7 +34,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from app.engine import ConfigError, Model
-from app.engine.fast import Flat
 
 if TYPE_CHECKING:
     from .session import Session
@@ -406,21 +405,13 @@ def model_bytes(model: Model) -> int:
         if isinstance(value, np.ndarray) and id(value) not in shared:
             seen[id(value)] = value.nbytes
 
+    for buffer in model.buffers():  # θ and v of every Flat, ∇θ: the layers view them
+        add(buffer)
     for layer in model.layers:
-        for value in vars(layer).values():
-            add(value)
+        add(layer.dead)
     for trace in model.traces:
         for value in vars(trace).values():
             add(value)
-    before = model._before_update
-    for flat in (model.flat, before):  # the one-go batch step keeps flat vectors
-        if isinstance(flat, Flat):
-            add(flat.theta)
-            add(flat.velocity)
-    if not isinstance(before, Flat):
-        for pair in before:
-            for value in pair:
-                add(value)
     for value in (model.order, model.batch_indices, model.batch_y):
         add(value)
     return sum(seen.values())
