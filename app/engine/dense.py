@@ -23,23 +23,9 @@ from numpy.typing import NDArray
 Array = NDArray[np.floating]  # the engine's one array type: float32 or float64, any shape
 
 
-def product(A: Array, B: Array, out: Array | None = None) -> Array:
-    """A·B: (n, m)·(m, p) → (n, p), or slice by slice for stacks (K, n, m)·(K, m, p)."""
-    if A.ndim == 2 and B.ndim == 2:
-        result: Array = np.dot(A, B, out=out)
-    else:
-        result = np.matmul(A, B, out=out)
-    return result
-
-
-def transposed(A: Array) -> Array:
-    """Aᵀ, of each slice for a stack: (…, n, m) → (…, m, n), a view."""
-    return A.T if A.ndim == 2 else A.swapaxes(-1, -2)
-
-
 def fc_forward(X: Array, W: Array, B: Array | None) -> Array:
     """Y = X·W + B, (n, n_in) → (n, n_out); no bias term when B is None (lesson 000)."""
-    Y = product(X, W)
+    Y: Array = np.dot(X, W) if X.ndim == 2 else np.matmul(X, W)
     if B is not None:
         Y += B
     return Y
@@ -47,15 +33,23 @@ def fc_forward(X: Array, W: Array, B: Array | None) -> Array:
 
 def fc_weights_error(X: Array, output_error: Array, out: Array | None = None) -> Array:
     """∂E/∂W = Xᵀ·∂E/∂Y, (n_in, n_out); written into ``out`` when given."""
-    return product(transposed(X), output_error, out)
+    if X.ndim == 2:
+        weights_error: Array = np.dot(X.T, output_error, out)
+    else:
+        weights_error = np.matmul(X.swapaxes(-1, -2), output_error, out)
+    return weights_error
 
 
 def fc_bias_error(output_error: Array, out: Array | None = None) -> Array:
     """∂E/∂B = ∂E/∂Y summed over the rows, (1, n_out); written into ``out`` when given."""
-    bias_error: Array = np.add.reduce(output_error, axis=-2, keepdims=True, out=out)
+    bias_error: Array = np.add.reduce(output_error, -2, None, out, keepdims=True)
     return bias_error
 
 
 def fc_input_error(W: Array, output_error: Array) -> Array:
     """∂E/∂X = ∂E/∂Y·Wᵀ, (n, n_in): the error handed to the previous layer."""
-    return product(output_error, transposed(W))
+    if W.ndim == 2:
+        input_error: Array = np.dot(output_error, W.T)
+    else:
+        input_error = np.matmul(output_error, W.swapaxes(-1, -2))
+    return input_error

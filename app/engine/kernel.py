@@ -83,8 +83,8 @@ class Rates:
 
     learning_rate α and momentum μ: numbers for one model, columns (K, 1) for a stack (each
     model its own); ``momentum_on``: μ ≠ 0 (alike in a stack). l1, l2: the penalty (alike in a
-    stack); ``tfp``: its rule is TF Playground's; l1_step, l2_step: α·l1 and α·l2, numbers or
-    columns (K, 1, 1).
+    stack), ``penalised`` if either is on; ``tfp``: its rule is TF Playground's; l1_step,
+    l2_step: α·l1 and α·l2, numbers or columns (K, 1, 1).
     """
 
     learning_rate: float | Array
@@ -95,10 +95,10 @@ class Rates:
     tfp: bool
     l1_step: float | Array
     l2_step: float | Array
+    penalised: bool = False
 
-    @property
-    def penalised(self) -> bool:
-        return self.l1 != 0.0 or self.l2 != 0.0
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "penalised", self.l1 != 0.0 or self.l2 != 0.0)
 
 
 def loss_and_gradients(
@@ -120,11 +120,12 @@ def loss_and_gradients(
 # ----- the four phases ------------------------------------------------------------------------
 
 
-def forward(trace: LayerTrace, W: Array, b: Array | None, activation: Activation) -> Array:
-    """forward k on ``trace.input`` x: z = x·W + b, a = f(z), kept in the trace; returns a."""
-    assert trace.input is not None
-    trace.W, trace.b = W, b
-    z = trace.z = fc_forward(trace.input, W, b)
+def forward(
+    trace: LayerTrace, x: Array, W: Array, b: Array | None, activation: Activation
+) -> Array:
+    """forward k: z = x·W + b, a = f(z), kept in the trace with x, W and b; returns a."""
+    trace.input, trace.W, trace.b = x, W, b
+    z = trace.z = fc_forward(x, W, b)
     a = trace.output = activation.f(z)
     return a
 
@@ -151,22 +152,22 @@ def backward(
     With a penalty, ∂P/∂W joins: into ∇θ under the gradient rule, beside it under the tfp rule
     (∇θ keeps xᵀ·δ, ``dW_data``, for the data's step; the trace's dW is xᵀ·δ + ∂P/∂W).
     """
-    assert trace.output_error is not None and trace.z is not None
-    assert trace.output is not None and trace.input is not None
+    x, z, a, error = trace.input, trace.z, trace.output, trace.output_error
+    assert x is not None and z is not None and a is not None and error is not None
     if trace.loss_delta is not None:  # a fused loss gave the output layer's δ itself
         delta = trace.delta = trace.loss_delta
     else:
-        delta = trace.delta = activation.backward(trace.output_error, trace.z, trace.output)
+        delta = trace.delta = activation.backward(error, z, a)
     dW_out, db_out = grads
-    dW = fc_weights_error(trace.input, delta, out=dW_out)
+    dW = fc_weights_error(x, delta, dW_out)
     trace.dW_penalty = penalty_gradient(W, rates.l1, rates.l2) if rates.penalised else None
     if trace.dW_penalty is None:
         trace.dW = trace.dW_data = dW
     elif rates.tfp:
         trace.dW_data, trace.dW = dW, dW + trace.dW_penalty
     else:
-        trace.dW, trace.dW_data = np.add(dW, trace.dW_penalty, out=dW), None
-    trace.db = None if db_out is None else fc_bias_error(delta, out=db_out)
+        trace.dW, trace.dW_data = np.add(dW, trace.dW_penalty, dW), None
+    trace.db = None if db_out is None else fc_bias_error(delta, db_out)
     if below is not None:  # layer 0's input error would be ∂E/∂data: no one reads it
         below.output_error = fc_input_error(W, delta)
 
@@ -183,21 +184,21 @@ def update(params: Params, rates: Rates) -> tuple[Flat, list[Mask | None], Array
     lr, mu = rates.learning_rate, rates.momentum
     new = params.next_flat(rates.momentum_on)
     if not rates.momentum_on:
-        np.subtract(cur.theta, lr * grad, out=new.theta)
+        np.subtract(cur.theta, lr * grad, new.theta)
     else:
         assert new.velocity is not None
         if cur.velocity is None:
-            np.multiply(-lr, grad, out=new.velocity)
+            np.multiply(-lr, grad, new.velocity)
         else:
-            np.subtract(mu * cur.velocity, lr * grad, out=new.velocity)
-        np.add(cur.theta, new.velocity, out=new.theta)
+            np.subtract(mu * cur.velocity, lr * grad, new.velocity)
+        np.add(cur.theta, new.velocity, new.theta)
     dead = params.dead
     if rates.tfp and (rates.penalised or any(mask is not None for mask in dead)):
         dead = list(dead)
         for k, (old, stepped) in enumerate(zip(cur.views, new.views, strict=True)):
             W, dead[k] = tfp_penalty_step(old.W, stepped.W, dead[k], rates.l1_step, rates.l2_step)
             stepped.W[...] = W
-    finite = np.logical_and.reduce(np.isfinite(new.theta), axis=-1)
+    finite = np.logical_and.reduce(np.isfinite(new.theta), -1)
     return new, dead, finite
 
 
@@ -209,9 +210,9 @@ def run_forward(
 ) -> Array:
     """forward 0 … L−1 on ``traces[0].input``, then the loss: E per model."""
     a = traces[0].input
+    assert a is not None
     for trace, views, activation in zip(traces, cur.views, activations, strict=True):
-        trace.input = a
-        a = forward(trace, views.W, views.b, activation)
+        a = forward(trace, a, views.W, views.b, activation)
     return loss(loss_fn, y, traces[-1])
 
 

@@ -39,6 +39,8 @@ LossFn = Callable[[Array, Array], float]
 PerModelFn = Callable[[Array, Array], Array]  # E of each model: (n, k) → (), (K, n, k) → (K,)
 LossPrimeFn = Callable[[Array, Array], Array]
 
+PER_MODEL = (-2, -1)  # the axes of one model's batch, (n, k): E sums over them
+
 # Probabilities are clipped this far from 0 and 1 so log(p) and 1/p stay finite.
 PROBABILITY_EPSILON = 1e-12
 
@@ -64,12 +66,12 @@ def mse_with_prime(y_true: Array, y_pred: Array) -> tuple[Array, Array]:
     for one model's batch (n, k) or each of a stack's (K, n, k): E () or (K,)."""
     r = y_pred - y_true
     size = r.shape[-2] * r.shape[-1]
-    return _sum_per_model(np.square(r)) / size, 2.0 * r / size
+    return np.add.reduce(np.square(r), PER_MODEL) / size, 2.0 * r / size
 
 
 def _sum_per_model(values: Array) -> Array:
     """Σ over a batch's rows and outputs: (n, k) → (), or (K, n, k) → (K,) for a stack."""
-    total: Array = np.add.reduce(values, axis=(-2, -1))
+    total: Array = np.add.reduce(values, PER_MODEL)
     return total
 
 
@@ -109,7 +111,7 @@ def square_with_prime(y_true: Array, y_pred: Array) -> tuple[Array, Array]:
     ``mse_with_prime``."""
     r = y_pred - y_true
     size = r.shape[-2] * r.shape[-1]
-    return 0.5 * (_sum_per_model(np.square(r)) / size), r / size
+    return 0.5 * (np.add.reduce(np.square(r), PER_MODEL) / size), r / size
 
 
 def _clip_probability(p: Array) -> Array:

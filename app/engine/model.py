@@ -257,7 +257,7 @@ class PhaseResult:
     diverged: str | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class BatchResult:
     """A whole batch step: the batch's loss (before its update) and how it ended."""
 
@@ -368,7 +368,8 @@ class Model:
         self.loss: float | None = None  # data loss of the current / last batch
         self.traces = [LayerTrace() for _ in self.layers]
         self.diverged: str | None = None
-        self._rates_for: tuple[ModelConfig, Rates] | None = None
+        self._rates_config = config  # what _rates_made was made of
+        self._rates_made = rates_of(config)
 
     # ----- parameters ---------------------------------------------------------------------
 
@@ -422,10 +423,11 @@ class Model:
 
     def _rates(self) -> Rates:
         """``rates_of(self.config)``, made once per configuration."""
-        made = self._rates_for
-        if made is None or made[0] is not self.config:
-            made = self._rates_for = (self.config, rates_of(self.config))
-        return made[1]
+        rates = self._rates_made
+        if self._rates_config is not self.config:
+            rates = self._rates_made = rates_of(self.config)
+            self._rates_config = self.config
+        return rates
 
     # ----- data -------------------------------------------------------------------------
 
@@ -491,19 +493,17 @@ class Model:
         return BatchResult(float(self.loss or 0.0), self._epoch_just_ended)
 
     def _step_batch(self) -> str | None:
-        if self.cursor == 0:
-            if not len(self.x_train):
-                raise ConfigError("data", "no training data: call set_data(x, y) first")
-            return self._train_batch()
-        while True:
-            phase = self.phases[self.cursor]
-            diverged = self._run_phase(phase)
-            if diverged or phase.kind == "update":
-                return diverged
-
-    def _train_batch(self) -> str | None:
-        """A new batch, every phase in one go; returns why it diverged, if it did."""
-        params, traces, activations = self._own(), self.traces, self.activations
+        if self.cursor != 0:  # an open batch: its remaining phases
+            while True:
+                phase = self.phases[self.cursor]
+                diverged = self._run_phase(phase)
+                if diverged or phase.kind == "update":
+                    return diverged
+        # A new batch, every phase in one go.
+        params, traces, activations = self._params, self.traces, self.activations
+        assert isinstance(params, Params), "a model in a stack steps with its stack"
+        if not len(self.x_train):
+            raise ConfigError("data", "no training data: call set_data(x, y) first")
         self._draw_batch()  # (every trace field is written below: none needs clearing first)
         assert self.batch_y is not None
         loss = self.loss = float(
@@ -514,12 +514,7 @@ class Model:
             return self._check_loss(loss)
         rates = self._rates()
         kernel.run_backward(traces, activations, params, rates)
-        diverged = self._take_update(rates)
-        if diverged:
-            return diverged
-        self._epoch_just_ended = self._advance_position()
-        self.cursor = 0
-        return None
+        return self._take_update(rates)
 
     def _run_phase(self, phase: Phase) -> str | None:
         """Run one phase and move the cursor; returns why it diverged, if it did."""
@@ -551,12 +546,7 @@ class Model:
 
     def _update_phase(self) -> str | None:
         """The update; the batch is done (cursor back to its start) unless it diverged."""
-        diverged = self._take_update(self._rates())
-        if diverged:
-            return diverged
-        self._epoch_just_ended = self._advance_position()
-        self.cursor = 0
-        return None
+        return self._take_update(self._rates())
 
     def step_epoch(self) -> list[BatchResult]:
         """Run batch steps until the current epoch ends; returns each batch's result."""
@@ -577,18 +567,21 @@ class Model:
 
     def _draw_batch(self) -> None:
         """batch_indices, batch_y and layer 0's input: the next rows of this epoch's order."""
-        if not self.order_drawn:
-            self.order = self._epoch_order()
-            self.order_drawn = True
-            self._epoch_rows = None
-        if self._epoch_rows is None:
-            self._epoch_rows = (self.x_train[self.order], self.y_train[self.order])
+        epoch_x, epoch_y = self._epoch_rows or self._epoch_data()
         rows = slice(self.position, self.position + self.batch_size)
         self.batch_indices = self.order[rows]
-        epoch_x, epoch_y = self._epoch_rows  # = x_train[order], y_train[order]
         self.batch_y = epoch_y[rows]
         self.traces[0].input = epoch_x[rows]
         self.diverged = None
+
+    def _epoch_data(self) -> tuple[Array, Array]:
+        """x and y rows in this epoch's order (drawn first if this epoch has none yet),
+        gathered once an epoch: a batch is then a slice of them."""
+        if not self.order_drawn:
+            self.order = self._epoch_order()
+            self.order_drawn = True
+        rows = self._epoch_rows = (self.x_train[self.order], self.y_train[self.order])
+        return rows
 
     def _epoch_order(self) -> np.ndarray:
         # A full batch sums every sample whatever the order: don't spend RNG draws on it.
@@ -600,10 +593,10 @@ class Model:
         """forward k (``kernel.forward``); layer k's input is layer k−1's output."""
         if k == 0:
             self._start_batch()
-        else:
-            self.traces[k].input = self.traces[k - 1].output
+        x = self.traces[k - 1].output if k > 0 else self.traces[0].input
+        assert x is not None
         views = self._params.cur.views[k]
-        kernel.forward(self.traces[k], views.W, views.b, self.activations[k])
+        kernel.forward(self.traces[k], x, views.W, views.b, self.activations[k])
 
     def _compute_loss(self) -> float:
         """The loss phase (``kernel.loss``): E(y, ŷ) on the batch, and ∂E/∂ŷ handed to the
@@ -627,7 +620,8 @@ class Model:
         )
 
     def _take_update(self, rates: Rates) -> str | None:
-        """The update (``kernel.update``), taken unless it would leave non-finite weights."""
+        """The update (``kernel.update``), taken unless it would leave non-finite weights;
+        then the batch is done (cursor back to its start)."""
         params = self._own()
         new, dead, finite = kernel.update(params, rates)
         if not finite:
@@ -635,6 +629,8 @@ class Model:
             return self._diverge(UPDATE_OVERFLOW)
         params.commit(new, dead)
         self.step += 1
+        self._epoch_just_ended = self._advance_position()
+        self.cursor = 0
         return None
 
     def _diverge(self, why: str, restore: bool = False) -> str:
@@ -655,11 +651,16 @@ class Model:
     def _advance_position(self) -> bool:
         self.position += len(self.batch_indices)
         if self.position >= self.n_samples:
-            self.position = 0
-            self.order_drawn = False
-            self.epoch += 1
+            self._end_epoch()
             return True
         return False
+
+    def _end_epoch(self) -> None:
+        """The epoch's last batch is done: the next one draws a new order."""
+        self.position = 0
+        self.order_drawn = False
+        self._epoch_rows = None
+        self.epoch += 1
 
     # ----- reading ----------------------------------------------------------------------
 

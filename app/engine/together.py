@@ -177,6 +177,26 @@ class Stack:
         for model, row in zip(models, self.rows, strict=True):
             model._params = row
         self.rates = self._rates()
+        # Every member's epoch rows (x_train[order], y_train[order]) one after the other, so
+        # a batch of each is one gather: member i's lie at offsets[i] … offsets[i] + sizes[i].
+        sizes = [model.n_samples for model in models]
+        self.sizes = np.array(sizes)
+        self.offsets = np.cumsum([0, *sizes[:-1]])
+        self.batch_sizes = np.array([model.batch_size for model in models])
+        self.positions = np.array([model.position for model in models])
+        dtype = theta.dtype
+        self.epoch_x = np.empty((sum(sizes), first.config.input_size), dtype=dtype)
+        self.epoch_y = np.empty((sum(sizes), first.config.layers[-1].units), dtype=dtype)
+        self.undrawn = []  # members whose epoch rows are still to be drawn (at their next batch)
+        for i, model in enumerate(models):
+            if model.order_drawn:
+                self._copy_epoch(i, model._epoch_rows or model._epoch_data())
+            else:
+                self.undrawn.append(i)
+        self.starts = self.positions  # where each member's last batch began,
+        self.batch_rows = 0  # its rows
+        self.y = np.empty((len(models), 0, self.epoch_y.shape[1]), dtype=dtype)  # its targets
+        self.fresh = True  # no batch run yet
 
     def _rates(self) -> Rates:
         """Each member's α and μ as columns (K, 1), α·l1 and α·l2 as (K, 1, 1)."""
@@ -198,39 +218,72 @@ class Stack:
     def step(self) -> list[BatchResult]:
         """One batch of each member; a member that diverges is written back and leaves."""
         models, params, traces = self.models, self.params, self.traces
-        for model in models:
-            model._draw_batch()
-        traces[0].input = _stack([_present(model.traces[0].input) for model in models])
-        y = _stack([_present(model.batch_y) for model in models])
-        losses = kernel.run_forward(traces, self.activations, params.cur, self.loss_fn, y).tolist()
-        lost = [not math.isfinite(loss) for loss in losses]
+        x, y, rows = self._draw()
+        traces[0].input = x
+        E = kernel.run_forward(traces, self.activations, params.cur, self.loss_fn, y)
+        fine = np.isfinite(E)
         stepped = None
-        if not all(lost):  # (rows of diverged models run along; their numbers are dropped)
+        if fine.any():  # (rows of diverged models run along; their numbers are dropped)
             kernel.run_backward(traces, self.activations, params, self.rates)
             stepped = kernel.update(params, self.rates)
-        finite = [False] * len(models) if stepped is None else stepped[2].tolist()
+            fine &= stepped[2]
+        ends = self.positions + rows
+        ended = ends >= self.sizes
+        self.positions = np.where(ended, 0, ends)
 
         results: list[BatchResult] = []
         leaving: list[int] = []
-        for i, model in enumerate(models):
-            model.loss = loss = losses[i]
-            if lost[i]:  # the model's own rule: back to the weights before the last update
+        for i, (model, loss, ok, end, epoch_done) in enumerate(
+            zip(models, E.tolist(), fine.tolist(), ends.tolist(), ended.tolist(), strict=True)
+        ):
+            model.loss = loss
+            if ok:
+                model.step += 1
+                if epoch_done:
+                    model._end_epoch()
+                    self.undrawn.append(i)
+                else:
+                    model.position = end
+                model._epoch_just_ended = epoch_done
+                results.append(BatchResult(loss, epoch_done))
+                continue
+            leaving.append(i)
+            if not math.isfinite(loss):  # its own rule: back to the weights before the update
                 self._write_back(i, params.cur, backward=False)
                 results.append(_diverged(model, model._check_loss(loss)))
-                leaving.append(i)
-            elif not finite[i]:  # refused: the weights stay those this batch used
+            else:  # the update is refused: the weights stay those this batch used
                 self._write_back(i, params.cur, backward=True)
                 results.append(_diverged(model, model._diverge(UPDATE_OVERFLOW)))
-                leaving.append(i)
-            else:
-                model.step += 1
-                model._epoch_just_ended = model._advance_position()
-                self.synced[i] = False
-                results.append(BatchResult(loss, model._epoch_just_ended))
+        self.synced = [False] * len(models)
         if stepped is not None:
             params.commit(stepped[0], stepped[1])
         self._drop(leaving)
         return results
+
+    def _draw(self) -> tuple[Array, Array, int]:
+        """Each member's next batch, x (K, n, n_in) and y (K, n, k): the next n rows of its
+        epoch's order, as its own step draws them (an epoch's order when its batch begins)."""
+        models = self.models
+        if self.fresh:
+            for model in models:
+                model.diverged = None
+            self.fresh = False
+        for i in self.undrawn:
+            self._copy_epoch(i, models[i]._epoch_data())
+        self.undrawn = []
+        counts = np.minimum(self.batch_sizes, self.sizes - self.positions)
+        rows = int(counts[0])
+        if not (counts == rows).all():
+            raise ValueError("a stack's members must have batches of as many rows")
+        self.starts, self.batch_rows = self.positions, rows
+        at = (self.offsets + self.positions)[:, None] + np.arange(rows)
+        self.y = self.epoch_y[at]
+        return self.epoch_x[at], self.y, rows
+
+    def _copy_epoch(self, i: int, epoch: tuple[Array, Array]) -> None:
+        start = self.offsets[i]
+        self.epoch_x[start : start + self.sizes[i]] = epoch[0]
+        self.epoch_y[start : start + self.sizes[i]] = epoch[1]
 
     # ----- writing back ---------------------------------------------------------------------
 
@@ -264,8 +317,12 @@ class Stack:
         self.models[i]._params = row.detached()
 
     def _trace(self, i: int, used: Flat, backward: bool) -> None:
-        """The member's trace of the last batch: row i of the stack's, computed with ``used``."""
+        """The member's last batch — its rows, targets and trace: row i of the stack's,
+        computed with ``used``."""
         model = self.models[i]
+        start = int(self.starts[i])
+        model.batch_indices = model.order[start : start + self.batch_rows]
+        model.batch_y = self.y[i]
         for trace, stacked, views in zip(model.traces, self.traces, used.views, strict=True):
             for name in TRACE_FIELDS:
                 value = getattr(stacked, name)
@@ -287,6 +344,11 @@ class Stack:
             if isinstance(self.models[i]._params, Row):
                 self.models[i]._params = self.rows[i].detached()
         keep = [i for i in range(len(self.models)) if i not in gone]
+        renumbered = {old: new for new, old in enumerate(keep)}
+        self.undrawn = [renumbered[i] for i in self.undrawn if i in renumbered]
+        self.sizes, self.offsets = self.sizes[keep], self.offsets[keep]
+        self.batch_sizes, self.positions = self.batch_sizes[keep], self.positions[keep]
+        self.starts, self.y = self.starts[keep], self.y[keep]
         self.models = [self.models[i] for i in keep]
         self.synced = [self.synced[i] for i in keep]
         self.rows = [self.rows[i] for i in keep]
