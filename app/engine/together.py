@@ -11,11 +11,13 @@ weights its own steps would give, bit for bit (tests/engine/test_together.py che
 against the phase walk).
 
 While a model is in a stack its parameters are its row of the stack's (``Row``): its layers
-view that row, live. Its counters (step, epoch, position, its batch drawn, its loss) move on
-with every batch; its trace is written back (``sync``) when someone needs it: when it leaves
-the stack (``leave``, ``release``), at a divergence (the model's own rules then restore or
-refuse, as in its own step), and whenever its caller asks (an epoch's end, a checkpoint).
-Until then the model must not be read but for its counters and weights.
+view that row, live. Its counters (step, epoch, position) move on with every batch; its last
+batch — rows, targets, loss and trace — is written back (``sync``) when someone needs it:
+when it leaves the stack (``leave``, ``release``), at a divergence (the model's own rules then
+restore or refuse, as in its own step), and whenever its caller asks (an epoch's end, a
+checkpoint). Until then the model must not be read but for its counters and weights. The
+stack draws every member's batch at once, from its own copy of their epochs' rows (the
+orders drawn by each model's own generator, when its own step would draw them).
 
 Models that are alike with no other stay on ``Model.step_batch``, as does a half-walked batch.
 """
@@ -188,6 +190,7 @@ class Stack:
         self.epoch_x = np.empty((sum(sizes), first.config.input_size), dtype=dtype)
         self.epoch_y = np.empty((sum(sizes), first.config.layers[-1].units), dtype=dtype)
         self.undrawn = []  # members whose epoch rows are still to be drawn (at their next batch)
+        self._first_rows: dict[int, Array] = {}  # by rows: each member's first rows' indices
         for i, model in enumerate(models):
             if model.order_drawn:
                 self._copy_epoch(i, model._epoch_rows or model._epoch_data())
@@ -196,6 +199,7 @@ class Stack:
         self.starts = self.positions  # where each member's last batch began,
         self.batch_rows = 0  # its rows
         self.y = np.empty((len(models), 0, self.epoch_y.shape[1]), dtype=dtype)  # its targets
+        self.losses: list[float] = [np.nan] * len(models)  # and its loss
         self.fresh = True  # no batch run yet
 
     def _rates(self) -> Rates:
@@ -233,10 +237,10 @@ class Stack:
 
         results: list[BatchResult] = []
         leaving: list[int] = []
+        self.losses = losses = E.tolist()
         for i, (model, loss, ok, end, epoch_done) in enumerate(
-            zip(models, E.tolist(), fine.tolist(), ends.tolist(), ended.tolist(), strict=True)
+            zip(models, losses, fine.tolist(), ends.tolist(), ended.tolist(), strict=True)
         ):
-            model.loss = loss
             if ok:
                 model.step += 1
                 if epoch_done:
@@ -244,10 +248,10 @@ class Stack:
                     self.undrawn.append(i)
                 else:
                     model.position = end
-                model._epoch_just_ended = epoch_done
                 results.append(BatchResult(loss, epoch_done))
                 continue
             leaving.append(i)
+            model.loss = loss
             if not math.isfinite(loss):  # its own rule: back to the weights before the update
                 self._write_back(i, params.cur, backward=False)
                 results.append(_diverged(model, model._check_loss(loss)))
@@ -273,10 +277,13 @@ class Stack:
         self.undrawn = []
         counts = np.minimum(self.batch_sizes, self.sizes - self.positions)
         rows = int(counts[0])
-        if not (counts == rows).all():
+        if not np.logical_and.reduce(counts == rows):
             raise ValueError("a stack's members must have batches of as many rows")
         self.starts, self.batch_rows = self.positions, rows
-        at = (self.offsets + self.positions)[:, None] + np.arange(rows)
+        first_rows = self._first_rows.get(rows)
+        if first_rows is None:  # each member's first `rows` rows, (K, rows)
+            first_rows = self._first_rows[rows] = self.offsets[:, None] + np.arange(rows)
+        at = first_rows + self.positions[:, None]
         self.y = self.epoch_y[at]
         return self.epoch_x[at], self.y, rows
 
@@ -322,7 +329,7 @@ class Stack:
         model = self.models[i]
         start = int(self.starts[i])
         model.batch_indices = model.order[start : start + self.batch_rows]
-        model.batch_y = self.y[i]
+        model.batch_y, model.loss = self.y[i], self.losses[i]
         for trace, stacked, views in zip(model.traces, self.traces, used.views, strict=True):
             for name in TRACE_FIELDS:
                 value = getattr(stacked, name)
@@ -347,8 +354,10 @@ class Stack:
         renumbered = {old: new for new, old in enumerate(keep)}
         self.undrawn = [renumbered[i] for i in self.undrawn if i in renumbered]
         self.sizes, self.offsets = self.sizes[keep], self.offsets[keep]
+        self._first_rows = {}
         self.batch_sizes, self.positions = self.batch_sizes[keep], self.positions[keep]
         self.starts, self.y = self.starts[keep], self.y[keep]
+        self.losses = [self.losses[i] for i in keep]
         self.models = [self.models[i] for i in keep]
         self.synced = [self.synced[i] for i in keep]
         self.rows = [self.rows[i] for i in keep]
