@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from app.engine import together as engine_together
 from app.service.manager import SessionManager
 from app.service.session import Session
 from app.service.store import open_store
@@ -121,3 +122,81 @@ def test_a_diverging_session_stops_its_own_play_only(tmp_path: Path, diverging: 
         )
         assert (outcome.stopped == "diverged") == (i == diverging)
         assert_same(session, twin)
+
+
+def stack_sizes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The size of every stack step run: the test must see sessions really stacked."""
+    sizes: list[int] = []
+    real = engine_together.Stack.step
+
+    def counted(stack: engine_together.Stack) -> Any:
+        sizes.append(len(stack.models))
+        return real(stack)
+
+    monkeypatch.setattr(engine_together.Stack, "step", counted)
+    return sizes
+
+
+def assert_same_penalised(a: Session, b: Session) -> None:
+    """``assert_same``, and what a penalty leaves besides the weights: velocities, the tfp
+    rule's dead weights, the last batch's gradients with and without the penalty."""
+    assert_same(a, b)
+    for la, lb, ta, tb in zip(
+        a.model.layers, b.model.layers, a.model.traces, b.model.traces, strict=True
+    ):
+        for x, y in (
+            (la.velocity_W, lb.velocity_W),
+            (la.velocity_b, lb.velocity_b),
+            (la.dead, lb.dead),
+            (ta.dW, tb.dW),
+            (ta.dW_data, tb.dW_data),
+            (ta.dW_penalty, tb.dW_penalty),
+            (ta.db, tb.db),
+        ):
+            assert (x is None) == (y is None)
+            assert x is None or np.array_equal(x, y)
+
+
+@pytest.mark.parametrize("rule", ["gradient", "tfp"])
+def test_penalised_sessions_in_a_class_stack_and_end_as_each_alone(
+    tmp_path: Path, rule: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A class playing with L1 and L2 on (momentum too) steps as one stack, and each session
+    ends as its own Session.step would leave it: weights, velocities, dead weights (the tfp
+    rule kills some on the way), gradients, history, timeline and checkpoints."""
+    sizes = stack_sizes(monkeypatch)
+    together, alone = classes(tmp_path, 4)
+    changes = {"l1": 0.03, "l2": 0.001, "penalty_rule": rule, "momentum": 0.5}
+    for session in together + alone:
+        session.set_hyperparameters(changes)
+        timeline = session.timeline
+        timeline.configure(7, timeline.max_bytes, timeline.max_replay_seconds)
+    counts = [60, 57, 60, 20]
+    outcomes = step_together(
+        [Play(s, c, lambda: False) for s, c in zip(together, counts, strict=True)], 60.0, "play"
+    )
+    assert 4 in sizes  # they really ran as one stack
+    for session, twin, count, outcome in zip(together, alone, counts, outcomes, strict=True):
+        expected = twin.step("batch", count, by="play")
+        assert (outcome.done, outcome.stopped) == (expected.done, expected.stopped)
+        assert_same_penalised(session, twin)
+    dead = [layer.dead for session in together for layer in session.model.layers]
+    assert any(mask is not None for mask in dead) == (rule == "tfp")
+
+
+def test_a_class_with_and_without_a_penalty_stacks_each_kind_apart(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two students turn on TF Playground's L1, two play without: two stacks of two (the
+    penalty is part of what stacked models share), each session as alone."""
+    sizes = stack_sizes(monkeypatch)
+    together, alone = classes(tmp_path, 4)
+    for pair in ((together[0], alone[0]), (together[2], alone[2])):
+        for session in pair:
+            session.set_hyperparameters({"l1": 0.03, "penalty_rule": "tfp"})
+    outcomes = step_together([Play(s, 40, lambda: False) for s in together], 60.0, "play")
+    assert sizes and set(sizes) == {2}
+    for session, twin, outcome in zip(together, alone, outcomes, strict=True):
+        expected = twin.step("batch", 40, by="play")
+        assert (outcome.done, outcome.stopped) == (expected.done, expected.stopped)
+        assert_same_penalised(session, twin)
