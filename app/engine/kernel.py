@@ -82,23 +82,26 @@ class Rates:
     """What the backward pass and the update take besides the arrays.
 
     learning_rate α and momentum μ: numbers for one model, columns (K, 1) for a stack (each
-    model its own); ``momentum_on``: μ ≠ 0 (alike in a stack). l1, l2: the penalty (alike in a
-    stack), ``penalised`` if either is on; ``tfp``: its rule is TF Playground's; l1_step,
-    l2_step: α·l1 and α·l2, numbers or columns (K, 1, 1).
+    model its own); ``momentum_on``: μ ≠ 0 (alike in a stack). l1, l2: the penalty, numbers,
+    or for a stack whose models differ columns (K, 1, 1); ``tfp``: its rule is TF
+    Playground's (alike in a stack); l1_step, l2_step: α·l1 and α·l2, numbers or columns
+    (K, 1, 1). ``penalised``: some model has a penalty; ``penalised_rows``: which, (K, 1, 1),
+    when only some of a stack's have one (True: every model alike).
     """
 
     learning_rate: float | Array
     momentum: float | Array
     momentum_on: bool
-    l1: float
-    l2: float
+    l1: float | Array
+    l2: float | Array
     tfp: bool
     l1_step: float | Array
     l2_step: float | Array
+    penalised_rows: bool | Mask = True
     penalised: bool = False
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "penalised", self.l1 != 0.0 or self.l2 != 0.0)
+        object.__setattr__(self, "penalised", bool(np.any(self.l1) or np.any(self.l2)))
 
 
 def loss_and_gradients(
@@ -165,8 +168,9 @@ def backward(
         trace.dW = trace.dW_data = dW
     elif rates.tfp:
         trace.dW_data, trace.dW = dW, dW + trace.dW_penalty
-    else:
-        trace.dW, trace.dW_data = np.add(dW, trace.dW_penalty, dW), None
+    else:  # (a stack's models without a penalty keep xᵀ·δ: their own step adds none)
+        where = rates.penalised_rows
+        trace.dW, trace.dW_data = np.add(dW, trace.dW_penalty, dW, where=where), None
     trace.db = None if db_out is None else fc_bias_error(delta, db_out)
     if below is not None:  # layer 0's input error would be ∂E/∂data: no one reads it
         below.output_error = fc_input_error(W, delta)

@@ -24,8 +24,17 @@ PENALTY_RULES = ("gradient", "tfp")
 Mask = NDArray[np.bool_]  # true/false per weight, W's shape: the dead ones
 
 
-def penalty_gradient(W: Array, l1: float, l2: float) -> Array | None:
-    """∂/∂W of (l2/2)·ΣW² + l1·Σ|W|: l2·W + l1·sign(W); None when there is no penalty."""
+def penalty_gradient(W: Array, l1: float | Array, l2: float | Array) -> Array | None:
+    """∂/∂W of (l2/2)·ΣW² + l1·Σ|W|: l2·W + l1·sign(W); None when there is no penalty.
+
+    For a stack of models, l1 and l2 may be columns (K, 1, 1), each model its own: the whole
+    sum for every model is then each one's own term to the bit, where its l1 or l2 is 0 too
+    (0·W and 0·sign(W) are zeros of W's sign, so adding them changes no finite number). A
+    model with neither has no term: the caller leaves it out (``kernel.Rates``).
+    """
+    if isinstance(l1, np.ndarray) or isinstance(l2, np.ndarray):
+        stacked: Array = l2 * W + l1 * np.sign(W)
+        return stacked
     if l1 == 0.0 and l2 == 0.0:
         return None
     if l1 == 0.0:
@@ -43,21 +52,25 @@ def tfp_penalty_step(
     W        the weights before this update                                (…, n_in, n_out)
     stepped  W₁ = W − α·∂E/∂W, the data's step (or momentum's W + v)       W's shape
     dead     the weights frozen so far (bool, W's shape), or None: none
-    l1_step, l2_step   α·l1 and α·l2 (0: that penalty is off); for a stack of models, a
-             column of them broadcasting over W, every entry nonzero or the number 0
+    l1_step, l2_step   α·l1 and α·l2 (0: that penalty is off); for a stack of models,
+             columns (K, 1, 1) broadcasting over W, each model its own (0 where it has none)
 
     W₂ = W₁ − (α·l2)·W − (α·l1)·sign(W); where l1 > 0 and W₁·W₂ < 0, W₂ = 0 and the weight
-    dies; a dead weight keeps W (neither step moves it). ``stepped`` and ``dead`` are never
-    written: W₂ is a new array (``stepped`` itself when nothing applies), and a new mask comes
-    back when a weight dies (``dead`` itself otherwise).
+    dies; a dead weight keeps W (neither step moves it). A model of a stack whose α·l2 (or
+    α·l1) is 0 skips that part, as alone. ``stepped`` and ``dead`` are never written: W₂ is a
+    new array (``stepped`` itself when nothing applies), and a new mask comes back when a
+    weight dies (``dead`` itself otherwise).
     """
     new = stepped
     if np.any(l2_step):
-        new = new - l2_step * W
+        new = _for_some(l2_step, new - l2_step * W, new)
     crossed: Mask | None = None
     if np.any(l1_step):
-        new = new - l1_step * np.sign(W)
-        crossed = stepped * new < 0.0  # the penalty pushed it across 0
+        pushed = _for_some(l1_step, new - l1_step * np.sign(W), new)
+        crossed = stepped * pushed < 0.0  # the penalty pushed it across 0
+        if not np.all(l1_step):
+            crossed &= l1_step != 0.0  # (only L1 kills)
+        new = pushed
         if crossed.any():
             new = np.where(crossed, 0.0, new)
         else:
@@ -67,6 +80,11 @@ def tfp_penalty_step(
     if crossed is not None:
         dead = crossed if dead is None else dead | crossed
     return new, dead
+
+
+def _for_some(step: float | Array, taken: Array, skipped: Array) -> Array:
+    """``taken`` for the models whose ``step`` is nonzero (every one, for a number)."""
+    return taken if np.all(step) else np.where(step != 0.0, taken, skipped)
 
 
 def penalty(weights: list[Array], l1: float, l2: float) -> float:

@@ -4,9 +4,10 @@ A small network's batch step is some forty NumPy calls on arrays of a few dozen 
 it costs what the calls cost, not what they compute. Twenty-five students playing the same
 preset run the same forty calls twenty-five times. A ``Stack`` holds the models that are
 alike — the same layer shapes, activations and loss, the same batch rows, the same kind of
-update and penalty — along a first axis, and runs the kernel's phases (``kernel.py``) once for
-all of them: the very functions a model's own step runs, on arrays with the stack's axis
-first, each model its own learning rate and momentum (columns). So every model ends with the
+update and penalty rule — along a first axis, and runs the kernel's phases (``kernel.py``)
+once for all of them: the very functions a model's own step runs, on arrays with the stack's
+axis first, each model its own learning rate, momentum, L1 and L2 (columns; penalised or not,
+a class trains together). So every model ends with the
 weights its own steps would give, bit for bit (tests/engine/test_together.py checks it
 against the phase walk).
 
@@ -82,12 +83,9 @@ def stack_key(model: Model) -> Hashable | None:
     if model.cursor != 0 or not model.n_samples or isinstance(model._params, Row):
         return None
     momentum = config.momentum != 0.0
-    penalty = (config.l1, config.l2, config.penalty_rule)
-    if penalty[:2] == (0.0, 0.0):  # no penalty: the rules agree, but the tfp rule's dead
-        dead = any(layer.dead is not None for layer in model.layers)  # weights stay
-        penalty = (0.0, 0.0, "tfp" if dead else "gradient")
     velocities = momentum and model._params.cur.velocity is not None
-    return config.architecture, next_rows(model), momentum, velocities, penalty
+    # The penalty's rule, not its values: each model's L1 and L2 are its own (``_rates``).
+    return config.architecture, next_rows(model), momentum, velocities, config.penalty_rule
 
 
 def next_rows(model: Model) -> int:
@@ -164,7 +162,6 @@ class Stack:
         self.loss_fn = first.loss_fn
         config = first.config
         self.momentum_on = config.momentum != 0.0
-        self.l1, self.l2 = config.l1, config.l2  # the same in every member
         self.tfp = config.penalty_rule == "tfp"
         own = [model._own() for model in models]
         theta = _stack([params.cur.theta for params in own])
@@ -203,18 +200,31 @@ class Stack:
         self.fresh = True  # no batch run yet
 
     def _rates(self) -> Rates:
-        """Each member's α and μ as columns (K, 1), α·l1 and α·l2 as (K, 1, 1)."""
+        """Each member's α and μ as columns (K, 1); its L1 and L2 (numbers when every member
+        has the same), α·l1 and α·l2 as (K, 1, 1)."""
         dtype = self.params.cur.theta.dtype
-        rates = [model.config.learning_rate for model in self.models]
+        configs = [model.config for model in self.models]
+        rates = [config.learning_rate for config in configs]
+        l1s, l2s = [config.l1 for config in configs], [config.l2 for config in configs]
+        self.penalised = [l1 != 0.0 or l2 != 0.0 for l1, l2 in zip(l1s, l2s, strict=True)]
+
+        def column(values: list[float]) -> Array:
+            return np.array(values, dtype=dtype)[:, None, None]
+
+        def per_member(values: list[float]) -> float | Array:
+            return values[0] if len(set(values)) == 1 else column(values)
+
+        some = any(self.penalised) and not all(self.penalised)
         return Rates(
             learning_rate=np.array(rates, dtype=dtype)[:, None],
-            momentum=np.array([m.config.momentum for m in self.models], dtype=dtype)[:, None],
+            momentum=np.array([config.momentum for config in configs], dtype=dtype)[:, None],
             momentum_on=self.momentum_on,
-            l1=self.l1,
-            l2=self.l2,
+            l1=per_member(l1s),
+            l2=per_member(l2s),
             tfp=self.tfp,
-            l1_step=np.array([lr * self.l1 for lr in rates], dtype=dtype)[:, None, None],
-            l2_step=np.array([lr * self.l2 for lr in rates], dtype=dtype)[:, None, None],
+            l1_step=column([lr * l1 for lr, l1 in zip(rates, l1s, strict=True)]),
+            l2_step=column([lr * l2 for lr, l2 in zip(rates, l2s, strict=True)]),
+            penalised_rows=np.array(self.penalised)[:, None, None] if some else True,
         )
 
     # ----- one batch of every member --------------------------------------------------------
@@ -337,6 +347,13 @@ class Stack:
             trace.W, trace.b = views.W, views.b
         if self.loss_fn.fused:  # the output layer's δ is the loss's own (p − y)/n
             model.traces[-1].delta = model.traces[-1].loss_delta
+        if self.rates.penalised and not self.penalised[i]:  # classmates' penalty, not its own
+            for trace in model.traces:
+                trace.dW_penalty = None
+                if self.tfp:
+                    trace.dW = trace.dW_data
+                else:
+                    trace.dW_data = trace.dW
         if not backward:
             kernel.keep_loss_trace(model.traces)
         self.synced[i] = True

@@ -9,7 +9,17 @@ from typing import Any
 import numpy as np
 import pytest
 
-from app.engine import LayerConfig, LayerTrace, Model, ModelConfig, errors_ignored, together
+from app.engine import (
+    LayerConfig,
+    LayerTrace,
+    Model,
+    ModelConfig,
+    errors_ignored,
+    get_activation,
+    kernel,
+    penalties,
+    together,
+)
 from app.engine import fast as fast_module
 
 TRACE_FIELDS = [f.name for f in fields(LayerTrace)]
@@ -279,3 +289,88 @@ def test_a_stack_over_many_batches_equals_the_walks(name: str, rule: str) -> Non
         assert_same(fast, walk)
         assert_same_kept(fast, walk)
     assert left == {id(blowing[0])} or name in ("circle-tanh-square", "sigmoid-bce")
+
+
+def assert_same_bytes(a: Model, b: Model) -> None:
+    """Every weight, bias and velocity the same to the bit (a zero's sign too)."""
+    for la, lb in zip(a.layers, b.layers, strict=True):
+        for name in ("W", "b", "velocity_W", "velocity_b"):
+            va, vb = getattr(la, name), getattr(lb, name)
+            assert (va is None) == (vb is None), name
+            assert va is None or va.tobytes() == vb.tobytes(), name
+
+
+@pytest.mark.parametrize("rule", ["gradient", "tfp"])
+@pytest.mark.parametrize("name", list(ARCHITECTURES))
+def test_models_with_their_own_penalties_stack_and_equal_their_walks(
+    name: str, rule: str, stacked_calls: list[int]
+) -> None:
+    """Five models under one rule, each its own penalty — L1, L2, both, none, and L1 turned
+    off half-way (under the tfp rule its dead weights stay) — step as one stack, to the bit
+    their walks, with a weight set by hand to −0.0 (whose sign a penalty of 0 must keep)."""
+    penalties = [{"l1": 0.1}, {"l2": 0.02}, {"l1": 0.05, "l2": 0.01}, {}, {"l1": 0.1}]
+    pairs = [pair(replace(ARCHITECTURES[name], penalty_rule=rule), 28, seed=i) for i in range(5)]
+    for (fast, walk), penalty in zip(pairs, penalties, strict=True):
+        for model in (fast, walk):
+            model.apply_changes(penalty)
+            model.layers[0].W[0, 0] = -0.0
+    for round_ in range(30):
+        if round_ == 12:
+            for model in pairs[4]:
+                model.apply_changes({"l1": 0.0, "momentum": 0.5})
+            for model in pairs[1]:
+                model.apply_changes({"momentum": 0.5})
+        results = together.step_batches([fast for fast, _ in pairs])
+        for (fast, walk), result in zip(pairs, results, strict=True):
+            walked = walk_batch(walk)
+            assert result.diverged == walked.diverged
+            assert_same(fast, walk)
+            assert_same_bytes(fast, walk)
+    assert 5 in stacked_calls  # one stack, penalties and all
+    if rule == "tfp":
+        assert any(layer.dead is not None for layer in pairs[4][0].layers)
+
+
+def test_a_stacks_backward_with_each_models_own_penalty_is_each_ones_alone() -> None:
+    """Four models in one backward pass, L1, L2, both and neither (its classmates' term
+    must not join), weights of both signs and ±0: each row's ∂E/∂W, byte for byte, the
+    backward pass of that model alone."""
+    rng = np.random.default_rng(5)
+    x, error = rng.normal(size=(4, 6, 3)), rng.normal(size=(4, 6, 2))
+    W = rng.normal(size=(4, 3, 2))
+    W[:, 0, 0], W[:, 1, 1] = 0.0, -0.0
+    l1s, l2s = [0.1, 0.0, 0.05, 0.0], [0.0, 0.02, 0.01, 0.0]
+    tanh = get_activation("tanh")
+
+    def rates(l1: Any, l2: Any, rows: Any = True) -> kernel.Rates:
+        return kernel.Rates(0.1, 0.0, False, l1, l2, False, 0.1 * l1, 0.1 * l2, rows)
+
+    def run(x: Any, error: Any, W: Any, rates: kernel.Rates) -> Any:
+        trace = LayerTrace(input=x, z=x[..., :2], output=np.tanh(x[..., :2]), output_error=error)
+        dW = np.empty_like(W)
+        kernel.backward(trace, tanh, W, (dW, None), rates, None)
+        return dW
+
+    column = np.array(l1s)[:, None, None], np.array(l2s)[:, None, None]
+    penalised = np.array([a or b for a, b in zip(l1s, l2s, strict=True)])[:, None, None]
+    stacked = run(x, error, W, rates(*column, penalised != 0))
+    for i, (l1, l2) in enumerate(zip(l1s, l2s, strict=True)):
+        alone = run(x[i], error[i], W[i], rates(l1, l2))
+        assert stacked[i].tobytes() == alone.tobytes(), i
+
+
+def test_the_tfp_step_of_a_stack_skips_each_models_penalty_of_zero() -> None:
+    """Model 0 has L2 alone, model 1 L1 alone, model 2 neither. Model 0's L2 step crosses 0
+    (only L1 kills: it lives on); model 2's weight −0.0 keeps its sign; model 1 dies."""
+    W = np.array([[[1.0]], [[0.001]], [[-0.0]]])
+    stepped = np.array([[[0.005]], [[0.0005]], [[-0.0]]])
+    l1_step = np.array([0.0, 0.01, 0.0])[:, None, None]
+    l2_step = np.array([0.01, 0.0, 0.0])[:, None, None]
+    new, dead = penalties.tfp_penalty_step(W, stepped, None, l1_step, l2_step)
+    assert new[0, 0, 0] == 0.005 - 0.01 * 1.0  # across 0, as alone: L2 kills no weight
+    assert (
+        new[1, 0, 0] == 0.0
+        and dead is not None
+        and dead.tolist() == [[[False]], [[True]], [[False]]]
+    )
+    assert new[2, 0, 0] == 0.0 and np.signbit(new[2, 0, 0])

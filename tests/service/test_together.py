@@ -184,18 +184,20 @@ def test_penalised_sessions_in_a_class_stack_and_end_as_each_alone(
     assert any(mask is not None for mask in dead) == (rule == "tfp")
 
 
-def test_a_class_with_and_without_a_penalty_stacks_each_kind_apart(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("rule", ["gradient", "tfp"])
+def test_a_class_with_and_without_a_penalty_stacks_as_one(
+    tmp_path: Path, rule: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Two students turn on TF Playground's L1, two play without: two stacks of two (the
-    penalty is part of what stacked models share), each session as alone."""
+    """Of four students under one penalty rule, one turns on L1, one L2, one both, one
+    neither: one stack, each its own penalty (a column of them), each session as alone."""
     sizes = stack_sizes(monkeypatch)
     together, alone = classes(tmp_path, 4)
-    for pair in ((together[0], alone[0]), (together[2], alone[2])):
-        for session in pair:
-            session.set_hyperparameters({"l1": 0.03, "penalty_rule": "tfp"})
+    penalties = [{"l1": 0.03}, {"l2": 0.01}, {"l1": 0.01, "l2": 0.003}, {}]
+    for i, penalty in enumerate(penalties):
+        for session in (together[i], alone[i]):
+            session.set_hyperparameters({**penalty, "penalty_rule": rule})
     outcomes = step_together([Play(s, 40, lambda: False) for s in together], 60.0, "play")
-    assert sizes and set(sizes) == {2}
+    assert sizes and set(sizes) == {4}
     for session, twin, outcome in zip(together, alone, outcomes, strict=True):
         expected = twin.step("batch", 40, by="play")
         assert (outcome.done, outcome.stopped) == (expected.done, expected.stopped)
