@@ -163,14 +163,17 @@ def backward(
         delta = trace.delta = activation.backward(error, z, a)
     dW_out, db_out = grads
     dW = fc_weights_error(x, delta, dW_out)
-    trace.dW_penalty = penalty_gradient(W, rates.l1, rates.l2) if rates.penalised else None
-    if trace.dW_penalty is None:
+    if not rates.penalised:
         trace.dW = trace.dW_data = dW
-    elif rates.tfp:
-        trace.dW_data, trace.dW = dW, dW + trace.dW_penalty
-    else:  # (a stack's models without a penalty keep xᵀ·δ: their own step adds none)
-        where = rates.penalised_rows
-        trace.dW, trace.dW_data = np.add(dW, trace.dW_penalty, dW, where=where), None
+        trace.dW_penalty = None
+    else:
+        penalty = trace.dW_penalty = penalty_gradient(W, rates.l1, rates.l2)
+        assert penalty is not None
+        if rates.tfp:
+            trace.dW_data, trace.dW = dW, dW + penalty
+        else:  # (a stack's models without a penalty keep xᵀ·δ: their own step adds none)
+            where = rates.penalised_rows
+            trace.dW, trace.dW_data = np.add(dW, penalty, dW, where=where), None
     trace.db = None if db_out is None else fc_bias_error(delta, db_out)
     if below is not None:  # layer 0's input error would be ∂E/∂data: no one reads it
         below.output_error = fc_input_error(W, delta)
