@@ -41,7 +41,7 @@ import numpy as np
 from app.engine import ACTIVATIONS, ConfigError, Model
 from app.engine.dense import Array, fc_forward, fc_input_error, fc_weights_error
 from app.engine.gradcheck import relative_error
-from app.engine.model import loss_and_gradients
+from app.engine.kernel import loss_and_gradients
 
 TOLERANCE = 1e-6  # float64: relative error; the same sums in another order differ by ~1e-15
 # float32 (PyTorch's and many students' default): each rounding is up to 2⁻²⁴ ≈ 6e-8 and a
