@@ -31,7 +31,8 @@ class Created:
 
 
 # A full check of this network takes about 11 s on a quiet 2-core machine (0.7 s at 2 × 32 units
-# and 4000 rows was too close to the 1 s budget below): ten times the budget.
+# and 4000 rows was too close to a 1 s budget): five times the budget below, which leaves a
+# loaded machine time for the first entries after the analytic pass.
 LARGE = {
     "model": {
         "layers": [
@@ -47,7 +48,7 @@ LARGE = {
 
 
 def test_a_check_past_its_budget_answers_what_it_checked(tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path, max_gradcheck_seconds=1.0)
+    settings = Settings(data_dir=tmp_path, max_gradcheck_seconds=2.0)
     with TestClient(create_app(settings)) as client:
         session = Created(client, LARGE)
         response = client.get(session.url("/gradcheck"), headers=session.watch)
