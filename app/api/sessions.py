@@ -16,7 +16,8 @@ import numpy as np
 from fastapi import APIRouter, Body, Query, Request, Response
 
 from app.engine import ConfigError
-from app.service.gradcheck import NotCheckableError, check_session
+from app.engine.gradcheck import NotCheckableError
+from app.service.gradcheck import check_session
 from app.service.session import Session
 
 from .costly import CostlyDep, run_costly
@@ -382,7 +383,11 @@ def read_boundary(
     response_model=GradcheckResult,
     responses={
         **READ_ERRORS,
-        409: {**_ERROR, "description": "No batch traced yet, or the last one diverged."},
+        409: {
+            **_ERROR,
+            "description": "No batch traced yet, the last one diverged, or its loss or "
+            "gradients are not finite at its weights.",
+        },
         429: {
             **_ERROR,
             "description": "Too many costly calls at once: of this session, of "

@@ -95,13 +95,33 @@ def batch_clone(
     return clone
 
 
+class NotCheckableError(ArithmeticError):
+    """Nothing to check: no batch traced, the last one diverged, or the batch's loss or
+    gradients are not finite at its weights (the model's own next phases would diverge)."""
+
+
 def analytic_gradients(clone: Model) -> list[tuple[Array, Array | None]]:
-    """Run the clone's forward, loss and backward phases (not the update); read dW, db."""
+    """Run the clone's forward, loss and backward phases (not the update); read dW, db.
+
+    A loss or a gradient that is not finite at the batch's weights (the weights grew past
+    the dtype's range, or a change of activation or loss since made them overflow) leaves
+    nothing a central difference could be compared with: ``NotCheckableError`` says which.
+    """
     for _ in range(len(clone.phases) - 1):
-        clone.step_phase()
+        if clone.step_phase().diverged:
+            raise NotCheckableError(
+                f"the traced batch's loss is {clone.loss} at the weights it ran with, under "
+                "the settings now: there is no gradient to compare"
+            )
     grads = []
-    for trace in clone.traces:
-        assert trace.dW is not None
+    for k, trace in enumerate(clone.traces):
+        assert trace.dW is not None  # every backward phase ran: none diverges
+        finite = np.isfinite(trace.dW).all() and (trace.db is None or np.isfinite(trace.db).all())
+        if not finite:
+            raise NotCheckableError(
+                f"layer {k}'s gradient of the traced batch passes {clone.config.dtype}'s range "
+                "at the weights it ran with: there is no finite gradient to compare"
+            )
         grads.append((trace.dW, trace.db))
     return grads
 

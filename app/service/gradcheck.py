@@ -10,14 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.engine.gradcheck import check_input, run_check, tolerance_for
+from app.engine.gradcheck import NotCheckableError, check_input, run_check, tolerance_for
 
 from .costly import Job
 from .session import Session
-
-
-class NotCheckableError(RuntimeError):
-    """Nothing to check: no batch traced yet, or the last one diverged."""
 
 
 def check_session(session: Session, max_entries: int, job: Job) -> dict[str, Any]:

@@ -99,6 +99,34 @@ def test_every_read_answers_after_a_diverged_batch(rest: TestClient, name: str) 
         assert_every_read_answers(rest, session)
 
 
+def test_every_read_answers_on_a_traced_batch_whose_loss_overflows_since_a_change(
+    rest: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The state the race below reached now and then, made on purpose: weights grown past 1e297
+    by a learning rate of 1e300 (tanh keeps the loss finite), a batch run forward, then every
+    activation made linear, so the traced batch's loss overflows at its weights before any
+    step has found out. The gradient check names that (409), and nothing is logged."""
+    session = rest.post("/api/sessions", json={"preset": "circle"}).json()
+    control = {"Authorization": f"Bearer {session['token']}"}
+    url = f"/api/sessions/{session['id']}"
+    assert rest.patch(url, json={"learning_rate": 1e300}, headers=control).status_code == 200
+    stepped = rest.post(url + "/step", json={"unit": "batch"}, headers=control).json()
+    assert stepped["stopped"] is None
+    assert max(abs(w) for row in stepped["state"]["layers"][1]["W"] for w in row) > 1e297
+    forward = rest.post(url + "/step", json={"unit": "phase", "count": 3}, headers=control).json()
+    assert forward["state"]["phase"]["kind"] == "loss" and forward["stopped"] is None
+    linear = {"activations": ["linear", "linear", "linear"]}
+    assert rest.patch(url, json=linear, headers=control).status_code == 200
+    assert rest.get(url, headers=control).json()["diverged"] is None  # no step has run since
+    caplog.set_level("ERROR")
+    assert_every_read_answers(rest, session)
+    check = rest.get(url + "/gradcheck", headers=control)
+    assert check.status_code == 409, check.text
+    assert check.json()["field"] == "batch"
+    assert "traced batch's loss is" in check.json()["detail"]
+    assert not caplog.records, [record.getMessage() for record in caplog.records]
+
+
 def test_every_read_answers_while_patch_races_a_step(rest: TestClient) -> None:
     session = rest.post("/api/sessions", json={"preset": "circle"}).json()
     control = {"Authorization": f"Bearer {session['token']}"}

@@ -50,6 +50,7 @@ from app.engine import (
 )
 from app.engine.dense import fc_bias_error, fc_forward, fc_input_error, fc_weights_error
 from app.engine.gradcheck import (
+    NotCheckableError,
     batch_clone,
     check_input,
     layer_inputs,
@@ -614,6 +615,36 @@ def test_a_check_stopped_at_once_checks_nothing() -> None:
     report = run_check(check_input(model), stop=lambda: True)
     assert (report.complete, report.checked) == (False, 0)
     assert all(check.checked == 0 and len(check.numeric_W) == 0 for check in report.layers)
+
+
+def forward_traced(w0: float, w1: float, hidden: str) -> Model:
+    """x = 1 → one ``hidden`` unit (weight w0) → one linear unit (w1), no biases, mse: the
+    batch run forward only, its loss phase next."""
+    layers = (LayerConfig(1, hidden), LayerConfig(1, "linear"))
+    model = Model(ModelConfig(input_size=1, layers=layers, use_bias=False, batch_size=None))
+    model.set_data(np.array([[1.0]]), np.array([[0.0]]))
+    model.layers[0].W[...] = w0
+    model.layers[1].W[...] = w1
+    model.step_phase()
+    model.step_phase()
+    return model
+
+
+def test_a_batch_whose_loss_overflows_at_its_weights_is_not_checkable() -> None:
+    """ŷ = 1e200 · 1e200 · 1 overflows: the loss is infinite, there is no gradient to check."""
+    model = forward_traced(1e200, 1e200, "linear")
+    with pytest.raises(NotCheckableError, match="loss is inf"):
+        run_check(check_input(model))
+    assert model.cursor == 2  # the model itself is untouched: its loss phase is still next
+
+
+def test_a_batch_whose_gradient_overflows_at_its_weights_is_not_checkable() -> None:
+    """ŷ = 1e300 · relu(1e-150) = 1e150: a finite loss (1e300), but layer 0's δ = 2ŷ · 1e300
+    passes float64's range, so its ∂L/∂W is infinite."""
+    model = forward_traced(1e-150, 1e300, "relu")
+    assert np.isfinite(model.evaluate(model.x_train, model.y_train))
+    with pytest.raises(NotCheckableError, match=r"layer 0's gradient .* float64's range"):
+        run_check(check_input(model))
 
 
 def test_the_objective_from_a_layer_equals_the_whole_forward_pass() -> None:
