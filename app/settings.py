@@ -111,6 +111,27 @@ class Settings(BaseSettings):
     max_costly_per_client: int = Field(
         2, ge=1, description="Costly reads of one client address at once (429 past it)."
     )
+    # Grading (POST …/grade): each common mistake tried is a backward pass of the batch, so a
+    # pool of its own, like the replays', sized for a class grading on the teacher's session
+    # (most grades take milliseconds; the largest session's whole search, seconds)
+    max_grade_seconds: float = Field(
+        5.0,
+        gt=0,
+        description="Time budget of one POST …/grade's search for the mistake; past it, it "
+        "answers every layer's verdict and the causes found so far.",
+    )
+    grade_threads: int = Field(
+        1, ge=1, description="Threads grading submissions, apart from every other request's."
+    )
+    max_grade_waiting: int = Field(
+        16, ge=0, description="Grades waiting for one of those threads, in all (429 past it)."
+    )
+    max_grade_per_session: int = Field(
+        8, ge=1, description="Grades of one session at once (429 past it)."
+    )
+    max_grade_per_client: int = Field(
+        2, ge=1, description="Grades of one client (browser) at once (429 past it)."
+    )
     shutdown_grace_seconds: int = Field(
         3, ge=1, description="On SIGTERM, requests still running this long are cancelled."
     )

@@ -23,8 +23,8 @@ POLL_SECONDS = 0.1
 RETRY_AFTER_SECONDS = 2
 
 
-# The app's pools (``app.state.pools``): gradient checks, and rewind or branch replays.
-POOLS = {"costly": "costly call", "replay": "rewind or branch replay"}
+# The app's pools (``app.state.pools``): gradient checks, rewind or branch replays, grades.
+POOLS = {"costly": "costly call", "replay": "rewind or branch replay", "grade": "grade"}
 
 
 def open_pools(settings: Settings) -> dict[str, CostlyWork]:
@@ -54,8 +54,13 @@ async def get_replays(request: Request) -> CostlyWork:
     return pool_of(request, "replay")
 
 
+async def get_grades(request: Request) -> CostlyWork:
+    return pool_of(request, "grade")
+
+
 CostlyDep = Annotated[CostlyWork, Depends(get_costly)]
 ReplaysDep = Annotated[CostlyWork, Depends(get_replays)]
+GradesDep = Annotated[CostlyWork, Depends(get_grades)]
 
 
 async def run_costly(

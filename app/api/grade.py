@@ -3,18 +3,23 @@
 GET answers the batch (inputs, targets, weights); POST takes the student's per-layer
 gradients or updated weights and answers, per layer, the relative error against the engine
 and the likely mistake (``app.service.grader``). Either token; nothing changes the session.
+A grade runs on the grading pool (``api/costly.py``), apart from the session and within
+``max_grade_seconds``: each mistake it tries is a backward pass of the batch.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body
+from fastapi import APIRouter, Body, Request
 
 from app.service import grader
+from app.service.costly import Job
 
-from .deps import ReadableSession
+from .costly import GradesDep, run_costly
+from .deps import ClientDep, ReadableSession, SettingsDep
 from .errors import ApiError
+from .schemas import ErrorMessage
 from .sessions import BODY_ERRORS, READ_ERRORS
 from .study_schemas import GRADE_EXAMPLES, GradeProblem, GradeRequest, GradeResult
 
@@ -22,6 +27,14 @@ router = APIRouter(prefix="/sessions", tags=["study"])
 
 NOT_TRACED: dict[int | str, dict[str, Any]] = {
     409: {**READ_ERRORS[404], "description": "The batch diverged: nothing to grade."}
+}
+BUSY: dict[int | str, dict[str, Any]] = {
+    429: {
+        "model": ErrorMessage,
+        "description": "Too many grades at once: of this session, of this client or in all "
+        "(the field names which); Retry-After says when.",
+    },
+    503: {"model": ErrorMessage, "description": "The server is stopping."},
 }
 
 
@@ -37,14 +50,35 @@ def read_grade_problem(session: ReadableSession) -> dict[str, Any]:
 @router.post(
     "/{id}/grade",
     response_model=GradeResult,
-    responses={**READ_ERRORS, **NOT_TRACED, **BODY_ERRORS},
+    responses={**READ_ERRORS, **NOT_TRACED, **BODY_ERRORS, **BUSY},
 )
-def grade_backprop(
+async def grade_backprop(
+    request: Request,
     body: Annotated[GradeRequest, Body(openapi_examples=GRADE_EXAMPLES)],
     session: ReadableSession,
+    settings: SettingsDep,
+    grades: GradesDep,
+    client: ClientDep,
 ) -> dict[str, Any]:
-    """Grade your backprop: per layer the relative error, the first wrong layer, the cause."""
+    """Grade your backprop: per layer the relative error, the first wrong layer, the cause.
+
+    Within a time budget (``max_grade_seconds``): past it the search for the mistake stops,
+    every layer's verdict stands and ``complete`` is false. A grade stops when its caller
+    leaves."""
+    submission = body.model_dump(exclude_none=True)
+
+    def work(job: Job) -> dict[str, Any]:
+        return session.grade(submission, job)
+
     try:
-        return session.grade(body.model_dump(exclude_none=True))
+        return await run_costly(
+            request,
+            grades,
+            session.id,
+            client.key,  # per browser: a class behind one school address grades at once
+            work,
+            settings.max_grade_seconds,
+            "max_grade_seconds",
+        )
     except grader.NotTracedError as error:
         raise ApiError(409, str(error), field="batch") from None

@@ -142,6 +142,12 @@ class GradeResult(ResponseBody):
     )
     diagnosis: str
     layers: list[LayerGrade]
+    complete: bool = Field(
+        description="Every common mistake was tried on the wrong layers. False when the time "
+        "budget (max_grade_seconds) ran out first: every layer's verdict still stands, its "
+        "causes are those found so far, and ``note`` says how far the search went."
+    )
+    note: str | None = Field(None, description="Why the search stopped early, when it did.")
 
 
 Index = Annotated[int, Field(ge=0, le=MAX_INT)]

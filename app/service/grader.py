@@ -27,6 +27,13 @@ A wrong layer names every mistake that fits its numbers, the likeliest first: wh
 the same numbers (α = 0.5 and the missing 2) both are said. The current batch is the open
 one (run on a copy down to its last backward phase when needed), or, between batches, the
 last one run.
+
+Each mistake tried is a backward pass of the whole batch: on the largest session allowed the
+search takes half a second on a quiet machine, seconds on a busy one. So the grader works on a
+``snapshot`` of the model, taken with the session held and graded apart from it (training
+goes on), and the search stops when its job says so (``costly.Job``: a time budget, its
+caller gone): the verdict of every layer is complete, the causes are those found so far, and
+the answer says the search was cut short.
 """
 
 from __future__ import annotations
@@ -42,6 +49,8 @@ from app.engine import ACTIVATIONS, ConfigError, Model
 from app.engine.dense import Array, fc_forward, fc_input_error, fc_weights_error
 from app.engine.gradcheck import relative_error
 from app.engine.kernel import loss_and_gradients
+
+from .costly import Job
 
 TOLERANCE = 1e-6  # float64: relative error; the same sums in another order differ by ~1e-15
 # float32 (PyTorch's and many students' default): each rounding is up to 2⁻²⁴ ≈ 6e-8 and a
@@ -74,23 +83,32 @@ class Reference:
         return [g if p is None else g - p for g, p in zip(self.dW, self.penalty, strict=True)]
 
 
-def current_batch(model: Model) -> Model:
-    """A copy of ``model`` whose traces hold the current batch's complete backward pass."""
+def snapshot(model: Model) -> Model:
+    """A private copy of ``model`` sharing only its training data, which nothing here writes:
+    taken with the session held (milliseconds), so that the rest runs apart from it."""
     memo = {id(model.x_train): model.x_train, id(model.y_train): model.y_train}
-    copied = copy.deepcopy(model, memo)
+    return copy.deepcopy(model, memo)
+
+
+def current_batch(copied: Model) -> Model:
+    """``copied`` (a ``snapshot``, run on in place) with its traces holding the current batch's
+    complete backward pass: an open batch is run down to its last backward phase."""
     traced = all(trace.dW is not None for trace in copied.traces)
     if copied.cursor == 0 and traced:
         return copied  # between batches: the last one run
     last_backward = len(copied.phases) - 1  # the update is next
     while copied.cursor != last_backward:
-        result = copied.step_phase()
-        if result.diverged:
-            raise NotTracedError(f"this batch diverged before its backward pass: {result.diverged}")
+        if copied.step_phase().diverged:
+            raise NotTracedError(
+                f"this batch diverged before its backward pass: its loss is {copied.loss} at "
+                "the weights it runs with; step a batch to start a fresh one"
+            )
     return copied
 
 
-def reference(model: Model) -> Reference:
-    copied = current_batch(model)
+def reference(copied: Model) -> Reference:
+    """The engine's gradients of ``copied``'s current batch (``copied``: a ``snapshot``)."""
+    copied = current_batch(copied)
     dW = [trace.dW for trace in copied.traces]
     db = [None if trace.db is None else trace.db[0] for trace in copied.traces]
     assert all(g is not None for g in dW)
@@ -98,9 +116,9 @@ def reference(model: Model) -> Reference:
     return Reference(copied, [g for g in dW if g is not None], db, penalty)
 
 
-def problem(model: Model) -> dict[str, Any]:
-    """What a student needs to run their backprop on the current batch."""
-    ref = reference(model)
+def problem(copied: Model) -> dict[str, Any]:
+    """What a student needs to run their backprop on the current batch (of a ``snapshot``)."""
+    ref = reference(copied)
     m = ref.model
     assert m.batch_y is not None and m.traces[0].input is not None
     return {
@@ -404,9 +422,10 @@ def precision_of(submission: dict[str, Any], kind: str) -> tuple[str, str]:
     return "float64", "inferred_float64"
 
 
-def grade(model: Model, submission: dict[str, Any]) -> dict[str, Any]:
-    """Per layer: relative error, passed, and the likely cause; the first wrong layer."""
-    ref = reference(model)
+def grade(copied: Model, submission: dict[str, Any], job: Job | None = None) -> dict[str, Any]:
+    """Per layer: relative error, passed, and the likely cause; the first wrong layer. On a
+    ``snapshot``; the search for the causes stops once ``job.should_stop()``."""
+    ref = reference(copied)
     n_layers = len(ref.dW)
     kind = "gradients" if submission.get("gradients") is not None else "weights"
     entries = submission.get(kind)
@@ -427,7 +446,8 @@ def grade(model: Model, submission: dict[str, Any]) -> dict[str, Any]:
     layers = [_compare(k, s, ref, tol) for k, s in enumerate(submitted)]
     wrong = [layer["layer"] for layer in layers if not layer["passed"]]
     first = max(wrong) if wrong else None  # backprop runs from the output back
-    _diagnose(layers, submitted, ref, first, tol)
+    search = Search(job)
+    _diagnose(layers, submitted, ref, first, tol, search)
     return {
         "step": ref.model.step,
         "batch_rows": len(ref.model.batch_indices),
@@ -443,7 +463,35 @@ def grade(model: Model, submission: dict[str, Any]) -> dict[str, Any]:
         if first is None
         else layers[first]["explanation"],
         "layers": layers,
+        "complete": search.stopped_because is None,
+        "note": search.note(),
     }
+
+
+@dataclass
+class Search:
+    """The search through the common mistakes: how many were tried, and why it stopped early
+    (None: it tried every one, or had none to try)."""
+
+    job: Job | None
+    tried: int = 0
+    stopped_because: str | None = None
+
+    def go_on(self) -> bool:
+        """May another mistake be tried? False, and why said, once the job says stop."""
+        if self.job is not None and self.job.should_stop():
+            self.stopped_because = self.job.stopped_because
+            return False
+        return True
+
+    def note(self) -> str | None:
+        if self.stopped_because is None:
+            return None
+        return (
+            f"the search for the mistake stopped after {self.tried} common mistake(s) tried: "
+            f"{self.stopped_because}; every layer's verdict is complete, its causes are those "
+            "found so far"
+        )
 
 
 def _compare(
@@ -482,6 +530,7 @@ def _diagnose(
     ref: Reference,
     first: int | None,
     tol: float,
+    search: Search,
 ) -> None:
     """Fill ``cause``, ``causes`` and ``explanation`` of each wrong layer."""
     if first is None:
@@ -489,7 +538,7 @@ def _diagnose(
     wrong = {
         entry["layer"]: submitted[entry["layer"]][0] for entry in layers if not entry["passed"]
     }
-    found = _matches(wrong, ref, first, tol)
+    found = _matches(wrong, ref, first, tol, search)
     for k, dW in wrong.items():
         entry = layers[k]
         shape = tuple(ref.dW[k].shape)
@@ -514,6 +563,13 @@ def _diagnose(
                 f"Layer {k}: ∂L/∂W must have W's shape {shape}, got {tuple(dW.shape)}."
             )
             entry["cause"], entry["causes"] = "shape", ["shape"]
+        elif search.stopped_because is not None:
+            entry["explanation"] = (
+                f"Layer {k}: off by a relative error of {entry['relative_error_W']:.3g}; no "
+                f"common mistake matched among the {search.tried} tried before the search "
+                f"stopped ({search.stopped_because}); compare your δ with the state's `delta` "
+                "of this layer."
+            )
         else:
             entry["explanation"] = (
                 f"Layer {k}: off by a relative error of {entry['relative_error_W']:.3g} and no "
@@ -522,10 +578,11 @@ def _diagnose(
 
 
 def _matches(
-    wrong: dict[int, Array], ref: Reference, first: int, tol: float
+    wrong: dict[int, Array], ref: Reference, first: int, tol: float, search: Search
 ) -> dict[int, list[str]]:
     """Per wrong layer k (its submitted ∂L/∂W), every mistake whose ∂L/∂W of layer k it is,
-    in ``candidates``' order; each candidate computed once, for all layers."""
+    in ``candidates``' order; each candidate computed once, for all layers, while ``search``
+    may go on."""
     found: dict[int, list[str]] = {}
     open_layers = []
     for k, dW in wrong.items():
@@ -539,12 +596,15 @@ def _matches(
             open_layers.append(k)
     if not open_layers:
         return found
-    for code, grads in candidates(ref, first):
+    for code, grads in candidates(ref, first):  # each one computed when it is asked for
+        search.tried += 1
         for k in open_layers:
             if code in found[k] or relative_error(grads[k], ref.dW[k]) < tol:
                 continue  # already found, or this mistake changes nothing here: no evidence
             if relative_error(wrong[k], grads[k]) < tol:
                 found[k].append(code)
+        if not search.go_on():
+            break
     return found
 
 

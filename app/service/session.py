@@ -32,6 +32,7 @@ from app.engine.datasets import (
 from app.engine.model import HYPERPARAMETERS, BatchResult
 
 from . import chain, coach, grader, handcheck, lessons
+from .costly import Job
 from .history import Timeline
 from .memory import SessionShape, check_memory_budget
 from .presets import PRESETS
@@ -607,14 +608,19 @@ class Session:
             return coach.coach(self)
 
     def grade_problem(self) -> dict[str, Any]:
-        """The current batch as a student's backprop needs it (``grader.problem``)."""
+        """The current batch as a student's backprop needs it (``grader.problem``): on a copy
+        taken with the session held, its open batch run on after (training goes on)."""
         with self.lock:
-            return grader.problem(self.model)
+            copied = grader.snapshot(self.model)
+        return grader.problem(copied)
 
-    def grade(self, submission: dict[str, Any]) -> dict[str, Any]:
-        """A student's gradients or updated weights, graded per layer (``grader.grade``)."""
+    def grade(self, submission: dict[str, Any], job: Job | None = None) -> dict[str, Any]:
+        """A student's gradients or updated weights, graded per layer (``grader.grade``): on a
+        copy taken with the session held, graded after (training goes on), the search for
+        the mistake stopped when ``job`` says so."""
         with self.lock:
-            return grader.grade(self.model, submission)
+            copied = grader.snapshot(self.model)
+        return grader.grade(copied, submission, job)
 
     def check_hand_calculation(
         self,
@@ -630,7 +636,8 @@ class Session:
         """A hand-worked ∂L/∂W, ∂L/∂b or δ of the current batch, marked (``handcheck.check``):
         on a copy of the batch, taken with the session held; marked after (training goes on)."""
         with self.lock:
-            batch = grader.current_batch(self.model)
+            copied = grader.snapshot(self.model)
+        batch = grader.current_batch(copied)
         return handcheck.check(
             batch, quantity, layer, j, value, tolerance, i=i, row=row, reveal=reveal
         )
