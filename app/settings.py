@@ -73,6 +73,9 @@ class Settings(BaseSettings):
     question_max_kept: int = Field(
         50, ge=1, description="Questions (with their answers) kept per session; oldest go."
     )
+    question_max_rounds: int = Field(
+        3, ge=1, le=10, description="Rounds of one question (vote, discuss, vote again …)."
+    )
     question_histogram_bins: int = Field(
         10, ge=1, le=100, description="Bars of the teacher's live histogram of answers."
     )

@@ -2,6 +2,8 @@
 reveals it; students answer (over the class socket, or here); answers export as CSV.
 
 - ``POST /api/classes/current/questions`` ask (the teacher token as the bearer);
+- ``POST /api/classes/current/questions/{question}/rounds`` open the next round (discuss,
+  then answer again: peer instruction);
 - ``POST /api/classes/current/questions/{question}/reveal`` run the phase, tell the truth;
 - ``GET /api/classes/current/answers`` every answer given in the class's session, as CSV;
 - ``GET /api/sessions/{id}/answers`` the same with the session's control token (answers are
@@ -20,8 +22,10 @@ from pydantic import Field
 
 from app.live.class_messages import (
     MAX_QUESTION_ID,
+    MAX_RECEIPT_LENGTH,
     Answer,
     AnswerKept,
+    ConfidenceField,
     QuestionId,
     QuestionView,
     Revealed,
@@ -59,6 +63,14 @@ class AnswerSend(RequestBody):
     question: QuestionId
     name: str = Field(max_length=1000, description="Any name: no account.")
     answer: Answer
+    confidence: ConfidenceField = None
+    receipt: str | None = Field(
+        None,
+        min_length=1,
+        max_length=MAX_RECEIPT_LENGTH,
+        description="To answer again under a name (a change of mind, or the next round): the "
+        "receipt its first answer got.",
+    )
 
 
 router = APIRouter(tags=["classes"])
@@ -129,6 +141,28 @@ async def ask_class(
 
 
 @router.post(
+    "/classes/current/questions/{question}/rounds",
+    status_code=201,
+    response_model=QuestionView,
+    responses={
+        **TEACHER_ERRORS,
+        409: {
+            **_ERROR,
+            "description": "The question was revealed or replaced already, or has had its "
+            "question_max_rounds rounds.",
+        },
+    },
+)
+async def open_next_round(
+    question: QuestionPath, classroom: TeachersClass, classes: ClassesDep
+) -> QuestionView:
+    """Close the question's round and open the next (peer instruction: discuss with a
+    neighbour, then answer again). Each round counts every name's latest answer in it;
+    Reveal marks the last round."""
+    return await classes.next_round(classroom, question)
+
+
+@router.post(
     "/classes/current/questions/{question}/reveal",
     response_model=Revealed,
     responses={
@@ -173,7 +207,11 @@ def export_session_answers(session: ControlledSession) -> Response:
     responses={
         **BODY_ERRORS,
         404: {**_ERROR, "description": "No class has this code, or no such question."},
-        409: {**_ERROR, "description": "Revealed or replaced already; or this name answered."},
+        409: {
+            **_ERROR,
+            "description": "Revealed or replaced already; or another page answered under "
+            "this name (answering again takes its receipt).",
+        },
         429: {
             **_ERROR,
             "description": "The question has its maximum of answers, or you (your page, your "
@@ -188,7 +226,16 @@ async def answer_question(
     classes: ClassesDep,
     client: ClientDep,
 ) -> AnswerKept:
-    """A student's answer, under any name (one answer per name and question); answered once
-    it is stored."""
+    """A student's answer to the question's current round, under any name; answering again
+    under the name (the latest of a round counts) takes the receipt its first answer got.
+    Answered once it is stored."""
     classroom = class_of_code(classes, body.code)
-    return await classes.answer(classroom, body.question, body.name, body.answer, client)
+    return await classes.answer(
+        classroom,
+        body.question,
+        body.name,
+        body.answer,
+        client,
+        confidence=body.confidence,
+        receipt=body.receipt,
+    )

@@ -34,6 +34,7 @@ from app.service.questions import (
     QuestionFullError,
     QuestionNotFoundError,
     ReceiptRefusedError,
+    RoundRefusedError,
 )
 from app.service.quotas import QuotaExceededError
 
@@ -80,6 +81,7 @@ REFUSAL_STATUS: dict[type[ConfigError], int] = {
     ClassEndedError: 409,
     SessionPlaysError: 409,
     QuestionClosedError: 409,
+    RoundRefusedError: 409,  # the question has had its rounds: reveal it
     AnswerRefusedError: 409,  # this name answered already
     QuestionFullError: 429,
     AnswerNotStoredError: 503,

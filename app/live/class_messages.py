@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
-from app.service.questions import Kind
+from app.service.questions import Confidence, Kind
 
 from .commands import Command, one_error, parse_message
 
@@ -38,9 +38,16 @@ Answer = Annotated[
 QuestionId = Annotated[int, Field(ge=0, le=MAX_QUESTION_ID, description="The question's id.")]
 
 
+ConfidenceField = Annotated[
+    Confidence | None,
+    Field(description='How sure the student is: "sure" or "unsure" (optional).'),
+]
+
+
 class AnswerMessage(Command):
-    """A student's answer to the open question, under any name: one per name and question,
-    and one per page."""
+    """A student's answer to the open question's current round, under any name; the page
+    that first answered under a name may answer again (the latest of a round counts), no
+    other page may, and a page answers under one name."""
 
     type: Literal["answer"]
     question: QuestionId
@@ -50,6 +57,7 @@ class AnswerMessage(Command):
         "once runs of spaces are one.",
     )
     answer: Answer
+    confidence: ConfidenceField = None
 
 
 class ClaimMessage(Command):
@@ -125,6 +133,10 @@ class QuestionView(BaseModel):
     moment: Moment
     choices: list[str] | None = Field(description='delta_sign: ["+", "-", "0"]; else null.')
     status: Literal["open", "revealed", "replaced"]
+    round: int = Field(
+        description="The round answers go to now (1, then 2 … as the teacher opens them); "
+        "once revealed, the last."
+    )
 
 
 class QuestionAsked(BaseModel):
@@ -147,29 +159,55 @@ class HistogramBar(BaseModel):
     high: float | None = Field(
         None, exclude_if=_absent_if_none, description="gradient: the bin's upper edge."
     )
+    sure: int = Field(description="Of `count`, the answers said to be sure.")
+    unsure: int = Field(description="Of `count`, the answers said to be unsure.")
+
+
+Histogram = Annotated[
+    list[HistogramBar],
+    Field(
+        description="The three signs; the question_histogram_bins most chosen weights (and "
+        "`other`); or question_histogram_bins equal bins over the values given."
+    ),
+]
+
+
+class RoundCount(BaseModel):
+    """One round's answers: each name's latest in that round."""
+
+    round: int
+    count: int
+    histogram: Histogram
 
 
 class AnswerCount(BaseModel):
-    """To the teachers after every answer (each message whole: the latest wins)."""
+    """To the teachers after every answer and when a round opens (each message whole: the
+    latest wins). ``count`` and ``histogram`` are the current round's; ``rounds`` every
+    round's so far, the current one last (peer instruction: the two votes side by side)."""
 
     type: Literal["answers"] = "answers"
     question: int
+    round: int
     count: int
-    histogram: list[HistogramBar] = Field(
-        description="The three signs; the question_histogram_bins most chosen weights (and "
-        "`other`); or question_histogram_bins equal bins over the values given."
-    )
+    histogram: Histogram
+    rounds: list[RoundCount]
+
+
+AnswerValue = str | float | dict[str, int]
 
 
 class AnswerKept(BaseModel):
     """An answer as it was recorded."""
 
     question: int
+    round: int = Field(description="The round it counts in.")
     name: str
-    answer: str | float | dict[str, int]
+    answer: AnswerValue
+    confidence: Confidence | None
     receipt: str = Field(
-        description="A secret for this answer alone: a page that reloads sends it back on the "
-        'class socket (`{"type": "claim", "question", "receipt"}`) to get its mark.'
+        description="A secret of this name's answers to the question: a page that reloads "
+        'sends it back on the class socket (`{"type": "claim", "question", "receipt"}`) to '
+        "get its mark; over REST, answering again under the name takes it (`receipt`)."
     )
 
 
@@ -207,27 +245,74 @@ class Tally(BaseModel):
     wrong: int
 
 
+class RoundTally(BaseModel):
+    round: int
+    tally: Tally
+
+
+class Moved(BaseModel):
+    """Between the first round and the last, among the names that answered in both."""
+
+    wrong_to_right: int
+    right_to_wrong: int
+    right_to_right: int
+    wrong_to_wrong: int
+
+
+class OwnAnswer(BaseModel):
+    """One of a name's answers, marked: its latest in one round."""
+
+    round: int
+    answer: AnswerValue
+    confidence: Confidence | None
+    right: bool
+
+
+class StudentMarks(BaseModel):
+    name: str
+    answers: list[OwnAnswer] = Field(description="A round each, the first first.")
+
+
 class Revealed(BaseModel):
-    """The truth, the tally, and whether the phase ran on the session (it does unless the
-    session changed since the question was asked, or plays)."""
+    """The truth, the last round's tally (and every round's), how many moved between the
+    first round and the last, and whether the phase ran on the session (it does unless the
+    session changed since the question was asked, or plays). The teacher's alone (REST, and
+    the teacher's socket) also names every student with their marks: the page shows them
+    only when the teacher turns names on."""
 
     question: QuestionView
     truth: SignTruth | ChangeTruth | GradientTruth
-    tally: Tally
+    tally: Tally = Field(description="The last round's: it is the one Reveal marks.")
+    rounds: list[RoundTally]
+    moved: Moved | None = Field(description="null with a single round.")
     ran: bool
+    students: list[StudentMarks] | None = Field(
+        None, exclude_if=_absent_if_none, description="The teacher's only: every name's marks."
+    )
 
 
 class Reveal(Revealed):
-    """To a teacher on Reveal: the tally, no one's mark."""
+    """To a teacher on Reveal: the tallies and every name's marks."""
 
     type: Literal["reveal"] = "reveal"
 
 
-class StudentReveal(Reveal):
-    """To a student on Reveal (or on claiming an answer revealed since): their own mark."""
+class StudentReveal(BaseModel):
+    """To a student on Reveal (or on claiming an answer revealed since): the truth, the
+    class's tallies, and their own answers and mark — never anyone else's."""
 
+    type: Literal["reveal"] = "reveal"
+    question: QuestionView
+    truth: SignTruth | ChangeTruth | GradientTruth
+    tally: Tally
+    rounds: list[RoundTally]
+    moved: Moved | None
+    ran: bool
     name: str | None = Field(description="The name this page answered under; null if none.")
-    mark: bool | None = Field(description="Right or wrong; null if this page did not answer.")
+    answers: list[OwnAnswer] = Field(description="This page's answers, a round each.")
+    mark: bool | None = Field(
+        description="Right or wrong in the last round; null if this page did not answer it."
+    )
 
 
 class RevealToClass(BaseModel):
@@ -235,17 +320,25 @@ class RevealToClass(BaseModel):
     student's socket sends its own ``StudentReveal``, a teacher's the ``Reveal``."""
 
     reveal: Reveal
-    marks: dict[str, bool] = Field(description="Each name that answered → right or wrong.")
+    _by_name: dict[str, list[OwnAnswer]] | None = PrivateAttr(None)
 
     def to_student(self, name: str | None) -> StudentReveal:
         """The reveal for the page that answered under ``name`` (None: it did not answer)."""
+        reveal = self.reveal
+        if self._by_name is None:
+            self._by_name = {s.name: s.answers for s in reveal.students or []}
+        own = [] if name is None else self._by_name.get(name, [])
+        last = reveal.question.round
         return StudentReveal(
-            question=self.reveal.question,
-            truth=self.reveal.truth,
-            tally=self.reveal.tally,
-            ran=self.reveal.ran,
+            question=reveal.question,
+            truth=reveal.truth,
+            tally=reveal.tally,
+            rounds=reveal.rounds,
+            moved=reveal.moved,
+            ran=reveal.ran,
             name=name,
-            mark=None if name is None else self.marks.get(name),
+            answers=own,
+            mark=next((a.right for a in own if a.round == last), None),
         )
 
 

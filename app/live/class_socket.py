@@ -91,7 +91,13 @@ async def replies(
             )
         if isinstance(command, AnswerMessage):
             answered = await classes.answer(
-                classroom, command.question, command.name, command.answer, page.client, page
+                classroom,
+                command.question,
+                command.name,
+                command.answer,
+                page.client,
+                page,
+                confidence=command.confidence,
             )
             return [answered]
         return list(classes.claim(classroom, command.question, command.receipt, page))

@@ -23,11 +23,20 @@ from app.service.class_questions import (
     answer_question,
     ask_question,
     class_session,
+    next_round,
     reveal_question,
 )
 from app.service.classes import ClassEndedError, ClassRegistry, Classroom
 from app.service.manager import SessionManager, SessionNotFoundError
-from app.service.questions import AnswerRefusedError, Kind, Question, QuestionBook, tally
+from app.service.questions import (
+    AnswerRefusedError,
+    Kind,
+    Question,
+    QuestionBook,
+    moved,
+    name_key,
+    tally,
+)
 from app.service.quotas import ANONYMOUS, ClientKey
 from app.service.session import Session
 
@@ -36,12 +45,16 @@ from .class_messages import (
     Answered,
     ClassMoved,
     ClassWhere,
+    Moved,
     QuestionAsked,
     QuestionView,
     Reveal,
     RevealToClass,
+    RoundTally,
     StudentCount,
+    StudentMarks,
     StudentReveal,
+    Tally,
     Told,
 )
 from .classroom import ClassroomHub, Listener
@@ -49,11 +62,13 @@ from .classroom import ClassroomHub, Listener
 
 @dataclass
 class Page:
-    """One class socket: whose it is, and the answers it gave (question id → the name)."""
+    """One class socket: whose it is, and the answers it gave (question id → the name, and
+    the receipt that lets it answer again under that name)."""
 
     teacher: bool
     client: ClientKey = ANONYMOUS
     answered: dict[int, str] = field(default_factory=dict)
+    receipts: dict[int, str] = field(default_factory=dict)
     # What answers_per_minute_per_page counts this page's answers by.
     key: str = field(default_factory=lambda: secrets.token_urlsafe(12))
 
@@ -81,18 +96,28 @@ def where(classroom: Classroom) -> ClassWhere:
     )
 
 
-def moved(classroom: Classroom) -> ClassMoved:
+def class_moved(classroom: Classroom) -> ClassMoved:
     return ClassMoved(**where(classroom).model_dump())
 
 
 def reveal_to_class(book: QuestionBook, question: Question) -> RevealToClass:
+    went = moved(question)
     reveal = Reveal(
         question=QuestionView.model_validate(question.public()),
         truth=question.truth,
-        tally=tally(question),
+        tally=Tally(**tally(question)),
+        rounds=[
+            RoundTally(round=n, tally=Tally(**tally(question, n)))
+            for n in range(1, question.round + 1)
+        ],
+        moved=None if went is None else Moved(**went),
         ran=question.ran,
+        students=[
+            StudentMarks.model_validate({"name": name, "answers": answers})
+            for name, answers in book.marks(question).items()
+        ],
     )
-    return RevealToClass(reveal=reveal, marks=book.marks(question))
+    return RevealToClass(reveal=reveal)
 
 
 class AnswerSaver:
@@ -153,13 +178,13 @@ class Classes:
         """The class follows ``session`` from now on (ClassEndedError if it has ended); every
         student is told."""
         self.registry.move(classroom.teacher_token, session.id, session.watch_token)
-        self.hub.tell_students(classroom.code, moved(classroom))
+        self.hub.tell_students(classroom.code, class_moved(classroom))
         return classroom
 
     def end(self, classroom: Classroom) -> Classroom:
         """End the class; every student is told (the session itself stays)."""
         self.registry.end(classroom.teacher_token)
-        self.hub.tell_students(classroom.code, moved(classroom))
+        self.hub.tell_students(classroom.code, class_moved(classroom))
         return classroom
 
     def students(self, classroom: Classroom) -> int:
@@ -172,7 +197,7 @@ class Classes:
         first: Told = (
             StudentCount(count=self.hub.students(classroom.code))
             if page.teacher
-            else moved(classroom)
+            else class_moved(classroom)
         )
         try:
             session = self.manager.get(classroom.session_id)
@@ -208,16 +233,16 @@ class Classes:
         if classroom.ended:
             raise ClassEndedError("Authorization", "this class has ended: open a new one")
 
-        def asked() -> Question:
+        def asked() -> tuple[Question, dict[str, Any]]:
             session = class_session(self.manager, classroom)
-            return ask_question(self.manager, session, kind, layer, j, i, row, tolerance)
+            question = ask_question(self.manager, session, kind, layer, j, i, row, tolerance)
+            bins = self.settings.question_histogram_bins
+            return question, session.questions.snapshot(question, bins)
 
-        question = await asyncio.to_thread(asked)
+        question, counts = await asyncio.to_thread(asked)
         view = QuestionView.model_validate(question.public())
         self.hub.tell_students(classroom.code, QuestionAsked(question=view))
-        self.hub.tell_teachers(
-            classroom.code, AnswerCount(question=question.id, count=0, histogram=[])
-        )
+        self.hub.tell_teachers(classroom.code, AnswerCount.model_validate(counts))
         return view
 
     async def reveal(self, classroom: Classroom, question_id: int) -> Reveal:
@@ -233,6 +258,24 @@ class Classes:
         self.hub.tell_students(classroom.code, told)
         return told.reveal
 
+    async def next_round(self, classroom: Classroom, question_id: int) -> QuestionView:
+        """Open the question's next round (discuss, then answer again): the students hear
+        the question in its new round, the teachers its counts, the new round's from 0."""
+        if classroom.ended:
+            raise ClassEndedError("Authorization", "this class has ended: open a new one")
+
+        def opened() -> tuple[Question, dict[str, Any]]:
+            session = class_session(self.manager, classroom)
+            question = next_round(self.manager, session, question_id)
+            bins = self.settings.question_histogram_bins
+            return question, session.questions.snapshot(question, bins)
+
+        question, counts = await asyncio.to_thread(opened)
+        view = QuestionView.model_validate(question.public())
+        self.hub.tell_students(classroom.code, QuestionAsked(question=view))
+        self.hub.tell_teachers(classroom.code, AnswerCount.model_validate(counts))
+        return view
+
     def answers_csv(self, classroom: Classroom) -> str:
         """Every answer given in the class's current session, as CSV (in a thread)."""
         return class_session(self.manager, classroom, "Authorization").questions.csv()
@@ -247,15 +290,22 @@ class Classes:
         answer: Any,
         client: ClientKey,
         page: Page | None = None,
+        confidence: str | None = None,
+        receipt: str | None = None,
     ) -> Answered:
-        """Record a student's answer (from ``page``, a class socket; None over REST), tell the
-        teachers the new count, and return once it is stored."""
+        """Record a student's answer in the question's current round (from ``page``, a class
+        socket, which answers again under its name with the receipt it holds; None over
+        REST, where ``receipt`` does), tell the teachers the new counts, and return once it
+        is stored."""
         if classroom.ended:
             raise ClassEndedError("code", "this class has ended")
-        if page is not None and question_id in page.answered:
-            raise AnswerRefusedError(
-                "question", "this page has answered this question already: one answer each"
-            )
+        if page is not None:
+            before = page.answered.get(question_id)
+            if before is not None and name_key(" ".join(name.split())) != name_key(before):
+                raise AnswerRefusedError(
+                    "name", f"this page answers this question as {before!r}: one name each"
+                )
+            receipt = page.receipts.get(question_id)
         session = class_session(self.manager, classroom)
         question, kept = answer_question(
             session,
@@ -266,9 +316,12 @@ class Classes:
             answer,
             client,
             None if page is None else page.key,
+            receipt=receipt,
+            confidence=confidence,
         )
         if page is not None:
             page.answered[question.id] = kept["name"]
+            page.receipts[question.id] = kept["receipt"]
         bins = self.settings.question_histogram_bins
         self.hub.tell_teachers(
             classroom.code, AnswerCount.model_validate(session.questions.snapshot(question, bins))
@@ -292,8 +345,14 @@ class Classes:
         book = class_session(self.manager, classroom).questions
         question, kept = book.claim(question_id, receipt)
         page.answered[question.id] = kept["name"]
+        page.receipts[question.id] = receipt
         answered = Answered(
-            question=question.id, name=kept["name"], answer=kept["answer"], receipt=receipt
+            question=question.id,
+            round=kept.get("round", 1),
+            name=kept["name"],
+            answer=kept["answer"],
+            confidence=kept.get("confidence"),
+            receipt=receipt,
         )
         if question.status != "revealed":
             return [answered]

@@ -155,18 +155,39 @@ def answer_question(
     answer: Any,
     client: ClientKey,
     page: str | None = None,
+    receipt: str | None = None,
+    confidence: str | None = None,
 ) -> tuple[Question, dict[str, Any]]:
-    """Record a student's answer (not yet stored); the question and ``{"question", "name",
-    "answer", "receipt"}`` as kept. ``client`` sends it (its rates, its answers per
-    question), from ``page`` (a class socket's key; None over REST)."""
+    """Record a student's answer in the question's current round (not yet stored); the
+    question and ``{"question", "round", "name", "answer", "confidence", "receipt"}`` as
+    kept. ``client`` sends it (its rates, its names per question), from ``page`` (a class
+    socket's key; None over REST); ``receipt``: the one the name's first answer got, to
+    answer again under it."""
     rates.check(client, page)
     name = clean_name(name, settings.question_max_name_length)
-    question, kept, receipt = session.questions.answer(
+    question, kept = session.questions.answer(
         question_id,
         name,
         answer,
         settings.question_max_answers,
         client_digest(client),
         settings.max_answers_per_client,
+        receipt=receipt,
+        confidence=confidence,
     )
-    return question, {"question": question.id, "name": name, "answer": kept, "receipt": receipt}
+    return question, {
+        "question": question.id,
+        "round": kept["round"],
+        "name": kept["name"],  # as the name first answered
+        "answer": kept["answer"],
+        "confidence": kept["confidence"],
+        "receipt": kept["receipt"],
+    }
+
+
+def next_round(manager: SessionManager, session: Session, question_id: int) -> Question:
+    """Open the question's next round (peer instruction's second vote); stores the session
+    (in a thread), so a restart keeps the round."""
+    question = session.questions.next_round(question_id, manager.settings.question_max_rounds)
+    manager.save(session)
+    return question

@@ -12,10 +12,17 @@ The session is paused before a phase (``model.next_phase``). The teacher asks ab
 
 The truth is computed when the question is asked, by running the phase on a private copy of
 the model (the session is never touched); Reveal then runs the same phase on the session
-itself, which gives the same numbers bit for bit. Students answer under a name of their
-choosing, once per question: a second answer under the same name is refused (names are
-compared by ``name_key``: without case, surrounding spaces, compatibility forms or look-alike
-letters of other scripts), so a reload cannot vote twice, nor "Аna" with a Cyrillic А.
+itself, which gives the same numbers bit for bit.
+
+Peer instruction: a question has rounds (vote alone, discuss with a neighbour, vote again).
+The teacher opens the next round (``next_round``); in each round a student's latest answer
+counts; Reveal ends the question and marks the last round, and says how many moved from
+wrong to right (and back) between the first round and the last. Students answer under a name
+of their choosing, optionally saying how sure they are. A name belongs to the page that first
+answered under it: answering again (a change of mind, or the next round) takes that answer's
+receipt, and without it another page is refused (names are compared by ``name_key``: without
+case, surrounding spaces, compatibility forms or look-alike letters of other scripts), so a
+reload cannot vote twice, nor "Аna" with a Cyrillic А, nor a neighbour under Ana's name.
 
 A session's questions live in its ``QuestionBook``, stored with the session (survive a
 restart) and exportable as CSV. No FastAPI import here.
@@ -43,6 +50,8 @@ Kind = Literal["delta_sign", "largest_change", "gradient"]
 KINDS: tuple[str, ...] = get_args(Kind)
 SIGNS = ("+", "-", "0")
 SIGN_WORDS = {"+": "positive", "-": "negative", "0": "zero"}
+Confidence = Literal["sure", "unsure"]
+CONFIDENCES: tuple[str, ...] = get_args(Confidence)
 RECEIPT_BYTES = 16  # an answer's receipt: 128 random bits, URL-safe text
 ANSWER_QUOTA_RETRY_SECONDS = 60  # Retry-After once a client gave a question its most answers
 MAX_TIED = 100  # weights kept as "changes most" when several change exactly as much
@@ -56,6 +65,10 @@ class QuestionNotFoundError(ConfigError):
 
 class QuestionClosedError(ConfigError):
     """The question was revealed or replaced: it takes no more answers."""
+
+
+class RoundRefusedError(ConfigError):
+    """The question has its most rounds (``question_max_rounds``)."""
 
 
 class AnswerRefusedError(ConfigError):
@@ -89,10 +102,16 @@ class Question:
     text: str = ""
     moment: dict[str, Any] = field(default_factory=dict)  # step, epoch, phase when asked
     truth: dict[str, Any] = field(default_factory=dict)
-    answers: list[dict[str, Any]] = field(default_factory=list)  # {name, answer, at, receipt}
+    # {name, answer, at, receipt, client, round, confidence}: a name's latest in each round
+    answers: list[dict[str, Any]] = field(default_factory=list)
     asked_at: float = field(default_factory=time.time)
     status: Literal["open", "revealed", "replaced"] = "open"
     ran: bool = False  # did Reveal run the phase on the session?
+    round: int = 1  # the round answers go to now (the last one, once revealed)
+
+    def in_round(self, number: int) -> list[dict[str, Any]]:
+        """The answers that count in round ``number``: each name's latest in it."""
+        return [a for a in self.answers if a.get("round", 1) == number]
 
     def public(self) -> dict[str, Any]:
         """What students see: the question, never its truth."""
@@ -108,6 +127,7 @@ class Question:
             "moment": self.moment,
             "choices": list(SIGNS) if self.kind == "delta_sign" else None,
             "status": self.status,
+            "round": self.round,
         }
 
     def is_right(self, answer: Any) -> bool:
@@ -298,6 +318,13 @@ def clean_answer(q: Question, answer: Any) -> Any:
     return float(answer)
 
 
+def clean_confidence(given: Any) -> Confidence | None:
+    """How sure the student is: "sure", "unsure", or None (not said)."""
+    if given is None or given in CONFIDENCES:
+        return given  # type: ignore[no-any-return]
+    raise ConfigError("confidence", f'"sure", "unsure" or left out, got {given!r}')
+
+
 def answer_label(q: Question, answer: Any) -> str:
     if q.kind == "delta_sign":
         return str(answer)
@@ -306,43 +333,75 @@ def answer_label(q: Question, answer: Any) -> str:
     return f"{answer:.6g}"
 
 
-def histogram(q: Question, bins: int) -> list[dict[str, Any]]:
-    """The answers so far as bars ``{"label", "count"}`` for the teacher's live chart."""
+def histogram(q: Question, bins: int, number: int | None = None) -> list[dict[str, Any]]:
+    """Round ``number``'s answers (the current round's by default) as bars ``{"label",
+    "count", "sure", "unsure"}`` for the teacher's live chart: each bar split by how sure
+    its students said they were (the rest did not say)."""
+    answers = q.in_round(q.round if number is None else number)
+
+    def bar(label: str, given: list[dict[str, Any]], **edges: float) -> dict[str, Any]:
+        sure = sum(1 for a in given if a.get("confidence") == "sure")
+        unsure = sum(1 for a in given if a.get("confidence") == "unsure")
+        return {"label": label, "count": len(given), "sure": sure, "unsure": unsure, **edges}
+
     if q.kind == "delta_sign":
-        counts = dict.fromkeys(SIGNS, 0)
-        for a in q.answers:
-            counts[a["answer"]] += 1
-        return [{"label": sign, "count": count} for sign, count in counts.items()]
+        by_sign: dict[str, list[dict[str, Any]]] = {sign: [] for sign in SIGNS}
+        for a in answers:
+            by_sign[a["answer"]].append(a)
+        return [bar(sign, given) for sign, given in by_sign.items()]
     if q.kind == "largest_change":
-        picks: dict[str, int] = {}
-        for a in q.answers:
-            label = answer_label(q, a["answer"])
-            picks[label] = picks.get(label, 0) + 1
-        ranked = sorted(picks.items(), key=lambda item: (-item[1], item[0]))
-        bars = [{"label": label, "count": count} for label, count in ranked[:bins]]
-        rest = sum(count for _, count in ranked[bins:])
-        return [*bars, {"label": "other", "count": rest}] if rest else bars
-    values = np.array([a["answer"] for a in q.answers], dtype=np.float64)
-    if not len(values):
+        picks: dict[str, list[dict[str, Any]]] = {}
+        for a in answers:
+            picks.setdefault(answer_label(q, a["answer"]), []).append(a)
+        ranked = sorted(picks.items(), key=lambda item: (-len(item[1]), item[0]))
+        bars = [bar(label, given) for label, given in ranked[:bins]]
+        rest = [a for _, given in ranked[bins:] for a in given]
+        return [*bars, bar("other", rest)] if rest else bars
+    if not answers:
         return []
+    values = np.array([a["answer"] for a in answers], dtype=np.float64)
     low, high = float(values.min()), float(values.max())
     if low == high:
-        return [{"label": f"{low:.4g}", "count": len(values), "low": low, "high": high}]
-    counts_, edges = np.histogram(values, bins=bins, range=(low, high))
+        return [bar(f"{low:.4g}", answers, low=low, high=high)]
+    edges = np.histogram_bin_edges(values, bins=bins, range=(low, high))
+    # np.histogram's bins: each half-open [edge, next edge), the last one closed
+    at = np.clip(np.searchsorted(edges, values, side="right") - 1, 0, bins - 1)
     return [
-        {
-            "label": f"{edges[k]:.3g} … {edges[k + 1]:.3g}",
-            "count": int(counts_[k]),
-            "low": float(edges[k]),
-            "high": float(edges[k + 1]),
-        }
+        bar(
+            f"{edges[k]:.3g} … {edges[k + 1]:.3g}",
+            [a for a, where in zip(answers, at.tolist(), strict=True) if where == k],
+            low=float(edges[k]),
+            high=float(edges[k + 1]),
+        )
         for k in range(bins)
     ]
 
 
-def tally(q: Question) -> dict[str, int]:
-    right = sum(1 for a in q.answers if q.is_right(a["answer"]))
-    return {"answers": len(q.answers), "right": right, "wrong": len(q.answers) - right}
+def tally(q: Question, number: int | None = None) -> dict[str, int]:
+    """Right and wrong among round ``number``'s answers (by default the current round: the
+    last one, once revealed)."""
+    answers = q.in_round(q.round if number is None else number)
+    right = sum(1 for a in answers if q.is_right(a["answer"]))
+    return {"answers": len(answers), "right": right, "wrong": len(answers) - right}
+
+
+def moved(q: Question) -> dict[str, int] | None:
+    """Between the first round and the last, among the names that answered in both: how many
+    went wrong → right, right → wrong, or stayed (what peer-instruction studies report);
+    None with a single round."""
+    if q.round == 1:
+        return None
+    first = {name_key(a["name"]): q.is_right(a["answer"]) for a in q.in_round(1)}
+    counts = dict.fromkeys(MOVES, 0)
+    for a in q.in_round(q.round):
+        before = first.get(name_key(a["name"]))
+        if before is not None:
+            now = q.is_right(a["answer"])
+            counts[f"{'right' if before else 'wrong'}_to_{'right' if now else 'wrong'}"] += 1
+    return counts
+
+
+MOVES = ("wrong_to_right", "right_to_wrong", "right_to_right", "wrong_to_wrong")
 
 
 # ----- a session's questions -------------------------------------------------------------------
@@ -395,51 +454,88 @@ class QuestionBook:
         limit: int,
         client: str = "",
         per_client: int = 1 << 30,
-    ) -> tuple[Question, Any, str]:
-        """Record one answer under ``name``; returns the question, the answer as kept and its
-        receipt: a secret the answering page keeps to claim the answer again (a reload).
+        receipt: str | None = None,
+        confidence: Any = None,
+    ) -> tuple[Question, dict[str, Any]]:
+        """Record one answer under ``name`` in the question's current round; returns the
+        question and the answer as kept (its ``receipt``: a secret the answering page keeps
+        to answer again and to claim the answer after a reload).
 
-        ``client``: who sends it (a digest, never the address), who gives at most
-        ``per_client`` answers to one question whatever the names."""
+        A name's first answer to the question gets a new receipt; answering again under it
+        (in the same round: the latest counts; or in the next) needs that ``receipt``.
+        ``client``: who sends it (a digest, never the address), who answers under at most
+        ``per_client`` names to one question; ``limit``: the names one question takes."""
         try:
             q = self.find(question_id)
         except LookupError:
             raise QuestionNotFoundError("question", f"no question {question_id} here") from None
         value = clean_answer(q, answer)
+        sure = clean_confidence(confidence)
         key = name_key(name)
         with self._lock:
             if q.status != "open":
                 raise QuestionClosedError(
                     "question", f"question {q.id} was {q.status}: it takes no more answers"
                 )
-            if any(name_key(a["name"]) == key for a in q.answers):
-                raise AnswerRefusedError(
-                    "name", f"{name!r} has answered this question already: one answer each"
-                )
-            if len(q.answers) >= limit:
-                raise QuestionFullError("question", f"this question is full ({limit} answers)")
-            if client and sum(a.get("client") == client for a in q.answers) >= per_client:
-                raise AnswerQuotaError(
-                    "max_answers_per_client",
-                    f"this browser gave {per_client} answers to question {q.id} already, the "
-                    "most one client may (max_answers_per_client)",
-                    ANSWER_QUOTA_RETRY_SECONDS,
-                )
-            receipt = secrets.token_urlsafe(RECEIPT_BYTES)
-            q.answers.append(
-                {"name": name, "answer": value, "at": time.time(), "receipt": receipt,
-                 "client": client}
-            )  # fmt: skip
-        return q, value, receipt
+            given = [a for a in q.answers if name_key(a["name"]) == key]
+            if given:
+                name = given[0]["name"]  # as first given: one student, one spelling
+                kept = given[0]["receipt"]
+                if not (isinstance(receipt, str) and secrets.compare_digest(kept, receipt)):
+                    raise AnswerRefusedError(
+                        "name",
+                        f"{name!r} has answered this question already: only the page that "
+                        "did may answer again under that name",
+                    )
+            else:
+                names = {name_key(a["name"]) for a in q.answers}
+                if len(names) >= limit:
+                    raise QuestionFullError("question", f"this question is full ({limit} answers)")
+                if client and _names_of(q, client) >= per_client:
+                    raise AnswerQuotaError(
+                        "max_answers_per_client",
+                        f"this browser gave {per_client} answers to question {q.id} already, "
+                        "the most one client may (max_answers_per_client)",
+                        ANSWER_QUOTA_RETRY_SECONDS,
+                    )
+                kept = secrets.token_urlsafe(RECEIPT_BYTES)
+            entry = {"name": name, "answer": value, "at": time.time(), "receipt": kept,
+                     "client": client, "round": q.round, "confidence": sure}  # fmt: skip
+            this_round = [a for a in given if a.get("round", 1) == q.round]
+            if this_round:  # a change of mind: the latest answer of the round counts
+                q.answers[q.answers.index(this_round[0])] = entry
+            else:
+                q.answers.append(entry)
+        return q, dict(entry)
+
+    def next_round(self, question_id: int, max_rounds: int) -> Question:
+        """Open the question's next round ("discuss with your neighbour, then answer
+        again"): the answers of the rounds before stay, each name answers afresh."""
+        with self._lock:
+            for q in self._questions:
+                if q.id == question_id:
+                    if q.status != "open":
+                        raise QuestionClosedError(
+                            "question", f"question {q.id} was {q.status} already"
+                        )
+                    if q.round >= max_rounds:
+                        raise RoundRefusedError(
+                            "round",
+                            f"question {q.id} has had its {max_rounds} rounds "
+                            "(question_max_rounds): reveal it",
+                        )
+                    q.round += 1
+                    return q
+        raise QuestionNotFoundError("question", f"no question {question_id} here")
 
     def claim(self, question_id: int, receipt: str) -> tuple[Question, dict[str, Any]]:
-        """The answer this receipt was given for (a page reloaded after answering)."""
+        """The latest answer this receipt was given for (a page reloaded after answering)."""
         try:
             q = self.find(question_id)
         except LookupError:
             raise QuestionNotFoundError("question", f"no question {question_id} here") from None
         with self._lock:
-            for a in q.answers:
+            for a in reversed(q.answers):
                 kept = a.get("receipt")
                 if isinstance(kept, str) and secrets.compare_digest(kept, receipt):
                     return q, dict(a)
@@ -459,15 +555,31 @@ class QuestionBook:
                     return q
         raise QuestionNotFoundError("question", f"no question {question_id} here")
 
-    def marks(self, q: Question) -> dict[str, bool]:
-        """Each answering name → right or wrong (after Reveal)."""
+    def marks(self, q: Question) -> dict[str, list[dict[str, Any]]]:
+        """Each answering name → its answers, a round each: ``{"round", "answer",
+        "confidence", "right"}`` (after Reveal)."""
         with self._lock:
-            return {a["name"]: q.is_right(a["answer"]) for a in q.answers}
+            marked: dict[str, list[dict[str, Any]]] = {}
+            for a in sorted(q.answers, key=lambda a: a.get("round", 1)):
+                own = {
+                    "round": a.get("round", 1),
+                    "answer": a["answer"],
+                    "confidence": a.get("confidence"),
+                    "right": q.is_right(a["answer"]),
+                }
+                marked.setdefault(a["name"], []).append(own)
+            return marked
 
     def snapshot(self, q: Question, bins: int) -> dict[str, Any]:
-        """The count and histogram of a question's answers, taken under the lock."""
+        """Every round's count and histogram (the current one last), taken under the lock."""
         with self._lock:
-            return {"question": q.id, "count": len(q.answers), "histogram": histogram(q, bins)}
+            rounds = [
+                {"round": n, "count": len(q.in_round(n)), "histogram": histogram(q, bins, n)}
+                for n in range(1, q.round + 1)
+            ]
+            now = rounds[-1]
+            return {"question": q.id, "round": q.round, "count": now["count"],
+                    "histogram": now["histogram"], "rounds": rounds}  # fmt: skip
 
     # ----- storing and exporting ------------------------------------------------------------
 
@@ -491,25 +603,31 @@ class QuestionBook:
         writer = csv.writer(out, lineterminator="\r\n")
         writer.writerow(
             ["question", "kind", "asked_at", "epoch", "step", "phase", "text", "status",
-             "truth", "name", "answer", "right", "answered_at"]
+             "truth", "name", "round", "answer", "confidence", "right", "answered_at"]
         )  # fmt: skip
         with self._lock:
             for q in self._questions:
                 phase = q.moment.get("phase") or {}
                 shown = q.status == "revealed"
                 truth = _truth_cell(q) if shown else ""
-                for a in q.answers:
+                for a in sorted(q.answers, key=lambda a: a.get("round", 1)):
                     writer.writerow(
                         [q.id, q.kind, _iso(q.asked_at), q.moment.get("epoch"),
                          q.moment.get("step"),
                          f"{phase.get('kind')}" + ("" if phase.get("layer") is None
                                                    else f" {phase.get('layer')}"),
                          safe_cell(q.text), q.status, safe_cell(truth), safe_cell(a["name"]),
-                         safe_cell(_answer_cell(q, a["answer"])),
+                         a.get("round", 1), safe_cell(_answer_cell(q, a["answer"])),
+                         a.get("confidence") or "",
                          ("yes" if q.is_right(a["answer"]) else "no") if shown else "",
                          _iso(a["at"])]
                     )  # fmt: skip
         return out.getvalue()
+
+
+def _names_of(q: Question, client: str) -> int:
+    """How many names ``client`` has answered the question under."""
+    return len({name_key(a["name"]) for a in q.answers if a.get("client") == client})
 
 
 def _truth_cell(q: Question) -> str:

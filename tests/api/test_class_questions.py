@@ -210,7 +210,7 @@ def test_largest_change_is_the_weight_the_update_moved_most(
 # ----- the class socket ------------------------------------------------------------------------
 
 
-def test_students_on_the_socket_answer_once_and_get_their_own_mark(
+def test_students_on_the_socket_answer_under_their_name_and_get_their_own_mark(
     client: TestClient, create_session: CreateSession
 ) -> None:
     teacher, code, last = class_at_output_backward(client, create_session)
@@ -227,8 +227,10 @@ def test_students_on_the_socket_answer_once_and_get_their_own_mark(
             assert student.receive_json() == {"type": "question", "question": question}
         seen = [teacher_socket.receive_json() for _ in range(3)]  # 2 joins, the question
         assert {m["type"] for m in seen} == {"students", "question"}
+        empty = [{"label": sign, "count": 0, "sure": 0, "unsure": 0} for sign in "+-0"]
         assert teacher_socket.receive_json() == {
-            "type": "answers", "question": question["id"], "count": 0, "histogram": []
+            "type": "answers", "question": question["id"], "round": 1, "count": 0,
+            "histogram": empty, "rounds": [{"round": 1, "count": 0, "histogram": empty}],
         }  # fmt: skip
 
         ana.send_json({"type": "answer", "question": question["id"], "name": "Ana", "answer": "+"})
@@ -241,12 +243,19 @@ def test_students_on_the_socket_answer_once_and_get_their_own_mark(
         ben.send_json({"type": "answer", "question": question["id"], "name": "Ben", "answer": "-"})
         assert ben.receive_json()["type"] == "answered"
         assert teacher_socket.receive_json()["count"] == 2
-        # One answer each: again from the same page, or under a name taken.
+        # One name each: a page answers under one name, and a name taken is its page's.
         ana.send_json({"type": "answer", "question": question["id"], "name": "Cy", "answer": "-"})
-        assert ana.receive_json()["field"] == "question"
+        assert ana.receive_json()["field"] == "name"
         answer_body = {"code": code, "question": question["id"], "name": " ana ", "answer": "-"}
         taken = client.post("/api/classes/answers", json=answer_body)
         assert taken.status_code == 409 and taken.json()["field"] == "name"
+        # Ana's page changes her mind and back: the latest counts, still one answer.
+        for given in ("-", "+"):
+            ana.send_json(
+                {"type": "answer", "question": question["id"], "name": "Ana", "answer": given}
+            )
+            assert ana.receive_json()["answer"] == given
+            assert teacher_socket.receive_json()["count"] == 2
 
         revealed = reveal(client, teacher, question["id"])
         sign = revealed["truth"]["sign"]
@@ -255,10 +264,13 @@ def test_students_on_the_socket_answer_once_and_get_their_own_mark(
             told = student.receive_json()
             assert told["type"] == "reveal" and told["truth"]["sign"] == sign
             assert (told["name"], told["mark"]) == (name, given == sign)
-            assert "marks" not in told
+            assert [a["answer"] for a in told["answers"]] == [given]
+            assert "students" not in told  # no one else's mark
         to_teacher = teacher_socket.receive_json()
         assert to_teacher["type"] == "reveal" and to_teacher["tally"] == revealed["tally"]
-        assert "marks" not in to_teacher and "mark" not in to_teacher
+        assert "mark" not in to_teacher
+        marked = {s["name"]: s["answers"][0]["right"] for s in to_teacher["students"]}
+        assert marked == {"Ana": sign == "+", "Ben": sign == "-"}
 
 
 def test_a_page_that_reloads_claims_its_answer_by_receipt_and_gets_its_mark(
@@ -298,14 +310,18 @@ def test_a_page_that_reloads_claims_its_answer_by_receipt_and_gets_its_mark(
         reloaded.send_json({"type": "claim", "question": qid, "receipt": receipt})
         claimed = reloaded.receive_json()
         assert claimed == {**answered, "type": "answered"}
-        # Claimed, the answer is still one: this page cannot answer the question again.
+        # Claimed, the page is Ana's: it answers as Ana only, and her latest answer counts.
         reloaded.send_json({"type": "answer", "question": qid, "name": "Cy", "answer": "-"})
-        assert reloaded.receive_json()["field"] == "question"
+        assert reloaded.receive_json()["field"] == "name"
+        reloaded.send_json({"type": "answer", "question": qid, "name": "ANA", "answer": "-"})
+        again = reloaded.receive_json()
+        assert (again["name"], again["answer"], again["receipt"]) == ("Ana", "-", receipt)
 
         revealed = reveal(client, teacher, qid)
         sign = revealed["truth"]["sign"]
+        assert revealed["tally"]["answers"] == 2
         told = reloaded.receive_json()
-        assert told["type"] == "reveal" and (told["name"], told["mark"]) == ("Ana", sign == "+")
+        assert told["type"] == "reveal" and (told["name"], told["mark"]) == ("Ana", sign == "-")
         other = stranger.receive_json()
         assert other["type"] == "reveal" and (other["name"], other["mark"]) == (None, None)
 
@@ -316,7 +332,7 @@ def test_a_page_that_reloads_claims_its_answer_by_receipt_and_gets_its_mark(
         assert late.receive_json()["name"] == "Ben"
         told = late.receive_json()
         assert told["type"] == "reveal" and (told["name"], told["mark"]) == ("Ben", sign == "-")
-        assert "marks" not in told
+        assert "students" not in told
     # Receipts never leave the server otherwise: not in the CSV, not to the teacher.
     exported = client.get("/api/classes/current/answers", headers=bearer(teacher)).text
     assert receipt not in exported and "receipt" not in exported

@@ -5,8 +5,10 @@ process on the same data folder still has every answer — and the session's ``v
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import signal
+from csv import DictReader
 from pathlib import Path
 from typing import Any
 
@@ -96,8 +98,7 @@ def test_acknowledged_answers_and_the_version_survive_a_stop(
     ):
         control = bearer(created["token"])
         csv = http.get(f"/sessions/{created['id']}/answers", headers=control).text
-        rows = csv.strip().splitlines()[1:]
-        names = sorted(row.split(",")[-4] for row in rows)
+        names = sorted(row["name"] for row in DictReader(io.StringIO(csv)))
         expected = sorted(
             [f"r{k}" for k in range(ANSWERS)] + [f"s{k}" for k in range(SOCKET_ANSWERS)]
         )

@@ -20,10 +20,10 @@ from app.live.class_messages import (
     GradientTruth,
     QuestionView,
     Reveal,
-    RevealToClass,
     SignTruth,
     parse_class_message,
 )
+from app.live.classes import reveal_to_class
 from app.live.commands import CommandError, ErrorReply
 from app.service.questions import QuestionBook, ask
 from app.service.session import Session
@@ -111,7 +111,10 @@ def test_a_bad_claim_field_is_named(change: dict[str, Any], field: str) -> None:
 def test_an_unknown_field_is_named_with_the_fields_the_message_takes() -> None:
     error = refusal({**ANSWER, "x": 1, "id": 9})
     assert error.field == "x" and error.message_id == 9
-    assert error.message == "answer has no field 'x'; its fields: id, question, name, answer"
+    assert (
+        error.message
+        == "answer has no field 'x'; its fields: id, question, name, answer, confidence"
+    )
 
 
 @pytest.mark.parametrize(
@@ -188,7 +191,10 @@ def test_a_question_and_its_reveal_dump_as_the_service_keeps_them(
     question.answers.append({"name": "Ana", "answer": question.truth.get("sign", 0.0)})
     book.reveal(question.id, ran=True)
     tally = {"answers": 1, "right": 1, "wrong": 0}
-    reveal = Reveal(question=view, truth=question.truth, tally=tally, ran=True)
+    rounds = [{"round": 1, "tally": tally}]
+    reveal = Reveal(
+        question=view, truth=question.truth, tally=tally, rounds=rounds, moved=None, ran=True
+    )
     assert isinstance(reveal.truth, truth_model)
     dumped = reveal.model_dump()
     assert dumped["truth"] == question.truth  # the truth of its kind, no field lost or added
@@ -204,29 +210,32 @@ def test_a_reveal_to_a_student_carries_their_own_mark_only(live_app: FastAPI) ->
         {"name": "Ben", "answer": wrong},
     ]
     book = QuestionBook([question])
-    view = QuestionView.model_validate(question.public())
-    tally = {"answers": 2, "right": 1, "wrong": 1}
-    reveal = Reveal(question=view, truth=question.truth, tally=tally, ran=False)
-    told = RevealToClass(reveal=reveal, marks=book.marks(question))
+    told = reveal_to_class(book, question)
+    teachers = told.reveal.model_dump()
+    assert {s["name"] for s in teachers["students"]} == {"Ana", "Ben"}
     for name, mark in (("Ana", True), ("Ben", False), (None, None)):
         student = told.to_student(name).model_dump()
         assert (student["name"], student["mark"]) == (name, mark)
-        assert student["type"] == "reveal" and "marks" not in student
-        shared = {k: v for k, v in student.items() if k not in ("name", "mark")}
-        assert shared == reveal.model_dump()
+        assert student["type"] == "reveal" and "students" not in student
+        assert [a["right"] for a in student["answers"]] == ([] if mark is None else [mark])
+        shared = {k: v for k, v in student.items() if k not in ("name", "mark", "answers")}
+        assert shared == {k: v for k, v in teachers.items() if k != "students"}
 
 
 def test_histogram_bars_carry_edges_only_for_numbers() -> None:
-    signs = AnswerCount(question=1, count=1, histogram=[{"label": "+", "count": 1}])
+    bars = [{"label": "+", "count": 1, "sure": 1, "unsure": 0}]
+    rounds = [{"round": 1, "count": 1, "histogram": bars}]
+    signs = AnswerCount(question=1, round=1, count=1, histogram=bars, rounds=rounds)
     assert signs.model_dump() == {
-        "type": "answers", "question": 1, "count": 1, "histogram": [{"label": "+", "count": 1}]
+        "type": "answers", "question": 1, "round": 1, "count": 1, "histogram": bars,
+        "rounds": rounds,
     }  # fmt: skip
+    numbers = [{"label": "0.1 … 0.2", "count": 2, "low": 0.1, "high": 0.2, "sure": 0, "unsure": 2}]
     values = AnswerCount(
-        question=2, count=2, histogram=[{"label": "0.1 … 0.2", "count": 2, "low": 0.1, "high": 0.2}]
-    )
-    assert json.loads(values.model_dump_json())["histogram"] == [
-        {"label": "0.1 … 0.2", "count": 2, "low": 0.1, "high": 0.2}
-    ]
+        question=2, round=1, count=2, histogram=numbers, rounds=[{"round": 1, "count": 2,
+                                                                  "histogram": numbers}]
+    )  # fmt: skip
+    assert json.loads(values.model_dump_json())["histogram"] == numbers
 
 
 # ----- on the socket ------------------------------------------------------------------------------
