@@ -231,7 +231,7 @@ class Settings(BaseSettings):
         "(at most half).",
     )
     max_answers_per_client: int = Field(
-        2, ge=1, description="Answers one client gives to one question (under any names)."
+        2, ge=1, description="Names one client answers one question under (each may answer again)."
     )
     answers_per_minute_per_page: float = Field(
         20.0,

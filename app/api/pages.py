@@ -67,6 +67,7 @@ def page_config(settings: Settings) -> dict[str, Any]:
         # The boundary's grid: /boundary's own margin, so the page draws the same plane.
         "grid_margin": GRID_MARGIN,
         "grid_least_margin": GRID_LEAST_MARGIN,
+        "question_max_rounds": settings.question_max_rounds,
     }
 
 

@@ -101,6 +101,7 @@ export class Playground {
       notify: (message, kind) => this.status.notify(message, kind),
       nextPhase: () => this.state.frame?.next_phase ?? null,
       highlight: (layer, i, j) => this.network.setSelected([layer, i, j]),
+      maxRounds: pageConfig.questionMaxRounds,
     });
     /** @type {{ code: string, socket: ClassSocket, version: number, questions: StudentQuestions } | null} a student's class */
     this.following = null;

@@ -112,14 +112,15 @@ function studentsText(count) {
  * classStudents, classBadge, joinClassForm, joinClassCode.
  * session(): {id, token} of the session shown; notify(message, kind);
  * nextPhase(): the phase the session runs next (the class's questions are about it);
- * highlight(layer, i, j): show a revealed answer on the diagram.
+ * highlight(layer, i, j): show a revealed answer on the diagram; maxRounds: a question's most
+ * rounds (the server's question_max_rounds).
  */
 export class ClassControls {
   /**
    * @param {Pick<PageElements, "openClassButton" | "endClassButton" | "classOpen" | "classCode" | "classLink" | "copyClassLink" | "classStudents" | "classBadge" | "joinClassForm" | "joinClassCode">} elements
-   * @param {{ session: () => SessionKeys | null, notify: Notify, nextPhase: () => Phase | null, highlight: Highlight }} options
+   * @param {{ session: () => SessionKeys | null, notify: Notify, nextPhase: () => Phase | null, highlight: Highlight, maxRounds: number }} options
    */
-  constructor(elements, { session, notify, nextPhase, highlight }) {
+  constructor(elements, { session, notify, nextPhase, highlight, maxRounds }) {
     this.e = elements;
     this.session = session;
     this.notify = notify;
@@ -131,6 +132,7 @@ export class ClassControls {
       nextPhase,
       notify,
       highlight,
+      maxRounds,
     });
     this.socket = new ClassSocket({
       onMessage: (message) => this.onMessage(message),

@@ -152,6 +152,7 @@ export function lookUpElements(root = document) {
  * @property {number} maxUnits
  * @property {{ fraction: number, least: number }} gridMargin
  * @property {string[]} activations
+ * @property {number} questionMaxRounds a class question's most rounds (question_max_rounds)
  */
 
 /**
@@ -176,6 +177,7 @@ export function readPageConfig(body = document.body) {
     // /boundary uses it).
     gridMargin: { fraction: Number(data.gridMargin), least: Number(data.gridLeastMargin) },
     activations: read("activations").split(" ").filter(Boolean),
+    questionMaxRounds: Number(read("questionMaxRounds")),
   };
 }
 

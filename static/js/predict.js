@@ -4,12 +4,14 @@
 // answers come in live (count and histogram); Reveal runs the phase on every screen and
 // marks each student. Two cards, built here and shown over the page:
 //
-// TeacherQuestions: ask, watch the answers, reveal, download them as CSV (teacher token).
-// StudentQuestions: the question, a name of the student's choosing, one answer, the mark.
+// TeacherQuestions: ask, watch the answers, open round 2 (peer instruction: discuss with a
+//   neighbour, then vote again; both rounds side by side), reveal, download them as CSV.
+// StudentQuestions: the question, a name of the student's choosing, an answer (changeable
+//   until the teacher moves on; how sure, optionally), their answers of each round marked.
 // Both take the class socket's question/answers/answered/reveal/error messages.
 import { request } from "./api.js";
 import { createElement } from "./dom.js";
-/** @import { Answer, ClassMessage, HistogramBar, Phase, Question, QuestionTruth } from "./protocol.js" */
+/** @import { Answer, ClassMessage, Confidence, HistogramBar, Moved, OwnAnswer, Phase, Question, QuestionTruth, Revealed, RoundCount } from "./protocol.js" */
 /** @import { Notify } from "./views/status.js" */
 
 /** @typedef {(layer: number, i: number | null, j: number | null) => void} Highlight marks a neuron or weight on the diagram */
@@ -17,6 +19,7 @@ import { createElement } from "./dom.js";
 /** @typedef {Extract<ClassMessage, { type: "answered" }>} AnsweredMessage */
 
 const NAME_KEY = "playground.answer-name";
+const SHOW_NAMES_KEY = "playground.show-names"; // the teacher's choice: names on the projector
 const RECEIPT_KEY = "playground.answer-receipt"; // per class code, for this tab (sessionStorage)
 const KINDS = {
   delta_sign: "Sign of a neuron's δ (backward)",
@@ -29,6 +32,50 @@ const SIGNS = [
   ["0", "zero", "0 zero"],
 ];
 const SIGN_TEXT = Object.fromEntries(SIGNS.map(([sign, , text]) => [sign, text]));
+const CONFIDENCE_TEXT = { sure: "sure", unsure: "not sure" };
+
+/**
+ * A histogram's bars, each split by how sure its students said they were: sure (solid),
+ * not sure (pale), not said (between). Every bar is as long as its count.
+ * @param {HistogramBar[]} histogram
+ */
+function bars(histogram) {
+  const most = Math.max(1, ...histogram.map((bar) => bar.count));
+  return histogram.map((bar) => {
+    const unsaid = bar.count - bar.sure - bar.unsure;
+    /** @param {string} part @param {number} count */
+    const piece = (part, count) =>
+      createElement("span", { className: `predict-bar-${part}`, style: `flex-grow: ${count}` });
+    const title = `${bar.count}: ${bar.sure} sure, ${bar.unsure} not sure, ${unsaid} did not say`;
+    return createElement("div", { className: "predict-bar", "data-label": bar.label, "data-count": bar.count, title }, [
+      createElement("span", { className: "predict-bar-label", text: bar.label }),
+      createElement("span", { className: "predict-bar-track" }, [
+        createElement("span", { className: "predict-bar-fill", style: `width: ${(100 * bar.count) / most}%` }, [
+          piece("sure", bar.sure),
+          piece("unsaid", unsaid),
+          piece("unsure", bar.unsure),
+        ]),
+      ]),
+      createElement("span", { className: "predict-bar-count", text: String(bar.count) }),
+    ]);
+  });
+}
+
+/** @param {number} count */
+function answersText(count) {
+  return count === 1 ? "1 answer" : `${count} answers`;
+}
+
+/**
+ * How many moved between the first round and the last (peer instruction's figure).
+ * @param {Moved} moved
+ */
+function movedText(moved) {
+  return (
+    `Moved: ${moved.wrong_to_right} wrong → right, ${moved.right_to_wrong} right → wrong ` +
+    `(${moved.right_to_right} stayed right, ${moved.wrong_to_wrong} stayed wrong).`
+  );
+}
 
 /** @param {Phase | null} phase */
 function phaseText(phase) {
@@ -99,7 +146,8 @@ function target(question, truth) {
 }
 
 /** The teacher's card. teacherToken(): the class's token or null; nextPhase(): the session's
- *  next phase {kind, layer}; notify(message, kind); highlight(layer, i, j) on the diagram. */
+ *  next phase {kind, layer}; notify(message, kind); highlight(layer, i, j) on the diagram;
+ *  maxRounds: a question's most rounds. */
 export class TeacherQuestions {
   /**
    * @param {object} options
@@ -107,8 +155,10 @@ export class TeacherQuestions {
    * @param {() => Phase | null} options.nextPhase
    * @param {Notify} options.notify
    * @param {Highlight} options.highlight
+   * @param {number} options.maxRounds
    */
-  constructor({ teacherToken, nextPhase, notify, highlight }) {
+  constructor({ teacherToken, nextPhase, notify, highlight, maxRounds }) {
+    this.maxRounds = maxRounds;
     this.teacherToken = teacherToken;
     this.nextPhase = nextPhase;
     this.notify = notify;
@@ -120,8 +170,9 @@ export class TeacherQuestions {
     /**
      * @type {{ card: HTMLElement, next: HTMLElement, kind: HTMLSelectElement, pick: HTMLElement,
      *   tolerance: HTMLInputElement, toleranceField: HTMLElement, ask: HTMLButtonElement, text: HTMLElement,
-     *   count: HTMLElement, histogram: HTMLElement, reveal: HTMLButtonElement, truth: HTMLElement,
-     *   csv: HTMLButtonElement, live: HTMLElement }}
+     *   count: HTMLElement, histogram: HTMLElement, earlier: HTMLElement, round: HTMLButtonElement,
+     *   reveal: HTMLButtonElement, truth: HTMLElement, moved: HTMLElement, names: HTMLInputElement,
+     *   students: HTMLElement, csv: HTMLButtonElement, live: HTMLElement }}
      */
     const e = /** @type {any} */ ({}); // filled in below
     this.e = e;
@@ -144,17 +195,41 @@ export class TeacherQuestions {
     e.text = createElement("p", { id: "predict-question", "data-testid": "predict-question" });
     e.count = createElement("span", { id: "predict-count", "data-testid": "predict-count", "data-count": "0" });
     e.histogram = createElement("div", { id: "predict-histogram", className: "predict-histogram", "data-testid": "predict-histogram" });
+    // The rounds before this one, beside it: the teacher reads the two votes side by side.
+    e.earlier = createElement("div", { id: "predict-earlier", className: "predict-earlier", "data-testid": "predict-earlier" });
+    e.round = button("predict-round", "Vote again", "secondary small");
+    e.round.title = "Close this round: the class discusses with a neighbour, then answers again";
     e.reveal = button("predict-reveal", "Reveal", "primary small");
     e.truth = createElement("p", { id: "predict-truth", "data-testid": "predict-truth", role: "status" });
+    e.moved = createElement("p", { id: "predict-moved", "data-testid": "predict-moved", hidden: true });
+    e.names = createElement("input", { id: "predict-names", type: "checkbox", "data-testid": "predict-names" });
+    e.names.checked = localStorage.getItem(SHOW_NAMES_KEY) === "true";
+    e.students = createElement("ul", { id: "predict-students", className: "predict-students", "data-testid": "predict-students" });
     e.csv = button("predict-csv", "Answers (CSV)");
     e.live = createElement("div", { className: "predict-live", hidden: true }, [
-      e.text, e.count, e.histogram, createElement("div", { className: "predict-row" }, [e.reveal, e.csv]), e.truth,
+      e.text,
+      createElement("div", { className: "predict-rounds" }, [
+        e.earlier,
+        createElement("div", { className: "predict-round" }, [e.count, e.histogram]),
+      ]),
+      createElement("div", { className: "predict-row" }, [e.round, e.reveal, e.csv]),
+      e.truth,
+      e.moved,
+      createElement("label", { className: "predict-names" }, [e.names, " Show names (anonymous otherwise)"]),
+      e.students,
     ]);
     e.card.append(e.next, e.kind, e.pick, e.toleranceField, e.ask, e.live);
     e.kind.addEventListener("change", () => this.render());
     e.ask.addEventListener("click", () => this.ask());
+    e.round.addEventListener("click", () => this.nextRound());
     e.reveal.addEventListener("click", () => this.reveal());
     e.csv.addEventListener("click", () => this.download());
+    e.names.addEventListener("change", () => {
+      localStorage.setItem(SHOW_NAMES_KEY, String(e.names.checked));
+      this.renderStudents();
+    });
+    /** @type {Revealed["students"] | null} the last reveal's names and marks (the teacher's alone) */
+    this.marked = null;
     /** @type {number | undefined} */
     this.timer = undefined;
     this.render();
@@ -227,27 +302,46 @@ export class TeacherQuestions {
   /** @param {Question} question */
   showQuestion(question) {
     this.question = question;
+    this.marked = null;
     this.e.text.textContent = question.text;
     this.e.truth.textContent = "";
+    delete this.e.truth.dataset.right;
+    this.e.moved.hidden = true;
     this.e.reveal.disabled = question.status !== "open";
     this.e.live.hidden = false;
-    this.showAnswers({ count: 0, histogram: [] });
+    this.renderStudents();
+    this.showAnswers({ round: question.round, count: 0, histogram: [], rounds: [] });
   }
 
-  /** @param {{ count: number, histogram: HistogramBar[] }} answers */
-  showAnswers({ count, histogram }) {
-    this.e.count.textContent = count === 1 ? "1 answer" : `${count} answers`;
+  /** @param {{ round: number, count: number, histogram: HistogramBar[], rounds: RoundCount[] }} answers */
+  showAnswers({ round, count, histogram, rounds }) {
+    const question = this.question;
+    if (question) question.round = round;
+    this.e.count.textContent = rounds.length > 1 ? `Round ${round} · ${answersText(count)}` : answersText(count);
     this.e.count.dataset.count = String(count);
-    const most = Math.max(1, ...histogram.map((bar) => bar.count));
-    this.e.histogram.replaceChildren(
-      ...histogram.map((bar) =>
-        createElement("div", { className: "predict-bar", "data-label": bar.label, "data-count": bar.count }, [
-          createElement("span", { className: "predict-bar-label", text: bar.label }),
-          createElement("span", { className: "predict-bar-fill", style: `width: ${(100 * bar.count) / most}%` }),
-          createElement("span", { className: "predict-bar-count", text: String(bar.count) }),
+    this.e.count.dataset.round = String(round);
+    this.e.histogram.replaceChildren(...bars(histogram));
+    this.e.earlier.replaceChildren(
+      ...rounds.slice(0, -1).map((before) =>
+        createElement("div", { className: "predict-round", "data-round": before.round }, [
+          createElement("span", { className: "predict-round-title", text: `Round ${before.round} · ${answersText(before.count)}` }),
+          createElement("div", { className: "predict-histogram" }, bars(before.histogram)),
         ]),
       ),
     );
+    this.e.round.textContent = `Vote again (round ${round + 1})`;
+    this.e.round.disabled = !question || question.status !== "open" || round >= this.maxRounds;
+  }
+
+  async nextRound() {
+    if (!this.question) return;
+    try {
+      const url = `/api/classes/current/questions/${this.question.id}/rounds`;
+      this.question = await request("POST", url, { token: this.teacherToken() });
+      this.notify(`Round ${this.question?.round}: the class discusses with a neighbour, then answers again.`, "info");
+    } catch (error) {
+      this.notify(`The next round did not open: ${error.message}`);
+    }
   }
 
   async reveal() {
@@ -260,14 +354,37 @@ export class TeacherQuestions {
     }
   }
 
-  /** @param {Pick<RevealMessage, "truth" | "tally" | "ran">} revealed */
-  showReveal({ truth, tally, ran }) {
+  /** @param {Revealed} revealed */
+  showReveal({ truth, tally, rounds, moved, ran, students }) {
     if (!this.question) return; // the class ended (hide) while Reveal was on its way
-    this.e.reveal.disabled = true;
+    this.e.reveal.disabled = this.e.round.disabled = true;
     this.highlight(...target(this.question, truth));
     const note = ran ? "" : " (the session moved since the question: the phase was not run again)";
-    this.e.truth.textContent = `Answer: ${truth.text}. ${tally.right} of ${tally.answers} right${note}.`;
+    const each =
+      rounds.length > 1 ? ` (${rounds.map((r) => `round ${r.round}: ${r.tally.right} of ${r.tally.answers}`).join(", ")})` : "";
+    this.e.truth.textContent = `Answer: ${truth.text}. ${tally.right} of ${tally.answers} right${each}${note}.`;
     this.e.truth.dataset.right = String(tally.right);
+    this.e.moved.hidden = !moved;
+    if (moved) {
+      this.e.moved.textContent = movedText(moved);
+      for (const [key, count] of Object.entries(moved)) this.e.moved.dataset[key.replace(/_(\w)/g, (_, c) => c.toUpperCase())] = String(count);
+    }
+    this.marked = students ?? null;
+    this.renderStudents();
+  }
+
+  /** Names on the projector only when the teacher turns them on (after Reveal, with marks). */
+  renderStudents() {
+    const list = this.e.students;
+    list.hidden = !this.e.names.checked || !this.marked;
+    if (list.hidden || !this.marked) return list.replaceChildren();
+    list.replaceChildren(
+      ...this.marked.map(({ name, answers }) =>
+        createElement("li", {
+          text: `${name}: ${answers.map((a) => `${answerText(/** @type {Question} */ (this.question), a.answer)} ${a.right ? "✓" : "✗"}`).join(" → ")}`,
+        }),
+      ),
+    );
   }
 
   /** @param {ClassMessage} message any but the class socket's "class" and "students" */
@@ -327,15 +444,18 @@ export class StudentQuestions {
     this.claiming = false;
     /** @type {string | null} */
     this.sign = null;
+    /** @type {Confidence | null} how sure the student says they are (optional) */
+    this.confidence = null;
     /**
-     * @type {{ card: HTMLElement, text: HTMLElement, name: HTMLInputElement, signs: HTMLElement,
+     * @type {{ card: HTMLElement, text: HTMLElement, round: HTMLElement, name: HTMLInputElement, signs: HTMLElement,
      *   i: HTMLInputElement, j: HTMLInputElement, weight: HTMLElement, value: HTMLInputElement,
-     *   send: HTMLButtonElement, result: HTMLElement }}
+     *   sure: HTMLElement, send: HTMLButtonElement, result: HTMLElement }}
      */
     const e = /** @type {any} */ ({}); // filled in below
     this.e = e;
     e.card = card("predict-student", "Your teacher asks");
     e.text = createElement("p", { id: "predict-student-question", "data-testid": "predict-student-question" });
+    e.round = createElement("p", { id: "predict-student-round", className: "hint", "data-testid": "predict-student-round", hidden: true });
     e.name = createElement("input", {
       id: "predict-name", "data-testid": "predict-name", type: "text", maxlength: "40",
       placeholder: "Your name (any name)", "aria-label": "Your name", autocomplete: "nickname",
@@ -362,10 +482,28 @@ export class StudentQuestions {
     e.j = number("predict-j", "Unit j");
     e.weight = createElement("div", { className: "predict-row" }, ["W[", e.i, ", ", e.j, "]"]);
     e.value = number("predict-value", "Your value");
+    e.sure = createElement(
+      "div",
+      { className: "predict-row predict-sure", role: "group", "aria-label": "How sure are you? (optional)" },
+      /** @type {[Confidence, string][]} */ ([["sure", "Sure"], ["unsure", "Not sure"]]).map(([value, text]) => {
+        const choice = button(`predict-${value}`, text);
+        choice.dataset.confidence = value;
+        choice.setAttribute("aria-pressed", "false");
+        choice.addEventListener("click", () => this.chooseConfidence(this.confidence === value ? null : value));
+        return choice;
+      }),
+    );
     e.send = button("predict-send", "Answer", "primary small");
     e.result = createElement("p", { id: "predict-result", "data-testid": "predict-result", role: "status" });
-    e.card.append(e.text, e.name, e.signs, e.weight, e.value, e.send, e.result);
+    e.card.append(e.text, e.round, e.name, e.signs, e.weight, e.value, e.sure, e.send, e.result);
     e.send.addEventListener("click", () => this.answer());
+  }
+
+  /** @param {Confidence | null} confidence */
+  chooseConfidence(confidence) {
+    this.confidence = confidence;
+    const choices = /** @type {HTMLCollectionOf<HTMLButtonElement>} */ (this.e.sure.children);
+    for (const choice of choices) choice.setAttribute("aria-pressed", String(choice.dataset.confidence === confidence));
   }
 
   /** The class moved to another session: its question, if any, stays with the old one. */
@@ -393,21 +531,33 @@ export class StudentQuestions {
     this.e.j.value = String(j);
   }
 
-  /** @param {Question} question */
+  /** @param {Question} question the question, new or in its next round */
   showQuestion(question) {
+    const before = this.question;
+    const nextRound = before?.id === question.id && question.round > before.round;
     this.question = question;
     this.sign = null;
     this.chooseSign(null);
+    this.chooseConfidence(null);
     const e = this.e;
     e.text.textContent = question.text;
+    e.round.hidden = question.round === 1;
+    e.round.textContent = `Round ${question.round}: discuss with your neighbour, then answer again.`;
     e.signs.hidden = question.kind !== "delta_sign";
     e.weight.hidden = question.kind !== "largest_change";
     e.value.hidden = question.kind !== "gradient";
+    e.sure.hidden = false;
     e.send.disabled = false;
+    e.send.textContent = "Answer";
     e.result.textContent = "";
     delete e.result.dataset.mark;
     e.card.hidden = false;
-    if (this.answered?.question === question.id) this.showAnswered(this.answered);
+    const answered = this.answered;
+    if (answered?.question !== question.id) return;
+    if (answered.round === question.round) this.showAnswered(answered);
+    else if (nextRound || question.round > answered.round) {
+      this.say(`Your round ${answered.round} answer: ${answerText(question, answered.answer)}. Answer again, as ${answered.name}.`);
+    }
   }
 
   /** The socket (re)opened: claim the answer this tab gave before a reload, if any. */
@@ -421,8 +571,13 @@ export class StudentQuestions {
   showAnswered(message) {
     this.answered = message;
     if (!this.question || this.question.id !== message.question) return; // its question comes next
-    this.e.send.disabled = true;
-    this.say(`Sent: ${answerText(this.question, message.answer)} as ${message.name}. Wait for the reveal.`);
+    this.e.send.textContent = "Change answer";
+    const sure = message.confidence ? `, ${CONFIDENCE_TEXT[message.confidence]}` : "";
+    const round = this.question.round > 1 ? ` in round ${message.round}` : "";
+    this.say(
+      `Sent: ${answerText(this.question, message.answer)}${sure}, as ${message.name}${round}. ` +
+        "You may change it until the teacher moves on.",
+    );
   }
 
   /**
@@ -447,12 +602,30 @@ export class StudentQuestions {
     if (!name) return this.say("Type a name first: any name, no account.");
     if (value === null) return this.say("Choose or type your answer first.");
     localStorage.setItem(NAME_KEY, name);
-    this.send({ type: "answer", question: question.id, name, answer: value });
+    /** @type {{ type: string } & Record<string, unknown>} */
+    const message = { type: "answer", question: question.id, name, answer: value };
+    if (this.confidence) message.confidence = this.confidence;
+    this.send(message);
   }
 
   /** @param {string} text */
   say(text) {
     this.e.result.textContent = text;
+  }
+
+  /**
+   * The student's own answers marked, a round each, and the last round's mark.
+   * @param {Question} question
+   * @param {OwnAnswer[]} answers
+   * @param {boolean | null} mark
+   */
+  marksText(question, answers, mark) {
+    const rounds =
+      question.round > 1 && answers.length
+        ? ` ${answers.map((a) => `Round ${a.round}: ${answerText(question, a.answer)} ${a.right ? "right" : "wrong"}`).join(" · ")}.`
+        : "";
+    if (mark === null) return answers.length ? `${rounds} You did not answer round ${question.round}.` : "";
+    return `${rounds} ${mark ? "You were right." : "You were wrong."}`;
   }
 
   /** @param {ClassMessage} message any but the class socket's "class" */
@@ -478,10 +651,11 @@ export class StudentQuestions {
       case "reveal": {
         if (message.question.id !== this.question?.id) this.showQuestion(message.question);
         this.e.send.disabled = true;
+        this.e.send.textContent = "Answer";
+        this.e.sure.hidden = this.e.round.hidden = true; // revealed: nothing more to answer
         this.highlight(...target(message.question, message.truth));
-        const mark = message.mark === null ? "" : message.mark ? " You were right." : " You were wrong.";
-        this.say(`Answer: ${message.truth.text}.${mark}`);
-        if (message.mark !== null) this.e.result.dataset.mark = message.mark ? "right" : "wrong";
+        this.say(`Answer: ${message.truth.text}.${this.marksText(message.question, message.answers ?? [], message.mark ?? null)}`);
+        if (message.mark !== null && message.mark !== undefined) this.e.result.dataset.mark = message.mark ? "right" : "wrong";
         break;
       }
       default:

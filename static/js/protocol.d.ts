@@ -335,6 +335,8 @@ export interface Question {
   j?: number | null;
   text: string;
   status: string;
+  /** The round answers go to now (peer instruction: 1, then 2 …); once revealed, the last. */
+  round: number;
 }
 
 /** Where the truth lives: the weight W[i→j] that changed most, and the answer in words. */
@@ -350,6 +352,55 @@ export type Answer = string | number | { i: number; j: number };
 export interface HistogramBar {
   label: string;
   count: number;
+  /** Of count, the answers said to be sure / unsure (the rest said neither). */
+  sure: number;
+  unsure: number;
+}
+
+export type Confidence = "sure" | "unsure";
+
+/** One round's answers: each name's latest in it. */
+export interface RoundCount {
+  round: number;
+  count: number;
+  histogram: HistogramBar[];
+}
+
+export interface Tally {
+  answers: number;
+  right: number;
+  wrong: number;
+}
+
+/** Between the first round and the last, among the names that answered in both. */
+export interface Moved {
+  wrong_to_right: number;
+  right_to_wrong: number;
+  right_to_right: number;
+  wrong_to_wrong: number;
+}
+
+/** One of a name's answers, marked: its latest in one round. */
+export interface OwnAnswer {
+  round: number;
+  answer: Answer;
+  confidence: Confidence | null;
+  right: boolean;
+}
+
+/** POST …/reveal and the reveal message: a teacher's carries every name's marks
+ *  (`students`), a student's only their own (`name`, `answers`, `mark`). */
+export interface Revealed {
+  question: Question;
+  truth: QuestionTruth;
+  tally: Tally;
+  rounds: { round: number; tally: Tally }[];
+  moved: Moved | null;
+  ran: boolean;
+  students?: { name: string; answers: OwnAnswer[] }[];
+  name?: string | null;
+  answers?: OwnAnswer[];
+  mark?: boolean | null;
 }
 
 /** The class socket's messages (docs/protocol.md, "The class socket"). */
@@ -357,16 +408,17 @@ export type ClassMessage =
   | { type: "class"; ended?: boolean; version: number; session_id: string; watch_token: string }
   | { type: "students"; count: number }
   | { type: "question"; question: Question }
-  | { type: "answers"; question: number; count: number; histogram: HistogramBar[] }
-  | { type: "answered"; question: number; receipt: string; answer: Answer; name: string }
+  | { type: "answers"; question: number; round: number; count: number; histogram: HistogramBar[]; rounds: RoundCount[] }
   | {
-      type: "reveal";
-      question: Question;
-      truth: QuestionTruth;
-      tally: { right: number; answers: number };
-      ran: boolean;
-      mark: boolean | null;
+      type: "answered";
+      question: number;
+      round: number;
+      receipt: string;
+      answer: Answer;
+      name: string;
+      confidence: Confidence | null;
     }
+  | ({ type: "reveal" } & Revealed)
   | { type: "error"; message: string };
 
 // ----- the study section ------------------------------------------------------------------
