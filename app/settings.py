@@ -62,7 +62,9 @@ class Settings(BaseSettings):
     )
     # Predict, then reveal (questions to a class)
     question_max_answers: int = Field(
-        500, ge=1, description="Answers one class question takes (the next one is refused)."
+        500,
+        ge=1,
+        description="Names one class question takes, each an answer a round (the next is refused).",
     )
     question_max_name_length: int = Field(
         40, ge=1, le=200, description="Characters of the name a student answers under."
@@ -196,8 +198,10 @@ class Settings(BaseSettings):
         description="Addresses of reverse proxies whose `X-Forwarded-For` names the client; "
         "empty: none is trusted and forwarded headers are ignored.",
     )
+    # A lecture hall behind one school address: 300 browsers, two sockets each (the class and
+    # the session it follows), answering within a second (issue 23).
     max_clients_per_address: int = Field(
-        200,
+        400,
         ge=1,
         description="Browsers (client ids) one address has at a time; more share "
         "the address's anonymous client.",
@@ -222,7 +226,7 @@ class Settings(BaseSettings):
         30, ge=1, description="Open sockets (session and class) of one client."
     )
     max_sockets_per_address: int = Field(
-        300, ge=1, description="Open sockets of the clients of one address."
+        1000, ge=1, description="Open sockets of the clients of one address."
     )
     control_sockets_reserved: int = Field(
         5,
@@ -242,7 +246,7 @@ class Settings(BaseSettings):
         30.0, gt=0, description="Answers one client sends per minute (bursts of 10 s' worth)."
     )
     answers_per_minute_per_address: float = Field(
-        600.0,
+        6000.0,
         gt=0,
         description="Answers the clients of one address send per minute (10 s' worth at once).",
     )
