@@ -6,19 +6,22 @@ reveals it; students answer (over the class socket, or here); answers export as 
   then answer again: peer instruction);
 - ``POST /api/classes/current/questions/{question}/reveal`` run the phase, tell the truth;
 - ``GET /api/classes/current/answers`` every answer given in the class's session, as CSV;
-- ``GET /api/sessions/{id}/answers`` the same with the session's control token (answers are
-  stored with the session: they outlive the class, and a restart);
+- ``GET /api/classes/current/record`` the lesson's record: per student, the questions
+  answered and right in each round, the hand checks and the grades (JSON, or CSV);
+- ``GET /api/sessions/{id}/answers`` and ``…/record`` the same with the session's control
+  token (answers and the record are stored with the session: they outlive the class, and a
+  restart);
 - ``POST /api/classes/answers`` a student's answer (the class code in the body).
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Path
+from fastapi import APIRouter, Body, Path, Query
 from fastapi.responses import Response
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from app.live.class_messages import (
     MAX_QUESTION_ID,
@@ -31,6 +34,7 @@ from app.live.class_messages import (
     Revealed,
 )
 from app.service.questions import Kind
+from app.service.record import lesson_record, record_csv
 
 from .classes import TEACHER_ERRORS, ClassesDep, TeachersClass, class_of_code
 from .deps import ClientDep, ControlledSession
@@ -72,6 +76,31 @@ class AnswerSend(RequestBody):
         "receipt its first answer got.",
     )
 
+
+class StudentRecord(BaseModel):
+    """One student of the lesson, by the name they answer under."""
+
+    name: str
+    answered: list[int] = Field(description="Questions answered in round 1, 2 …")
+    right: list[int] = Field(description="Of those, right (once revealed), round by round.")
+    checks: int = Field(description="Hand checks (POST …/check with this `student`).")
+    checks_right: int
+    grades: int = Field(description="Grades of their backprop (POST …/grade with `student`).")
+    grades_passed: int
+
+
+class LessonRecord(BaseModel):
+    """What each student did on the class's session: questions, hand checks, grades."""
+
+    rounds: int = Field(description="The most rounds a question had: each list's length.")
+    questions: int
+    revealed: int
+    students: list[StudentRecord]
+
+
+RecordFormat = Annotated[
+    Literal["json", "csv"], Query(description="json, or csv (one row per student).")
+]
 
 router = APIRouter(tags=["classes"])
 
@@ -187,6 +216,55 @@ async def export_class_answers(classroom: TeachersClass, classes: ClassesDep) ->
     """Every answer given in the class's current session, as CSV (names escaped, and kept
     from running as spreadsheet formulas)."""
     return csv_response(await asyncio.to_thread(classes.answers_csv, classroom))
+
+
+RECORD_CSV: dict[int | str, dict[str, Any]] = {
+    200: {
+        "content": {
+            "application/json": {},
+            "text/csv": {"example": "name,answered_round_1,right_round_1,…,grades_passed\r\n"},
+        },
+        "description": "Per student; CSV with `format=csv` (names kept from running as "
+        "spreadsheet formulas).",
+    }
+}
+
+
+def record_response(table: dict[str, Any], format: str) -> Response | LessonRecord:
+    if format == "csv":
+        return Response(
+            record_csv(table),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": 'attachment; filename="lesson-record.csv"'},
+        )
+    return LessonRecord.model_validate(table)
+
+
+@router.get(
+    "/classes/current/record",
+    response_model=LessonRecord,
+    responses={**RECORD_CSV, **TEACHER_ERRORS},
+)
+async def read_class_record(
+    classroom: TeachersClass, classes: ClassesDep, format: RecordFormat = "json"
+) -> Response | LessonRecord:
+    """The lesson's record of the class's current session: per student, the questions
+    answered and right in each round, the hand checks done and right, the grades asked and
+    passed (a page in the class sends its student's name with them)."""
+    return record_response(await asyncio.to_thread(classes.record, classroom), format)
+
+
+@router.get(
+    "/sessions/{id}/record",
+    response_model=LessonRecord,
+    responses={**RECORD_CSV, 401: {**_ERROR}, 403: {**_ERROR}, 404: {**_ERROR}},
+)
+def read_session_record(
+    session: ControlledSession, format: RecordFormat = "json"
+) -> Response | LessonRecord:
+    """The lesson's record kept with this session (its control token as the bearer): it
+    outlives the class and a restart."""
+    return record_response(lesson_record(session.questions, session.record), format)
 
 
 @router.get(

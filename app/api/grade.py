@@ -14,10 +14,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Request
 
 from app.service import grader
+from app.service.class_questions import record_study
 from app.service.costly import Job
 
 from .costly import GradesDep, run_costly
-from .deps import ClientDep, ReadableSession, SettingsDep
+from .deps import ClientDep, ManagerDep, ReadableSession, SettingsDep
 from .errors import ApiError
 from .schemas import ErrorMessage
 from .sessions import BODY_ERRORS, READ_ERRORS
@@ -59,16 +60,22 @@ async def grade_backprop(
     settings: SettingsDep,
     grades: GradesDep,
     client: ClientDep,
+    manager: ManagerDep,
 ) -> dict[str, Any]:
     """Grade your backprop: per layer the relative error, the first wrong layer, the cause.
 
     Within a time budget (``max_grade_seconds``): past it the search for the mistake stops,
     every layer's verdict stands and ``complete`` is false. A grade stops when its caller
-    leaves."""
-    submission = body.model_dump(exclude_none=True)
+    leaves. With ``student``, it counts in the lesson's record."""
+    submission = body.model_dump(exclude_none=True, exclude={"student"})
 
     def work(job: Job) -> dict[str, Any]:
-        return session.grade(submission, job)
+        graded = session.grade(submission, job)
+        if body.student is not None:
+            graded["recorded"] = record_study(
+                manager, session, body.student, "grade", graded["passed"]
+            )
+        return graded
 
     try:
         return await run_costly(

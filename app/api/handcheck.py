@@ -13,8 +13,9 @@ from fastapi.templating import Jinja2Templates
 
 from app.paths import templates_dir
 from app.service import grader
+from app.service.class_questions import record_study
 
-from .deps import ReadableSession, SettingsDep
+from .deps import ManagerDep, ReadableSession, SettingsDep
 from .errors import ApiError
 from .grade import NOT_TRACED
 from .sessions import BODY_ERRORS, CHANGE_ERRORS, READ_ERRORS
@@ -41,10 +42,12 @@ WORKSHEET_ERRORS: dict[int | str, dict[str, Any]] = {
 def check_hand_calculation(
     body: Annotated[CheckRequest, Body(openapi_examples=CHECK_EXAMPLES)],
     session: ReadableSession,
+    manager: ManagerDep,
 ) -> dict[str, Any]:
-    """Mark a hand-worked ∂L/∂W, ∂L/∂b or δ of the current batch, within a tolerance."""
+    """Mark a hand-worked ∂L/∂W, ∂L/∂b or δ of the current batch, within a tolerance; with
+    ``student``, it counts in the lesson's record."""
     try:
-        return session.check_hand_calculation(
+        checked = session.check_hand_calculation(
             body.quantity,
             body.layer,
             body.j,
@@ -56,6 +59,11 @@ def check_hand_calculation(
         )
     except grader.NotTracedError as error:
         raise ApiError(409, str(error), field="batch") from None
+    if body.student is not None:
+        checked["recorded"] = record_study(
+            manager, session, body.student, "check", checked["correct"]
+        )
+    return checked
 
 
 def _number(value: Any) -> str:

@@ -52,6 +52,24 @@ class LayerWeights(RequestBody):
     b: Bias | None = Field(None, description="b after your update: (units,) or (1, units).")
 
 
+StudentName = Annotated[
+    str | None,
+    Field(
+        max_length=1000,
+        description="A class's student: the name they answer the class's questions under "
+        "(at most question_max_name_length characters). Counted in the lesson's record "
+        "(GET /api/classes/current/record).",
+    ),
+]
+Recorded = Annotated[
+    bool | None,
+    Field(
+        description="With `student`: counted in the lesson's record (false once it has "
+        "question_max_answers students)."
+    ),
+]
+
+
 class GradeRequest(RequestBody):
     """Your backprop's result for the current batch: gradients, or updated weights."""
 
@@ -66,6 +84,8 @@ class GradeRequest(RequestBody):
         "within 1e-6. Omitted: float32 when every number you send is exactly a float32 (as "
         "float32 arrays' .tolist() gives), else float64. The answer's `tolerance` says which.",
     )
+
+    student: StudentName = None
 
     @model_validator(mode="after")
     def one_of_them(self) -> GradeRequest:
@@ -148,6 +168,7 @@ class GradeResult(ResponseBody):
         "causes are those found so far, and ``note`` says how far the search went."
     )
     note: str | None = Field(None, description="Why the search stopped early, when it did.")
+    recorded: Recorded = None
 
 
 Index = Annotated[int, Field(ge=0, le=MAX_INT)]
@@ -203,6 +224,7 @@ class CheckRequest(RequestBody):
     value: float
     tolerance: float = Field(0.01, gt=0, le=1, description="Relative: 0.01 is ±1 %.")
     reveal: bool = Field(False, description="Answer the chain-rule factors too.")
+    student: StudentName = None
 
 
 CHECK_EXAMPLES: dict[str, Any] = {
@@ -253,3 +275,4 @@ class CheckResult(ResponseBody):
     )
     reason: str
     factors: CheckFactors | None = None
+    recorded: Recorded = None

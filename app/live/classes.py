@@ -38,6 +38,7 @@ from app.service.questions import (
     tally,
 )
 from app.service.quotas import ANONYMOUS, ClientKey
+from app.service.record import lesson_record
 from app.service.session import Session
 
 from .class_messages import (
@@ -275,6 +276,11 @@ class Classes:
         self.hub.tell_students(classroom.code, QuestionAsked(question=view))
         self.hub.tell_teachers(classroom.code, AnswerCount.model_validate(counts))
         return view
+
+    def record(self, classroom: Classroom) -> dict[str, Any]:
+        """The lesson's record of the class's current session (in a thread)."""
+        session = class_session(self.manager, classroom, "Authorization")
+        return lesson_record(session.questions, session.record)
 
     def answers_csv(self, classroom: Classroom) -> str:
         """Every answer given in the class's current session, as CSV (in a thread)."""

@@ -27,6 +27,7 @@ from app.service.questions import (
     clean_name,
 )
 from app.service.quotas import ClientKey, QuotaExceededError, RateLimiter
+from app.service.record import Tool
 from app.service.session import Session
 from app.settings import Settings
 
@@ -183,6 +184,24 @@ def answer_question(
         "confidence": kept["confidence"],
         "receipt": kept["receipt"],
     }
+
+
+def record_study(
+    manager: SessionManager, session: Session, student: str, tool: Tool, right: bool
+) -> bool:
+    """A hand check or grade by a named student, noted in the session's lesson record and
+    stored before the caller answers (``student``: as a class answer's name; ConfigError
+    naming ``student`` otherwise). False when the record is full (``question_max_answers``
+    students): the check itself stands."""
+    settings = manager.settings
+    try:
+        name = clean_name(student, settings.question_max_name_length)
+    except ConfigError as error:
+        raise ConfigError("student", error.message) from None
+    noted = session.note_study(name, tool, right, settings.question_max_answers)
+    if noted:
+        manager.save(session)
+    return noted
 
 
 def next_round(manager: SessionManager, session: Session, question_id: int) -> Question:

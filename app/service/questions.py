@@ -38,7 +38,7 @@ import secrets
 import threading
 import time
 import unicodedata
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal, get_args
 
 import numpy as np
@@ -418,6 +418,12 @@ class QuestionBook:
     def __len__(self) -> int:
         with self._lock:
             return len(self._questions)
+
+    def all(self) -> list[Question]:
+        """Copies of every question, each with its answers as they stand (taken under the
+        lock: students answer meanwhile)."""
+        with self._lock:
+            return [replace(q, answers=list(q.answers)) for q in self._questions]
 
     def open_question(self) -> Question | None:
         with self._lock:

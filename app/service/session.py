@@ -37,6 +37,7 @@ from .history import Timeline
 from .memory import SessionShape, check_memory_budget
 from .presets import PRESETS
 from .questions import QuestionBook
+from .record import StudyRecord, Tool
 from .stopping import stopping
 
 Unit = Literal["phase", "batch", "epoch"]
@@ -221,6 +222,7 @@ class Session:
         self._build()
         self.timeline = Timeline(self)  # what ran since the last reset, to revisit any moment
         self.questions = QuestionBook()  # predict, then reveal: asked of a class, with answers
+        self.record = StudyRecord()  # a class's students' hand checks and grades, by name
 
     def _build(self) -> None:
         model_config = config_from_dict(self.config["model"])
@@ -642,6 +644,11 @@ class Session:
             batch, quantity, layer, j, value, tolerance, i=i, row=row, reveal=reveal
         )
 
+    def note_study(self, student: str, tool: Tool, right: bool, max_names: int) -> bool:
+        """A named student's hand check or grade, for the lesson's record (``record.py``):
+        kept with the session; False when the record has ``max_names`` students already."""
+        return self.record.note(student, tool, right, max_names)
+
     def worksheet(self, seed: int | None, rows: int, max_units: int) -> dict[str, Any]:
         """One step of a small network built from this session's config (``handcheck``),
         seeded by ``seed`` (None: the session's own seed)."""
@@ -716,6 +723,7 @@ class Session:
                 "playing": self.playing,
                 # Stored with the session (REST's export leaves them out: students' names).
                 **({"questions": self.questions.export()} if len(self.questions) else {}),
+                **({"record": self.record.export()} if len(self.record) else {}),
             }
 
     @classmethod
@@ -753,6 +761,7 @@ class Session:
             session.timeline.restart(session)
             if keep_identity:  # the same session, reloaded: its class's answers with it
                 session.questions = QuestionBook.from_export(exported.get("questions"))
+                session.record = StudyRecord.from_export(exported.get("record"))
             return session
         except ConfigError:
             raise

@@ -4,7 +4,7 @@
 // A page opened by a watch link is read-only: its verbs refuse and it never sends a command.
 import { api } from "./api.js";
 import { ClassControls, ClassSocket } from "./classroom.js";
-import { StudentQuestions } from "./predict.js";
+import { StudentQuestions, studentName } from "./predict.js";
 import { Controls } from "./controls.js";
 import { FirstRun } from "./first-run.js";
 import { planeOf } from "./forward.js";
@@ -90,6 +90,7 @@ export class Playground {
       focus: (layer, i, j) => this.onDiagramClick(layer, i, j),
       readOnly: () => this.readOnly,
       notify: (message, kind) => this.status.notify(message, kind),
+      student: () => (this.following ? studentName() : null),
     });
     this.firstRun = new FirstRun(elements, { onDone: () => this.repace() });
     this.share = new ShareLinks(elements, {

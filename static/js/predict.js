@@ -11,7 +11,7 @@
 // Both take the class socket's question/answers/answered/reveal/error messages.
 import { request } from "./api.js";
 import { createElement } from "./dom.js";
-/** @import { Answer, ClassMessage, Confidence, HistogramBar, Moved, OwnAnswer, Phase, Question, QuestionTruth, Revealed, RoundCount } from "./protocol.js" */
+/** @import { Answer, ClassMessage, Confidence, HistogramBar, LessonRecord, Moved, OwnAnswer, Phase, Question, QuestionTruth, Revealed, RoundCount } from "./protocol.js" */
 /** @import { Notify } from "./views/status.js" */
 
 /** @typedef {(layer: number, i: number | null, j: number | null) => void} Highlight marks a neuron or weight on the diagram */
@@ -61,6 +61,14 @@ function bars(histogram) {
   });
 }
 
+/**
+ * @param {number} count
+ * @param {string} noun
+ */
+function counted(count, noun) {
+  return `${count} ${noun}${count === 1 ? "" : "s"}`;
+}
+
 /** @param {number} count */
 function answersText(count) {
   return count === 1 ? "1 answer" : `${count} answers`;
@@ -75,6 +83,11 @@ function movedText(moved) {
     `Moved: ${moved.wrong_to_right} wrong → right, ${moved.right_to_wrong} right → wrong ` +
     `(${moved.right_to_right} stayed right, ${moved.wrong_to_wrong} stayed wrong).`
   );
+}
+
+/** The name this browser's student last answered under (null: none yet). */
+export function studentName() {
+  return localStorage.getItem(NAME_KEY) || null;
 }
 
 /** @param {Phase | null} phase */
@@ -172,7 +185,8 @@ export class TeacherQuestions {
      *   tolerance: HTMLInputElement, toleranceField: HTMLElement, ask: HTMLButtonElement, text: HTMLElement,
      *   count: HTMLElement, histogram: HTMLElement, earlier: HTMLElement, round: HTMLButtonElement,
      *   reveal: HTMLButtonElement, truth: HTMLElement, moved: HTMLElement, names: HTMLInputElement,
-     *   students: HTMLElement, csv: HTMLButtonElement, live: HTMLElement }}
+     *   students: HTMLElement, csv: HTMLButtonElement, live: HTMLElement, recordButton: HTMLButtonElement,
+     *   record: HTMLElement }}
      */
     const e = /** @type {any} */ ({}); // filled in below
     this.e = e;
@@ -206,6 +220,9 @@ export class TeacherQuestions {
     e.names.checked = localStorage.getItem(SHOW_NAMES_KEY) === "true";
     e.students = createElement("ul", { id: "predict-students", className: "predict-students", "data-testid": "predict-students" });
     e.csv = button("predict-csv", "Answers (CSV)");
+    e.recordButton = button("predict-record-button", "Lesson record");
+    e.recordButton.title = "Per student: questions right in each round, hand checks, grades";
+    e.record = createElement("div", { id: "predict-record", className: "predict-record", "data-testid": "predict-record", hidden: true });
     e.live = createElement("div", { className: "predict-live", hidden: true }, [
       e.text,
       createElement("div", { className: "predict-rounds" }, [
@@ -218,12 +235,13 @@ export class TeacherQuestions {
       createElement("label", { className: "predict-names" }, [e.names, " Show names (anonymous otherwise)"]),
       e.students,
     ]);
-    e.card.append(e.next, e.kind, e.pick, e.toleranceField, e.ask, e.live);
+    e.card.append(e.next, e.kind, e.pick, e.toleranceField, e.ask, e.live, e.recordButton, e.record);
     e.kind.addEventListener("change", () => this.render());
     e.ask.addEventListener("click", () => this.ask());
     e.round.addEventListener("click", () => this.nextRound());
     e.reveal.addEventListener("click", () => this.reveal());
     e.csv.addEventListener("click", () => this.download());
+    e.recordButton.addEventListener("click", () => this.toggleRecord());
     e.names.addEventListener("change", () => {
       localStorage.setItem(SHOW_NAMES_KEY, String(e.names.checked));
       this.renderStudents();
@@ -407,19 +425,75 @@ export class TeacherQuestions {
     }
   }
 
-  async download() {
+  /**
+   * Save a CSV the teacher token may read.
+   * @param {string} path
+   * @param {string} filename
+   * @param {string} what said if it fails
+   */
+  async save(path, filename, what) {
     try {
-      const response = await fetch("/api/classes/current/answers", {
-        headers: { Authorization: `Bearer ${this.teacherToken()}` },
-      });
+      const response = await fetch(path, { headers: { Authorization: `Bearer ${this.teacherToken()}` } });
       if (!response.ok) throw new Error(`HTTP ${response.status}`);
       const url = URL.createObjectURL(await response.blob());
-      const link = createElement("a", { href: url, download: "answers.csv" });
+      const link = createElement("a", { href: url, download: filename });
       link.click();
       setTimeout(() => URL.revokeObjectURL(url), 1000);
     } catch (error) {
-      this.notify(`The answers could not be downloaded: ${error.message}`);
+      this.notify(`The ${what} could not be downloaded: ${error.message}`);
     }
+  }
+
+  download() {
+    return this.save("/api/classes/current/answers", "answers.csv", "answers");
+  }
+
+  /** The lesson's record, per student: shown in the card (again: hidden), with its CSV. */
+  async toggleRecord() {
+    const box = this.e.record;
+    if (!box.hidden) {
+      box.hidden = true;
+      return;
+    }
+    /** @type {LessonRecord} */
+    let table;
+    try {
+      table = await request("GET", "/api/classes/current/record", { token: this.teacherToken() });
+    } catch (error) {
+      this.notify(`The lesson's record could not be read: ${error.message}`);
+      return;
+    }
+    const rounds = Array.from({ length: table.rounds }, (_, k) => k + 1);
+    /** @param {string[]} cells @param {"th" | "td"} tag */
+    const line = (cells, tag) => createElement("tr", {}, cells.map((text) => createElement(tag, { text })));
+    const head = ["Student", ...rounds.map((n) => `Round ${n}`), "Checks", "Grades"];
+    const body = table.students.map((s) =>
+      line(
+        [
+          s.name,
+          ...rounds.map((n) => `${s.right[n - 1]} / ${s.answered[n - 1]}`),
+          `${s.checks_right} / ${s.checks}`,
+          `${s.grades_passed} / ${s.grades}`,
+        ],
+        "td",
+      ),
+    );
+    const csv = button("predict-record-csv", "Record (CSV)");
+    csv.addEventListener("click", () => this.save("/api/classes/current/record?format=csv", "lesson-record.csv", "record"));
+    box.replaceChildren(
+      createElement("p", {
+        className: "hint",
+        text:
+          `${counted(table.students.length, "student")}, ${counted(table.questions, "question")} ` +
+          `(${table.revealed} revealed). Each cell: right / done (a round's answers, hand checks, grades).`,
+      }),
+      createElement("table", { className: "predict-record-table", "data-testid": "predict-record-table" }, [
+        createElement("thead", {}, [line(head, "th")]),
+        createElement("tbody", {}, body),
+      ]),
+      csv,
+    );
+    box.hidden = false;
   }
 }
 

@@ -403,6 +403,22 @@ export interface Revealed {
   mark?: boolean | null;
 }
 
+/** GET /api/classes/current/record: per student, by the name they answer under. */
+export interface LessonRecord {
+  rounds: number;
+  questions: number;
+  revealed: number;
+  students: {
+    name: string;
+    answered: number[];
+    right: number[];
+    checks: number;
+    checks_right: number;
+    grades: number;
+    grades_passed: number;
+  }[];
+}
+
 /** The class socket's messages (docs/protocol.md, "The class socket"). */
 export type ClassMessage =
   | { type: "class"; ended?: boolean; version: number; session_id: string; watch_token: string }

@@ -2,7 +2,8 @@
 neuron's δ; the student answers (sure); the teacher opens round 2 ("discuss, then vote
 again"); the student answers the other way; the teacher sees both rounds' histograms side by
 side; Reveal marks round 2 on the student's phone and shows the teacher how many moved — all
-against the δ the server computed, read outside the browsers."""
+against the δ the server computed, read outside the browsers. The student then checks a hand
+calculation, and the teacher's lesson record counts it under the student's name."""
 
 from __future__ import annotations
 
@@ -104,3 +105,23 @@ def test_vote_discuss_vote_again_then_reveal_marks_round_two_and_counts_who_move
         teacher.check("#predict-names")
         assert "Ana" in teacher.inner_text("#predict-students")
         playground.screenshot("peer-reveal-teacher.png", "#predict-teacher")
+
+        # A hand check on the phone counts in the lesson's record under the name Ana answers
+        # (the revealed question's sheet folded away first, as a student would).
+        page.tap("#predict-student-fold")
+        page.fill("#handcheck-value", "12345")
+        page.tap("#handcheck-submit")
+        page.wait_for_selector("#handcheck-verdict[data-correct='false']", timeout=FOLLOW_MS)
+        teacher.click("#predict-record-button")
+        row = teacher.locator("#predict-record tbody tr", has_text="Ana")
+        row.wait_for()
+        cells = row.locator("td").all_inner_texts()
+        assert cells == [
+            "Ana",
+            f"{int(first)} / 1",
+            f"{int(second)} / 1",
+            "0 / 1",  # the hand check: done, wrong
+            "0 / 0",
+        ]
+        teacher.locator("#predict-record-csv").scroll_into_view_if_needed()
+        playground.screenshot("peer-record-teacher.png", "#predict-teacher")

@@ -65,6 +65,9 @@ export class GraderPanel {
       return;
     }
     try {
+      const student = this.context.student();
+      // In a class, the grade counts in the teacher's lesson record under the student's name.
+      if (student && body && typeof body === "object" && !("student" in body)) body.student = student;
       this.show(await studyApi.grade(session.id, session.token, body));
     } catch (error) {
       this.verdict(false, error.field ? `${error.field}: ${error.message}` : error.message);

@@ -54,7 +54,8 @@ export class HandCheckPanel {
     }
     let result;
     try {
-      result = await studyApi.check(session.id, session.token, this.body());
+      const student = this.context.student();
+      result = await studyApi.check(session.id, session.token, student ? { ...this.body(), student } : this.body());
     } catch (error) {
       this.show(false, error.field ? `${error.field}: ${error.message}` : error.message);
       this.factors.replaceChildren();

@@ -20,6 +20,8 @@ import { Scrubber } from "./scrubber.js";
  * @property {() => number} inputCount
  * @property {() => number} layerCount
  * @property {(id: string, token: string) => Promise<void>} compareWith
+ * @property {() => string | null} student in a class, the name its student answers under:
+ *   sent with hand checks and grades, for the teacher's lesson record
  */
 
 const TICK_MS = 1000;
@@ -35,6 +37,7 @@ export class StudyPanels {
    * @param {StudyContext["focus"]} host.focus
    * @param {() => boolean} host.readOnly
    * @param {Notify} host.notify
+   * @param {() => string | null} host.student
    */
   constructor(host) {
     /** @type {StudyContext} */
@@ -46,6 +49,7 @@ export class StudyPanels {
       inputCount: () => host.inputCount(),
       layerCount: () => host.summary().layers.length,
       compareWith: (id, token) => this.compare.compareWith(id, token),
+      student: () => host.student(),
     };
     this.compare = new ComparePanel(context);
     this.scrubber = new Scrubber(context);
