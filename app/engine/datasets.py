@@ -137,6 +137,51 @@ def load_iris() -> tuple[FloatArray, IntArray, tuple[str, ...], tuple[str, ...]]
     return features, class_index, feature_names, class_names
 
 
+# --------------------------------------------------------------------------- digits
+
+DIGITS_SIDE = 8  # the images are 8 × 8
+DIGITS_CLASS_NAMES = tuple(str(digit) for digit in range(10))
+DIGITS_FEATURE_NAMES = tuple(
+    f"pixel_{row}_{column}" for row in range(DIGITS_SIDE) for column in range(DIGITS_SIDE)
+)
+
+
+def _digits_csv_path() -> Path:
+    # scikit-learn's copy of the UCI set (app/vendor/README.md): 57 kB, read without
+    # scikit-learn (and SciPy) at run time.
+    return Path(__file__).resolve().parents[1] / "vendor" / "digits.csv.gz"
+
+
+def load_digits() -> tuple[FloatArray, IntArray]:
+    """The 1,797 handwritten digits, as scikit-learn's ``load_digits`` gives them: pixels
+    (1797, 64) float64, each 0…16 (row after row of the 8 × 8 image), and the digit (1797,)."""
+    with gzip.open(_digits_csv_path(), "rt") as handle:
+        table = np.loadtxt(handle, delimiter=",", dtype=np.float64)
+    return table[:, :-1], table[:, -1].astype(np.int64)
+
+
+def _digits_dataset(train_ratio: float, rng: np.random.Generator) -> Dataset:
+    """The digits, one-hot targets, split by ``train_ratio`` and standardized with the train
+    split's statistics as an upload is (kept: the page draws the images from them)."""
+    pixels, digits = load_digits()
+    y = one_hot(digits, len(DIGITS_CLASS_NAMES))
+    x_train, y_train, x_test, y_test = split_train_test(pixels, y, train_ratio, rng)
+    mean, std = train_statistics(x_train)
+    return Dataset(
+        "digits",
+        (x_train - mean) / std,
+        y_train,
+        (x_test - mean) / std,
+        y_test,
+        "multiclass",
+        DIGITS_FEATURE_NAMES,
+        DIGITS_CLASS_NAMES,
+        feature_mean=tuple(mean.tolist()),
+        feature_std=tuple(std.tolist()),
+        scale_ratio=scale_ratio(x_train),
+    )
+
+
 def train_statistics(x_train: FloatArray) -> tuple[FloatArray, FloatArray]:
     """Per-column mean and std of the train split (n, f) -> (f,), (f,); a constant column
     (possible with a tiny train split) keeps its scale: std 1."""
@@ -355,6 +400,12 @@ DATASETS: dict[str, DatasetInfo] = {
             "Fisher's iris: 4 measurements, 3 species, 150 flowers (standardized).",
             task="multiclass", n_features=4, default_samples=150, generated=False,
         ),
+        DatasetInfo(
+            "digits",
+            "Handwritten digits: 8 × 8 images (64 pixels, standardized), 10 classes, 1,797 "
+            "images (UCI, as scikit-learn ships them).",
+            task="multiclass", n_features=64, default_samples=1797, generated=False,
+        ),
     )
 }  # fmt: skip
 
@@ -458,6 +509,8 @@ def make_dataset(
     rng = np.random.default_rng(seed)
     if name == "iris":
         return _iris_dataset(train_ratio, rng)
+    if name == "digits":
+        return _digits_dataset(train_ratio, rng)
     info = DATASETS[name]
     n = info.default_samples if n_samples is None else n_samples
     points, targets = _GENERATORS[name](n, noise, rng)

@@ -92,6 +92,20 @@ PRESETS: dict[str, dict[str, Any]] = {
         },
         "data": {"dataset": "iris", "train_ratio": 0.8, "seed": 0},
     },
+    "digits": {
+        "description": "Handwritten digits: 64 pixels → 32 tanh → 10 softmax, cross-entropy; "
+        "a fifth of the images held out.",
+        "model": {
+            "input_size": 64,
+            "layers": [{"units": 32, "activation": "tanh"}, {"units": 10, "activation": "softmax"}],
+            "loss": "softmax_cross_entropy",
+            "learning_rate": 0.05,
+            "batch_size": 16,
+            "initializer": "xavier",
+            "seed": 0,
+        },
+        "data": {"dataset": "digits", "train_ratio": 0.8, "seed": 0},
+    },
 }
 PRESETS["plane"] = {
     **_tf_playground("plane", "Regression: a tilted plane, linear output."),

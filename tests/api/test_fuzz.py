@@ -67,11 +67,14 @@ def request_of(case: Any, created: dict[str, Any]) -> dict[str, Any]:
 
 # Operations whose answer is a printable page, a CSV file or a notebook; their errors are
 # JSON like every other.
-DOCUMENT_OPERATIONS = {
+DOCUMENT_OPERATIONS: dict[str, str | tuple[str, ...]] = {
     "GET /api/sessions/{id}/worksheet": "text/html",
     "GET /api/sessions/{id}/notebook": "application/x-ipynb+json",
     "GET /api/sessions/{id}/answers": "text/csv",
     "GET /api/classes/current/answers": "text/csv",
+    # JSON, or with format=csv a CSV
+    "GET /api/sessions/{id}/record": ("application/json", "text/csv"),
+    "GET /api/classes/current/record": ("application/json", "text/csv"),
 }
 
 
