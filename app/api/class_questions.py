@@ -46,17 +46,25 @@ class QuestionAsk(RequestBody):
     """A question about the phase the class's session runs next, picked on the diagram."""
 
     kind: Kind = Field(
-        description="delta_sign: the sign of δ[layer][row, j] (before that layer's backward "
-        "phase); largest_change: which weight of the layer the update changes most (before "
-        "the update); gradient: the value of ∂L/∂W[layer][i, j], or ∂L/∂b[layer][j] without "
-        "i (before that layer's backward phase), within `tolerance`."
+        description="Before that layer's backward phase — delta_sign: the sign of "
+        "δ[layer][row, j]; gradient: the value of ∂L/∂W[layer][i, j], or ∂L/∂b[layer][j] "
+        "without i, within `tolerance`·|truth|; largest_delta: which unit of the layer gets "
+        "the largest mean |δ| over the batch. Before the update — largest_change: which "
+        "weight of the layer changes most; loss_change: does the batch's loss go down or up "
+        "(no layer: it is the output's); weight_after: the value of W[layer][i, j] (or "
+        "b[layer][j]) after it, within `tolerance`·|its change|."
     )
-    layer: int = Field(ge=0, le=10_000)
+    layer: int | None = Field(
+        None, ge=0, le=10_000, description="The layer asked about (loss_change: none)."
+    )
     j: int = Field(0, ge=0, le=100_000, description="The unit (the weight's column).")
     i: int | None = Field(None, ge=0, le=100_000, description="The weight's input (row).")
     row: int | None = Field(None, ge=0, le=1_000_000, description="δ's batch row (default 0).")
     tolerance: float | None = Field(
-        None, gt=0, le=1, description="gradient: relative tolerance (default: the setting)."
+        None,
+        gt=0,
+        le=1,
+        description="gradient, weight_after: the relative tolerance (default: the setting).",
     )
 
 
@@ -124,6 +132,18 @@ ASK_EXAMPLES: dict[str, Any] = {
         "summary": "Before layer 0's backward phase: ∂L/∂W[0][1, 2] within 10 %",
         "value": {"kind": "gradient", "layer": 0, "i": 1, "j": 2, "tolerance": 0.1},
     },
+    "largest_delta": {
+        "summary": "Before layer 1's backward phase: which of its units gets the largest |δ|",
+        "value": {"kind": "largest_delta", "layer": 1},
+    },
+    "loss_change": {
+        "summary": "Before the update: does the batch's loss go down or up",
+        "value": {"kind": "loss_change"},
+    },
+    "weight_after": {
+        "summary": "Before the update: W[1][0, 1] after it, within 10 % of its change",
+        "value": {"kind": "weight_after", "layer": 1, "i": 0, "j": 1, "tolerance": 0.1},
+    },
 }
 ANSWER_EXAMPLES: dict[str, Any] = {
     "sign": {
@@ -133,6 +153,18 @@ ANSWER_EXAMPLES: dict[str, Any] = {
     "weight": {
         "summary": "The weight that changes most",
         "value": {"code": "K7M2QX", "question": 2, "name": "Ana", "answer": {"i": 0, "j": 1}},
+    },
+    "unit": {
+        "summary": "The unit with the largest |δ|",
+        "value": {"code": "K7M2QX", "question": 3, "name": "Ana", "answer": {"j": 2}},
+    },
+    "direction": {
+        "summary": "Where the loss goes",
+        "value": {"code": "K7M2QX", "question": 4, "name": "Ana", "answer": "down"},
+    },
+    "number": {
+        "summary": "A value: a gradient, or a weight after the update",
+        "value": {"code": "K7M2QX", "question": 5, "name": "Ana", "answer": 0.4213},
     },
 }
 QuestionPath = Annotated[int, Path(ge=0, le=MAX_QUESTION_ID, description="The question's id.")]

@@ -30,9 +30,13 @@ Answer = Annotated[
     str | int | float | dict[str, int],
     # One error for a value no kind of question takes: the answer's kind is the question's,
     # checked against it when the answer is recorded.
-    one_error('a sign ("+", "-" or "0"), a weight ({"i", "j"}) or a number'),
+    one_error(
+        'a sign ("+", "-" or "0"), a direction ("down", "up" or "same"), a weight '
+        '({"i", "j"}), a unit ({"j"}) or a number'
+    ),
     Field(
-        description='delta_sign: "+", "-" or "0"; largest_change: {"i", "j"}; gradient: a number.'
+        description='delta_sign: "+", "-" or "0"; loss_change: "down", "up" or "same"; '
+        'largest_change: {"i", "j"}; largest_delta: {"j"}; gradient, weight_after: a number.'
     ),
 ]
 QuestionId = Annotated[int, Field(ge=0, le=MAX_QUESTION_ID, description="The question's id.")]
@@ -131,7 +135,9 @@ class QuestionView(BaseModel):
     tolerance: float | None
     text: str
     moment: Moment
-    choices: list[str] | None = Field(description='delta_sign: ["+", "-", "0"]; else null.')
+    choices: list[str] | None = Field(
+        description='delta_sign: ["+", "-", "0"]; loss_change: ["down", "up", "same"]; else null.'
+    )
     status: Literal["open", "revealed", "replaced"]
     round: int = Field(
         description="The round answers go to now (1, then 2 … as the teacher opens them); "
@@ -154,10 +160,10 @@ class HistogramBar(BaseModel):
     label: str
     count: int
     low: float | None = Field(
-        None, exclude_if=_absent_if_none, description="gradient: the bin's lower edge."
+        None, exclude_if=_absent_if_none, description="A number's bin: its lower edge."
     )
     high: float | None = Field(
-        None, exclude_if=_absent_if_none, description="gradient: the bin's upper edge."
+        None, exclude_if=_absent_if_none, description="A number's bin: its upper edge."
     )
     sure: int = Field(description="Of `count`, the answers said to be sure.")
     unsure: int = Field(description="Of `count`, the answers said to be unsure.")
@@ -166,8 +172,9 @@ class HistogramBar(BaseModel):
 Histogram = Annotated[
     list[HistogramBar],
     Field(
-        description="The three signs; the question_histogram_bins most chosen weights (and "
-        "`other`); or question_histogram_bins equal bins over the values given."
+        description="The three signs or directions; the question_histogram_bins most chosen "
+        "weights or units (and `other`); or question_histogram_bins equal bins over the "
+        "numbers given."
     ),
 ]
 
@@ -218,7 +225,7 @@ class Answered(AnswerKept):
 
 
 class _Truth(BaseModel):
-    model_config = ConfigDict(extra="forbid")  # the three kinds' truths tell apart by fields
+    model_config = ConfigDict(extra="forbid")  # the kinds' truths tell apart by their fields
 
     text: str = Field(description="The truth in words, to show.")
 
@@ -237,6 +244,27 @@ class ChangeTruth(_Truth):
 
 class GradientTruth(_Truth):
     value: float = Field(description="∂L/∂W[layer][i, j], or ∂L/∂b[layer][j].")
+
+
+class LargestDeltaTruth(_Truth):
+    j: int
+    tied: list[int] = Field(description="Every unit j whose mean |δ| is as large.")
+    mean_abs: float = Field(description="The mean of |δ[row, j]| over the batch's rows.")
+
+
+class LossTruth(_Truth):
+    direction: Literal["down", "up", "same"]
+    before: float = Field(description="E on the batch at the weights when asked.")
+    after: float = Field(description="E on the same rows after the update.")
+
+
+class WeightTruth(_Truth):
+    value: float = Field(description="W[layer][i, j] (or b[layer][j]) after the update.")
+    before: float = Field(description="Its value when asked.")
+    change: float = Field(description="value − before.")
+
+
+Truth = SignTruth | ChangeTruth | GradientTruth | LargestDeltaTruth | LossTruth | WeightTruth
 
 
 class Tally(BaseModel):
@@ -281,7 +309,7 @@ class Revealed(BaseModel):
     only when the teacher turns names on."""
 
     question: QuestionView
-    truth: SignTruth | ChangeTruth | GradientTruth
+    truth: Truth
     tally: Tally = Field(description="The last round's: it is the one Reveal marks.")
     rounds: list[RoundTally]
     moved: Moved | None = Field(description="null with a single round.")
@@ -303,7 +331,7 @@ class StudentReveal(BaseModel):
 
     type: Literal["reveal"] = "reveal"
     question: QuestionView
-    truth: SignTruth | ChangeTruth | GradientTruth
+    truth: Truth
     tally: Tally
     rounds: list[RoundTally]
     moved: Moved | None

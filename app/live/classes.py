@@ -223,7 +223,7 @@ class Classes:
         self,
         classroom: Classroom,
         kind: Kind,
-        layer: int,
+        layer: int | None,
         j: int,
         i: int | None = None,
         row: int | None = None,

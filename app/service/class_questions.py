@@ -19,6 +19,7 @@ from app.engine import ConfigError
 from app.service.classes import Classroom, ClassSessionGoneError
 from app.service.manager import SessionManager, SessionNotFoundError
 from app.service.questions import (
+    TOLERANT_KINDS,
     Kind,
     Question,
     QuestionClosedError,
@@ -56,7 +57,7 @@ def ask_question(
     manager: SessionManager,
     session: Session,
     kind: Kind,
-    layer: int,
+    layer: int | None,
     j: int,
     i: int | None = None,
     row: int | None = None,
@@ -70,7 +71,7 @@ def ask_question(
             raise SessionPlaysError(
                 "kind", "pause first: a question is about the phase that runs next"
             )
-        if kind == "gradient" and tolerance is None:
+        if kind in TOLERANT_KINDS and tolerance is None:
             tolerance = settings.question_tolerance
         question = ask(
             session.model,

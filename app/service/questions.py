@@ -8,7 +8,17 @@ The session is paused before a phase (``model.next_phase``). The teacher asks ab
   (answers: ``{"i": …, "j": …}``; a tie counts every tied weight as right);
 - ``gradient``: the value of ∂L/∂W[l][i, j] (∂L/∂b[l][j] without ``i``), which the backward
   phase of layer l computes, within a relative tolerance ``tol``: right when
-  |answer − truth| ≤ tol·|truth|.
+  |answer − truth| ≤ tol·|truth|;
+- ``largest_delta``: which unit j of layer l gets the largest δ in size — the mean of
+  |δ[l][row, j]| over the batch's rows — in the backward phase of layer l (answers:
+  ``{"j": …}``; a tie counts every tied unit as right);
+- ``loss_change``: will the update make the batch's loss E (the data loss, on the same rows)
+  lower or higher than it is at the weights now (answers: ``"down"``, ``"up"``, or
+  ``"same"`` when exactly equal); asked about the output layer, whose ŷ the loss reads;
+- ``weight_after``: the value of W[l][i, j] (b[l][j] without ``i``) after the update —
+  momentum, the penalty and its rule included — within ``tol`` of the weight's change:
+  right when |answer − truth| ≤ tol·|ΔW| plus the rounding of the value the question gives
+  for the weight now (so "it stays" is right, typed as shown, when the update leaves it).
 
 The truth is computed when the question is asked, by running the phase on a private copy of
 the model (the session is never touched); Reveal then runs the same phase on the session
@@ -46,15 +56,27 @@ import numpy as np
 from app.engine import ConfigError, Model
 from app.service.quotas import QuotaExceededError
 
-Kind = Literal["delta_sign", "largest_change", "gradient"]
+Kind = Literal[
+    "delta_sign", "largest_change", "gradient", "largest_delta", "loss_change", "weight_after"
+]
 KINDS: tuple[str, ...] = get_args(Kind)
+# The phase each kind is asked before (a backward phase: the question's layer's).
+PHASE_OF: dict[str, str] = {
+    "delta_sign": "backward", "gradient": "backward", "largest_delta": "backward",
+    "largest_change": "update", "loss_change": "update", "weight_after": "update",
+}  # fmt: skip
+# About one parameter, W[l][i, j] (b[l][j] without i), answered by a number within a tolerance.
+TOLERANT_KINDS = ("gradient", "weight_after")
 SIGNS = ("+", "-", "0")
 SIGN_WORDS = {"+": "positive", "-": "negative", "0": "zero"}
+DIRECTIONS = ("down", "up", "same")  # of the loss, after the update
+CHOICES = {"delta_sign": SIGNS, "loss_change": DIRECTIONS}  # the kinds answered by a choice
+SHOWN_DIGITS = 6  # significant digits a weight_after question gives the weight now with
 Confidence = Literal["sure", "unsure"]
 CONFIDENCES: tuple[str, ...] = get_args(Confidence)
 RECEIPT_BYTES = 16  # an answer's receipt: 128 random bits, URL-safe text
 ANSWER_QUOTA_RETRY_SECONDS = 60  # Retry-After once a client gave a question its most answers
-MAX_TIED = 100  # weights kept as "changes most" when several change exactly as much
+MAX_TIED = 100  # weights (units) kept as the largest when several tie exactly
 # A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -125,7 +147,7 @@ class Question:
             "tolerance": self.tolerance,
             "text": self.text,
             "moment": self.moment,
-            "choices": list(SIGNS) if self.kind == "delta_sign" else None,
+            "choices": list(CHOICES[self.kind]) if self.kind in CHOICES else None,
             "status": self.status,
             "round": self.round,
         }
@@ -134,11 +156,26 @@ class Question:
         truth = self.truth
         if self.kind == "delta_sign":
             return bool(answer == truth["sign"])
+        if self.kind == "loss_change":
+            return bool(answer == truth["direction"])
         if self.kind == "largest_change":
             return bool([answer["i"], answer["j"]] in truth["tied"])
-        assert self.tolerance is not None
+        if self.kind == "largest_delta":
+            return bool(answer["j"] in truth["tied"])
         value = float(truth["value"])
-        return abs(float(answer) - value) <= self.tolerance * abs(value)
+        return abs(float(answer) - value) <= self.allowance()
+
+    def allowance(self) -> float:
+        """How far from the truth a number may be and still be right: ``tolerance``·|truth|
+        for a gradient; for a weight after the update, ``tolerance``·|ΔW| plus the rounding
+        of the weight as the question's text gives it (to SHOWN_DIGITS digits)."""
+        assert self.tolerance is not None
+        truth = self.truth
+        if self.kind == "gradient":
+            return self.tolerance * abs(float(truth["value"]))
+        before = float(truth["before"])
+        shown = float(f"{before:.{SHOWN_DIGITS}g}")
+        return self.tolerance * abs(float(truth["change"])) + abs(shown - before)
 
 
 # ----- asking: the question and its truth ------------------------------------------------------
@@ -148,7 +185,7 @@ def ask(
     model: Model,
     question_id: int,
     kind: str,
-    layer: int,
+    layer: int | None,
     j: int,
     i: int | None = None,
     row: int | None = None,
@@ -156,13 +193,22 @@ def ask(
     version: int = 0,
 ) -> Question:
     """A question about ``model``'s next phase, its truth computed on a copy of the model;
+    ``layer`` None: the output layer, for a loss_change question (the others name theirs);
     ``version``: the session's, so Reveal knows whether it changed since."""
     if kind not in KINDS:
         raise ConfigError("kind", f"must be one of {', '.join(KINDS)}, got {kind!r}")
-    if not 0 <= layer < len(model.layers):
-        raise ConfigError("layer", f"must be 0…{len(model.layers) - 1}, got {layer}")
+    last = len(model.layers) - 1
+    if layer is None and kind != "loss_change":
+        raise ConfigError("layer", f"a {kind} question names a layer: 0…{last}")
+    layer = last if layer is None else layer
+    if not 0 <= layer <= last:
+        raise ConfigError("layer", f"must be 0…{last}, got {layer}")
+    if kind == "loss_change" and layer != last:
+        raise ConfigError(
+            "layer", f"a loss_change question is about the loss: leave layer out (or {last})"
+        )
     phase = model.next_phase
-    wanted = "update" if kind == "largest_change" else "backward"
+    wanted = PHASE_OF[kind]
     if phase.kind != wanted or (wanted == "backward" and phase.layer != layer):
         where = "the update" if wanted == "update" else f"the backward phase of layer {layer}"
         raise ConfigError(
@@ -173,12 +219,14 @@ def ask(
     n_in, n_out = model.layers[layer].W.shape
     if not 0 <= j < n_out:
         raise ConfigError("j", f"layer {layer} has units 0…{n_out - 1}, got {j}")
-    if kind == "largest_change" and i is not None:
-        raise ConfigError("i", "a largest_change question names a layer only: leave i out")
-    if kind == "gradient" and i is not None and not 0 <= i < n_in:
+    if kind not in TOLERANT_KINDS and i is not None:
+        raise ConfigError("i", f"a {kind} question names no weight's input: leave i out")
+    if kind in TOLERANT_KINDS and i is not None and not 0 <= i < n_in:
         raise ConfigError("i", f"layer {layer} has inputs 0…{n_in - 1}, got {i}")
-    if kind == "gradient" and i is None and model.layers[layer].b is None:
+    if kind in TOLERANT_KINDS and i is None and model.layers[layer].b is None:
         raise ConfigError("i", "this network has no biases: give i for a weight")
+    if kind == "largest_delta" and n_out < 2:
+        raise ConfigError("layer", f"layer {layer} has one unit: ask about a layer of several")
     rows = len(model.batch_indices)
     if kind == "delta_sign":
         row = 0 if row is None else row
@@ -186,7 +234,7 @@ def ask(
             raise ConfigError("row", f"the batch has rows 0…{rows - 1}, got {row}")
     elif row is not None:
         raise ConfigError("row", f"a {kind} question takes no row")
-    if kind == "gradient":
+    if kind in TOLERANT_KINDS:
         if tolerance is None or not 0 < tolerance <= 1 or not math.isfinite(tolerance):
             raise ConfigError("tolerance", f"must be in (0, 1], got {tolerance}")
     else:
@@ -199,12 +247,13 @@ def ask(
         "phase": phase.as_dict(),
         "version": version,
     }
-    question.text = _text(question, n_in)
+    question.text = _text(question, model)
     question.truth = truth_of(model, question)
     return question
 
 
-def _text(q: Question, n_in: int) -> str:
+def _text(q: Question, model: Model) -> str:
+    n_in, n_out = q.shape
     if q.kind == "delta_sign":
         return (
             f"Layer {q.layer}'s backward phase is next. What is the sign of δ of unit {q.j} "
@@ -215,19 +264,56 @@ def _text(q: Question, n_in: int) -> str:
             f"The update is next. Which weight of layer {q.layer} will change most "
             f"(largest |ΔW[i, j]|, i of {n_in} inputs)?"
         )
-    name = f"∂L/∂b[{q.layer}][{q.j}]" if q.i is None else f"∂L/∂W[{q.layer}][{q.i}, {q.j}]"
+    if q.kind == "largest_delta":
+        return (
+            f"Layer {q.layer}'s backward phase is next. Which of its {n_out} units will get "
+            f"the largest δ (∂L/∂z) in size: the mean of |δ| over the batch's "
+            f"{len(model.batch_indices)} rows?"
+        )
+    if q.kind == "loss_change":
+        return (
+            f"The update is next. After it, will the loss on this batch (E = "
+            f"{_batch_loss(model):.4g} now, the same {len(model.batch_indices)} rows, "
+            "no penalty) go down or up?"
+        )
     assert q.tolerance is not None
+    if q.kind == "weight_after":
+        now = _parameter(model, q)
+        return (
+            f"The update is next. What will {_parameter_name(q)} be after it? It is "
+            f"{now:.{SHOWN_DIGITS}g} now. Within ±{q.tolerance:.0%} of its change counts as right."
+        )
     return (
-        f"Layer {q.layer}'s backward phase is next. What is {name}? "
+        f"Layer {q.layer}'s backward phase is next. What is ∂L/∂{_parameter_name(q)}? "
         f"Within ±{q.tolerance:.0%} of the true value counts as right."
     )
 
 
+def _parameter_name(q: Question) -> str:
+    return f"b[{q.layer}][{q.j}]" if q.i is None else f"W[{q.layer}][{q.i}, {q.j}]"
+
+
+def _parameter(model: Model, q: Question) -> float:
+    """The parameter a question names, as it is in ``model``: W[l][i, j], or b[l][j]."""
+    dense = model.layers[q.layer]
+    if q.i is None:
+        assert dense.b is not None  # ask refused a bias question without biases
+        return float(dense.b[0, q.j])
+    return float(dense.W[q.i, q.j])
+
+
+def _batch_loss(model: Model) -> float:
+    """E on the open batch's rows at ``model``'s weights as they are (the data loss)."""
+    x, y = model.traces[0].input, model.batch_y
+    assert x is not None and y is not None  # the update is next: the batch ran forward
+    return model.evaluate(x, y)
+
+
 def truth_of(model: Model, q: Question) -> dict[str, Any]:
-    """Run the next phase on a copy of ``model`` and read what the question asks about."""
+    """Run the next phase on a copy of ``model`` and read what the question asks about (the
+    model itself is what it was before the phase)."""
     memo = {id(model.x_train): model.x_train, id(model.y_train): model.y_train}
     copied = copy.deepcopy(model, memo)
-    before = copied.layers[q.layer].W.copy()
     result = copied.step_phase()
     if result.diverged:
         raise ConfigError("kind", f"this phase diverges ({result.diverged}): nothing to predict")
@@ -237,21 +323,21 @@ def truth_of(model: Model, q: Question) -> dict[str, Any]:
         value = float(trace.delta[q.row, q.j])
         sign = "+" if value > 0 else "-" if value < 0 else "0"
         return {"sign": sign, "value": value, "text": f"δ = {value:.4g} ({SIGN_WORDS[sign]})"}
+    if q.kind == "largest_delta":
+        assert trace.delta is not None
+        return _largest_delta(q, np.abs(trace.delta.astype(np.float64)).mean(axis=0))
     if q.kind == "largest_change":
-        change = np.abs(copied.layers[q.layer].W.astype(np.float64) - before)
-        largest = float(change.max())
-        if not largest > 0:
-            raise ConfigError("layer", f"the update changes no weight of layer {q.layer}")
-        rows, columns = np.nonzero(change == largest)
-        tied = [[int(i), int(j)] for i, j in zip(rows[:MAX_TIED], columns[:MAX_TIED], strict=True)]
-        i, j = tied[0]
-        delta_w = float(copied.layers[q.layer].W[i, j] - before[i, j])
+        return _largest_change(q, model.layers[q.layer].W, copied.layers[q.layer].W)
+    if q.kind == "loss_change":
+        return _loss_change(_batch_loss(model), _batch_loss(copied))
+    if q.kind == "weight_after":
+        before, value = _parameter(model, q), _parameter(copied, q)
+        change = value - before
         return {
-            "i": i,
-            "j": j,
-            "tied": tied,
-            "change": delta_w,
-            "text": f"W[{q.layer}][{i}, {j}] changes most: ΔW = {delta_w:.4g}",
+            "value": value,
+            "before": before,
+            "change": change,
+            "text": f"{_parameter_name(q)} = {value:.6g} after the update (Δ = {change:.4g})",
         }
     if q.i is None:
         assert trace.db is not None
@@ -260,6 +346,54 @@ def truth_of(model: Model, q: Question) -> dict[str, Any]:
         assert trace.dW is not None
         value = float(trace.dW[q.i, q.j])
     return {"value": value, "text": f"{value:.6g}"}
+
+
+def _largest_delta(q: Question, mean_abs: np.ndarray) -> dict[str, Any]:
+    """The units of mean |δ| (n_out,) largest; every one tied with the first."""
+    largest = float(mean_abs.max())
+    if not math.isfinite(largest):
+        raise ConfigError("layer", f"δ of layer {q.layer} is not finite: nothing to predict")
+    if not largest > 0:
+        raise ConfigError("layer", f"every δ of layer {q.layer} is 0 on this batch")
+    tied = [int(j) for j in np.nonzero(mean_abs == largest)[0][:MAX_TIED]]
+    return {
+        "j": tied[0],
+        "tied": tied,
+        "mean_abs": largest,
+        "text": f"unit {tied[0]}: mean |δ| = {largest:.4g}"
+        + ("" if len(tied) == 1 else f" (tied: units {', '.join(map(str, tied))})"),
+    }
+
+
+def _largest_change(q: Question, before: np.ndarray, after: np.ndarray) -> dict[str, Any]:
+    """The weights of |after − before| largest; every one tied with the first."""
+    change = np.abs(after.astype(np.float64) - before)
+    largest = float(change.max())
+    if not largest > 0:
+        raise ConfigError("layer", f"the update changes no weight of layer {q.layer}")
+    rows, columns = np.nonzero(change == largest)
+    tied = [[int(i), int(j)] for i, j in zip(rows[:MAX_TIED], columns[:MAX_TIED], strict=True)]
+    i, j = tied[0]
+    delta_w = float(after[i, j] - before[i, j])
+    return {
+        "i": i,
+        "j": j,
+        "tied": tied,
+        "change": delta_w,
+        "text": f"W[{q.layer}][{i}, {j}] changes most: ΔW = {delta_w:.4g}",
+    }
+
+
+def _loss_change(before: float, after: float) -> dict[str, Any]:
+    if not (math.isfinite(before) and math.isfinite(after)):
+        raise ConfigError("kind", "the batch's loss is not finite here: nothing to predict")
+    direction = "down" if after < before else "up" if after > before else "same"
+    return {
+        "direction": direction,
+        "before": before,
+        "after": after,
+        "text": f"the loss goes {direction}: {before:.6g} → {after:.6g}",
+    }
 
 
 # ----- answers -------------------------------------------------------------------------------
@@ -302,6 +436,19 @@ def clean_answer(q: Question, answer: Any) -> Any:
         if answer not in SIGNS:
             raise ConfigError("answer", 'the sign of δ: "+", "-" or "0"')
         return answer
+    if q.kind == "loss_change":
+        if answer not in DIRECTIONS:
+            raise ConfigError("answer", 'where the loss goes: "down", "up" or "same"')
+        return answer
+    if q.kind == "largest_delta":
+        if not isinstance(answer, dict) or set(answer) != {"j"}:
+            raise ConfigError("answer", 'a unit: {"j": unit index}')
+        j = answer["j"]
+        if not isinstance(j, int) or isinstance(j, bool):
+            raise ConfigError("answer", "j must be an integer")
+        if not 0 <= j < n_out:
+            raise ConfigError("answer", f"j in 0…{n_out - 1}")
+        return {"j": j}
     if q.kind == "largest_change":
         if not isinstance(answer, dict) or set(answer) != {"i", "j"}:
             raise ConfigError("answer", 'a weight: {"i": input index, "j": unit index}')
@@ -326,10 +473,12 @@ def clean_confidence(given: Any) -> Confidence | None:
 
 
 def answer_label(q: Question, answer: Any) -> str:
-    if q.kind == "delta_sign":
+    if q.kind in CHOICES:
         return str(answer)
     if q.kind == "largest_change":
         return f"W[{answer['i']}, {answer['j']}]"
+    if q.kind == "largest_delta":
+        return f"unit {answer['j']}"
     return f"{answer:.6g}"
 
 
@@ -344,12 +493,12 @@ def histogram(q: Question, bins: int, number: int | None = None) -> list[dict[st
         unsure = sum(1 for a in given if a.get("confidence") == "unsure")
         return {"label": label, "count": len(given), "sure": sure, "unsure": unsure, **edges}
 
-    if q.kind == "delta_sign":
-        by_sign: dict[str, list[dict[str, Any]]] = {sign: [] for sign in SIGNS}
+    if q.kind in CHOICES:
+        by_choice: dict[str, list[dict[str, Any]]] = {choice: [] for choice in CHOICES[q.kind]}
         for a in answers:
-            by_sign[a["answer"]].append(a)
-        return [bar(sign, given) for sign, given in by_sign.items()]
-    if q.kind == "largest_change":
+            by_choice[a["answer"]].append(a)
+        return [bar(choice, given) for choice, given in by_choice.items()]
+    if q.kind in ("largest_change", "largest_delta"):
         picks: dict[str, list[dict[str, Any]]] = {}
         for a in answers:
             picks.setdefault(answer_label(q, a["answer"]), []).append(a)
@@ -639,16 +788,20 @@ def _names_of(q: Question, client: str) -> int:
 def _truth_cell(q: Question) -> str:
     if q.kind == "delta_sign":
         return SIGN_WORDS[q.truth["sign"]]
+    if q.kind == "loss_change":
+        return str(q.truth["direction"])
     if q.kind == "largest_change":
         return " ".join(f"W[{i}, {j}]" for i, j in q.truth["tied"])
+    if q.kind == "largest_delta":
+        return " ".join(f"unit {j}" for j in q.truth["tied"])
     return repr(q.truth["value"])
 
 
 def _answer_cell(q: Question, answer: Any) -> str:
     if q.kind == "delta_sign":
         return SIGN_WORDS[answer]
-    if q.kind == "largest_change":
-        return f"W[{answer['i']}, {answer['j']}]"
+    if q.kind in CHOICES or q.kind in ("largest_change", "largest_delta"):
+        return answer_label(q, answer)
     return repr(answer)
 
 

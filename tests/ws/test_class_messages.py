@@ -18,9 +18,12 @@ from app.live.class_messages import (
     ChangeTruth,
     ClaimMessage,
     GradientTruth,
+    LargestDeltaTruth,
+    LossTruth,
     QuestionView,
     Reveal,
     SignTruth,
+    WeightTruth,
     parse_class_message,
 )
 from app.live.classes import reveal_to_class
@@ -45,7 +48,9 @@ def refusal(message: Any) -> CommandError:
 
 
 @pytest.mark.parametrize(
-    "answer", ["+", "-", "0", {"i": 0, "j": 2}, 0.125, -3, 0], ids=lambda a: repr(a)
+    "answer",
+    ["+", "-", "0", "down", "up", "same", {"i": 0, "j": 2}, {"j": 1}, 0.125, -3, 0],
+    ids=lambda a: repr(a),
 )
 def test_an_answer_of_each_kind_is_read_into_its_model(answer: Any) -> None:
     message = parse_class_message(json.dumps({**ANSWER, "answer": answer, "id": "a-1"}))
@@ -169,21 +174,25 @@ def session_before(live_app: FastAPI, kind: str, layer: int | None) -> Session:
 
 
 @pytest.mark.parametrize(
-    ("kind", "i", "phase", "truth_model"),
+    ("kind", "layer", "i", "phase", "truth_model"),
     [
-        ("delta_sign", None, "backward", SignTruth),
-        ("gradient", 1, "backward", GradientTruth),
-        ("gradient", None, "backward", GradientTruth),  # ∂L/∂b
-        ("largest_change", None, "update", ChangeTruth),
+        ("delta_sign", 2, None, "backward", SignTruth),
+        ("gradient", 2, 1, "backward", GradientTruth),
+        ("gradient", 2, None, "backward", GradientTruth),  # ∂L/∂b
+        ("largest_delta", 1, None, "backward", LargestDeltaTruth),
+        ("largest_change", 2, None, "update", ChangeTruth),
+        ("loss_change", None, None, "update", LossTruth),
+        ("weight_after", 2, 1, "update", WeightTruth),
+        ("weight_after", 0, None, "update", WeightTruth),  # b[0][0] after the update
     ],
 )
 def test_a_question_and_its_reveal_dump_as_the_service_keeps_them(
-    live_app: FastAPI, kind: str, i: int | None, phase: str, truth_model: type
+    live_app: FastAPI, kind: str, layer: int | None, i: int | None, phase: str, truth_model: type
 ) -> None:
-    last = 2  # circle: 2 → 4 → 2 → 1
-    session = session_before(live_app, phase, last if phase == "backward" else None)
-    tolerance = 0.1 if kind == "gradient" else None
-    question = ask(session.model, 1, kind, last, 0, i, None, tolerance, version=session.version)
+    # circle: 2 → 4 → 2 → 1
+    session = session_before(live_app, phase, layer if phase == "backward" else None)
+    tolerance = 0.1 if kind in ("gradient", "weight_after") else None
+    question = ask(session.model, 1, kind, layer, 0, i, None, tolerance, version=session.version)
     view = QuestionView.model_validate(question.public())
     assert view.model_dump() == question.public()
 
