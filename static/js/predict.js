@@ -21,17 +21,31 @@ import { createElement } from "./dom.js";
 const NAME_KEY = "playground.answer-name";
 const SHOW_NAMES_KEY = "playground.show-names"; // the teacher's choice: names on the projector
 const RECEIPT_KEY = "playground.answer-receipt"; // per class code, for this tab (sessionStorage)
+// Each kind of question, in words, and the phase it is asked before (PHASE_OF of
+// app/service/questions.py): picking on the diagram while another phase is next picks a kind
+// of that phase.
 const KINDS = {
-  delta_sign: "Sign of a neuron's δ (backward)",
-  largest_change: "Weight that changes most (update)",
-  gradient: "Value of ∂L/∂w (backward)",
+  delta_sign: { text: "Sign of a neuron's δ (backward)", phase: "backward" },
+  largest_change: { text: "Weight that changes most (update)", phase: "update" },
+  gradient: { text: "Value of ∂L/∂w (backward)", phase: "backward" },
+  largest_delta: { text: "Unit with the largest |δ| (backward)", phase: "backward" },
+  loss_change: { text: "Loss down or up (update)", phase: "update" },
+  weight_after: { text: "A weight's value after the update", phase: "update" },
 };
+const UNIT_KINDS = ["delta_sign", "gradient", "weight_after"]; // the kinds that name a unit j
+const NUMBER_KINDS = ["gradient", "weight_after"]; // answered by a number, within a tolerance
+// A choice's value, its id's word and its text: the sign of δ, where the loss goes.
 const SIGNS = [
   ["+", "plus", "+ positive"],
   ["-", "minus", "− negative"],
   ["0", "zero", "0 zero"],
 ];
-const SIGN_TEXT = Object.fromEntries(SIGNS.map(([sign, , text]) => [sign, text]));
+const DIRECTIONS = [
+  ["down", "down", "↓ down"],
+  ["up", "up", "↑ up"],
+  ["same", "same", "= same"],
+];
+const CHOICE_TEXT = Object.fromEntries([...SIGNS, ...DIRECTIONS].map(([value, , text]) => [value, text]));
 const CONFIDENCE_TEXT = { sure: "sure", unsure: "not sure" };
 
 /**
@@ -139,23 +153,48 @@ function button(id, text, className = "secondary small") {
  * @param {Answer} answer
  */
 function answerText(question, answer) {
-  if (question.kind === "delta_sign") return SIGN_TEXT[String(answer)] ?? answer;
+  if (question.kind === "delta_sign" || question.kind === "loss_change") return CHOICE_TEXT[String(answer)] ?? answer;
   if (question.kind === "largest_change") {
     const { i, j } = /** @type {{ i: number, j: number }} */ (answer);
     return `W[${i}, ${j}]`;
   }
+  if (question.kind === "largest_delta") return `unit ${/** @type {{ j: number }} */ (answer).j}`;
   return String(answer);
 }
 
 /**
- * Where the truth lives on the diagram: [layer, i, j] (i null: the neuron).
+ * Where the truth lives on the diagram: [layer, i, j] (i null: the neuron); null for the
+ * loss, which is the whole network's.
  * @param {Question} question
  * @param {QuestionTruth} truth
- * @returns {[number, number | null, number | null]}
+ * @returns {[number, number | null, number | null] | null}
  */
 function target(question, truth) {
+  if (question.kind === "loss_change") return null;
   if (question.kind === "largest_change") return [question.layer, truth.i ?? null, truth.j ?? null];
-  return [question.layer, question.kind === "gradient" ? (question.i ?? null) : null, question.j ?? null];
+  if (question.kind === "largest_delta") return [question.layer, null, truth.j ?? null];
+  return [question.layer, NUMBER_KINDS.includes(question.kind) ? (question.i ?? null) : null, question.j ?? null];
+}
+
+/**
+ * Choice buttons (the signs of δ, where the loss goes), each pressed when it is the choice.
+ * @param {string[][]} choices [value, word of its id, text]
+ * @param {string} prefix of the ids
+ * @param {string} className of the row
+ * @param {(value: string) => void} choose
+ */
+function choiceButtons(choices, prefix, className, choose) {
+  return createElement(
+    "div",
+    { className: `predict-row predict-choices ${className}` },
+    choices.map(([value, word, text]) => {
+      const choice = button(`${prefix}-${word}`, text);
+      choice.dataset.choice = value;
+      choice.setAttribute("aria-pressed", "false");
+      choice.addEventListener("click", () => choose(value));
+      return choice;
+    }),
+  );
 }
 
 /** The teacher's card. teacherToken(): the class's token or null; nextPhase(): the session's
@@ -195,7 +234,7 @@ export class TeacherQuestions {
     e.kind = createElement(
       "select",
       { id: "predict-kind", "data-testid": "predict-kind", "aria-label": "Question" },
-      Object.entries(KINDS).map(([value, text]) => createElement("option", { value, text })),
+      Object.entries(KINDS).map(([value, { text }]) => createElement("option", { value, text })),
     );
     e.pick = createElement("p", { id: "predict-pick", "data-testid": "predict-pick", className: "hint" });
     e.tolerance = createElement("input", {
@@ -276,7 +315,12 @@ export class TeacherQuestions {
   pick(layer, i, j) {
     if (this.e.card.hidden || layer < 0) return;
     this.picked = { layer, i, j };
-    if (this.nextPhase()?.kind === "update") this.e.kind.value = "largest_change";
+    const next = this.nextPhase()?.kind;
+    const kinds = /** @type {[keyof KINDS, { phase: string }][]} */ (Object.entries(KINDS));
+    if (next && KINDS[/** @type {keyof KINDS} */ (this.e.kind.value)].phase !== next) {
+      const first = kinds.find(([, { phase }]) => phase === next);
+      if (first) this.e.kind.value = first[0];
+    }
     this.render();
   }
 
@@ -289,23 +333,30 @@ export class TeacherQuestions {
     this.renderNext();
     const kind = this.e.kind.value;
     const p = this.picked;
-    this.e.toleranceField.hidden = kind !== "gradient";
+    this.e.toleranceField.hidden = !NUMBER_KINDS.includes(kind);
     let text = "Click a neuron or a weight on the diagram.";
+    const parameter = p && (p.i === null ? `b[${p.layer}][${p.j}]` : `W[${p.layer}][${p.i}, ${p.j}]`);
     if (p && kind === "delta_sign") text = `δ of neuron ${p.j} in layer ${p.layer}`;
     if (p && kind === "largest_change") text = `the weights of layer ${p.layer}`;
-    if (p && kind === "gradient") text = p.i === null ? `∂L/∂b[${p.layer}][${p.j}]` : `∂L/∂W[${p.layer}][${p.i}, ${p.j}]`;
+    if (p && kind === "gradient") text = `∂L/∂${parameter}`;
+    if (p && kind === "largest_delta") text = `the units of layer ${p.layer}: which gets the largest |δ|`;
+    if (p && kind === "weight_after") text = `${parameter} after the update`;
+    if (kind === "loss_change") text = "the batch's loss after the update (no pick needed)";
     this.e.pick.textContent = text;
-    this.e.ask.disabled = !p;
+    this.e.ask.disabled = !p && kind !== "loss_change";
   }
 
   async ask() {
     const p = this.picked;
     const kind = this.e.kind.value;
-    if (!p) return;
     /** @type {Record<string, unknown>} */
-    const body = { kind, layer: p.layer };
-    if (kind !== "largest_change") body.j = p.j;
-    if (kind === "gradient") {
+    const body = { kind };
+    if (kind !== "loss_change") {
+      if (!p) return;
+      body.layer = p.layer;
+      if (UNIT_KINDS.includes(kind)) body.j = p.j;
+    }
+    if (p && NUMBER_KINDS.includes(kind)) {
       if (p.i !== null) body.i = p.i;
       body.tolerance = Number(this.e.tolerance.value) / 100;
     }
@@ -376,7 +427,8 @@ export class TeacherQuestions {
   showReveal({ truth, tally, rounds, moved, ran, students }) {
     if (!this.question) return; // the class ended (hide) while Reveal was on its way
     this.e.reveal.disabled = this.e.round.disabled = true;
-    this.highlight(...target(this.question, truth));
+    const where = target(this.question, truth);
+    if (where) this.highlight(...where);
     const note = ran ? "" : " (the session moved since the question: the phase was not run again)";
     const each =
       rounds.length > 1 ? ` (${rounds.map((r) => `round ${r.round}: ${r.tally.right} of ${r.tally.answers}`).join(", ")})` : "";
@@ -516,13 +568,14 @@ export class StudentQuestions {
     /** @type {AnsweredMessage | null} the "answered" of the page's answer to the question shown */
     this.answered = null;
     this.claiming = false;
-    /** @type {string | null} */
-    this.sign = null;
+    /** @type {string | null} the sign or the direction chosen */
+    this.choice = null;
     /** @type {Confidence | null} how sure the student says they are (optional) */
     this.confidence = null;
     /**
      * @type {{ card: HTMLElement, text: HTMLElement, round: HTMLElement, name: HTMLInputElement, signs: HTMLElement,
-     *   i: HTMLInputElement, j: HTMLInputElement, weight: HTMLElement, value: HTMLInputElement,
+     *   directions: HTMLElement, i: HTMLInputElement, j: HTMLInputElement, weight: HTMLElement,
+     *   unitJ: HTMLInputElement, unit: HTMLElement, value: HTMLInputElement,
      *   sure: HTMLElement, send: HTMLButtonElement, result: HTMLElement }}
      */
     const e = /** @type {any} */ ({}); // filled in below
@@ -535,17 +588,8 @@ export class StudentQuestions {
       placeholder: "Your name (any name)", "aria-label": "Your name", autocomplete: "nickname",
     });
     e.name.value = localStorage.getItem(NAME_KEY) ?? "";
-    e.signs = createElement(
-      "div",
-      { className: "predict-row predict-signs" },
-      SIGNS.map(([sign, word, text]) => {
-        const choice = button(`predict-sign-${word}`, text);
-        choice.dataset.sign = sign;
-        choice.setAttribute("aria-pressed", "false");
-        choice.addEventListener("click", () => this.chooseSign(sign));
-        return choice;
-      }),
-    );
+    e.signs = choiceButtons(SIGNS, "predict-sign", "predict-signs", (sign) => this.choose(sign));
+    e.directions = choiceButtons(DIRECTIONS, "predict-loss", "predict-directions", (direction) => this.choose(direction));
     /**
      * @param {string} id
      * @param {string} label
@@ -555,7 +599,10 @@ export class StudentQuestions {
     e.i = number("predict-i", "Input i");
     e.j = number("predict-j", "Unit j");
     e.weight = createElement("div", { className: "predict-row" }, ["W[", e.i, ", ", e.j, "]"]);
+    e.unitJ = number("predict-unit", "Unit j");
+    e.unit = createElement("label", { className: "predict-row" }, ["unit ", e.unitJ, " (or tap it on the diagram)"]);
     e.value = number("predict-value", "Your value");
+    e.value.placeholder = "your value";
     e.sure = createElement(
       "div",
       { className: "predict-row predict-sure", role: "group", "aria-label": "How sure are you? (optional)" },
@@ -569,7 +616,7 @@ export class StudentQuestions {
     );
     e.send = button("predict-send", "Answer", "primary small");
     e.result = createElement("p", { id: "predict-result", "data-testid": "predict-result", role: "status" });
-    e.card.append(e.text, e.round, e.name, e.signs, e.weight, e.value, e.sure, e.send, e.result);
+    e.card.append(e.text, e.round, e.name, e.signs, e.directions, e.weight, e.unit, e.value, e.sure, e.send, e.result);
     e.send.addEventListener("click", () => this.answer());
   }
 
@@ -586,21 +633,27 @@ export class StudentQuestions {
     this.e.card.hidden = true;
   }
 
-  /** @param {string | null} sign */
-  chooseSign(sign) {
-    this.sign = sign;
-    const choices = /** @type {HTMLCollectionOf<HTMLButtonElement>} */ (this.e.signs.children);
-    for (const choice of choices) choice.setAttribute("aria-pressed", String(choice.dataset.sign === sign));
+  /** @param {string | null} value a sign or a direction; null: none */
+  choose(value) {
+    this.choice = value;
+    for (const row of [this.e.signs, this.e.directions]) {
+      const choices = /** @type {HTMLCollectionOf<HTMLButtonElement>} */ (row.children);
+      for (const choice of choices) choice.setAttribute("aria-pressed", String(choice.dataset.choice === value));
+    }
   }
 
   /**
-   * A click on the diagram fills the weight of a "which changes most" question.
+   * A click on the diagram fills the weight of a "which changes most" question, or the unit
+   * of a "which gets the largest |δ|" one.
    * @param {number} layer
    * @param {number | null} i
    * @param {number | null} j
    */
   pick(layer, i, j) {
-    if (this.question?.kind !== "largest_change" || layer !== this.question.layer || i === null) return;
+    const question = this.question;
+    if (!question || layer !== question.layer || j === null) return;
+    if (question.kind === "largest_delta" && i === null) this.e.unitJ.value = String(j);
+    if (question.kind !== "largest_change" || i === null) return;
     this.e.i.value = String(i);
     this.e.j.value = String(j);
   }
@@ -610,16 +663,17 @@ export class StudentQuestions {
     const before = this.question;
     const nextRound = before?.id === question.id && question.round > before.round;
     this.question = question;
-    this.sign = null;
-    this.chooseSign(null);
+    this.choose(null);
     this.chooseConfidence(null);
     const e = this.e;
     e.text.textContent = question.text;
     e.round.hidden = question.round === 1;
     e.round.textContent = `Round ${question.round}: discuss with your neighbour, then answer again.`;
     e.signs.hidden = question.kind !== "delta_sign";
+    e.directions.hidden = question.kind !== "loss_change";
     e.weight.hidden = question.kind !== "largest_change";
-    e.value.hidden = question.kind !== "gradient";
+    e.unit.hidden = question.kind !== "largest_delta";
+    e.value.hidden = !NUMBER_KINDS.includes(question.kind);
     e.sure.hidden = false;
     e.send.disabled = false;
     e.send.textContent = "Answer";
@@ -660,11 +714,12 @@ export class StudentQuestions {
    */
   answerValue(question) {
     const kind = question.kind;
-    if (kind === "delta_sign") return this.sign;
+    if (kind === "delta_sign" || kind === "loss_change") return this.choice;
     if (kind === "largest_change") {
       const [i, j] = [this.e.i.value, this.e.j.value];
       return i === "" || j === "" ? null : { i: Number(i), j: Number(j) };
     }
+    if (kind === "largest_delta") return this.e.unitJ.value === "" ? null : { j: Number(this.e.unitJ.value) };
     return this.e.value.value === "" ? null : Number(this.e.value.value);
   }
 
@@ -727,7 +782,8 @@ export class StudentQuestions {
         this.e.send.disabled = true;
         this.e.send.textContent = "Answer";
         this.e.sure.hidden = this.e.round.hidden = true; // revealed: nothing more to answer
-        this.highlight(...target(message.question, message.truth));
+        const where = target(message.question, message.truth);
+        if (where) this.highlight(...where);
         this.say(`Answer: ${message.truth.text}.${this.marksText(message.question, message.answers ?? [], message.mark ?? null)}`);
         if (message.mark !== null && message.mark !== undefined) this.e.result.dataset.mark = message.mark ? "right" : "wrong";
         break;

@@ -325,7 +325,7 @@ export interface ClassOpened extends ClassPublic {
   teacher_token: string;
 }
 
-export type QuestionKind = "delta_sign" | "largest_change" | "gradient";
+export type QuestionKind = "delta_sign" | "largest_change" | "gradient" | "largest_delta" | "loss_change" | "weight_after";
 
 export interface Question {
   id: number;
@@ -339,15 +339,16 @@ export interface Question {
   round: number;
 }
 
-/** Where the truth lives: the weight W[i→j] that changed most, and the answer in words. */
+/** Where the truth lives: the weight W[i→j] that changed most (or the unit j of largest
+ *  |δ|), and the answer in words. */
 export interface QuestionTruth {
   i?: number;
   j?: number;
   text: string;
 }
 
-/** A student's answer: a sign, a weight {i, j} or a number. */
-export type Answer = string | number | { i: number; j: number };
+/** A student's answer: a sign or a direction, a weight {i, j}, a unit {j} or a number. */
+export type Answer = string | number | { i: number; j: number } | { j: number };
 
 export interface HistogramBar {
   label: string;

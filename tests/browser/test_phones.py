@@ -211,3 +211,61 @@ def test_students_on_phones_answer_the_question_with_taps(playground: Playground
             )
     teacher.click("#predict-reveal")
     teacher.wait_for_selector("#predict-truth[data-right]")
+
+
+def test_each_new_kind_of_question_is_answered_with_taps_on_the_smallest_phone(
+    playground: Playground,
+) -> None:
+    """The unit of largest |δ|, where the loss goes, a weight after the update: on a 360-px
+    phone each card fits the visual viewport and its controls are a thumb's size."""
+    teacher = playground.page
+    teacher.click("#share-button")
+    teacher.click("#open-class-button")
+    teacher.locator("#class-code").wait_for()
+    link = teacher.input_value("#class-link")
+    teacher.click("#share-close-button")
+    teacher.select_option("#step-unit", "phase")
+    width, height = PHONES[0]
+    asked = [
+        ("largest_delta", (0, None, 1), {"kind": "backward", "layer": 0}, ["#predict-unit"]),
+        ("loss_change", None, {"kind": "update", "layer": None},
+         ["#predict-loss-down", "#predict-loss-up", "#predict-loss-same"]),
+        ("weight_after", (1, 0, 1), {"kind": "update", "layer": None}, ["#predict-value"]),
+    ]  # fmt: skip
+    with phone(playground, PHONES[0], link) as student:
+        page = student.page
+        teacher.wait_for_selector("#class-students[data-count='1']", state="attached")
+        for count, (kind, picked, phase, controls) in enumerate(asked, start=1):
+            while playground.state()["nextPhase"] != phase:
+                playground.step()
+            teacher.select_option("#predict-kind", kind)
+            if picked is not None:
+                click_in_diagram(playground, *picked)
+            teacher.click("#predict-ask")
+            page.wait_for_function(
+                "kind => document.getElementById('predict-student-question').textContent"
+                ".length > 0 && !document.getElementById('predict-student').hidden",
+                arg=kind,
+                timeout=FOLLOW_MS,
+            )
+            page.wait_for_selector(controls[0], state="visible", timeout=FOLLOW_MS)
+            assert fits(page)["document"] <= width
+            assert page.evaluate(SMALL_CONTROLS) == []
+            if count == 1:
+                page.fill("#predict-name", "Student")
+            for selector in [*controls, "#predict-send"]:
+                box = page.locator(selector).bounding_box()
+                assert box is not None and box["height"] >= 44, selector
+                assert box["x"] >= 0 and box["x"] + box["width"] <= width, (selector, box)
+                assert box["y"] >= 0 and box["y"] + box["height"] <= height, (selector, box)
+            page.screenshot(path=ARTIFACTS / f"phone-question-{kind}.png")
+            if kind == "loss_change":
+                page.tap("#predict-loss-up")
+            else:
+                page.fill(controls[0], "1")
+            page.tap("#predict-send")
+            page.wait_for_selector("#predict-result:has-text('Sent')", timeout=FOLLOW_MS)
+            version = playground.state()["version"]
+            teacher.click("#predict-reveal")
+            playground.wait_version_after(version)
+            page.wait_for_selector("#predict-result:has-text('Answer:')", timeout=FOLLOW_MS)
