@@ -32,6 +32,7 @@ from starlette.requests import HTTPConnection
 from app.live.class_messages import ClassWhere
 from app.live.class_socket import serve_class
 from app.live.classes import Classes, Page, where
+from app.live.close_codes import CloseCode
 from app.service.classes import ClassNotFoundError, Classroom
 from app.service.manager import SessionNotFoundError
 from app.service.session import Session
@@ -41,9 +42,8 @@ from .deps import ClientDep, ManagerDep
 from .errors import ApiError
 from .schemas import ErrorMessage, RequestBody, ResponseBody
 from .sessions import BODY_ERRORS
-from .ws import CLOSE_FOREIGN_ORIGIN, held_socket, origin_allowed
+from .ws import held_socket, origin_allowed
 
-CLOSE_NO_CLASS = 4404
 CODE_EXAMPLE = "K7M2QX"
 SESSION_EXAMPLE = "Jm3o9oV1W1x7d8ZcQe2xXw2k6z3b0b8cT3vQ1kq7v5E"
 OPEN_EXAMPLES: dict[str, Any] = {
@@ -316,7 +316,7 @@ async def stream_class(websocket: WebSocket, classes: ClassesDep) -> None:
     await websocket.accept()
     if not origin_allowed(websocket, classes.settings.cors_origins):
         await websocket.close(
-            CLOSE_FOREIGN_ORIGIN, "this origin may not open the socket (see cors_origins)"
+            CloseCode.FOREIGN_ORIGIN, "this origin may not open the socket (see cors_origins)"
         )
         return
     try:
@@ -325,7 +325,7 @@ async def stream_class(websocket: WebSocket, classes: ClassesDep) -> None:
         try:
             classroom, teacher = classes.registry.for_teacher(token), True
         except ClassNotFoundError:
-            await websocket.close(CLOSE_NO_CLASS, "no such class: check the code")
+            await websocket.close(CloseCode.NOT_FOUND, "no such class: check the code")
             return
     async with held_socket(websocket) as held:
         if held:

@@ -25,17 +25,13 @@ from starlette.websockets import WebSocketDisconnect
 from uvicorn.protocols.utils import ClientDisconnected
 
 from app.live import LiveRegistry, serve_socket
+from app.live.close_codes import CloseCode
 from app.service.access import role_of
 from app.service.manager import SessionManager, SessionNotFoundError
 from app.service.quotas import Holdings, QuotaExceededError
 
 from .clients import client_of
 from .schemas import SessionUpdate
-
-CLOSE_BAD_TOKEN = 4401
-CLOSE_FOREIGN_ORIGIN = 4403
-CLOSE_NO_SESSION = 4404
-CLOSE_TOO_MANY_CLIENTS = 4429
 
 
 def get_live(app: Any) -> LiveRegistry:
@@ -97,18 +93,18 @@ async def stream_session(websocket: WebSocket, session_id: str) -> None:
     await websocket.accept()
     if not origin_allowed(websocket, registry.settings.cors_origins):
         await websocket.close(
-            CLOSE_FOREIGN_ORIGIN, "this origin may not open the socket (see cors_origins)"
+            CloseCode.FOREIGN_ORIGIN, "this origin may not open the socket (see cors_origins)"
         )
         return
     try:
         session = await asyncio.to_thread(manager.get, session_id)
     except SessionNotFoundError:
-        await websocket.close(CLOSE_NO_SESSION, "no such session (it may have expired)")
+        await websocket.close(CloseCode.NOT_FOUND, "no such session (it may have expired)")
         return
     role = role_of(session, websocket.query_params.get("token", ""))
     if role is None:
         await websocket.close(
-            CLOSE_BAD_TOKEN, "bad token: use the session's control or watch token (?token=…)"
+            CloseCode.BAD_TOKEN, "bad token: use the session's control or watch token (?token=…)"
         )
         return
     settings = registry.settings
@@ -119,7 +115,7 @@ async def stream_session(websocket: WebSocket, session_id: str) -> None:
         room -= reserved
     if len(hub.clients) >= room:
         await websocket.close(
-            CLOSE_TOO_MANY_CLIENTS,
+            CloseCode.TOO_MANY_SOCKETS,
             f"this session already has {len(hub.clients)} clients (max_clients_per_session; "
             f"the last {reserved} are for control sockets)",
         )
@@ -150,7 +146,9 @@ async def held_socket(websocket: WebSocket) -> AsyncIterator[bool]:
     try:
         holdings.take(client)
     except QuotaExceededError as error:
-        await websocket.close(CLOSE_TOO_MANY_CLIENTS, f"{error} (retry in {error.retry_after} s)")
+        await websocket.close(
+            CloseCode.TOO_MANY_SOCKETS, f"{error} (retry in {error.retry_after} s)"
+        )
         yield False
         return
     try:

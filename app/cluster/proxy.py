@@ -20,6 +20,8 @@ from typing import Any
 
 import orjson
 
+from app.live.close_codes import CloseCode
+
 from .asgi import ASGIApp, Message, Request, Response, Scope
 from .owner import forwarded, worker_for
 from .takes import ChannelLostError, TakeChannel
@@ -56,6 +58,11 @@ def worker_errors() -> tuple[type[BaseException], ...]:
     from ray.exceptions import ActorUnavailableError, RayActorError
 
     return (RayActorError, ActorUnavailableError)
+
+
+def worker_unreachable(reason: str) -> Message:
+    """The client's socket closed because its session's worker cannot be reached."""
+    return {"type": "websocket.close", "code": CloseCode.INTERNAL_ERROR, "reason": reason}
 
 
 def json_response(status: int, body: dict[str, Any]) -> Response:
@@ -254,7 +261,7 @@ class SocketRelay:
         if (await receive())["type"] != "websocket.connect":
             return
         if not await self.open_bridge():
-            await send({"type": "websocket.close", "code": 1011, "reason": "no worker answered"})
+            await send(worker_unreachable("no worker answered"))
             return
         pushing = asyncio.create_task(self.push_client_messages(receive))
         try:
@@ -311,7 +318,7 @@ class SocketRelay:
                     break
                 if kind == "bridge.end":
                     if not self.accepted:
-                        await send({"type": "websocket.close", "code": 1011, "reason": ""})
+                        await send(worker_unreachable(""))
                     return
                 if kind == "websocket.accept":
                     if self.accepted:
@@ -327,7 +334,7 @@ class SocketRelay:
             return False
         log.warning("a worker restarted under socket %s: reopening", self.connection[:8])
         if not await self.open_bridge():
-            await send({"type": "websocket.close", "code": 1011, "reason": "worker lost"})
+            await send(worker_unreachable("worker lost"))
             return False
         if self.accepted:
             await send({"type": "websocket.send", "text": orjson.dumps(RECOVERED).decode()})

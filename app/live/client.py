@@ -20,6 +20,7 @@ from starlette.websockets import WebSocket
 from app.service.access import Role
 from app.settings import Settings
 
+from .close_codes import CloseCode
 from .frames import Frame, View
 from .pacing import FramePacer, TokenBucket
 
@@ -54,7 +55,7 @@ class Client:
         self.sent_seq = 0  # the newest frame this client has been sent
         self._outbox: deque[str] = deque(maxlen=OUTBOX_LIMIT)
         self._wake = asyncio.Event()
-        self._close: tuple[int, str] | None = None
+        self._close: tuple[CloseCode, str] | None = None
 
     def due(self, now: float) -> bool:
         """Would this client take a frame made now (its frame-rate slot has come)?"""
@@ -69,7 +70,7 @@ class Client:
         self._outbox.append(text)
         self._wake.set()
 
-    def close(self, code: int, reason: str) -> None:
+    def close(self, code: CloseCode, reason: str) -> None:
         """Send what is queued, then close the socket with this code."""
         self._close = (code, reason)
         self._wake.set()

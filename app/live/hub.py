@@ -27,6 +27,7 @@ from app.service.play import PLAY
 from app.settings import Settings
 
 from .client import Client
+from .close_codes import CloseCode
 from .commands import (
     WATCHER_COMMANDS,
     Command,
@@ -304,7 +305,7 @@ class Hub:
         await self.player.stop("deleted")
         self.send_event("deleted", "the session was deleted")
         for client in list(self.clients):
-            client.close(4404, "the session was deleted")
+            client.close(CloseCode.NOT_FOUND, "the session was deleted")
 
     # ----- commands ----------------------------------------------------------------------
 
@@ -457,7 +458,7 @@ class Hub:
         """Server shutdown: pause (which stores), close every socket, forget the session."""
         await self.player.stop("shutdown")
         for client in list(self.clients):
-            client.close(1012, "the server is restarting")
+            client.close(CloseCode.SERVICE_RESTART, "the server is restarting")
         self.close()
 
     async def drain(self, timeout: float) -> None:
