@@ -30,6 +30,7 @@ from app.api import (
     pages,
     parameters,
     presets,
+    protocol,
     sessions,
     timeline,
     ws,
@@ -81,6 +82,7 @@ OPENAPI_TAGS = [
     {"name": "datasets", "description": "Built-in datasets and CSV uploads."},
     {"name": "classes", "description": "A class link that follows the teacher's current session."},
     {"name": "health", "description": "Liveness of the server and its store."},
+    {"name": "live", "description": "The websockets' protocol, as a JSON schema."},
 ]
 
 
@@ -103,6 +105,7 @@ def api_router() -> APIRouter:
         datasets,
         classes,
         class_questions,
+        protocol,
         health,
     ):
         router.include_router(resource.router)

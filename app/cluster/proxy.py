@@ -21,6 +21,7 @@ from typing import Any
 import orjson
 
 from app.live.close_codes import CloseCode
+from app.live.server_messages import EventMessage
 
 from .asgi import ASGIApp, Message, Request, Response, Scope
 from .owner import forwarded, worker_for
@@ -44,13 +45,12 @@ CHANGE_IN_FLIGHT = (
     "made; read the session and try again"
 )
 WORKER_AWAY = f"the session's worker has not come back within {RETRY_SECONDS:.0f} s; try later"
-RECOVERED = {
-    "type": "event",
-    "event": "recovered",
-    "message": "the session's worker restarted: the session was loaded again from the store "
+RECOVERED = EventMessage(
+    event="recovered",
+    message="the session's worker restarted: the session was loaded again from the store "
     "(play since its last save may be lost; play has stopped)",
-    "detail": {},
-}
+    detail={},
+).model_dump(exclude_none=True)
 
 
 def worker_errors() -> tuple[type[BaseException], ...]:

@@ -19,8 +19,8 @@ from app.service.access import Role
 
 from .client import Client
 from .connection import serve_socket
-from .frames import PROTOCOL_VERSION
 from .hub import Hub
 from .registry import LiveRegistry
+from .server_messages import PROTOCOL_VERSION
 
 __all__ = ["PROTOCOL_VERSION", "Client", "Hub", "LiveRegistry", "Role", "serve_socket"]

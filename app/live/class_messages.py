@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, WithJsonSchema
 
-from app.service.questions import Confidence, Kind
+from app.service.questions import DIRECTIONS, SIGNS, Confidence, Kind
 
 from .commands import Command, one_error, parse_message
 
@@ -33,6 +33,34 @@ Answer = Annotated[
     one_error(
         'a sign ("+", "-" or "0"), a direction ("down", "up" or "same"), a weight '
         '({"i", "j"}), a unit ({"j"}) or a number'
+    ),
+    # The schema says what each kind takes, as the recording checks it.
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"enum": list(SIGNS), "description": "delta_sign: the sign of δ."},
+                {"enum": list(DIRECTIONS), "description": "loss_change: where the loss goes."},
+                {
+                    "type": "object",
+                    "properties": {"i": {"type": "integer"}, "j": {"type": "integer"}},
+                    "required": ["i", "j"],
+                    "additionalProperties": False,
+                    "description": "largest_change: the weight W[i, j].",
+                },
+                {
+                    "type": "object",
+                    "properties": {"j": {"type": "integer"}},
+                    "required": ["j"],
+                    "additionalProperties": False,
+                    "description": "largest_delta: the unit j.",
+                },
+                {
+                    "type": "number",
+                    "description": "gradient: ∂L/∂W[i, j] or ∂L/∂b[j]; weight_after: the "
+                    "parameter after the update.",
+                },
+            ]
+        }
     ),
     Field(
         description='delta_sign: "+", "-" or "0"; loss_change: "down", "up" or "same"; '

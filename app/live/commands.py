@@ -19,7 +19,7 @@ from pydantic_core import PydanticCustomError
 from app.service.session import Unit
 from app.settings import Settings
 
-from .frames import FRAME_FIELDS
+from .server_messages import FRAME_FIELDS
 from .training import StopConditions
 
 MessageId = str | int | None

@@ -24,36 +24,8 @@ from app.engine import Model
 from app.engine.model import DenseLayer, LayerTrace
 from app.service.session import Session
 
-PROTOCOL_VERSION = 1
-
-# Every top-level field of a frame; a client may ask for any subset (``subscribe.fields``).
-FRAME_FIELDS: tuple[str, ...] = (
-    "seq",
-    "t",
-    "version",
-    "step",
-    "epoch",
-    "phase",
-    "next_phase",
-    "in_batch",
-    "position",
-    "batch_size",
-    "batch_indices",
-    "playing",
-    "play",
-    "loss",
-    "test_loss",
-    "accuracy",
-    "test_accuracy",
-    "metrics_step",
-    "batch_loss",
-    "diverged",
-    "history_point",
-    "layers",
-    "grad_norms",
-    "boundary",
-)
-# Sent whatever the field filter: enough to order frames and place them on a chart.
+# Sent whatever the field filter (``subscribe.fields``, of server_messages.FRAME_FIELDS): enough
+# to order frames and place them on a chart.
 ALWAYS_SENT = frozenset({"type", "seq", "t", "version", "step", "epoch"})
 MAX_DELTA_ROWS = 32  # rows of δ (and batch indices) sent; summaries cover the whole batch
 # Train/test metrics and the boundary grid are forward passes over many rows: for a big

@@ -41,10 +41,11 @@ from .commands import (
     SubscribeCommand,
     parse_command,
 )
-from .frames import PROTOCOL_VERSION, Frame, View, encode
+from .frames import Frame, View, encode
 from .host import SessionHost
 from .pacing import FramePacer
 from .player import Player
+from .server_messages import PROTOCOL_VERSION, EventKind, Limits, Subscription
 from .training import StopConditions
 
 log = logging.getLogger("app.live")
@@ -203,7 +204,7 @@ class Hub:
 
     def send_event(
         self,
-        event: str,
+        event: EventKind,
         message: str,
         detail: dict[str, Any] | None = None,
         to: Callable[[Client], bool] | None = None,
@@ -369,17 +370,12 @@ class Hub:
         if outcome.diverged:
             self.diverged(outcome.diverged)
         elif outcome.stopped == "time budget":
-            client.send_message(
-                encode(
-                    {
-                        "type": "event",
-                        "event": "limit",
-                        "message": f"step stopped after {outcome.done} of {outcome.requested} "
-                        f"{command.unit}s: the {self.settings.max_step_seconds:g} s budget "
-                        "of one step command",
-                        "detail": {"done": outcome.done, "requested": outcome.requested},
-                    }
-                )
+            self.send_event(
+                "limit",
+                f"step stopped after {outcome.done} of {outcome.requested} {command.unit}s: the "
+                f"{self.settings.max_step_seconds:g} s budget of one step command",
+                {"done": outcome.done, "requested": outcome.requested},
+                to=lambda other: other is client,
             )
 
     async def _subscribe(self, client: Client, command: SubscribeCommand) -> None:
@@ -429,19 +425,17 @@ class Hub:
                 "dataset": dataset,
                 "play": self.player.describe(),
                 "stop": self.stop_conditions.model_dump(),
-                "subscription": {
-                    "max_fps": client.max_fps,
-                    "fields": None,
-                    "boundary_resolution": 0,
-                },
-                "limits": {
-                    "max_fps": s.max_frame_rate,
-                    "max_rate": s.max_steps_per_second,
-                    "max_step_count": s.max_units_per_step,
-                    "max_boundary_resolution": s.max_boundary_resolution,
-                    "max_message_bytes": s.max_ws_message_bytes,
-                    "max_commands_per_second": s.max_ws_commands_per_second,
-                },
+                "subscription": Subscription(
+                    max_fps=client.max_fps, fields=None, boundary_resolution=0
+                ).model_dump(),
+                "limits": Limits(
+                    max_fps=s.max_frame_rate,
+                    max_rate=s.max_steps_per_second,
+                    max_step_count=s.max_units_per_step,
+                    max_boundary_resolution=s.max_boundary_resolution,
+                    max_message_bytes=s.max_ws_message_bytes,
+                    max_commands_per_second=s.max_ws_commands_per_second,
+                ).model_dump(),
             }
         )
 

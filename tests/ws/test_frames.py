@@ -10,7 +10,6 @@ import pytest
 
 from app.live import frames
 from app.live.frames import (
-    FRAME_FIELDS,
     MAX_DELTA_ROWS,
     PLAYING_METRICS_INTERVAL,
     FrameCaches,
@@ -20,6 +19,7 @@ from app.live.frames import (
     summary,
 )
 from app.live.pacing import FramePacer, TokenBucket
+from app.live.server_messages import FRAME_FIELDS
 from app.service.manager import SessionManager
 from app.service.session import Session
 
