@@ -53,6 +53,7 @@ def list_datasets(manager: ManagerDep, upload_token: UploadTokenDep) -> dict[str
             "n_features": info.n_features,
             "default_samples": info.default_samples,
             "generated": info.generated,
+            "fixed_split": info.fixed_split,
         }
         for info in DATASETS.values()
     ]

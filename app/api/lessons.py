@@ -6,10 +6,13 @@ it, where it lives in the diagram, and its current values (see ``app.service.les
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
+
+from app.engine.model import PhaseKind
+from app.service.lessons import DEFAULT_LESSON, LESSONS, LessonName
 
 from .deps import ReadableSession
 from .sessions import CHANGE_ERRORS, READ_ERRORS
@@ -18,7 +21,7 @@ router = APIRouter(prefix="/sessions", tags=["sessions"])
 
 
 class PhaseRef(BaseModel):
-    kind: Literal["forward", "loss", "backward", "update"]
+    kind: PhaseKind
     layer: int | None
 
 
@@ -31,7 +34,7 @@ class LessonStep(BaseModel):
     phase_index: int = Field(description="Index into the session's phases that computes it.")
     phase: PhaseRef
     layer: int | None = Field(description="The layer to highlight (None: the loss).")
-    part: Literal["forward", "loss", "backward", "update"]
+    part: PhaseKind
     available: bool = Field(description="Has its phase run in the current batch?")
     values: dict[str, Any] | None = Field(
         description="Name → number or rows, as the lesson names them; null until available."
@@ -39,7 +42,7 @@ class LessonStep(BaseModel):
 
 
 class LessonGuide(BaseModel):
-    lesson: Literal["lesson-000", "lesson-003"]
+    lesson: LessonName
     phases_run: int = Field(description="How many of the batch's phases have run.")
     n_phases: int
     step: int
@@ -57,9 +60,9 @@ class LessonGuide(BaseModel):
 def read_lesson(
     session: ReadableSession,
     name: Annotated[
-        Literal["lesson-000", "lesson-003"],
-        Query(description="lesson-000 (needs lesson 000's network) or lesson-003 (any)."),
-    ] = "lesson-003",
+        LessonName,
+        Query(description="; ".join(f"{k}: needs {lesson.needs}" for k, lesson in LESSONS.items())),
+    ] = DEFAULT_LESSON,
 ) -> dict[str, Any]:
     """Walk a lesson's steps on the current batch: names, formulas, values."""
     return session.lesson(name)

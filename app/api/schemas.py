@@ -769,6 +769,7 @@ class BuiltinDatasetPublic(ResponseBody):
     n_features: int
     default_samples: int
     generated: bool = Field(description="True: honours n_samples and noise.")
+    fixed_split: bool = Field(description="True: every row trains; train_ratio does not apply.")
 
 
 class UploadedDatasetSummary(ResponseBody):

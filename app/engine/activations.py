@@ -91,12 +91,15 @@ class Activation:
     ``prime`` is the elementwise derivative f'(z) where one exists (None for softmax).
     ``prime_of_output`` gives the same f'(z) from a = f(z) where that is cheaper — lesson
     000's z(1 − z) for the sigmoid — so the backward pass needn't recompute f.
+    ``output_only``: it couples a layer's units (softmax's probabilities), so only the output
+    layer may have it.
     """
 
     name: str
     f: ElementwiseFn
     prime: ElementwiseFn | None
     prime_of_output: ElementwiseFn | None = None
+    output_only: bool = False
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Activation:
         return self  # immutable (a name and functions): a copy of a model shares it
@@ -130,7 +133,7 @@ ACTIVATIONS: dict[str, Activation] = {
     "relu": Activation("relu", relu, relu_prime, relu_prime),
     "leaky_relu": Activation("leaky_relu", leaky_relu, leaky_relu_prime, leaky_relu_prime),
     "linear": Activation("linear", linear, linear_prime, linear_prime),
-    "softmax": Activation("softmax", softmax, None),
+    "softmax": Activation("softmax", softmax, None, output_only=True),
 }
 
 

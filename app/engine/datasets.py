@@ -22,7 +22,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Literal, get_args
+from typing import Literal, NamedTuple, get_args
 
 import numpy as np
 from numpy.typing import NDArray
@@ -82,6 +82,7 @@ class DatasetInfo:
     n_features: int
     default_samples: int
     generated: bool  # True: honours n_samples and noise; False: fixed rows
+    fixed_split: bool = False  # True: every row trains (a lesson's), train_ratio does not apply
 
 
 # --------------------------------------------------------------------------- lesson data
@@ -353,12 +354,12 @@ DATASETS: dict[str, DatasetInfo] = {
         DatasetInfo(
             "lesson-000",
             "Lesson 000's four rows: two inputs plus a constant 1, target is their XOR.",
-            task="binary", n_features=3, default_samples=4, generated=False,
+            task="binary", n_features=3, default_samples=4, generated=False, fixed_split=True,
         ),
         DatasetInfo(
             "lesson-003-xor",
             "Lesson 003's XOR truth table as four 2-D rows.",
-            task="binary", n_features=2, default_samples=4, generated=False,
+            task="binary", n_features=2, default_samples=4, generated=False, fixed_split=True,
         ),
         DatasetInfo(
             "circle",
@@ -525,22 +526,33 @@ def make_dataset(
 
 # --------------------------------------------------------------------------- input features
 
-# TF Playground's inputs over the plane (x1, x2): name -> (label, column from points (n, 2)).
-FEATURES: dict[str, tuple[str, Callable[[FloatArray], FloatArray]]] = {
-    "x1": ("x1", lambda p: p[:, 0]),
-    "x2": ("x2", lambda p: p[:, 1]),
-    "x1_squared": ("x1²", lambda p: p[:, 0] ** 2),
-    "x2_squared": ("x2²", lambda p: p[:, 1] ** 2),
-    "x1_x2": ("x1·x2", lambda p: p[:, 0] * p[:, 1]),
-    "sin_x1": ("sin x1", lambda p: np.sin(p[:, 0])),
-    "sin_x2": ("sin x2", lambda p: np.sin(p[:, 1])),
+
+class Feature(NamedTuple):
+    """An input feature of a point (x1, x2) on the plane: the label its column is given (the
+    dataset's ``feature_names``), its formula in words, and the column of points (n, 2)."""
+
+    label: str
+    formula: str
+    column: Callable[[FloatArray], FloatArray]
+
+
+# TF Playground's inputs over the plane (x1, x2), by name (``data.features``). The page computes
+# them too, for its boundary (static/js/forward.js, held equal by tests/browser/test_forward_js.py).
+FEATURES: dict[str, Feature] = {
+    "x1": Feature("x1", "x1", lambda p: p[:, 0]),
+    "x2": Feature("x2", "x2", lambda p: p[:, 1]),
+    "x1_squared": Feature("x1²", "x1 · x1", lambda p: p[:, 0] ** 2),
+    "x2_squared": Feature("x2²", "x2 · x2", lambda p: p[:, 1] ** 2),
+    "x1_x2": Feature("x1·x2", "x1 · x2", lambda p: p[:, 0] * p[:, 1]),
+    "sin_x1": Feature("sin x1", "sin(x1)", lambda p: np.sin(p[:, 0])),
+    "sin_x2": Feature("sin x2", "sin(x2)", lambda p: np.sin(p[:, 1])),
 }
 PLANE_FEATURES = ("x1", "x2")
 
 
 def feature_columns(points: FloatArray, names: Sequence[str]) -> FloatArray:
     """The chosen features of points on the plane: (n, 2) -> (n, len(names))."""
-    return np.stack([FEATURES[name][1](points) for name in names], axis=1)
+    return np.stack([FEATURES[name].column(points) for name in names], axis=1)
 
 
 # The grid a view of the plane is drawn on spans the points plus this fraction of each axis's
@@ -577,7 +589,7 @@ class Plane:
         return xs, ys
 
 
-FEATURE_BY_LABEL = {label: name for name, (label, _) in FEATURES.items()}
+FEATURE_BY_LABEL = {feature.label: name for name, feature in FEATURES.items()}
 
 
 def plane_of(dataset: Dataset) -> Plane | None:
@@ -589,7 +601,7 @@ def plane_of(dataset: Dataset) -> Plane | None:
         if any(name is None for name in features):
             return None
         points = np.vstack([dataset.plane_train, dataset.plane_test])
-        axes = (FEATURES["x1"][0], FEATURES["x2"][0])
+        axes = (FEATURES["x1"].label, FEATURES["x2"].label)
         return Plane(axes, points, tuple(name for name in features if name is not None))
     if len(dataset.feature_names) != 2:
         return None
@@ -612,7 +624,7 @@ def with_features(dataset: Dataset, names: Sequence[str]) -> Dataset:
         dataset,
         x_train=feature_columns(dataset.x_train, chosen),
         x_test=feature_columns(dataset.x_test, chosen),
-        feature_names=tuple(FEATURES[name][0] for name in chosen),
+        feature_names=tuple(FEATURES[name].label for name in chosen),
         plane_train=dataset.x_train,
         plane_test=dataset.x_test,
     )

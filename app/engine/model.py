@@ -119,9 +119,11 @@ def validate_config(config: ModelConfig) -> None:
     for k, layer in enumerate(config.layers):
         if layer.units < 1:
             raise ConfigError(f"layers[{k}].units", f"must be at least 1, got {layer.units}")
-        get_activation_for(f"layers[{k}].activation", layer.activation)
-        if layer.activation == "softmax" and k != len(config.layers) - 1:
-            raise ConfigError(f"layers[{k}].activation", "softmax is only for the output layer")
+        activation = get_activation_for(f"layers[{k}].activation", layer.activation)
+        if activation.output_only and k != len(config.layers) - 1:
+            raise ConfigError(
+                f"layers[{k}].activation", f"{activation.name} is only for the output layer"
+            )
     output = config.layers[-1]
     if output.activation == "softmax" and output.units < 2:
         raise ConfigError("layers[-1].units", "a softmax output needs at least 2 units")

@@ -14,16 +14,89 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
-from app.engine import ConfigError, LayerTrace, Model
+from app.engine import ConfigError, LayerTrace, Model, ModelConfig
 from app.engine.dense import fc_input_error
 
 Values = Callable[[Model, int], dict[str, Any]]  # (model, rows) → name → values
 
-LESSONS = ("lesson-000", "lesson-003")
+
+@dataclass(frozen=True)
+class NetworkNeeds:
+    """The network a lesson's guide needs: one (units, activation) per layer (units None: any
+    number), the loss, biases or not; ``words`` says it to a person."""
+
+    layers: tuple[tuple[int | None, str], ...]
+    loss: str
+    use_bias: bool
+    words: str
+
+    def fits(self, config: ModelConfig) -> bool:
+        shape = [(spec.units, spec.activation) for spec in config.layers]
+        return (
+            len(shape) == len(self.layers)
+            and all(
+                activation == wanted and units in (None, size)
+                for (size, activation), (units, wanted) in zip(shape, self.layers, strict=True)
+            )
+            and (config.loss, config.use_bias) == (self.loss, self.use_bias)
+        )
+
+
+@dataclass(frozen=True)
+class Lesson:
+    """A lesson the guide walks: its name in the page's picker, the preset that builds its
+    network and data, the introduction the page shows first, and the network it needs (None:
+    any)."""
+
+    title: str
+    preset: str
+    load: str  # the page's button that loads the preset
+    introduction: str
+    network: NetworkNeeds | None = None
+
+    @property
+    def needs(self) -> str:
+        return "any network" if self.network is None else self.network.words
+
+    def refusal(self, name: str) -> str | None:
+        """Why the guide of lesson ``name`` refuses a network that does not fit (None: any
+        network fits)."""
+        return None if self.network is None else f"the {name} guide needs {self.network.words}"
+
+
+LessonName = Literal["lesson-000", "lesson-003"]
+DEFAULT_LESSON: LessonName = "lesson-003"
+# The page offers these (app/api/pages.py sends the table), GET …/lesson walks them.
+LESSONS: dict[LessonName, Lesson] = {
+    "lesson-000": Lesson(
+        "lesson 000 · backprop by hand",
+        "lesson-000",
+        "Load lesson 000",
+        "Lesson 000 trains a two-layer sigmoid network by hand: feedforward, then backprop's "
+        "named steps — output error, delta output sum, layer1 error, layer1 delta — and the "
+        "weight adjustments, which already carry the sign of (y − ŷ) and are added to the "
+        "weights.",
+        NetworkNeeds(
+            ((None, "sigmoid"), (1, "sigmoid")),
+            "sse",
+            False,
+            "lesson 000's network: a sigmoid hidden layer, one sigmoid output, SSE loss, no biases",
+        ),
+    ),
+    "lesson-003": Lesson(
+        "lesson 003 · FCLayer, ActivationLayer",
+        "lesson-003-xor",
+        "Load lesson 003's XOR",
+        "Lesson 003 builds the network from layers: each FCLayer (Y = X·W + B) and "
+        "ActivationLayer (Y = f(X)) runs forward_propagation, the MSE measures the error, "
+        "backward_propagation runs through the layers in reverse order, and gradient descent "
+        "updates W and B.",
+    ),
+}
 
 
 @dataclass(frozen=True)
@@ -171,21 +244,11 @@ def _lesson000_steps() -> list[GuideStep]:
     ]
 
 
-def _check_lesson000_shape(model: Model) -> None:
-    config = model.config
-    shape = [(s.units, s.activation) for s in config.layers]
-    if (
-        len(shape) != 2
-        or shape[0][1] != "sigmoid"
-        or shape[1] != (1, "sigmoid")
-        or config.loss != "sse"
-        or config.use_bias
-    ):
-        raise ConfigError(
-            "lesson",
-            "the lesson-000 guide needs lesson 000's network: a sigmoid hidden layer, one "
-            "sigmoid output, SSE loss, no biases (create the session from preset lesson-000)",
-        )
+def _check_network(model: Model, name: LessonName) -> None:
+    lesson = LESSONS[name]
+    refusal = lesson.refusal(name)
+    if lesson.network is not None and not lesson.network.fits(model.config):
+        raise ConfigError("lesson", f"{refusal} (create the session from preset {lesson.preset})")
 
 
 # ----- lesson 003 ------------------------------------------------------------------------------
@@ -339,13 +402,12 @@ def _lesson003_steps(model: Model) -> list[GuideStep]:
 def lesson_guide(model: Model, lesson: str, max_rows: int = 100) -> dict[str, Any]:
     """The walk-through of ``lesson`` on ``model``'s current batch, values where available
     (per-row values: the batch's first ``max_rows`` rows)."""
-    if lesson == "lesson-000":
-        _check_lesson000_shape(model)
-        steps = _lesson000_steps()
-    elif lesson == "lesson-003":
-        steps = _lesson003_steps(model)
-    else:
-        raise ConfigError("lesson", f"unknown lesson {lesson!r}; choose one of: {LESSONS}")
+    if lesson not in LESSONS:
+        raise ConfigError(
+            "lesson", f"unknown lesson {lesson!r}; choose one of: {', '.join(LESSONS)}"
+        )
+    _check_network(model, lesson)
+    steps = _lesson000_steps() if lesson == "lesson-000" else _lesson003_steps(model)
     done = phases_run(model)
     current = None
     out = []
