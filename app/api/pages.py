@@ -1,7 +1,8 @@
 """The page: ``/`` rendered from templates/index.html, and Plotly.js from the plotly package.
 
 The page is plain ES modules under ``/static`` (mounted by the app setup); it takes its
-start-up values from ``data-*`` attributes on ``<body>``, so it needs no inline script.
+start-up values and the facts it shares with the server from ``page_config``, rendered as
+JSON in ``<body data-config>``, so it needs no inline script.
 """
 
 from __future__ import annotations
@@ -19,11 +20,15 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
 
+from app.engine import ModelConfig
 from app.engine.activations import ACTIVATIONS
-from app.engine.datasets import GRID_LEAST_MARGIN, GRID_MARGIN
+from app.engine.datasets import FEATURES, GRID_LEAST_MARGIN, GRID_MARGIN
 from app.engine.initializers import INITIALIZERS
 from app.engine.losses import LOSSES
+from app.live.close_codes import close_code_table
+from app.live.frames import MAX_DELTA_ROWS
 from app.paths import plotly_js, plotly_js_version, templates_dir
+from app.service.lessons import DEFAULT_LESSON, LESSONS, NetworkNeeds
 from app.settings import Settings, get_settings
 
 from .assets import REVALIDATE, static_root
@@ -58,24 +63,71 @@ def _settings_of(request: Request) -> Settings:
 
 
 def page_config(settings: Settings) -> dict[str, Any]:
-    """What the page's scripts need before their first request (as ``data-*`` attributes)."""
+    """What the page's scripts need before their first request, and the facts it shares with
+    the server, never copied into its scripts: rendered as the JSON of ``<body data-config>``
+    (static/js/config.js reads it; its shape is ``PageConfig`` in static/js/protocol.d.ts)."""
     return {
         "default_preset": DEFAULT_PRESET,
         "frame_rate": settings.default_frame_rate,
         "max_layers": settings.max_layers,
         "max_units": settings.max_units,
+        "delta_rows": MAX_DELTA_ROWS,
         # The boundary's grid: /boundary's own margin, so the page draws the same plane.
-        "grid_margin": GRID_MARGIN,
-        "grid_least_margin": GRID_LEAST_MARGIN,
+        "grid_margin": {"fraction": GRID_MARGIN, "least": GRID_LEAST_MARGIN},
         "question_max_rounds": settings.question_max_rounds,
+        **shared_facts(),
+    }
+
+
+def shared_facts() -> dict[str, Any]:
+    """The engine's and the protocol's facts the page acts on: the input features it computes
+    for its boundary (tests/browser/test_forward_js.py holds its formulas to the engine's),
+    the activations and which only an output layer takes, the output activations a loss
+    needs, the loss a network has unless chosen, the lessons, and the sockets' close codes."""
+    return {
+        "features": [
+            {"id": name, "label": feature.label, "formula": feature.formula}
+            for name, feature in FEATURES.items()
+        ],
+        "activations": list(ACTIVATIONS),
+        "output_only_activations": [name for name, a in ACTIVATIONS.items() if a.output_only],
+        "loss_outputs": {
+            name: None if loss.output_activations is None else sorted(loss.output_activations)
+            for name, loss in LOSSES.items()
+        },
+        "default_loss": ModelConfig.loss,
+        "lessons": [
+            {
+                "id": name,
+                "title": lesson.title,
+                "preset": lesson.preset,
+                "load": lesson.load,
+                "introduction": lesson.introduction,
+                "network": None if lesson.network is None else network_needs(lesson.network),
+                "refusal": lesson.refusal(name),
+            }
+            for name, lesson in LESSONS.items()
+        ],
+        "default_lesson": DEFAULT_LESSON,
+        "close_codes": close_code_table(),
+    }
+
+
+def network_needs(needs: NetworkNeeds) -> dict[str, Any]:
+    return {
+        "layers": [
+            {"units": units, "activation": activation} for units, activation in needs.layers
+        ],
+        "loss": needs.loss,
+        "use_bias": needs.use_bias,
     }
 
 
 def engine_names() -> dict[str, Any]:
-    """The engine's names, so the page's choices are the engine's and never a copy; each
-    loss with its scale convention (what it divides by), shown beside the picker."""
+    """The engine's names for the template's pickers, so the page's choices are the engine's
+    and never a copy; each loss with its scale convention (what it divides by), shown beside
+    the picker."""
     return {
-        "activations": list(ACTIVATIONS),
         "losses": list(LOSSES),
         "loss_conventions": {name: loss.convention for name, loss in LOSSES.items()},
         "loss_words": {name: loss.plain for name, loss in LOSSES.items()},

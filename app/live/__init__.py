@@ -5,7 +5,9 @@
 - ``host.py``: the session's host, the hub's only way to a session (``LocalHost``: here);
 - ``player.py``: the play task, one slice per frame interval at the teacher's rate;
 - ``client.py``: one socket, its subscription and its "latest wins" sender;
-- ``commands.py``: the client's messages, validated; ``pacing.py``: rate tools;
+- ``commands.py``: the client's messages, validated; ``server_messages.py``: the server's
+  (``hello``, ``frame``, ``event``); ``close_codes.py``: every close code and its meaning;
+  ``protocol.py``: both sockets' JSON schema, made from the models; ``pacing.py``: rate tools;
 - ``hub.py``: the hub of one session (clients, commands, events, frames);
 - ``connection.py``: one socket's life on a hub; ``registry.py``: every hub of the app;
 - the classroom: ``classes.py`` (every class, its predict-then-reveal), ``classroom.py`` (who

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import IntEnum
+from typing import Any
 
 
 class CloseCode(IntEnum):
@@ -46,3 +47,12 @@ CLOSE_MEANINGS: dict[CloseCode, CloseMeaning] = {
         "too many sockets: on this session, or of this client or its address"
     ),
 }
+
+
+def close_code_table() -> dict[str, dict[str, Any]]:
+    """The table as JSON (the protocol's schema and the page's config): code → its name, its
+    meaning and whether it is final."""
+    return {
+        str(int(code)): {"name": code.name, "meaning": rule.meaning, "final": rule.final}
+        for code, rule in CLOSE_MEANINGS.items()
+    }

@@ -26,7 +26,7 @@ from .class_messages import (
     StudentCount,
     StudentReveal,
 )
-from .close_codes import CLOSE_MEANINGS, CloseCode
+from .close_codes import CloseCode, close_code_table
 from .commands import COMMANDS, ErrorReply
 from .server_messages import PROTOCOL_VERSION, EventMessage, FrameMessage, HelloMessage
 
@@ -106,9 +106,6 @@ def protocol_schema() -> dict[str, Any]:
         "title": "Backprop Playground's live protocol",
         "version": PROTOCOL_VERSION,
         "sockets": sockets,
-        "close_codes": {
-            str(int(code)): {"name": code.name, "meaning": rule.meaning, "final": rule.final}
-            for code, rule in CLOSE_MEANINGS.items()
-        },
+        "close_codes": close_code_table(),
         "$defs": definitions,
     }

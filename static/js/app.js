@@ -23,8 +23,8 @@ import { MetricsView } from "./views/metrics.js";
 import { NetworkDiagram } from "./views/network.js";
 import { OutputView } from "./views/output.js";
 import { StatusView } from "./views/status.js";
-/** @import { PageConfig, PageElements } from "./dom.js" */
-/** @import { ClassMessage, DataConfig, Dataset, ErrorMessage, EventMessage, Frame, HelloMessage, LayerSpec, ModelConfig, Preset, SessionKeys, SessionRequest, SessionState } from "./protocol.js" */
+/** @import { PageElements } from "./dom.js" */
+/** @import { ClassMessage, DataConfig, PageConfig, Dataset, ErrorMessage, EventMessage, Frame, HelloMessage, LayerSpec, ModelConfig, Preset, SessionKeys, SessionRequest, SessionState } from "./protocol.js" */
 /** @import { ConnectionState } from "./socket.js" */
 /** @import { ScheduledView } from "./scheduler.js" */
 /** @import { Shape } from "./views/heatmaps.js" */
@@ -102,7 +102,7 @@ export class Playground {
       notify: (message, kind) => this.status.notify(message, kind),
       nextPhase: () => this.state.frame?.next_phase ?? null,
       highlight: (layer, i, j) => this.network.setSelected([layer, i, j]),
-      maxRounds: pageConfig.questionMaxRounds,
+      maxRounds: pageConfig.question_max_rounds,
     });
     /** @type {{ code: string, socket: ClassSocket, version: number, questions: StudentQuestions } | null} a student's class */
     this.following = null;
@@ -112,7 +112,7 @@ export class Playground {
       onClick: (layer, i, j) => this.onDiagramClick(layer, i, j),
       onEdit: () => this.editSelected(),
       onAsk: () => this.askAboutSelected(),
-      gridMargin: pageConfig.gridMargin,
+      gridMargin: pageConfig.grid_margin,
     });
     // Escape in "set this value" goes back to the diagram, where the keyboard walk was.
     elements.editParameterForm.addEventListener("keydown", (event) => {
@@ -125,12 +125,14 @@ export class Playground {
       accuracy: elements.accuracyReadout,
       accuracyLegend: elements.accuracyLegend,
     });
-    this.output = new OutputView(elements.outputChart, { gridMargin: pageConfig.gridMargin });
+    this.output = new OutputView(elements.outputChart, { gridMargin: pageConfig.grid_margin });
     this.gradients = new GradientsView(elements.gradNormChart, elements.gradDistChart);
     this.editor = new NetworkEditor(elements.networkEditor, elements.addLayerButton, {
       activations: pageConfig.activations,
-      maxLayers: pageConfig.maxLayers,
-      maxUnits: pageConfig.maxUnits,
+      outputOnly: pageConfig.output_only_activations,
+      features: pageConfig.features,
+      maxLayers: pageConfig.max_layers,
+      maxUnits: pageConfig.max_units,
       onLayersChange: (layers) => this.rebuild({ layers }),
       onActivationChange: (k, name) => this.setActivation(k, name),
       onFeaturesChange: (features) => this.controls.changeData({ features }),
@@ -144,7 +146,7 @@ export class Playground {
         onError: (message) => this.onError(message),
         onStatus: (state, detail) => this.onStatus(state, detail),
       },
-      { subscription: () => ({ max_fps: pageConfig.frameRate }) },
+      { subscription: () => ({ max_fps: pageConfig.frame_rate }) },
     );
     this.scheduler = this.scheduleViews();
     /** @type {ScheduledView[]} */
@@ -271,7 +273,7 @@ export class Playground {
       const failure = (message) => `The setup link could not be used (${message}); ${fallback}.`;
       if (await this.createSession(link.request, { failure })) return;
     }
-    await this.createSession({ preset: this.pageConfig.defaultPreset });
+    await this.createSession({ preset: this.pageConfig.default_preset });
   }
 
   /** The tab was reloaded on the setup link of its own session: back to that run, where it

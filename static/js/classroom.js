@@ -8,6 +8,7 @@
 // ClassControls: the teacher's part of the share panel and the class badge in the top bar.
 import { api } from "./api.js";
 import { ClassJoin } from "./class-join.js";
+import { closeCode } from "./config.js";
 import { TeacherQuestions } from "./predict.js";
 /** @import { PageElements } from "./dom.js" */
 /** @import { ClassMessage, ClassPublic, Phase, SessionKeys } from "./protocol.js" */
@@ -16,7 +17,6 @@ import { TeacherQuestions } from "./predict.js";
 
 const RECONNECT_FIRST_MS = 500;
 const RECONNECT_MAX_MS = 8000;
-const CLOSE_NO_CLASS = 4404;
 const STORAGE_KEY = "playground.class"; // this tab's open class survives a reload
 
 export const CLASS = "class=";
@@ -67,9 +67,10 @@ export class ClassSocket {
     socket.addEventListener("close", (event) => {
       if (socket !== this.socket) return;
       this.socket = null;
-      if (event.code === CLOSE_NO_CLASS) {
-        this.token = null;
-        this.onGone(event.reason || "no such class");
+      const code = closeCode(event.code);
+      if (code?.final) {
+        this.token = null; // no such class (the server's close codes): it will not come back
+        this.onGone(event.reason || code.meaning);
         return;
       }
       if (!this.token) return;

@@ -3,6 +3,7 @@
 // weights stay, playing goes on); data, initialiser and the network's shape build a new
 // session with the same settings.
 import { api } from "./api.js";
+import { lossFits, pageConfig } from "./config.js";
 import { createElement } from "./dom.js";
 import { formatNumber } from "./words.js";
 /** @import { PageElements } from "./dom.js" */
@@ -70,7 +71,9 @@ function selectValue(select, value) {
   select.value = text;
 }
 
-/** The output layer, loss and labels that fit a task, kept close to the current ones.
+/** The output layer, loss and labels that fit a task, kept close to the current ones: the
+ *  loss stays while it fits the output's activation (the server's loss ↔ output rules), else
+ *  it becomes the server's default loss; multiclass takes softmax and the loss that needs it.
  *  Uploaded binary targets are 0/1 (no −1/+1 labels to choose): a sigmoid output then.
  * @param {Task} task
  * @param {number} nOutputs
@@ -79,21 +82,21 @@ function selectValue(select, value) {
  * @returns {{ layer: LayerSpec, loss: string, labels: "01" | "pm1" }}
  */
 export function outputFor(task, nOutputs, model, { upload = false } = {}) {
-  const output = model.layers.at(-1);
+  const { loss_outputs: needs, default_loss: defaultLoss } = pageConfig();
+  /** @param {string} activation */
+  const lossFor = (activation) => (lossFits(model.loss, activation) ? model.loss : defaultLoss);
   if (task === "multiclass") {
-    return { layer: { units: nOutputs, activation: "softmax" }, loss: "softmax_cross_entropy", labels: "01" };
+    const activation = "softmax";
+    const loss = Object.keys(needs).find((name) => needs[name]?.includes(activation)) ?? lossFor(activation);
+    return { layer: { units: nOutputs, activation }, loss, labels: "01" };
   }
   if (task === "regression") {
-    const loss = ["mse", "sse"].includes(model.loss) ? model.loss : "mse";
-    return { layer: { units: 1, activation: "linear" }, loss, labels: "01" };
+    return { layer: { units: 1, activation: "linear" }, loss: lossFor("linear"), labels: "01" };
   }
+  const output = model.layers.at(-1);
   let activation = output && ["tanh", "sigmoid"].includes(output.activation) ? output.activation : "tanh";
   if (upload) activation = "sigmoid";
-  let loss = model.loss;
-  if (loss === "softmax_cross_entropy" || (loss === "binary_cross_entropy" && activation !== "sigmoid")) {
-    loss = "mse";
-  }
-  return { layer: { units: 1, activation }, loss, labels: activation === "tanh" ? "pm1" : "01" };
+  return { layer: { units: 1, activation }, loss: lossFor(activation), labels: activation === "tanh" ? "pm1" : "01" };
 }
 
 export class Controls {
@@ -441,8 +444,7 @@ export class Controls {
     e.noise.disabled = !generated;
     e.noise.value = String(Math.round((data.noise ?? 0) * 100));
     e.noiseValue.textContent = `${e.noise.value} %`;
-    const splittable = !info || (info.name !== "lesson-000" && info.name !== "lesson-003-xor");
-    e.trainRatio.disabled = !splittable;
+    e.trainRatio.disabled = Boolean(info?.fixed_split);
     e.trainRatio.value = String(Math.round((data.train_ratio ?? 0.5) * 100));
     e.trainRatioValue.textContent = `${e.trainRatio.value} %`;
     e.regenerateButton.disabled = !generated && !data.upload;

@@ -145,43 +145,6 @@ export function lookUpElements(root = document) {
 }
 
 /**
- * @typedef {object} PageConfig
- * @property {string} defaultPreset
- * @property {number} frameRate
- * @property {number} maxLayers
- * @property {number} maxUnits
- * @property {{ fraction: number, least: number }} gridMargin
- * @property {string[]} activations
- * @property {number} questionMaxRounds a class question's most rounds (question_max_rounds)
- */
-
-/**
- * The page's start-up values, from data-* attributes on <body>.
- * @param {HTMLElement} [body]
- * @returns {PageConfig}
- */
-export function readPageConfig(body = document.body) {
-  const data = body.dataset;
-  /** @param {string} name */
-  const read = (name) => {
-    const value = data[name];
-    if (value === undefined) throw new Error(`the page's <body> has no data-${name.replace(/[A-Z]/g, "-$&").toLowerCase()}`);
-    return value;
-  };
-  return {
-    defaultPreset: read("defaultPreset"),
-    frameRate: Number(data.frameRate),
-    maxLayers: Number(data.maxLayers),
-    maxUnits: Number(data.maxUnits),
-    // The decision boundary's grid: the points' extent plus this room (the server's, as
-    // /boundary uses it).
-    gridMargin: { fraction: Number(data.gridMargin), least: Number(data.gridLeastMargin) },
-    activations: read("activations").split(" ").filter(Boolean),
-    questionMaxRounds: Number(read("questionMaxRounds")),
-  };
-}
-
-/**
  * Attributes of a new element: `text` its text, `className` its class; true an empty
  * attribute, false, null and undefined none.
  * @typedef {Record<string, string | number | boolean | null | undefined>} Attributes

@@ -3,6 +3,7 @@
 // not carry: the decision boundary over a grid and predicted-vs-target. The same dense
 // forward pass as the engine's forward_all: z = x·W + b, a = f(z), layer by layer.
 
+import { pageConfig } from "./config.js";
 /** @import { Dataset, FrameLayer, Matrix, Vector } from "./protocol.js" */
 
 /** @type {Record<string, (z: number) => number>} */
@@ -72,19 +73,34 @@ export function forwardLayers(layers, rows) {
   return outputs;
 }
 
-// TF Playground's input features of a point (x1, x2) on the plane, by id (the API's
-// data.features) with the label the server gives the column (app/engine/datasets.py FEATURES).
-/** @typedef {{ id: string, label: string, of: (point: Vector) => number }} Feature */
-/** @type {Feature[]} */
-export const FEATURES = [
-  { id: "x1", label: "x1", of: (p) => p[0] },
-  { id: "x2", label: "x2", of: (p) => p[1] },
-  { id: "x1_squared", label: "x1²", of: (p) => p[0] * p[0] },
-  { id: "x2_squared", label: "x2²", of: (p) => p[1] * p[1] },
-  { id: "x1_x2", label: "x1·x2", of: (p) => p[0] * p[1] },
-  { id: "sin_x1", label: "sin x1", of: (p) => Math.sin(p[0]) },
-  { id: "sin_x2", label: "sin x2", of: (p) => Math.sin(p[1]) },
-];
+// The columns of TF Playground's input features of a point (x1, x2), by the server's id (its
+// page config's features: id, label, formula). The page computes them for the boundary;
+// tests/browser/test_forward_js.py holds each equal to the engine's (app/engine/datasets.py).
+/** @type {Record<string, (point: Vector) => number>} */
+export const FEATURE_COLUMNS = {
+  x1: (p) => p[0],
+  x2: (p) => p[1],
+  x1_squared: (p) => p[0] * p[0],
+  x2_squared: (p) => p[1] * p[1],
+  x1_x2: (p) => p[0] * p[1],
+  sin_x1: (p) => Math.sin(p[0]),
+  sin_x2: (p) => Math.sin(p[1]),
+};
+
+/**
+ * The column of the feature a dataset's column is labelled with; null for a label no feature
+ * has (an upload's own column). A feature the server has and the page cannot compute is an
+ * error, never a boundary silently missing.
+ * @param {string} label
+ * @returns {((point: Vector) => number) | null}
+ */
+function columnLabelled(label) {
+  const feature = pageConfig().features.find((candidate) => candidate.label === label);
+  if (!feature) return null;
+  const column = FEATURE_COLUMNS[feature.id];
+  if (!column) throw new Error(`no column for input feature ${feature.id} (${feature.formula})`);
+  return column;
+}
 
 /** @typedef {{ train: Matrix, test: Matrix, inputs: (point: Vector) => Vector }} Plane */
 
@@ -95,13 +111,13 @@ export const FEATURES = [
  */
 export function planeOf(dataset) {
   if (dataset.plane) {
-    const found = dataset.feature_names.map((name) => FEATURES.find((f) => f.label === name));
-    const columns = found.filter((column) => column !== undefined);
+    const found = dataset.feature_names.map(columnLabelled);
+    const columns = found.filter((column) => column !== null);
     if (columns.length < found.length) return null;
     return {
       train: dataset.plane.x_train,
       test: dataset.plane.x_test,
-      inputs: (point) => columns.map((column) => column.of(point)),
+      inputs: (point) => columns.map((column) => column(point)),
     };
   }
   if (dataset.feature_names.length !== 2) return null;
@@ -109,7 +125,7 @@ export function planeOf(dataset) {
 }
 
 /** The grid the decision boundary is drawn on: the points' extent plus a margin on each side,
- *  margin = span × fraction + least (the server's numbers: the page's gridMargin, as
+ *  margin = span × fraction + least (the server's numbers: the page config's grid_margin, as
  *  /boundary uses them).
  * @param {Matrix} points (n, 2)
  * @param {number} resolution points per side

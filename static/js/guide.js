@@ -6,11 +6,12 @@
 // back. While the page follows the session (the usual case, and always on a watch link) the
 // guide moves with the phases as they run.
 import { ApiError, api } from "./api.js";
+import { lessonById, pageConfig } from "./config.js";
 import { createElement } from "./dom.js";
 import { LatestLoader } from "./loader.js";
 import { depthOf, matrixTable, numberElement } from "./tables.js";
 import { phaseText } from "./words.js";
-/** @import { LessonGuide as Guide, LessonStep, ModelConfig, StepResult } from "./protocol.js" */
+/** @import { LessonGuide as Guide, LessonInfo, LessonStep, ModelConfig, StepResult } from "./protocol.js" */
 /** @import { Notify } from "./views/status.js" */
 
 /** @typedef {{ id: string, token: string, preset: string | null, model: ModelConfig | null }} SessionInfo */
@@ -21,38 +22,23 @@ import { phaseText } from "./words.js";
  */
 /** @typedef {{ layer: number | null, part: string }} GuideHighlight where a step lives on the diagram */
 
-/** @type {Record<string, string>} */
-export const LESSON_PRESETS = { "lesson-000": "lesson-000", "lesson-003": "lesson-003-xor" };
-
-/** @type {Record<string, string>} */
-const INTRODUCTIONS = {
-  "lesson-000":
-    "Lesson 000 trains a two-layer sigmoid network by hand: feedforward, then backprop's named " +
-    "steps — output error, delta output sum, layer1 error, layer1 delta — and the weight " +
-    "adjustments, which already carry the sign of (y − ŷ) and are added to the weights.",
-  "lesson-003":
-    "Lesson 003 builds the network from layers: each FCLayer (Y = X·W + B) and ActivationLayer " +
-    "(Y = f(X)) runs forward_propagation, the MSE measures the error, backward_propagation " +
-    "runs through the layers in reverse order, and gradient descent updates W and B.",
-};
-
-const LESSON_000_REFUSAL =
-  "the lesson-000 guide needs lesson 000's network: a sigmoid hidden layer, one sigmoid " +
-  "output, SSE loss, no biases";
-
 /**
- * Lesson 000's network, as app/service/lessons.py checks it.
+ * Does the network fit what a lesson's guide needs (the server's table, as
+ * app/service/lessons.py checks it)? Any network fits a lesson that needs none.
  * @param {ModelConfig} model
+ * @param {LessonInfo} lesson
  */
-function isLesson000Network(model) {
-  const [hidden, output, ...more] = model.layers;
+export function fitsLesson(model, lesson) {
+  const needs = lesson.network;
+  if (!needs) return true;
   return (
-    more.length === 0 &&
-    hidden?.activation === "sigmoid" &&
-    output?.units === 1 &&
-    output.activation === "sigmoid" &&
-    model.loss === "sse" &&
-    !model.use_bias
+    model.layers.length === needs.layers.length &&
+    model.layers.every((layer, k) => {
+      const wanted = needs.layers[k];
+      return layer.activation === wanted.activation && (wanted.units === null || layer.units === wanted.units);
+    }) &&
+    model.loss === needs.loss &&
+    Boolean(model.use_bias) === needs.use_bias
   );
 }
 
@@ -191,7 +177,8 @@ export class LessonGuide {
   sessionChanged() {
     const preset = this.session()?.preset;
     if (!this.lessonChosen) {
-      this.lesson = preset === "lesson-000" ? "lesson-000" : "lesson-003";
+      const { lessons, default_lesson: fallback } = pageConfig();
+      this.lesson = lessons.find((lesson) => lesson.preset === preset)?.id ?? fallback;
       this.e.lesson.value = this.lesson;
     }
     this.reset();
@@ -224,8 +211,9 @@ export class LessonGuide {
     if (!session) throw new Error("no session yet");
     // The server refuses lesson 000's guide on another network (422): say so without asking,
     // so the browser logs no failed request.
-    if (this.lesson === "lesson-000" && session.model && !isLesson000Network(session.model)) {
-      throw new ApiError(422, LESSON_000_REFUSAL, "lesson");
+    const lesson = lessonById(this.lesson);
+    if (session.model && !fitsLesson(session.model, lesson)) {
+      throw new ApiError(422, lesson.refusal ?? "", "lesson");
     }
     return api.getLesson(session.id, session.token, this.lesson, { signal });
   }
@@ -324,7 +312,7 @@ export class LessonGuide {
   loadLessonNetwork() {
     if (this.readOnly()) return undefined;
     this.lessonChosen = true;
-    return this.act(() => this.actions.loadPreset(LESSON_PRESETS[this.lesson]));
+    return this.act(() => this.actions.loadPreset(lessonById(this.lesson).preset));
   }
 
   // ----- drawing ----------------------------------------------------------------------------
@@ -384,10 +372,10 @@ export class LessonGuide {
       this.guide && this.index + 1 >= this.guide.steps.length
         ? "Start the next batch: runs its first phase"
         : "Show the next step, running its phase if it has not run yet";
-    const lessonPreset = LESSON_PRESETS[this.lesson];
+    const lesson = lessonById(this.lesson);
     const refused = this.error && this.error.status === 422;
-    e.load.hidden = readOnly || !(refused || (this.guide && this.session()?.preset !== lessonPreset));
-    e.load.textContent = this.lesson === "lesson-000" ? "Load lesson 000" : "Load lesson 003's XOR";
+    e.load.hidden = readOnly || !(refused || (this.guide && this.session()?.preset !== lesson.preset));
+    e.load.textContent = lesson.load;
     set(e.load, this.busy || readOnly);
     set(e.lesson, this.busy);
   }
@@ -401,7 +389,7 @@ export class LessonGuide {
           className: "guide-error",
           "data-testid": "guide-error",
           text: refused
-            ? `${capitalized(this.error.message)}. Load lesson 000 to walk it on the lesson's own network.`
+            ? `${capitalized(this.error.message)}. ${lessonById(this.lesson).load} to walk it on the lesson's own network.`
             : `The guide could not be read: ${this.error.message}`,
         }),
       ];
@@ -448,8 +436,8 @@ export class LessonGuide {
   introduction(guide) {
     const first = guide.steps[0];
     return createElement("article", { className: "guide-step", "data-testid": "guide-step" }, [
-      createElement("h3", { text: this.lesson === "lesson-000" ? "Lesson 000" : "Lesson 003" }),
-      createElement("p", { text: INTRODUCTIONS[this.lesson] }),
+      createElement("h3", { text: capitalized(lessonById(this.lesson).title) }),
+      createElement("p", { text: lessonById(this.lesson).introduction }),
       createElement("p", {
         className: "hint",
         text: `Next runs phase ${phaseText(first.phase)} and shows “${first.title}”.`,

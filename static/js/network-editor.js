@@ -3,9 +3,8 @@
 // button for hidden layers. The shape of the network is the session's: a change builds a new
 // session, while an activation change is a hyperparameter and keeps the weights.
 import { createElement } from "./dom.js";
-import { FEATURES } from "./forward.js";
 import { layerTitle as layerLabel } from "./words.js";
-/** @import { LayerSpec } from "./protocol.js" */
+/** @import { FeatureInfo, LayerSpec } from "./protocol.js" */
 
 /** @type {LayerSpec} */
 const NEW_LAYER = { units: 4, activation: "tanh" };
@@ -19,6 +18,8 @@ export class NetworkEditor {
    * @param {HTMLButtonElement} addButton
    * @param {object} options
    * @param {string[]} options.activations
+   * @param {string[]} options.outputOnly activations only an output layer may have
+   * @param {FeatureInfo[]} options.features the input features offered on the plane
    * @param {number} options.maxLayers
    * @param {number} options.maxUnits
    * @param {(layers: LayerSpec[]) => void} options.onLayersChange
@@ -28,11 +29,13 @@ export class NetworkEditor {
   constructor(
     container,
     addButton,
-    { activations, maxLayers, maxUnits, onLayersChange, onActivationChange, onFeaturesChange },
+    { activations, outputOnly, features, maxLayers, maxUnits, onLayersChange, onActivationChange, onFeaturesChange },
   ) {
     this.container = container;
     this.addButton = addButton;
     this.activations = activations;
+    this.outputOnly = outputOnly;
+    this.offered = features;
     this.maxLayers = maxLayers;
     this.maxUnits = maxUnits;
     this.onLayersChange = onLayersChange;
@@ -101,21 +104,22 @@ export class NetworkEditor {
 
   /** @param {string[]} chosen */
   featureToggles(chosen) {
-    const buttons = FEATURES.map(({ id, label }) => {
+    const buttons = this.offered.map(({ id, label, formula }) => {
       const on = chosen.includes(id);
+      const named = formula === label ? label : `${label} = ${formula}`;
       const button = createElement("button", {
         type: "button",
         className: `feature-toggle${on ? " on" : ""}`,
         "data-testid": `feature-${id}`,
         "aria-pressed": on ? "true" : "false",
-        title: on ? `Stop feeding ${label} to the network` : `Feed ${label} to the network too`,
+        title: on ? `Stop feeding ${named} to the network` : `Feed ${named} to the network too`,
         text: label,
       });
       // The last feature stays: a network needs an input.
       if (on && chosen.length === 1) button.disabled = true;
       button.addEventListener("click", () => {
         const next = on ? chosen.filter((other) => other !== id) : [...chosen, id];
-        this.onFeaturesChange(FEATURES.map((f) => f.id).filter((other) => next.includes(other)));
+        this.onFeaturesChange(this.offered.map((f) => f.id).filter((other) => next.includes(other)));
       });
       return button;
     });
@@ -193,7 +197,7 @@ export class NetworkEditor {
     const id = `layer-activation-${k}`;
     const select = createElement("select", { id, "data-testid": id });
     // softmax only fits an output layer (the engine refuses it elsewhere)
-    const names = this.activations.filter((name) => output || name !== "softmax");
+    const names = this.activations.filter((name) => output || !this.outputOnly.includes(name));
     for (const name of names) {
       select.append(
         createElement("option", {

@@ -197,6 +197,8 @@ export interface BuiltinDataset {
   task: Task;
   n_features: number;
   generated: boolean;
+  /** Every row trains: the train/test ratio does not apply (the lessons' sets). */
+  fixed_split: boolean;
 }
 
 export interface UploadedDataset {
@@ -502,4 +504,58 @@ export interface CheckResult {
     products: Vector;
     penalty: number | null;
   } | null;
+}
+
+// ----- the page's config ----------------------------------------------------------------
+
+/** An input feature of a point (x1, x2): its id (data.features), the label its column gets
+ *  (a dataset's feature_names) and its formula in words. */
+export interface FeatureInfo {
+  id: string;
+  label: string;
+  formula: string;
+}
+
+/** A lesson the guide walks; `network`: what its guide needs (null: any network). */
+export interface LessonInfo {
+  id: string;
+  title: string;
+  preset: string;
+  load: string;
+  introduction: string;
+  network: { layers: { units: number | null; activation: string }[]; loss: string; use_bias: boolean } | null;
+  refusal: string | null;
+}
+
+/** A close code of both sockets; `final`: the page stops reconnecting. */
+export interface CloseCodeInfo {
+  name: string;
+  meaning: string;
+  final: boolean;
+}
+
+/** The page's start-up values and the facts it shares with the server: <body data-config>, from
+ *  app/api/pages.py's page_config (static/js/config.js reads it). */
+export interface PageConfig {
+  default_preset: string;
+  frame_rate: number;
+  max_layers: number;
+  max_units: number;
+  /** Rows of a batch's δ a frame carries. */
+  delta_rows: number;
+  /** The boundary's grid: the points' extent plus span × fraction + least each side. */
+  grid_margin: { fraction: number; least: number };
+  /** A class question's most rounds (question_max_rounds). */
+  question_max_rounds: number;
+  features: FeatureInfo[];
+  activations: string[];
+  /** Activations only an output layer may have (softmax). */
+  output_only_activations: string[];
+  /** The output activations each loss needs; null: any. */
+  loss_outputs: Record<string, string[] | null>;
+  default_loss: string;
+  lessons: LessonInfo[];
+  default_lesson: string;
+  /** By code. */
+  close_codes: Record<string, CloseCodeInfo>;
 }

@@ -3,15 +3,12 @@
 // frames to the page at display rate. Only the latest unapplied frame is kept: a frame is the
 // whole state, so an older one that was never drawn has nothing left to show.
 
+import { closeCode } from "./config.js";
 /** @import { ErrorMessage, EventMessage, FrameMessage, HelloMessage, ServerMessage } from "./protocol.js" */
 
 const RECONNECT_FIRST_MS = 500;
 const RECONNECT_MAX_MS = 10_000;
 const LAG_SAMPLES = 600; // lags kept for percentiles (20 s at 30 frames/s)
-const FINAL_CLOSE_CODES = new Map([
-  [4401, "the session's token was refused"],
-  [4404, "the session no longer exists"],
-]);
 
 /** Frames received / applied, and how far behind the server the page draws them. */
 export class FrameStats {
@@ -142,9 +139,10 @@ export class LiveSocket {
   /** @param {CloseEvent} event */
   closed(event) {
     this.socket = null;
-    if (FINAL_CLOSE_CODES.has(event.code)) {
-      this.target = null;
-      this.handlers.onStatus("closed", event.reason || FINAL_CLOSE_CODES.get(event.code));
+    const code = closeCode(event.code);
+    if (code?.final) {
+      this.target = null; // the server's close codes: retrying would be refused again
+      this.handlers.onStatus("closed", event.reason || code.meaning);
       return;
     }
     if (!this.target) return;

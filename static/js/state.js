@@ -2,9 +2,8 @@
 // The page's one copy of the session: who it is, its config and data, and the latest frame.
 // `window.playgroundState` mirrors the summary so tests and the console can read it.
 
+import { pageConfig } from "./config.js";
 /** @import { Dataset, Frame, Phase, SessionConfig, SessionKeys, SessionState, Task } from "./protocol.js" */
-
-const DELTA_ROWS = 32; // as the protocol's frames: at most 32 rows of the batch's deltas
 
 /**
  * ‖M‖ (Frobenius) of a 2-D array, or null.
@@ -24,9 +23,10 @@ export function frobeniusNorm(rows) {
  * @returns {Frame}
  */
 export function frameFromState(state) {
+  const rows = pageConfig().delta_rows; // as the protocol's frames: a batch's first rows of δ
   const layers = state.layers.map((layer) => ({
     ...layer,
-    delta: layer.delta ? layer.delta.slice(0, DELTA_ROWS) : undefined,
+    delta: layer.delta ? layer.delta.slice(0, rows) : undefined,
     grad_norm: layer.dW ? frobeniusNorm(layer.dW) : null,
   }));
   return {

@@ -2,20 +2,21 @@
 grid point goes through the session's features before the network sees it (issue #21, 11).
 
 The expected grid and outputs are computed here independently: the plane's extent from the
-session's own points with the page's margin (read from the page, ``data-grid-margin``), the
+session's own points with the page's margin (read from the page's config, ``grid_margin``), the
 features of each point in plain NumPy, and a forward pass in plain NumPy with the session's
 exported weights.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
+
+from tests.page_config import page_config_of
 
 FloatFn = Callable[[np.ndarray], np.ndarray]
 
@@ -56,12 +57,9 @@ def trained_session(client: TestClient, body: dict[str, Any]) -> dict[str, Any]:
 
 
 def page_margin(client: TestClient) -> tuple[float, float]:
-    """The margin the page draws its boundary with, from its data-* attributes."""
-    page = client.get("/").text
-    fraction = re.search(r'data-grid-margin="([^"]+)"', page)
-    least = re.search(r'data-grid-least-margin="([^"]+)"', page)
-    assert fraction and least, "the page names its grid margin"
-    return float(fraction.group(1)), float(least.group(1))
+    """The margin the page draws its boundary with, from its config."""
+    margin = page_config_of(client.get("/").text)["grid_margin"]
+    return float(margin["fraction"]), float(margin["least"])
 
 
 def plain_forward(layers: list[dict[str, Any]], activations: list[str], x: np.ndarray) -> Any:

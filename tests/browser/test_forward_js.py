@@ -1,9 +1,9 @@
 """The page's forward pass (static/js/forward.js) equals the engine's, for every activation
-the engine has (issue #14).
+the engine has (issue #14) and every input feature it computes for the boundary (issue #22).
 
-Driven by the engine's own list, ``ACTIVATIONS``: an activation added to the engine and not to
-the page fails here. The JS runs in the browser the page runs in (Debian's chromium), imported
-from the server exactly as the page imports it.
+Driven by the engine's own lists, ``ACTIVATIONS`` and ``FEATURES``: an activation or a feature
+added to the engine and not to the page fails here. The JS runs in the browser the page runs in
+(Debian's chromium), imported from the server exactly as the page imports it.
 """
 
 from __future__ import annotations
@@ -15,10 +15,17 @@ import pytest
 from playwright.sync_api import Page
 
 from app.engine import ACTIVATIONS, LayerConfig, Model, ModelConfig
+from app.engine.datasets import FEATURES
 
 RTOL = 1e-12  # libm's exp / tanh and V8's may round the last bit differently
 ATOL = 1e-15
 
+FEATURE_JS = """async ([id, points]) => {
+    const { FEATURE_COLUMNS } = await import('/static/js/forward.js');
+    const column = FEATURE_COLUMNS[id];
+    if (!column) throw new Error(`the page has no column for feature ${id}`);
+    return points.map(column);
+}"""
 FORWARD_JS = """async ([layers, rows]) => {
     const { forward } = await import('/static/js/forward.js');
     return forward(layers, rows);
@@ -72,3 +79,21 @@ def test_page_forward_refuses_an_activation_it_does_not_know(page: Page, server_
     layers = [{"W": [[1.0]], "b": [0.0], "activation": "swish"}]
     with pytest.raises(Exception, match="no forward pass for activation swish"):
         page.evaluate(FORWARD_JS, [layers, [[1.0]]])
+
+
+@pytest.mark.parametrize("feature", list(FEATURES))
+def test_page_feature_columns_equal_the_engines(page: Page, server_url: str, feature: str) -> None:
+    page.goto(f"{server_url}/api/health")
+    rng = np.random.default_rng(5)
+    points = np.vstack([rng.normal(scale=4.0, size=(60, 2)), [[0.0, 0.0], [-1e3, 7e2]]])
+    expected = FEATURES[feature].column(points)
+    shown = np.array(page.evaluate(FEATURE_JS, [feature, points.tolist()]))
+    np.testing.assert_allclose(shown, expected, rtol=RTOL, atol=ATOL)
+
+
+def test_the_page_computes_no_feature_the_engine_lacks(page: Page, server_url: str) -> None:
+    page.goto(f"{server_url}/api/health")
+    ids = page.evaluate(
+        "import('/static/js/forward.js').then((m) => Object.keys(m.FEATURE_COLUMNS))"
+    )
+    assert ids == list(FEATURES)

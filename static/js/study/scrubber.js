@@ -1,6 +1,7 @@
 // @ts-check
 // Rewind: a scrubber over the run's batch steps and a batch's phases; each position is the
 // session exactly as it was (GET …/at), boundary and weights. Branch from it (POST …/branch).
+import { pageConfig } from "../config.js";
 import { studyApi } from "./api.js";
 import { byId, drawBoundary, format, row } from "./dom.js";
 /** @import { StudyContext } from "./panels.js" */
@@ -29,8 +30,9 @@ export class Scrubber {
     this.moment = null;
     /** @type {number | undefined} */
     this.timer = undefined;
-    for (const name of (document.body.dataset.activations || "").split(" ")) {
-      if (name && name !== "softmax") this.branchActivation.append(new Option(name, name));
+    const { activations, output_only_activations: outputOnly } = pageConfig();
+    for (const name of activations) {
+      if (!outputOnly.includes(name)) this.branchActivation.append(new Option(name, name));
     }
     this.load.addEventListener("click", () => this.loadTimeline());
     this.stepInput.addEventListener("input", () => this.scheduleShow());
