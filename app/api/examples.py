@@ -44,6 +44,7 @@ SESSION_EXPORT_EXAMPLE: dict[str, Any] = {
         "y_test": [],
         "scaling": None,
         "scale_ratio": 1.0,
+        "image_shape": None,
         "plane": None,
     },
     "model": {

@@ -696,6 +696,13 @@ class DatasetPublic(ExportBody):
     plane: PlanePoints | None = Field(
         None, description="With input features other than x1, x2: the points on the plane."
     )
+    image_shape: list[int] | None = Field(
+        None,
+        min_length=2,
+        max_length=2,
+        description="Inputs that are an image's pixels, row after row: [rows, columns] "
+        "(the digits: [8, 8]); null when they are not.",
+    )
     x_train: list[list[float]]
     y_train: list[list[float]]
     x_test: list[list[float]]

@@ -70,6 +70,8 @@ class Dataset:
     # (n_train, 2) and (n_test, 2), for the views drawn over it. None: x is the plane.
     plane_train: FloatArray | None = None
     plane_test: FloatArray | None = None
+    # Inputs that are an image's pixels, row after row: its (rows, columns). None: not one.
+    image_shape: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -180,6 +182,7 @@ def _digits_dataset(train_ratio: float, rng: np.random.Generator) -> Dataset:
         feature_mean=tuple(mean.tolist()),
         feature_std=tuple(std.tolist()),
         scale_ratio=scale_ratio(x_train),
+        image_shape=(DIGITS_SIDE, DIGITS_SIDE),
     )
 
 

@@ -684,6 +684,7 @@ class Session:
             if d.feature_mean is None or d.feature_std is None
             else {"mean": list(d.feature_mean), "std": list(d.feature_std)},
             "scale_ratio": d.scale_ratio,
+            "image_shape": None if d.image_shape is None else list(d.image_shape),
             "plane": None
             if d.plane_train is None or d.plane_test is None
             else {"x_train": d.plane_train.tolist(), "x_test": d.plane_test.tolist()},
@@ -777,6 +778,9 @@ def _scaling_of(data: dict[str, Any]) -> dict[str, Any]:
     if plane:
         fields["plane_train"] = _matrix("data.plane.x_train", plane["x_train"], width=2)
         fields["plane_test"] = _matrix("data.plane.x_test", plane["x_test"], width=2)
+    shape = data.get("image_shape")
+    if shape:
+        fields["image_shape"] = (int(shape[0]), int(shape[1]))
     if scaling:
         fields["feature_mean"] = tuple(float(v) for v in scaling["mean"])
         fields["feature_std"] = tuple(float(v) for v in scaling["std"])

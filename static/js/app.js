@@ -21,6 +21,7 @@ import { GradientsView } from "./views/gradients.js";
 import { HeatmapsView } from "./views/heatmaps.js";
 import { MetricsView } from "./views/metrics.js";
 import { NetworkDiagram } from "./views/network.js";
+import { ImagesView } from "./views/images.js";
 import { OutputView } from "./views/output.js";
 import { StatusView } from "./views/status.js";
 /** @import { PageElements } from "./dom.js" */
@@ -38,6 +39,8 @@ const LINE_CHART_INTERVAL_MS = 200;
 const DISTRIBUTION_INTERVAL_MS = 250;
 const HEATMAP_REDRAWS_PER_SECOND = 12;
 const HEATMAP_MIN_INTERVAL_MS = 250;
+// The image panel (the digits): 33 small canvases, a millisecond or two, 10 times a second.
+const IMAGES_INTERVAL_MS = 100;
 const PAUSE_WAIT_MS = 5000; // a guide step waits this long at most for play to stop
 const DATA_OPTIONS_OPEN_FROM = 800; // px of window height
 const PRESENTER_CHART_TEXT = 1.6; // chart text in presenter mode, as the page's type grows
@@ -126,6 +129,7 @@ export class Playground {
       accuracyLegend: elements.accuracyLegend,
     });
     this.output = new OutputView(elements.outputChart, { gridMargin: pageConfig.grid_margin });
+    this.images = new ImagesView(elements.imagePanel);
     this.gradients = new GradientsView(elements.gradNormChart, elements.gradDistChart);
     this.editor = new NetworkEditor(elements.networkEditor, elements.addLayerButton, {
       activations: pageConfig.activations,
@@ -190,6 +194,13 @@ export class Playground {
       element: e.outputChart,
       ingest: (frame) => this.output.ingest(weights(frame)),
       draw: () => this.output.draw(),
+    });
+    scheduler.add({
+      name: "images",
+      element: e.imagePanel,
+      minIntervalMs: IMAGES_INTERVAL_MS,
+      ingest: (frame) => this.images.ingest(weights(frame)),
+      draw: () => this.images.draw(),
     });
     scheduler.add({
       name: "metrics",
@@ -688,6 +699,7 @@ export class Playground {
       this.scheduleHeatmaps(shapes);
       this.gradients.setStructure(layers.length);
       this.output.setData(shown, this.state.task);
+      this.images.setData(shown, layers[0]?.units ?? 0);
       this.teaching.clear();
     }
     const data = config.data;

@@ -83,6 +83,7 @@ const ELEMENTS = {
   "accuracy-readout": HTMLElement,
   "loss-chart": HTMLElement,
   "output-chart": HTMLElement,
+  "image-panel": HTMLElement,
   "accuracy-legend": HTMLElement,
   "show-test-data": HTMLInputElement,
   discretize: HTMLInputElement,

@@ -130,6 +130,8 @@ export interface Frame {
   test_accuracy: number | null;
   metrics_step?: number;
   batch_loss: number | null;
+  /** The current batch's rows (indices into x_train), at most delta_rows of them. */
+  batch_indices?: number[];
   diverged: string | null;
   history_point: HistoryPoint | null;
   layers: FrameLayer[];
@@ -185,6 +187,8 @@ export interface Dataset {
   scale_ratio?: number;
   /** The rows' points (x1, x2) when the inputs are features of them. */
   plane?: { x_train: Matrix; x_test: Matrix } | null;
+  /** Inputs that are an image's pixels, row after row: [rows, columns] (the digits: [8, 8]). */
+  image_shape?: [number, number] | null;
   x_train: Matrix;
   y_train: Matrix;
   x_test: Matrix;
