@@ -144,6 +144,9 @@ class Settings(BaseSettings):
     max_worksheet_units: int = Field(
         16, ge=1, description="Units (and inputs) per layer a worksheet prints."
     )
+    max_worksheets_per_file: int = Field(
+        300, ge=1, description="Students' sheets in a class's printable file (422 past it)."
+    )
     # Rewind and branch
     timeline_checkpoint_every: int = Field(
         250, ge=1, description="Batches between a session's timeline checkpoints (at first)."

@@ -18,6 +18,7 @@ from starlette_compress import CompressMiddleware
 
 from app.api import (
     class_questions,
+    class_worksheets,
     classes,
     coach,
     datasets,
@@ -106,6 +107,7 @@ def api_router() -> APIRouter:
         classes,
         class_questions,
         protocol,
+        class_worksheets,
         health,
     ):
         router.include_router(resource.router)

@@ -21,7 +21,7 @@ class LayerProblem(ResponseBody):
 
 
 class GradeProblem(ResponseBody):
-    """The current batch, as a student's own backprop needs it."""
+    """The current batch (or a student's own), as a student's own backprop needs it."""
 
     step: int
     batch_rows: int
@@ -34,6 +34,7 @@ class GradeProblem(ResponseBody):
     l1: float
     l2: float
     layers: list[LayerProblem] = Field(description="Input side first.")
+    seed: SeedUsed = None
 
 
 Bias = list[float] | Rows  # (units,), or lesson 003's own row (1, units)
@@ -58,7 +59,26 @@ StudentName = Annotated[
         max_length=1000,
         description="A class's student: the name they answer the class's questions under "
         "(at most question_max_name_length characters). Counted in the lesson's record "
-        "(GET /api/classes/current/record).",
+        "(GET /api/classes/current/record), and run on the student's own batch, drawn by "
+        "their seed (see `seed`).",
+    ),
+]
+MAX_SEED = 2**32 - 1  # a student's seed (``service/variants.py``) and a worksheet's
+Seed = Annotated[
+    int | None,
+    Field(
+        ge=0,
+        le=MAX_SEED,
+        description="An explicit seed: the batch it draws (rows of the training data, at the "
+        "session's weights now) instead of the session's current batch; it wins over "
+        "`student`'s own seed.",
+    ),
+]
+SeedUsed = Annotated[
+    int | None,
+    Field(
+        description="The seed that drew this batch (given, or the student's own: "
+        "sha256 of the session id and the name); null: the session's current batch."
     ),
 ]
 Recorded = Annotated[
@@ -71,7 +91,8 @@ Recorded = Annotated[
 
 
 class GradeRequest(RequestBody):
-    """Your backprop's result for the current batch: gradients, or updated weights."""
+    """Your backprop's result for the current batch (or, with `student` or `seed`, your own
+    batch: GET …/grade with the same): gradients, or updated weights."""
 
     gradients: list[LayerGradients] | None = Field(
         None, description="One per layer, input side first."
@@ -86,6 +107,7 @@ class GradeRequest(RequestBody):
     )
 
     student: StudentName = None
+    seed: Seed = None
 
     @model_validator(mode="after")
     def one_of_them(self) -> GradeRequest:
@@ -169,6 +191,7 @@ class GradeResult(ResponseBody):
     )
     note: str | None = Field(None, description="Why the search stopped early, when it did.")
     recorded: Recorded = None
+    seed: SeedUsed = None
 
 
 Index = Annotated[int, Field(ge=0, le=MAX_INT)]
@@ -211,8 +234,9 @@ class CoachReport(ResponseBody):
 
 
 class CheckRequest(RequestBody):
-    """A value worked out by hand for the current batch: a weight's or a bias's gradient, or
-    a δ; marked against backprop and the central difference."""
+    """A value worked out by hand for the current batch (or, with `student` or `seed`, your
+    own batch: GET …/grade with the same): a weight's or a bias's gradient, or a δ; marked
+    against backprop and the central difference."""
 
     quantity: Literal["W", "b", "delta"] = Field(
         description="W: ∂L/∂W[layer][i, j]; b: ∂L/∂b[layer][j]; delta: δ[layer][row, j]."
@@ -225,6 +249,7 @@ class CheckRequest(RequestBody):
     tolerance: float = Field(0.01, gt=0, le=1, description="Relative: 0.01 is ±1 %.")
     reveal: bool = Field(False, description="Answer the chain-rule factors too.")
     student: StudentName = None
+    seed: Seed = None
 
 
 CHECK_EXAMPLES: dict[str, Any] = {
@@ -276,3 +301,4 @@ class CheckResult(ResponseBody):
     reason: str
     factors: CheckFactors | None = None
     recorded: Recorded = None
+    seed: SeedUsed = None

@@ -40,6 +40,7 @@ from app.service.questions import (
 from app.service.quotas import ANONYMOUS, ClientKey
 from app.service.record import lesson_record
 from app.service.session import Session
+from app.service.variants import class_names, class_worksheets
 
 from .class_messages import (
     AnswerCount,
@@ -285,6 +286,16 @@ class Classes:
     def answers_csv(self, classroom: Classroom) -> str:
         """Every answer given in the class's current session, as CSV (in a thread)."""
         return class_session(self.manager, classroom, "Authorization").questions.csv()
+
+    def worksheets(self, classroom: Classroom, names: list[str], rows: int) -> list[dict[str, Any]]:
+        """Each student's own worksheet on the class's current session (``names``; none: every
+        student of the lesson's record), at most ``max_worksheets_per_file`` (in a thread)."""
+        session = class_session(self.manager, classroom, "Authorization")
+        settings = self.settings
+        students = class_names(
+            session, names, settings.question_max_name_length, settings.max_worksheets_per_file
+        )
+        return class_worksheets(session, students, rows, settings.max_worksheet_units)
 
     # ----- predict, then reveal: a student ------------------------------------------------
 

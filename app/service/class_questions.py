@@ -30,6 +30,7 @@ from app.service.questions import (
 from app.service.quotas import ClientKey, QuotaExceededError, RateLimiter
 from app.service.record import Tool
 from app.service.session import Session
+from app.service.variants import student_name
 from app.settings import Settings
 
 
@@ -195,10 +196,7 @@ def record_study(
     naming ``student`` otherwise). False when the record is full (``question_max_answers``
     students): the check itself stands."""
     settings = manager.settings
-    try:
-        name = clean_name(student, settings.question_max_name_length)
-    except ConfigError as error:
-        raise ConfigError("student", error.message) from None
+    name = student_name(student, settings.question_max_name_length)
     noted = session.note_study(name, tool, right, settings.question_max_answers)
     if noted:
         manager.save(session)

@@ -26,7 +26,8 @@ computed here independently from the batch's network:
 A wrong layer names every mistake that fits its numbers, the likeliest first: when two give
 the same numbers (α = 0.5 and the missing 2) both are said. The current batch is the open
 one (run on a copy down to its last backward phase when needed), or, between batches, the
-last one run.
+last one run. A class's student grades a batch of their own instead (``drawn_batch``: rows
+drawn by their seed, ``variants.py``, at the session's weights now).
 
 Each mistake tried is a backward pass of the whole batch: on the largest session allowed the
 search takes half a second on a quiet machine, seconds on a busy one. So the grader works on a
@@ -96,6 +97,23 @@ def current_batch(copied: Model) -> Model:
     traced = all(trace.dW is not None for trace in copied.traces)
     if copied.cursor == 0 and traced:
         return copied  # between batches: the last one run
+    return _run_to_update(copied)
+
+
+def drawn_batch(copied: Model, seed: int) -> tuple[Model, np.ndarray]:
+    """``copied`` (a ``snapshot``, changed in place: its training data becomes the batch's
+    rows) with its traces holding the complete backward pass of a batch drawn by ``seed``,
+    at the weights it has now; and the training set's rows it drew, in the data's order: as
+    many as the session's batch has, never all of them (a full batch would be everyone's)."""
+    n = copied.n_samples
+    size = min(copied.batch_size, max(n - 1, 1))
+    rows = np.sort(np.random.default_rng(seed).choice(n, size=size, replace=False))
+    copied.set_data(copied.x_train[rows], copied.y_train[rows])  # one batch, unshuffled
+    return _run_to_update(copied), rows
+
+
+def _run_to_update(copied: Model) -> Model:
+    """Run ``copied``'s batch (open, or the next) down to its last backward phase."""
     last_backward = len(copied.phases) - 1  # the update is next
     while copied.cursor != last_backward:
         if copied.step_phase().diverged:

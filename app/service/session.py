@@ -609,20 +609,31 @@ class Session:
         with self.lock:
             return coach.coach(self)
 
-    def grade_problem(self) -> dict[str, Any]:
-        """The current batch as a student's backprop needs it (``grader.problem``): on a copy
-        taken with the session held, its open batch run on after (training goes on)."""
+    def _batch_copy(self, seed: int | None) -> Model:
+        """A ``snapshot`` of the model taken with the session held; with ``seed``, its batch
+        is the one that seed draws (``grader.drawn_batch``, run after: training goes on)."""
         with self.lock:
             copied = grader.snapshot(self.model)
-        return grader.problem(copied)
+        return copied if seed is None else grader.drawn_batch(copied, seed)[0]
 
-    def grade(self, submission: dict[str, Any], job: Job | None = None) -> dict[str, Any]:
-        """A student's gradients or updated weights, graded per layer (``grader.grade``): on a
-        copy taken with the session held, graded after (training goes on), the search for
-        the mistake stopped when ``job`` says so."""
+    def grade_problem(self, seed: int | None = None) -> dict[str, Any]:
+        """The current batch (or the one ``seed`` draws, its training rows named) as a
+        student's backprop needs it (``grader.problem``), on a copy taken with the session
+        held and run on after (training goes on)."""
         with self.lock:
             copied = grader.snapshot(self.model)
-        return grader.grade(copied, submission, job)
+        if seed is None:
+            return grader.problem(copied)
+        drawn, rows = grader.drawn_batch(copied, seed)
+        return {**grader.problem(drawn), "batch_indices": rows.tolist()}
+
+    def grade(
+        self, submission: dict[str, Any], job: Job | None = None, seed: int | None = None
+    ) -> dict[str, Any]:
+        """A student's gradients or updated weights, graded per layer (``grader.grade``) on
+        the current batch (or the one ``seed`` draws), on a copy (``_batch_copy``): graded
+        apart from the session, the search for the mistake stopped when ``job`` says so."""
+        return grader.grade(self._batch_copy(seed), submission, job)
 
     def check_hand_calculation(
         self,
@@ -634,12 +645,11 @@ class Session:
         i: int | None = None,
         row: int | None = None,
         reveal: bool = False,
+        seed: int | None = None,
     ) -> dict[str, Any]:
-        """A hand-worked ∂L/∂W, ∂L/∂b or δ of the current batch, marked (``handcheck.check``):
-        on a copy of the batch, taken with the session held; marked after (training goes on)."""
-        with self.lock:
-            copied = grader.snapshot(self.model)
-        batch = grader.current_batch(copied)
+        """A hand-worked ∂L/∂W, ∂L/∂b or δ of the current batch (or the one ``seed`` draws),
+        marked (``handcheck.check``) on a copy (``_batch_copy``): training goes on."""
+        batch = grader.current_batch(self._batch_copy(seed))
         return handcheck.check(
             batch, quantity, layer, j, value, tolerance, i=i, row=row, reveal=reveal
         )

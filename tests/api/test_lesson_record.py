@@ -9,13 +9,13 @@ import csv
 import io
 from typing import Any
 
-import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
 from app.main import create_app
 from app.settings import Settings
 
+from . import by_hand
 from .test_class_questions import (
     ONE_CLIENT_IS_A_CLASS,
     CreateSession,
@@ -33,6 +33,20 @@ def settings(data_dir: Any) -> Settings:
     return Settings(data_dir=data_dir, **ONE_CLIENT_IS_A_CLASS)
 
 
+def own_problem(client: TestClient, session: Any, student: str | None) -> dict[str, Any]:
+    """The student's own batch (a named student's: drawn by their seed), as GET …/grade."""
+    params = {} if student is None else {"student": student}
+    response = client.get(f"/api/sessions/{session.id}/grade", params=params, headers=session.watch)
+    assert response.status_code == 200, response.text
+    problem: dict[str, Any] = response.json()
+    return problem
+
+
+def own_dW00(client: TestClient, session: Any, student: str | None) -> float:
+    """∂L/∂W[0][0, 0] of the student's own batch, in NumPy."""
+    return float(by_hand.of_problem(own_problem(client, session, student))["dW"][0][0, 0])
+
+
 def check(client: TestClient, session: Any, student: str | None, value: float) -> Any:
     body: dict[str, Any] = {"quantity": "W", "layer": 0, "i": 0, "j": 0, "value": value}
     if student is not None:
@@ -41,10 +55,7 @@ def check(client: TestClient, session: Any, student: str | None, value: float) -
 
 
 def grade(client: TestClient, session: Any, student: str, factor: float) -> Any:
-    layers = session.read()["layers"]
-    gradients = [
-        {"dW": (np.asarray(layer["dW"]) * factor).tolist(), "db": layer["db"]} for layer in layers
-    ]
+    gradients = by_hand.gradients(own_problem(client, session, student), factor)
     body = {"gradients": gradients, "student": student}
     return client.post(f"/api/sessions/{session.id}/grade", json=body, headers=session.watch)
 
@@ -76,14 +87,16 @@ def test_the_record_counts_what_each_student_did_and_outlives_a_restart(
     q2 = ask(client, teacher, kind="delta_sign", layer=last, j=0)["id"]
     assert answer(client, code, q2, "ana", sign).status_code == 201
 
-    # Hand checks and grades: Ben right then wrong; Dee (no answers) right; one unnamed.
-    session.step("batch", 1)  # a whole batch: its dW is the state's
-    dW00 = session.read()["layers"][0]["dW"][0][0]
-    for student, value, right in (("Ben", dW00, True), ("ben ", 3 * dW00 + 1, False),
-                                  ("Dee", dW00, True)):  # fmt: skip
+    # Hand checks and grades, each on the student's own batch: Ben right then wrong; Dee (no
+    # answers) right; one unnamed, on the session's batch.
+    session.step("batch", 1)
+    ben, dee = own_dW00(client, session, "Ben"), own_dW00(client, session, "Dee")
+    for student, value, right in (("Ben", ben, True), ("ben ", 3 * ben + 1, False),
+                                  ("Dee", dee, True)):  # fmt: skip
         checked = check(client, session, student, value)
         assert checked.status_code == 200, checked.text
         assert checked.json()["correct"] is right and checked.json()["recorded"] is True
+    dW00 = session.read()["layers"][0]["dW"][0][0]  # a whole batch: its dW is the state's
     unnamed = check(client, session, None, dW00)
     assert unnamed.status_code == 200 and "recorded" not in unnamed.json()
     for student, factor, passed in (("Ana", 1.0, True), ("Ana", 2.0, False)):
