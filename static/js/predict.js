@@ -281,6 +281,7 @@ export class TeacherQuestions {
     e.reveal.addEventListener("click", () => this.reveal());
     e.csv.addEventListener("click", () => this.download());
     e.recordButton.addEventListener("click", () => this.toggleRecord());
+    this.addWorksheets();
     e.names.addEventListener("change", () => {
       localStorage.setItem(SHOW_NAMES_KEY, String(e.names.checked));
       this.renderStudents();
@@ -486,7 +487,7 @@ export class TeacherQuestions {
   async save(path, filename, what) {
     try {
       const response = await fetch(path, { headers: { Authorization: `Bearer ${this.teacherToken()}` } });
-      if (!response.ok) throw new Error(`HTTP ${response.status}`);
+      if (!response.ok) throw new Error((await response.json().catch(() => ({}))).detail ?? `HTTP ${response.status}`);
       const url = URL.createObjectURL(await response.blob());
       const link = createElement("a", { href: url, download: filename });
       link.click();
@@ -546,6 +547,14 @@ export class TeacherQuestions {
       csv,
     );
     box.hidden = false;
+  }
+
+  /** Worksheets, beside Lesson record: every student's own sheet, a page each, then the keys. */
+  addWorksheets() {
+    const sheets = button("predict-worksheets", "Worksheets");
+    sheets.title = "One printable file: each student's own worksheet (from their name), then the answer keys";
+    this.e.recordButton.after(sheets);
+    sheets.addEventListener("click", () => this.save("/api/classes/current/worksheets", "class-worksheets.html", "worksheets"));
   }
 }
 

@@ -468,6 +468,17 @@ export interface MomentAnswer {
   boundary: Boundary | null;
 }
 
+/** GET …/grade's answer: the current batch, or with `student` their own (`seed`: its seed). */
+export interface GradeProblem {
+  batch_rows: number;
+  batch_indices: number[];
+  seed: number | null;
+  x: number[][];
+  y: number[][];
+  layers: { activation: string; W: number[][]; b: number[] | null }[];
+  [field: string]: unknown;
+}
+
 /** POST …/grade's answer. */
 export interface GradeResult {
   passed: boolean;
@@ -500,6 +511,8 @@ export interface CheckResult {
   tolerance: number;
   reason: string;
   off_by_sign: boolean;
+  /** The seed of the batch marked (a class's student's own); null: the session's current batch. */
+  seed: number | null;
   factors: {
     formula: string;
     upstream: Vector;

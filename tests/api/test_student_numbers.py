@@ -120,7 +120,7 @@ def test_a_students_sheet_is_their_own_and_stays_theirs(
     ben = worksheet(client, session, student="Ben", rows=3)
     assert numbers(ben)[0] != numbers(ana)[0]
     assert not np.array_equal(cells(ben)["W0"], cells(ana)["W0"])  # other weights
-    assert 'data-student="Ana"' in ana and "Ana's own numbers" in ana
+    assert 'data-student="Ana"' in ana and "Ana's own numbers: seed" in ana
     # An explicit seed wins, and prints the numbers that seed prints.
     seeded = numbers(worksheet(client, session, seed=numbers(ana)[0], rows=3))
     assert seeded[0] == numbers(ana)[0]

@@ -2,12 +2,20 @@
 // The study endpoints (issue 13): rewind and branch, grade, coach, hand checks, worksheets.
 // One function per endpoint, on api.js's `request` (errors throw ApiError with `field`).
 import { ApiError, request } from "../api.js";
-/** @import { Boundary, CheckResult, CoachReport, GradeResult, Moment, MomentAnswer, SessionCreated, SessionState, StepResult, Timeline } from "../protocol.js" */
+/** @import { Boundary, CheckResult, CoachReport, GradeProblem, GradeResult, Moment, MomentAnswer, SessionCreated, SessionState, StepResult, Timeline } from "../protocol.js" */
 
 /** @param {string} id */
 const base = (id) => `/api/sessions/${id}`;
 /** @param {Record<string, unknown>} params */
 const query = (params) => new URLSearchParams(Object.entries(params).map(([k, v]) => [k, String(v)]));
+
+/**
+ * In a class, the study calls name the student: their own batch and worksheet (drawn by their
+ * seed), counted in the lesson's record; outside a class, nothing.
+ * @param {string | null} student
+ * @returns {{ student?: string }}
+ */
+export const own = (student) => (student ? { student } : {});
 
 // Each endpoint's arguments and answer; `id` a session's, `token` its control (or watch) token.
 export const studyApi = {
@@ -29,8 +37,8 @@ export const studyApi = {
   },
   /** @type {(id: string, token: string, body: Moment & { changes: Record<string, unknown> }) => Promise<SessionCreated>} */
   branch: (id, token, body) => request("POST", `${base(id)}/branch`, { token, json: body }),
-  /** @type {(id: string, token: string) => Promise<unknown>} */
-  getGradeProblem: (id, token) => request("GET", `${base(id)}/grade`, { token }),
+  /** @type {(id: string, token: string, params?: { student?: string }) => Promise<GradeProblem>} */
+  getGradeProblem: (id, token, params = {}) => request("GET", `${base(id)}/grade?${query(params)}`, { token }),
   /** @type {(id: string, token: string, body: unknown) => Promise<GradeResult>} */
   grade: (id, token, body) => request("POST", `${base(id)}/grade`, { token, json: body }),
   /** @type {(id: string, token: string) => Promise<CoachReport>} */
@@ -41,7 +49,8 @@ export const studyApi = {
    * The worksheet's HTML (a page, not JSON): its text.
    * @param {string} id
    * @param {string} token
-   * @param {{ seed: number, answers: boolean }} params
+   * @param {{ seed: number, answers: boolean } | { student: string, answers: boolean }} params
+   *   a seed's sheet, or in a class the student's own
    * @returns {Promise<string>}
    */
   getWorksheet: async (id, token, params) => (await fetchFile(`${base(id)}/worksheet?${query(params)}`, token)).text,

@@ -1,9 +1,9 @@
 // @ts-check
-// Grade your own backprop: get the current batch, paste or upload your per-layer gradients
+// Grade your own backprop: get the current batch (in a class, the student's own), paste or upload your per-layer gradients
 // (or updated weights), and read per layer the relative error, the first wrong layer and
 // the likely mistake (POST …/grade). A row's click shows that layer in the inspector. Or take
 // the run into a Jupyter notebook (GET …/notebook), the backward pass left to write if asked.
-import { studyApi } from "./api.js";
+import { own, studyApi } from "./api.js";
 import { button, byId, format, row, saveFile } from "./dom.js";
 /** @import { StudyContext } from "./panels.js" */
 /** @import { GradeResult } from "../protocol.js" */
@@ -37,11 +37,12 @@ export class GraderPanel {
     }
   }
 
+  /** The batch to run your backprop on: in a class, your own (its `seed` says so). */
   async loadBatch() {
     const session = this.context.session();
     if (!session) return;
     try {
-      const problem = await studyApi.getGradeProblem(session.id, session.token);
+      const problem = await studyApi.getGradeProblem(session.id, session.token, own(this.context.student()));
       this.problem.textContent = JSON.stringify(problem, null, 1);
       this.problem.hidden = false;
     } catch (error) {
@@ -66,7 +67,7 @@ export class GraderPanel {
     }
     try {
       const student = this.context.student();
-      // In a class, the grade counts in the teacher's lesson record under the student's name.
+      // In a class: graded on the student's own batch, counted in the teacher's lesson record.
       if (student && body && typeof body === "object" && !("student" in body)) body.student = student;
       this.show(await studyApi.grade(session.id, session.token, body));
     } catch (error) {
