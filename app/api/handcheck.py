@@ -112,10 +112,9 @@ def read_worksheet(
     ``student``, that student's own sheet (their seed: the same after a reload), its key
     with ``answers``."""
     check_rows(rows, settings)
-    chosen = chosen_seed(session.id, student, seed, settings.question_max_name_length)
-    sheet = session.worksheet(chosen, rows, settings.max_worksheet_units)
-    if student is not None:
-        sheet["student"] = student_name(student, settings.question_max_name_length)
+    name = None if student is None else student_name(student, settings.question_max_name_length)
+    chosen = chosen_seed(session.id, name, seed, settings.question_max_name_length)
+    sheet = {**session.worksheet(chosen, rows, settings.max_worksheet_units), "student": name}
     return templates.TemplateResponse(
         request, "worksheet.html", {"sheet": sheet, "answers": answers, "fmt": print_number}
     )

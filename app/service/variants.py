@@ -48,12 +48,12 @@ def chosen_seed(
     session_id: str, student: str | None, seed: int | None, max_name_length: int
 ) -> int | None:
     """The seed a study call runs with: ``seed`` if given, else the student's own, else None
-    (the session's current batch, or its own seed for a worksheet)."""
-    if seed is not None:
+    (the session's current batch, or its own seed for a worksheet); a bad ``student`` is
+    refused either way."""
+    name = None if student is None else student_name(student, max_name_length)
+    if seed is not None or name is None:
         return seed
-    if student is None:
-        return None
-    return student_seed(session_id, student_name(student, max_name_length))
+    return student_seed(session_id, name)
 
 
 def class_names(session: Session, names: list[str], max_length: int, max_sheets: int) -> list[str]:

@@ -251,6 +251,9 @@ def test_a_students_own_batch_grades_theirs_and_not_anothers(
     assert_field_error(refused, 422, "student")
     refused = client.get(session.url("/worksheet"), params={"student": ""}, headers=session.watch)
     assert_field_error(refused, 422, "student")
+    with_seed = {"student": "x" * 41, "seed": 3}  # an explicit seed does not hide a bad name
+    refused = client.get(session.url("/grade"), params=with_seed, headers=session.watch)
+    assert_field_error(refused, 422, "student")
 
 
 def test_a_full_batch_gives_each_student_all_rows_but_one(
