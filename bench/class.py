@@ -32,7 +32,6 @@ import json
 import os
 import re
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -46,7 +45,10 @@ from typing import Any
 import httpx
 import websockets
 
-ROOT = Path(__file__).resolve().parents[1]
+# bench/serve.py, beside this file (also when a test loads this one by its path)
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import serve
+
 RATE = 300.0  # batches per second: the page's default pace
 FPS = 30.0  # the page's default frame cap
 WARMUP = 2.0  # seconds before counting
@@ -83,12 +85,6 @@ class Student:
         return (self.last[1] - self.first[1]) / (self.last[0] - self.first[0])
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def cpu_seconds(pid: int) -> float:
     """User + system CPU so far of a process and every process under it (with ``--workers``:
     Ray's processes and the session workers), their threads included."""
@@ -116,30 +112,9 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def start_server(data_dir: str, port: int, extra: list[str]) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "PLAYGROUND_LOG_LEVEL": "warning",
-        **ONE_CLIENT_LOAD,
-        "PLAYGROUND_MAX_SESSIONS": "1000",
-    }
-    command = [sys.executable, "-m", "app", "--host", "127.0.0.1", "--port", str(port)]
-    server = subprocess.Popen(
-        [*command, "--data-dir", data_dir, *extra],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        start_new_session=True,  # its group is killed whole at the end (Ray's processes too)
+    return serve.start_server(
+        data_dir, port, {**ONE_CLIENT_LOAD, "PLAYGROUND_MAX_SESSIONS": "1000"}, extra
     )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=1).status_code == 200:
-                return server
-        if server.poll() is not None:
-            raise SystemExit(f"the server exited with {server.returncode}")
-        time.sleep(0.1)
-    server.kill()
-    raise SystemExit("the server did not answer /api/health within 60 s")
 
 
 async def create(client: httpx.AsyncClient) -> dict[str, Any]:
@@ -318,7 +293,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.watch and args.flat_out:
         parser.error("--watch and --flat-out: one at a time")
-    port = free_port()
+    port = serve.free_port()
     base = f"http://127.0.0.1:{port}"
     rows = []
     with tempfile.TemporaryDirectory() as data_dir:

@@ -22,15 +22,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import os
 import random
 import secrets
 import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -41,17 +38,12 @@ from typing import Any
 import httpx
 from websockets.asyncio.client import ClientConnection, connect
 
-ROOT = Path(__file__).resolve().parents[1]
+# bench/serve.py, beside this file (also when a test loads this one by its path)
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import serve
+
 SIGNS = ("+", "-", "0")
 WAIT = 60.0  # seconds: a bound on any one message
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 # A question every few seconds is a faster pace than any class's: each page's and browser's
 # answer rate is raised so that the bench's rounds are not refused; every other quota (the
 # school address's included) is the default.
@@ -60,27 +52,6 @@ FAST_PACE = {
     "PLAYGROUND_ANSWERS_PER_MINUTE_PER_CLIENT": "6000",
     "PLAYGROUND_ANSWERS_PER_MINUTE_PER_ADDRESS": "60000",
 }
-
-
-def start_server(data_dir: str, port: int) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "PLAYGROUND_LOG_LEVEL": "warning", **FAST_PACE}
-    command = [sys.executable, "-m", "app", "--host", "127.0.0.1", "--port", str(port)]
-    server = subprocess.Popen(
-        [*command, "--data-dir", data_dir],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=1).status_code == 200:
-                return server
-        if server.poll() is not None:
-            raise SystemExit(f"the server exited with {server.returncode}")
-        time.sleep(0.1)
-    raise SystemExit("the server did not start")
 
 
 async def receive(socket_: ClientConnection, kind: str) -> dict[str, Any]:
@@ -199,9 +170,9 @@ def main() -> None:
     parser.add_argument("--questions", type=int, default=5, help="two rounds each")
     parser.add_argument("--json", action="store_true", help="last line: one JSON object")
     args = parser.parse_args()
-    port = free_port()
+    port = serve.free_port()
     with tempfile.TemporaryDirectory() as data_dir:
-        server = start_server(data_dir, port)
+        server = serve.start_server(data_dir, port, FAST_PACE)
         try:
             times = asyncio.run(lecture(port, args.students, args.questions))
         finally:

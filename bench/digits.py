@@ -17,13 +17,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import os
 import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -33,36 +30,13 @@ from typing import Any
 import httpx
 import websockets
 
-ROOT = Path(__file__).resolve().parents[1]
+# bench/serve.py, beside this file (also when a test loads this one by its path)
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import serve
+
 RATE = 300  # batches a second: the page's default pace
 FPS = 30  # the page's frame cap
 TARGETS = (0.90, 0.95)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def start_server(data_dir: str, port: int) -> subprocess.Popen[bytes]:
-    command = [sys.executable, "-m", "app", "--host", "127.0.0.1", "--port", str(port)]
-    server = subprocess.Popen(
-        [*command, "--data-dir", data_dir],
-        cwd=ROOT,
-        env={**os.environ, "PLAYGROUND_LOG_LEVEL": "warning"},
-        stdout=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=1).status_code == 200:
-                return server
-        if server.poll() is not None:
-            raise SystemExit(f"the server exited with {server.returncode}")
-        time.sleep(0.1)
-    raise SystemExit("the server did not start")
 
 
 async def one_run(port: int, seconds: float) -> dict[str, Any]:
@@ -110,9 +84,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60.0, help="the most per run")
     parser.add_argument("--json", action="store_true", help="last line: one JSON object")
     args = parser.parse_args()
-    port = free_port()
+    port = serve.free_port()
     with tempfile.TemporaryDirectory() as data_dir:
-        server = start_server(data_dir, port)
+        server = serve.start_server(data_dir, port)
         try:
             runs = [asyncio.run(one_run(port, args.seconds)) for _ in range(args.runs)]
         finally:
